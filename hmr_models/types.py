@@ -1,0 +1,81 @@
+"""Plain data passed between the stages of the pipeline (numpy, batched over people)."""
+from dataclasses import dataclass, field, fields, replace
+import math
+
+import numpy as np
+
+NUM_KEYPOINTS = 17   # COCO-17 (hmr_models.skeleton.COCO17_NAMES)
+NUM_JOINTS = 24      # SMPL-24 (hmr_models.skeleton.SMPL24_NAMES)
+NUM_BETAS = 10
+
+
+@dataclass
+class CameraIntrinsics:
+    """Pinhole intrinsics of the source image (pixels)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    estimated: bool = False  # True when guessed from the image size, not calibrated
+
+    @classmethod
+    def from_image_diagonal(cls, width, height):
+        """CLIFF/DPMesh's guess for an uncalibrated camera: focal length = image diagonal."""
+        f = math.hypot(width, height)
+        return cls(f, f, width / 2.0, height / 2.0, int(width), int(height), estimated=True)
+
+    @property
+    def matrix(self):
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]],
+                        dtype=np.float64)
+
+    def scaled(self, sx, sy=None):
+        """Intrinsics of the same camera after resizing the image by (sx, sy)."""
+        sy = sx if sy is None else sy
+        return replace(self, fx=self.fx * sx, fy=self.fy * sy, cx=self.cx * sx, cy=self.cy * sy,
+                       width=int(round(self.width * sx)), height=int(round(self.height * sy)))
+
+
+@dataclass
+class People:
+    """The front-end's output for one image: N people, arrays batched over people.
+
+    keypoints are COCO-17 pixel coordinates (NaN where the backend found none, with score 0);
+    track_ids are -1 until a tracker assigns them.
+    """
+
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))  # xyxy px
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    keypoints: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, NUM_KEYPOINTS, 2), np.float32))
+    keypoint_scores: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, NUM_KEYPOINTS), np.float32))
+    track_ids: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
+
+    def __len__(self):
+        return int(self.boxes.shape[0])
+
+    def select(self, index):
+        """The people at `index` (indices or boolean mask), as a new People."""
+        return People(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+@dataclass
+class BodyEstimate:
+    """SMPL estimates for N people of one image (camera optical frame, metres, radians)."""
+
+    pose: np.ndarray           # (N, 72) axis-angle, global orientation first
+    betas: np.ndarray          # (N, 10)
+    translation: np.ndarray    # (N, 3) smplx `transl`
+    joints: np.ndarray         # (N, 24, 3) camera frame
+    joint_confidence: np.ndarray  # (N, 24) in [0, 1]
+    vertices: np.ndarray = None   # (N, V, 3) camera frame, when the stage computed them
+    temporal: bool = False        # produced by the temporal model
+    body_model: str = ''
+    model_profile: str = ''
+
+    def __len__(self):
+        return int(self.pose.shape[0])
