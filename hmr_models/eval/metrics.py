@@ -1,0 +1,77 @@
+"""Standard 3D human-mesh metrics, in the units of the inputs (use millimetres for reports).
+
+Conventions follow the HMR literature: MPJPE after aligning the root (pelvis) joint, PA-MPJPE
+after a similarity Procrustes alignment per sample, MPVE over mesh vertices after root alignment,
+ACC-ERR as the mean norm of the difference of second finite differences: per frame squared by
+default, as VIBE/TCMR/DiffMesh compute it (their "mm/s^2" figures are per frame^2), or per
+second squared when `fps` is given.
+"""
+import numpy as np
+
+
+def _root_align(pred, gt, root):
+    if root is None:
+        return pred, gt
+    return pred - pred[..., root:root + 1, :], gt - gt[..., root:root + 1, :]
+
+
+def per_joint_error(pred, gt, root=0):
+    """Euclidean error per joint (..., J) after root alignment (root=None: no alignment)."""
+    pred, gt = _root_align(np.asarray(pred, np.float64), np.asarray(gt, np.float64), root)
+    return np.linalg.norm(pred - gt, axis=-1)
+
+
+def mpjpe(pred, gt, root=0, mask=None):
+    """Mean per-joint position error; `mask` (..., J) restricts it (e.g. occluded joints)."""
+    err = per_joint_error(pred, gt, root)
+    if mask is None:
+        return float(err.mean())
+    mask = np.asarray(mask, bool)
+    return float(err[mask].mean()) if mask.any() else float('nan')
+
+
+def procrustes_align(pred, gt):
+    """Similarity transform (scale, rotation, translation) of pred (..., J, 3) onto gt."""
+    pred = np.asarray(pred, np.float64)
+    gt = np.asarray(gt, np.float64)
+    mu_p = pred.mean(-2, keepdims=True)
+    mu_g = gt.mean(-2, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g
+    cov = np.swapaxes(p0, -1, -2) @ g0
+    u, s, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u @ vt))
+    fix = np.ones_like(s)
+    fix[..., -1] = d
+    rot = (u * fix[..., None, :]) @ vt
+    var = (p0 ** 2).sum(axis=(-1, -2))
+    scale = (s * fix).sum(-1) / np.maximum(var, 1e-12)
+    return scale[..., None, None] * (p0 @ rot) + mu_g
+
+
+def pa_mpjpe(pred, gt, mask=None):
+    """MPJPE after per-sample Procrustes alignment."""
+    aligned = procrustes_align(pred, gt)
+    return mpjpe(aligned, gt, root=None, mask=mask)
+
+
+def mpve(pred_vertices, gt_vertices, pred_root=None, gt_root=None):
+    """Mean per-vertex error; vertices aligned by the given root positions (..., 3) if any."""
+    pv = np.asarray(pred_vertices, np.float64)
+    gv = np.asarray(gt_vertices, np.float64)
+    if pred_root is not None:
+        pv = pv - np.asarray(pred_root, np.float64)[..., None, :]
+        gv = gv - np.asarray(gt_root, np.float64)[..., None, :]
+    return float(np.linalg.norm(pv - gv, axis=-1).mean())
+
+
+def acceleration(positions, fps=None):
+    """Second finite difference (T-2, ..., 3) of a (T, ..., 3) trajectory (per frame^2 or s^2)."""
+    x = np.asarray(positions, np.float64)
+    acc = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return acc if fps is None else acc * (fps ** 2)
+
+
+def acc_err(pred, gt, fps=None, root=0):
+    """ACC-ERR: mean acceleration error of joints over a sequence (T, J, 3), root-aligned."""
+    pred, gt = _root_align(np.asarray(pred, np.float64), np.asarray(gt, np.float64), root)
+    return float(np.linalg.norm(acceleration(pred, fps) - acceleration(gt, fps), axis=-1).mean())
