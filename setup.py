@@ -27,5 +27,7 @@ setup(
     ],
     python_requires='>=3.10',
     zip_safe=False,
-    entry_points={'console_scripts': []},
+    entry_points={'console_scripts': [
+        'hmr-bag = hmr_ros.bag_tool:main',
+    ]},
 )

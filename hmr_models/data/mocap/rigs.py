@@ -1,0 +1,121 @@
+"""How each source skeleton maps onto SMPL's 24 joints.
+
+A :class:`Rig` names, for every SMPL joint, what drives its rotation and which source point
+sits where the SMPL joint sits:
+
+- ``drivers``: SMPL joint -> source joint whose global rotation, times a constant calibration
+  (see :mod:`.retarget`), gives the SMPL joint's global rotation.
+- ``interpolate``: SMPL joint -> (SMPL joint a, SMPL joint b, w): global rotation slerped
+  between two other SMPL joints, for spines with fewer segments than SMPL's three.
+- every other joint keeps its parent's global rotation (local identity): joints the source
+  lacks, e.g. DeepMimic's collars, wrists and toes.
+- ``points``: SMPL joint -> source joint at the same anatomical place, for bone directions
+  (calibration targets and the bone-direction error). ``ends``: SMPL leaf joint -> source end
+  site giving the leaf's direction (head top, toe tip, finger tip).
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Rig:
+    name: str
+    drivers: dict
+    points: dict
+    ends: dict = field(default_factory=dict)
+    interpolate: dict = field(default_factory=dict)
+
+    def source_joints(self):
+        """Every source joint name the rig refers to."""
+        return set(self.drivers.values()) | set(self.points.values()) | set(self.ends.values())
+
+
+def _sided(table):
+    """Expand '{s}' entries into left/right with the source's side spelling."""
+    out = {}
+    for smpl, src in table.items():
+        if '{side}' in smpl:
+            for side, sides in (('left', src[0]), ('right', src[1])):
+                out[smpl.format(side=side)] = sides
+        else:
+            out[smpl] = src
+    return out
+
+
+# CMU (cgspeed BVH conversion): 31 joints with zero-length helper joints (LHipJoint,
+# LowerBack, Neck, LeftShoulder at their parent's position).
+CMU = Rig(
+    name='cmu',
+    drivers=_sided({
+        'pelvis': 'Hips', 'spine1': 'LowerBack', 'spine2': 'Spine', 'spine3': 'Spine1',
+        'neck': 'Neck1', 'head': 'Head',
+        '{side}_hip': ('LeftUpLeg', 'RightUpLeg'), '{side}_knee': ('LeftLeg', 'RightLeg'),
+        '{side}_ankle': ('LeftFoot', 'RightFoot'), '{side}_foot': ('LeftToeBase', 'RightToeBase'),
+        '{side}_collar': ('LeftShoulder', 'RightShoulder'), '{side}_shoulder': ('LeftArm',
+                                                                                'RightArm'),
+        '{side}_elbow': ('LeftForeArm', 'RightForeArm'), '{side}_wrist': ('LeftHand',
+                                                                          'RightHand'),
+        '{side}_hand': ('LeftFingerBase', 'RightFingerBase'),
+    }),
+    points=_sided({
+        'pelvis': 'Hips', 'spine1': 'LowerBack', 'spine2': 'Spine', 'spine3': 'Spine1',
+        'neck': 'Neck1', 'head': 'Head',
+        '{side}_hip': ('LeftUpLeg', 'RightUpLeg'), '{side}_knee': ('LeftLeg', 'RightLeg'),
+        '{side}_ankle': ('LeftFoot', 'RightFoot'), '{side}_foot': ('LeftToeBase', 'RightToeBase'),
+        '{side}_collar': ('LeftShoulder', 'RightShoulder'), '{side}_shoulder': ('LeftArm',
+                                                                                'RightArm'),
+        '{side}_elbow': ('LeftForeArm', 'RightForeArm'), '{side}_wrist': ('LeftHand',
+                                                                          'RightHand'),
+        '{side}_hand': ('LFingers', 'RFingers'),
+    }),
+    ends=_sided({'head': 'Head_end', '{side}_foot': ('LeftToeBase_end', 'RightToeBase_end'),
+                 '{side}_hand': ('LFingers_end', 'RFingers_end')}),
+)
+
+# Bandai Namco Research Motiondataset 1/2: 22 joints, one spine joint fewer than SMPL, no
+# usable end sites (all zero-length).
+BANDAI = Rig(
+    name='bandai',
+    drivers=_sided({
+        'pelvis': 'Hips', 'spine1': 'Spine', 'spine3': 'Chest', 'neck': 'Neck', 'head': 'Head',
+        '{side}_hip': ('UpperLeg_L', 'UpperLeg_R'), '{side}_knee': ('LowerLeg_L', 'LowerLeg_R'),
+        '{side}_ankle': ('Foot_L', 'Foot_R'), '{side}_foot': ('Toes_L', 'Toes_R'),
+        '{side}_collar': ('Shoulder_L', 'Shoulder_R'), '{side}_shoulder': ('UpperArm_L',
+                                                                           'UpperArm_R'),
+        '{side}_elbow': ('LowerArm_L', 'LowerArm_R'), '{side}_wrist': ('Hand_L', 'Hand_R'),
+    }),
+    points=_sided({
+        'pelvis': 'Hips', 'spine1': 'Spine', 'spine3': 'Chest', 'neck': 'Neck', 'head': 'Head',
+        '{side}_hip': ('UpperLeg_L', 'UpperLeg_R'), '{side}_knee': ('LowerLeg_L', 'LowerLeg_R'),
+        '{side}_ankle': ('Foot_L', 'Foot_R'), '{side}_foot': ('Toes_L', 'Toes_R'),
+        '{side}_collar': ('Shoulder_L', 'Shoulder_R'), '{side}_shoulder': ('UpperArm_L',
+                                                                           'UpperArm_R'),
+        '{side}_elbow': ('LowerArm_L', 'LowerArm_R'), '{side}_wrist': ('Hand_L', 'Hand_R'),
+    }),
+    interpolate={'spine2': ('spine1', 'spine3', 0.5)},
+)
+
+# DeepMimic humanoid: one chest joint for SMPL's three spine joints; no collars, fixed wrists,
+# rigid feet; end sites from the collision shapes (head centre, foot front).
+DEEPMIMIC = Rig(
+    name='deepmimic',
+    drivers=_sided({
+        'pelvis': 'root', 'spine3': 'chest', 'neck': 'neck',
+        '{side}_hip': ('left_hip', 'right_hip'), '{side}_knee': ('left_knee', 'right_knee'),
+        '{side}_ankle': ('left_ankle', 'right_ankle'),
+        '{side}_shoulder': ('left_shoulder', 'right_shoulder'),
+        '{side}_elbow': ('left_elbow', 'right_elbow'),
+    }),
+    points=_sided({
+        'pelvis': 'root', 'spine3': 'chest', 'neck': 'neck', 'head': 'neck_end',
+        '{side}_hip': ('left_hip', 'right_hip'), '{side}_knee': ('left_knee', 'right_knee'),
+        '{side}_ankle': ('left_ankle', 'right_ankle'),
+        '{side}_foot': ('left_ankle_end', 'right_ankle_end'),
+        '{side}_shoulder': ('left_shoulder', 'right_shoulder'),
+        '{side}_elbow': ('left_elbow', 'right_elbow'), '{side}_wrist': ('left_wrist',
+                                                                        'right_wrist'),
+    }),
+    interpolate={'spine1': ('pelvis', 'spine3', 1.0 / 3.0),
+                 'spine2': ('pelvis', 'spine3', 2.0 / 3.0)},
+)
+
+RIGS = {r.name: r for r in (CMU, BANDAI, DEEPMIMIC)}

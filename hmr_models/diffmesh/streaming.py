@@ -1,0 +1,351 @@
+"""StreamingSmoother: DiffMesh run online, one sliding window per track, one forward per tick.
+
+Every call of `update` adds the people of one frame to their tracks' ring buffers, builds for
+each track present a window of `num_frames` samples on a regular time grid that ends at the
+current stamp, runs ONE batched DiffMesh forward over all of them and returns the refined
+estimate of the newest frame (low latency). With `temporal_delay_frames = d > 0`, `step` also
+returns the frame d samples back, which has d frames of future context (smoother, delayed).
+
+Robustness rules (all tested):
+- a track shorter than the window is padded on the left with its first frame, marked invalid;
+- stamps are resampled to the grid: an observation within a quarter period of a grid time is
+  used as is, grid times between two observations closer than `temporal_max_gap_frames`
+  periods are interpolated (quaternion nlerp for rotations), grid times inside longer gaps
+  copy the nearest observation and are marked invalid, so the model fills them in;
+- the grid period is `temporal_frame_period`, or (0) the median interval of the track's stamps;
+- tracks unseen for `temporal_track_timeout` seconds are dropped (a person coming back after
+  that starts a fresh buffer); a track whose time runs backwards is reset;
+- people without a track id (< 0) or with a repeated id are passed through unchanged.
+"""
+from dataclasses import dataclass, field, replace
+import logging
+
+import numpy as np
+import torch
+
+from hmr_models.types import BodyEstimate, NUM_JOINTS
+from hmr_models.diffmesh.features import normalise_keypoints
+from hmr_models.diffmesh.model import WindowBatch
+from hmr_models.diffmesh.rotations import axis_angle_to_quaternion, quaternion_nlerp, \
+    quaternion_to_axis_angle
+from hmr_models.diffmesh.tracks import TrackBuffer, TrackTable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PERIOD = 1.0 / 30.0
+MIN_PERIOD, MAX_PERIOD = 1.0 / 240.0, 1.0
+SNAP = 0.25  # fraction of a period within which an observation is taken as the grid sample
+
+
+@dataclass
+class StreamingConfig:
+    """Online smoothing settings. Same names as the hmr_node ROS parameters."""
+
+    temporal_frame_period: float = field(default=0.0, metadata={
+        'help': 'seconds between window samples; 0 = median interval of each track'})
+    temporal_max_gap_frames: float = field(default=3.0, metadata={
+        'help': 'observations further apart than this many periods are not interpolated: '
+                'the samples between them are marked missing'})
+    temporal_track_timeout: float = field(default=1.0, metadata={
+        'help': 'seconds after which the buffer of an unseen track is dropped'})
+    temporal_delay_frames: int = field(default=0, metadata={
+        'help': '0: newest frame only; d > 0: also a fully smoothed estimate d frames late'})
+    temporal_jit: bool = field(default=True, metadata={
+        'help': 'trace and freeze the model with TorchScript for inference (faster on CPU)'})
+    temporal_buffer_frames: int = field(default=0, metadata={
+        'help': 'ring buffer length per track; 0 = twice the model window'})
+
+    def __post_init__(self):
+        if self.temporal_frame_period < 0:
+            raise ValueError('temporal_frame_period must be >= 0 (0 = automatic), got '
+                             f'{self.temporal_frame_period}')
+        if self.temporal_max_gap_frames < 1:
+            raise ValueError('temporal_max_gap_frames must be >= 1, got '
+                             f'{self.temporal_max_gap_frames}')
+        if self.temporal_track_timeout <= 0:
+            raise ValueError('temporal_track_timeout must be > 0 seconds, got '
+                             f'{self.temporal_track_timeout}')
+        if self.temporal_delay_frames < 0:
+            raise ValueError(f'temporal_delay_frames must be >= 0, got '
+                             f'{self.temporal_delay_frames}')
+
+
+@dataclass
+class WindowIndex:
+    """How to read a regular grid of f samples from a track's observations.
+
+    sample = (1 - weight) * obs[lo] + weight * obs[hi]; valid is 0 for padding and gaps.
+    stamps are the grid times (seconds).
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    weight: np.ndarray
+    valid: np.ndarray
+    stamps: np.ndarray
+
+
+def resample_index(obs_stamps, num_frames, period, max_gap_frames=3.0, snap=SNAP):
+    """Grid of `num_frames` samples `period` apart ending at the newest observation.
+
+    Args:
+        obs_stamps: (n,) increasing observation times, n >= 1.
+    Returns:
+        WindowIndex with arrays of shape (num_frames,).
+    """
+    s = np.asarray(obs_stamps, np.float64)
+    n = len(s)
+    grid = s[-1] - period * np.arange(num_frames - 1, -1, -1, dtype=np.float64)
+    hi = np.clip(np.searchsorted(s, grid, side='left'), 0, n - 1)
+    lo = np.clip(hi - 1, 0, n - 1)
+    # Nearest observation and whether it is close enough to stand for the grid sample.
+    near = np.where(np.abs(s[lo] - grid) <= np.abs(s[hi] - grid), lo, hi)
+    snapped = np.abs(s[near] - grid) <= snap * period
+    span = s[hi] - s[lo]
+    inside = (s[lo] <= grid) & (grid <= s[hi]) & (hi > lo)
+    interp = ~snapped & inside & (span <= max_gap_frames * period + 1e-9)
+    weight = np.where(interp, (grid - s[lo]) / np.maximum(span, 1e-12), 0.0)
+    lo_out = np.where(interp, lo, near)
+    hi_out = np.where(interp, hi, near)
+    valid = (snapped | interp).astype(np.float32)
+    stamps = np.where(snapped, s[near], grid)
+    return WindowIndex(lo_out, hi_out, weight.astype(np.float32), valid, stamps)
+
+
+def track_period(obs_stamps, fixed=0.0, fallback=DEFAULT_PERIOD):
+    """The grid period of a track: `fixed` if > 0, else the median observed interval."""
+    if fixed > 0:
+        return float(fixed)
+    if len(obs_stamps) < 2:
+        return float(fallback)
+    return float(np.clip(np.median(np.diff(obs_stamps)), MIN_PERIOD, MAX_PERIOD))
+
+
+@dataclass
+class DelayedEstimate:
+    """Fully smoothed estimates of past frames: for track_ids (M,) at stamps (M,) seconds."""
+
+    stamps: np.ndarray
+    track_ids: np.ndarray
+    estimate: BodyEstimate
+
+
+@dataclass
+class StreamingResult:
+    current: BodyEstimate
+    delayed: DelayedEstimate = None
+
+
+class _TracedModel(torch.nn.Module):
+    """Tensor-in, tensor-out wrapper so TorchScript can trace the model."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pose, betas, translation, keypoints, keypoint_scores, valid):
+        out = self.model(WindowBatch(pose, betas, translation, keypoints, keypoint_scores,
+                                     valid))
+        return out.rotmats, out.betas, out.translation
+
+
+class StreamingSmoother:
+    """Per-track DiffMesh smoothing of a stream of per-frame estimates.
+
+    Args:
+        model: a trained hmr_models.diffmesh.DiffMesh (eval mode is set here).
+        config: StreamingConfig.
+        body: optional BodyModel: when given, output joints and vertices come from it;
+            otherwise joints come from the model's own joint model and vertices are None.
+    """
+
+    def __init__(self, model, config=None, body=None):
+        self.model = model.eval()
+        self.config = config or StreamingConfig()
+        self.body = body
+        cfg = model.config
+        self.num_frames = cfg.num_frames
+        self.delay = int(self.config.temporal_delay_frames)
+        if self.delay >= self.num_frames:
+            raise ValueError(f'temporal_delay_frames ({self.delay}) must be smaller than the '
+                             f'model window ({self.num_frames})')
+        capacity = self.config.temporal_buffer_frames or 2 * self.num_frames
+        if capacity < 2:
+            raise ValueError('temporal_buffer_frames must be >= 2 (0 = automatic)')
+        shapes = {'pose': (NUM_JOINTS * 3,), 'betas': (cfg.num_betas,), 'translation': (3,),
+                  'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,)}
+        self.tracks = TrackTable(self.config.temporal_track_timeout,
+                                 lambda: TrackBuffer(capacity, shapes))
+        self._traced = None
+        self._device = next(model.parameters()).device
+
+    @property
+    def counters(self):
+        return self.tracks.counters
+
+    def reset(self):
+        """Forget every track (e.g. when the input stream changes)."""
+        self.tracks.reset()
+
+    def update(self, stamp, track_ids, estimate, people):
+        """Smoothed estimate of the newest frame for the N people of `estimate`."""
+        return self.step(stamp, track_ids, estimate, people).current
+
+    def step(self, stamp, track_ids, estimate, people):
+        """Add one frame; return the newest smoothed estimate and, if configured, the delayed one.
+
+        Args:
+            stamp: frame time in seconds.
+            track_ids: (N,) int track ids (-1 = untracked), aligned with `estimate` and `people`.
+            estimate: BodyEstimate of the per-frame model for these N people.
+            people: People of the front-end (boxes and keypoints; used as model inputs).
+        """
+        stamp = float(stamp)
+        n = len(estimate)
+        if len(people) != n or len(track_ids) != n:
+            raise ValueError(f'estimate ({n}), people ({len(people)}) and track_ids '
+                             f'({len(track_ids)}) must describe the same people')
+        out = _copy_estimate(estimate)
+        idx, ids, states = self.tracks.assign(stamp, track_ids)
+        if len(idx) == 0:
+            return StreamingResult(out, None)
+        kp, kps = normalise_keypoints(people.keypoints[idx], people.keypoint_scores[idx],
+                                      people.boxes[idx])
+        nb = self.model.config.num_betas
+        for j, (i, buf) in enumerate(zip(idx, states)):
+            buf.push(stamp, pose=estimate.pose[i], betas=_fit_betas(estimate.betas[i], nb),
+                     translation=estimate.translation[i], keypoints=kp[j],
+                     keypoint_scores=kps[j])
+        windows = [resample_index(buf.observed_stamps(), self.num_frames,
+                                  track_period(buf.observed_stamps(),
+                                               self.config.temporal_frame_period),
+                                  self.config.temporal_max_gap_frames) for buf in states]
+        batch = _gather_windows(states, windows)
+        rotmats, betas, translation = self._forward(batch)
+        pose_aa = _axis_angle(rotmats)  # (M, T, 72)
+
+        last = self.num_frames - 1
+        out.pose[idx] = pose_aa[:, last]
+        out.betas[idx] = _fit_betas(betas, out.betas.shape[1])
+        out.translation[idx] = translation[:, last]
+        rows = np.arange(n) if self.body is not None else idx
+        out.joints[rows], vertices = self._posed(out.pose[rows], out.betas[rows],
+                                                 out.translation[rows])
+        # Without a body model the smoothed people have no mesh: drop stale per-frame ones.
+        out.vertices = vertices
+        out.temporal = True
+        delayed = None
+        if self.delay:
+            k = last - self.delay
+            ok = np.array([w.valid[k] > 0 for w in windows])
+            if ok.any():
+                d_pose = pose_aa[ok, k]
+                d_betas = _fit_betas(betas[ok], out.betas.shape[1])
+                d_trans = translation[ok, k]
+                joints, verts = self._posed(d_pose, d_betas, d_trans)
+                est = BodyEstimate(d_pose, d_betas, d_trans, joints,
+                                   np.ones((len(d_pose), NUM_JOINTS), np.float32), verts,
+                                   temporal=True, body_model=estimate.body_model,
+                                   model_profile=estimate.model_profile)
+                stamps = np.array([w.stamps[k] for w, o in zip(windows, ok) if o])
+                delayed = DelayedEstimate(stamps, ids[ok], est)
+        return StreamingResult(out, delayed)
+
+    # ---- internals -------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _forward(self, batch):
+        tensors = [torch.from_numpy(getattr(batch, k)).to(self._device) for k in
+                   ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid')]
+        if self.config.temporal_jit and self._traced is None:
+            self._traced = self._trace(tensors)
+        if self._traced:
+            rotmats, betas, translation = self._traced(*tensors)
+        else:
+            out = self.model(WindowBatch(*tensors))
+            rotmats, betas, translation = out.rotmats, out.betas, out.translation
+        return rotmats, betas.cpu().numpy(), translation.cpu().numpy()
+
+    def _trace(self, tensors):
+        """TorchScript trace + freeze (about a third faster on CPU); False if it fails."""
+        try:
+            import warnings
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter('ignore', torch.jit.TracerWarning)
+                traced = torch.jit.trace(_TracedModel(self.model).eval(), tuple(tensors),
+                                         check_trace=False)
+                return torch.jit.freeze(traced)
+        except Exception as exc:  # noqa: BLE001 - any tracing failure means: run eager
+            log.warning('TorchScript tracing of DiffMesh failed (%s): running eager', exc)
+            return False
+
+    def _posed(self, pose, betas, translation):
+        """Joints (M, 24, 3) and vertices (M, V, 3) or None of M parameter sets (numpy)."""
+        t = [torch.from_numpy(np.ascontiguousarray(a, np.float32))
+             for a in (pose, betas, translation)]
+        with torch.inference_mode():
+            if self.body is not None:
+                dev = self.body.device
+                res = self.body(*(x.to(dev) for x in t))
+                vertices, joints = res.numpy()
+                return joints, vertices
+            nb = self.model.config.num_betas
+            joints = self.model.joint_model.from_axis_angle(
+                t[0].to(self._device), _pad_betas(t[1], nb).to(self._device),
+                t[2].to(self._device))
+        return joints.cpu().numpy().astype(np.float32), None
+
+
+def _pad_betas(betas, nb):
+    if betas.shape[-1] >= nb:
+        return betas[..., :nb]
+    return torch.nn.functional.pad(betas, (0, nb - betas.shape[-1]))
+
+
+def _fit_betas(betas, nb):
+    """Betas (..., k) cut or zero-padded to (..., nb)."""
+    betas = np.asarray(betas, np.float32)
+    out = np.zeros(betas.shape[:-1] + (nb,), np.float32)
+    k = min(nb, betas.shape[-1])
+    out[..., :k] = betas[..., :k]
+    return out
+
+
+def _gather_windows(states, windows):
+    """Stack the resampled windows of M tracks into one numpy WindowBatch (M, T, ...)."""
+    def take(key):
+        lo = np.stack([buf.view(key)[w.lo] for buf, w in zip(states, windows)])
+        hi = np.stack([buf.view(key)[w.hi] for buf, w in zip(states, windows)])
+        return lo, hi
+
+    weight = np.stack([w.weight for w in windows]).astype(np.float32)  # (M, T)
+    out = {}
+    for key in ('betas', 'translation', 'keypoints', 'keypoint_scores'):
+        lo, hi = take(key)
+        wb = weight.reshape(weight.shape + (1,) * (lo.ndim - 2))
+        out[key] = ((1.0 - wb) * lo + wb * hi).astype(np.float32)
+    lo, hi = take('pose')
+    m, t = weight.shape
+    if np.any(weight > 0):
+        q0 = axis_angle_to_quaternion(torch.from_numpy(lo).view(m, t, NUM_JOINTS, 3))
+        q1 = axis_angle_to_quaternion(torch.from_numpy(hi).view(m, t, NUM_JOINTS, 3))
+        w = torch.from_numpy(weight)[..., None].expand(m, t, NUM_JOINTS)
+        pose = quaternion_to_axis_angle(quaternion_nlerp(q0, q1, w)).reshape(m, t, -1).numpy()
+    else:
+        pose = lo
+    valid = np.stack([w.valid for w in windows]).astype(np.float32)
+    return WindowBatch(pose.astype(np.float32), out['betas'], out['translation'],
+                       out['keypoints'], out['keypoint_scores'], valid)
+
+
+def _axis_angle(rotmats):
+    from hmr_models.diffmesh.rotations import matrix_to_axis_angle
+    m, t = rotmats.shape[:2]
+    return matrix_to_axis_angle(rotmats).reshape(m, t, NUM_JOINTS * 3).cpu().numpy()
+
+
+def _copy_estimate(est):
+    return replace(est, pose=est.pose.copy(), betas=est.betas.copy(),
+                   translation=est.translation.copy(), joints=est.joints.copy(),
+                   joint_confidence=est.joint_confidence.copy(),
+                   vertices=None if est.vertices is None else est.vertices.copy())

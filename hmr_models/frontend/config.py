@@ -1,0 +1,104 @@
+"""Every tunable of the perception front-end, named as its ROS parameter.
+
+`FrontEndConfig` is plain data: `hmr_node` declares one ROS parameter per field (same name, same
+default) and `config/*.yaml` may set any of them; `FrontEndConfig.from_dict` turns such a mapping
+back into a checked config and names the offending key when something is wrong.
+"""
+from dataclasses import asdict, dataclass, fields
+import math
+
+KEYPOINT_BACKENDS = ('movenet_lightning', 'movenet_thunder', 'mediapipe', 'yolo_pose')
+PEOPLE_PRIORITIES = ('score', 'area')
+
+
+@dataclass
+class FrontEndConfig:
+    """Person detection, 2D keypoints and tracking settings.
+
+    Paths left empty ('') mean "the model bundled with the package" except `yolo_pose_model_path`,
+    which the user must supply (its weights are AGPL-3.0 and never ship with hmr_ros).
+    """
+
+    # --- keypoints -------------------------------------------------------------------------
+    # 'movenet_lightning' (default, fast), 'movenet_thunder' (slower, more accurate), 'mediapipe'
+    # (BlazePose landmarks on the detector's boxes) or 'yolo_pose' (one-stage, user's ONNX file).
+    keypoint_backend: str = 'movenet_lightning'
+    keypoint_model_path: str = ''       # MoveNet ONNX override; '' = bundled file for the backend
+    yolo_pose_model_path: str = ''      # required when keypoint_backend == 'yolo_pose'
+    keypoint_score_threshold: float = 0.1   # keypoints scored below this are reported missing
+    min_mean_keypoint_score: float = 0.2    # people whose mean keypoint score is lower are dropped
+    keypoint_crop_scale: float = 1.25       # square keypoint crop side / longer box side
+    duplicate_oks_threshold: float = 0.8    # two people this similar (OKS) are one; 1 = off
+
+    # --- person detector (NanoDet-m) --------------------------------------------------------
+    detector_model_path: str = ''       # '' = bundled NanoDet-m
+    detector_score_threshold: float = 0.35
+    detector_nms_iou: float = 0.5
+    max_people: int = 10                # people kept per image; the rest are counted, not lost
+    people_priority: str = 'score'      # which people the cap keeps: 'score' or 'area' (nearest)
+    min_person_height_px: float = 20.0  # smaller people are dropped (and counted)
+
+    # --- tracker ----------------------------------------------------------------------------
+    track_iou_weight: float = 0.5       # weight of box IoU in the association similarity
+    track_keypoint_weight: float = 0.5  # weight of keypoint similarity (OKS)
+    track_match_threshold: float = 0.2  # minimum similarity for a detection to join a track
+    track_min_hits: int = 2             # matched frames before a track gets an id (birth)
+    track_max_age_s: float = 1.0        # unseen time after which a track dies (occlusions)
+    track_velocity_smoothing: float = 0.6   # EMA weight of the old velocity (1 = no motion)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raise ValueError naming the parameter when a value is out of range."""
+        if self.keypoint_backend not in KEYPOINT_BACKENDS:
+            raise ValueError(f"keypoint_backend must be one of {KEYPOINT_BACKENDS}, "
+                             f"got '{self.keypoint_backend}'")
+        if self.people_priority not in PEOPLE_PRIORITIES:
+            raise ValueError(f"people_priority must be one of {PEOPLE_PRIORITIES}, "
+                             f"got '{self.people_priority}'")
+        if self.keypoint_backend == 'yolo_pose' and not self.yolo_pose_model_path:
+            raise ValueError("keypoint_backend 'yolo_pose' needs parameter yolo_pose_model_path: "
+                             'the path of a YOLO-pose ONNX file you provide (AGPL-3.0 weights '
+                             'are not shipped with hmr_ros)')
+        for name in ('detector_score_threshold', 'keypoint_score_threshold',
+                     'min_mean_keypoint_score', 'track_match_threshold',
+                     'track_velocity_smoothing'):
+            _check_range(self, name, 0.0, 1.0)
+        for name in ('detector_nms_iou', 'duplicate_oks_threshold'):
+            _check_range(self, name, 0.0, 1.0, low_open=True)
+        for name in ('track_iou_weight', 'track_keypoint_weight', 'min_person_height_px'):
+            _check_range(self, name, 0.0, math.inf)
+        if self.track_iou_weight + self.track_keypoint_weight <= 0:
+            raise ValueError('track_iou_weight + track_keypoint_weight must be > 0')
+        _check_range(self, 'keypoint_crop_scale', 1.0, 4.0)
+        _check_range(self, 'track_max_age_s', 0.0, 3600.0)
+        for name in ('max_people', 'track_min_hits'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
+        for name in ('keypoint_model_path', 'yolo_pose_model_path', 'detector_model_path'):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f'{name} must be a string path, got {getattr(self, name)!r}')
+
+    @classmethod
+    def from_dict(cls, values, strict=True):
+        """Build from a mapping (YAML / ROS parameters); unknown keys raise unless strict=False."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown and strict:
+            raise ValueError(f'unknown front-end parameter(s) {unknown}; known: {sorted(known)}')
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _check_range(cfg, name, low, high, low_open=False):
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f'{name} must be a number, got {value!r}')
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bracket = '(' if low_open else '['
+        raise ValueError(f'{name} must be in {bracket}{low}, {high}], got {value}')

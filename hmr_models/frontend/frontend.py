@@ -1,0 +1,185 @@
+"""`PersonFrontEnd`: one RGB image in, the people in it out (boxes, COCO-17 keypoints, ids).
+
+Stages, each timed: person detector (NanoDet-m, unless the keypoint backend is one-stage) ->
+drop tiny people -> cap at `max_people` -> keypoints per person -> clean keypoints -> drop
+people with too little keypoint evidence and duplicates -> (optionally) tracker.
+Every person removed on the way is counted in `FrontEndStats`, never silently lost.
+"""
+from dataclasses import dataclass, field, fields
+import logging
+import time
+
+import numpy as np
+
+from hmr_models.frontend.config import FrontEndConfig
+from hmr_models.frontend.geometry import box_area, keypoint_similarity
+from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
+from hmr_models.frontend.tracker import Tracker
+from hmr_models.types import People
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrontEndStats:
+    """What happened to the candidate people of one image (or, summed, of a run)."""
+
+    frames: int = 0
+    detected: int = 0              # boxes from the detector (after NMS)
+    invalid_boxes: int = 0         # non-finite or empty boxes from a backend
+    tiny_dropped: int = 0          # shorter than min_person_height_px
+    capped: int = 0                # beyond max_people
+    low_score_dropped: int = 0     # mean keypoint score below min_mean_keypoint_score
+    duplicates_dropped: int = 0    # same person twice (keypoint similarity)
+    keypoints_sanitized: int = 0   # NaN/inf/out-of-image keypoints a backend returned
+    people: int = 0                # people returned
+    timings_ms: dict = field(default_factory=dict)
+
+    def add(self, other):
+        """Accumulate another stats object (counters summed, timings summed)."""
+        for f in fields(self):
+            if f.name == 'timings_ms':
+                for k, v in other.timings_ms.items():
+                    self.timings_ms[k] = self.timings_ms.get(k, 0.0) + v
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def check_image(image_rgb):
+    """Raise ValueError unless `image_rgb` is a uint8 (H, W, 3) numpy array."""
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
+    if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError('image must be uint8 RGB of shape (H, W, 3), got '
+                         f'{image_rgb.dtype} {image_rgb.shape}; convert first with '
+                         'hmr_models.frontend.image.to_rgb8(data, encoding)')
+    if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
+        raise ValueError(f'image is too small: {image_rgb.shape}')
+    return np.ascontiguousarray(image_rgb)
+
+
+class PersonFrontEnd:
+    """Detect people and their COCO-17 keypoints; optionally track them.
+
+    `detect(image)` -> People (track_ids -1); `process(image, stamp)` -> People with track ids.
+    `last_stats` describes the latest image, `totals` the whole run.
+    """
+
+    def __init__(self, config=None, runtime=None):
+        self.config = config or FrontEndConfig()
+        self.config.validate()
+        self.runtime = runtime
+        self.backend = create_backend(self.config, runtime)
+        self.detector = None
+        if self.backend.needs_boxes:
+            from hmr_models.frontend.detector import NanoDetPersonDetector
+            self.detector = NanoDetPersonDetector(
+                self.config.detector_model_path, runtime,
+                score_threshold=self.config.detector_score_threshold,
+                nms_iou=self.config.detector_nms_iou)
+        self.tracker = Tracker(self.config)
+        self.last_stats = FrontEndStats()
+        self.totals = FrontEndStats()
+
+    def close(self):
+        self.backend.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -------------------------------------------------------------------------------------------
+    def detect(self, image_rgb):
+        """People in a uint8 RGB image (H, W, 3): boxes, scores, keypoints; track_ids -1."""
+        image_rgb = check_image(image_rgb)
+        cfg = self.config
+        stats = FrontEndStats(frames=1)
+        h, w = image_rgb.shape[:2]
+
+        t0 = time.perf_counter()
+        if self.detector is not None:
+            boxes, scores = self.detector.detect(image_rgb)
+            kps = kp_scores = None
+        else:
+            boxes, scores, kps, kp_scores = self.backend.detect(image_rgb)
+        t1 = time.perf_counter()
+        stats.detected = len(boxes)
+
+        # Boxes: finite, non-empty, clipped to the image; then tiny people out.
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        scores = np.nan_to_num(np.asarray(scores, np.float32).reshape(-1), nan=0.0)
+        ok = np.isfinite(boxes).all(1)
+        boxes = np.where(ok[:, None], boxes, 0.0)
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
+        ok &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        stats.invalid_boxes = int((~ok).sum())
+        tall = (boxes[:, 3] - boxes[:, 1]) >= cfg.min_person_height_px
+        stats.tiny_dropped = int((ok & ~tall).sum())
+        keep = np.nonzero(ok & tall)[0]
+
+        # Cap: keep the best `max_people` by the configured priority, count the rest.
+        priority = scores[keep] if cfg.people_priority == 'score' else box_area(boxes[keep])
+        keep = keep[np.argsort(-priority, kind='stable')]
+        stats.capped = max(0, keep.size - cfg.max_people)
+        keep = keep[:cfg.max_people]
+        boxes, scores = boxes[keep], scores[keep]
+
+        t2 = time.perf_counter()
+        if kps is None:
+            kps, kp_scores = self.backend.estimate(image_rgb, boxes)
+        else:
+            kps, kp_scores = np.asarray(kps)[keep], np.asarray(kp_scores)[keep]
+        t3 = time.perf_counter()
+
+        kps, kp_scores, stats.keypoints_sanitized = sanitize_keypoints(
+            kps, kp_scores, w, h, cfg.keypoint_score_threshold)
+        confident = kp_scores.mean(1) >= cfg.min_mean_keypoint_score if len(boxes) else \
+            np.zeros(0, bool)
+        stats.low_score_dropped = int((~confident).sum())
+        people = People(boxes=boxes[confident], scores=scores[confident],
+                        keypoints=kps[confident], keypoint_scores=kp_scores[confident],
+                        track_ids=np.full(int(confident.sum()), -1, np.int64))
+        people = self._drop_duplicates(people, stats)
+        t4 = time.perf_counter()
+
+        stats.people = len(people)
+        stats.timings_ms = {'detector': (t1 - t0) * 1e3, 'keypoints': (t3 - t2) * 1e3,
+                            'postprocess': (t2 - t1 + t4 - t3) * 1e3}
+        if stats.keypoints_sanitized or stats.invalid_boxes:
+            log.warning('%s backend returned %d unusable keypoints and %d invalid boxes '
+                        '(set to missing / dropped)', self.backend.name,
+                        stats.keypoints_sanitized, stats.invalid_boxes)
+        self.last_stats = stats
+        self.totals.add(stats)
+        return people
+
+    def process(self, image_rgb, stamp):
+        """detect() then the tracker: People with stable track ids (stamp in seconds)."""
+        people = self.detect(image_rgb)
+        t0 = time.perf_counter()
+        people = self.tracker.update(people, stamp)
+        dt = (time.perf_counter() - t0) * 1e3
+        self.last_stats.timings_ms['tracking'] = dt
+        self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
+        return people
+
+    def _drop_duplicates(self, people, stats):
+        """Drop people whose keypoints coincide with a better-scored person's (one person, two
+        boxes: a frequent detector artefact in crowds)."""
+        thr = self.config.duplicate_oks_threshold
+        if len(people) < 2 or thr >= 1.0:
+            return people
+        valid = people.keypoint_scores > 0
+        areas = box_area(people.boxes)
+        oks = keypoint_similarity(people.keypoints, valid, people.keypoints, valid,
+                                  np.minimum(areas[:, None], areas[None, :]))
+        order = np.argsort(-people.scores, kind='stable')
+        kept = []
+        for i in order:
+            if all(not (oks[i, j] > thr) for j in kept):
+                kept.append(i)
+        stats.duplicates_dropped = len(people) - len(kept)
+        return people.select(np.sort(np.array(kept, np.int64)))

@@ -1,0 +1,66 @@
+"""MoveNet SinglePose (Lightning 192 px / Thunder 256 px) run top-down on each person box.
+
+The bundled ONNX files take one int32 NHWC RGB image (1, S, S, 3) and return (1, 1, 17, 3) rows
+of (y, x, score) normalised to that image, COCO-17 order. Each box becomes a square crop of
+`crop_scale` x its longer side (affine warp, black outside the image); keypoints are mapped
+back with the inverse affine. The graphs have a fixed batch of 1, so people run one by one.
+"""
+import cv2
+import numpy as np
+
+from hmr_models.frontend.geometry import apply_affine, box_to_crop_affine, invert_affine, \
+    square_boxes
+from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
+from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
+from hmr_models.paths import ASSETS_DIR
+
+BUNDLED_MOVENET = {
+    'movenet_lightning': ASSETS_DIR / 'detectors' / 'movenet_lightning.onnx',
+    'movenet_thunder': ASSETS_DIR / 'detectors' / 'movenet_thunder.onnx',
+}
+
+
+class MoveNetBackend(KeypointBackend):
+    """COCO-17 keypoints per box with MoveNet SinglePose."""
+
+    needs_boxes = True
+
+    def __init__(self, variant='movenet_lightning', model_path='', runtime=None,
+                 crop_scale=1.25):
+        if variant not in BUNDLED_MOVENET:
+            raise ValueError(f'MoveNet variant must be one of {tuple(BUNDLED_MOVENET)}, '
+                             f"got '{variant}'")
+        self.name = variant
+        path = model_path or BUNDLED_MOVENET[variant]
+        self.session = load_session(
+            path, runtime, what=f'keypoint model ({variant} ONNX)',
+            parameter='keypoint_model_path',
+            get_it='Leave keypoint_model_path empty to use the bundled MoveNet, or reinstall '
+                   'hmr_ros if the bundled file is missing.')
+        inp = self.session.get_inputs()[0]
+        outs = self.session.get_outputs()
+        shape_ok = (len(inp.shape) == 4 and inp.shape[3] == 3 and isinstance(inp.shape[1], int)
+                    and len(outs) == 1 and list(outs[0].shape)[-2:] == [17, 3])
+        if not shape_ok:
+            raise ModelLoadError(f'{path} (parameter keypoint_model_path) does not have MoveNet '
+                                 f'SinglePose inputs/outputs: {describe_io(self.session)}')
+        self.input_name = inp.name
+        self.input_size = int(inp.shape[1])
+        self.input_dtype = np.int32 if 'int32' in inp.type else np.float32
+        self.crop_scale = float(crop_scale)
+
+    def estimate(self, image_rgb, boxes):
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        keypoints, scores = empty_keypoints(len(boxes))
+        if len(boxes) == 0:
+            return keypoints, scores
+        size = self.input_size
+        to_crop = box_to_crop_affine(square_boxes(boxes, self.crop_scale), size)
+        for i in range(len(boxes)):
+            crop = cv2.warpAffine(image_rgb, to_crop[i], (size, size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            out = self.session.run(None, {self.input_name: crop[None].astype(self.input_dtype)})
+            yxs = np.asarray(out[0], np.float32).reshape(17, 3)
+            keypoints[i] = yxs[:, 1::-1] * size          # (y, x) normalised -> (x, y) crop px
+            scores[i] = yxs[:, 2]
+        return apply_affine(invert_affine(to_crop), keypoints), scores

@@ -1,0 +1,89 @@
+"""HMRPipeline: the stages that turn one camera image into people and SMPL bodies.
+
+front-end (detect, keypoints, track) -> DPMesh per person (one batched forward) -> DiffMesh per
+track (one batched forward over active tracks). Each stage runs only where the configuration
+enables it; the ROS node is a thin shell around `HMRPipeline.process`.
+"""
+from dataclasses import dataclass, field
+import logging
+import time
+
+from hmr_models.types import People
+
+log = logging.getLogger(__name__)
+
+PROFILES = ('compact', 'sd15', 'frontend_only')
+
+
+@dataclass
+class PipelineConfig:
+    """Which stages run and on what. Same names as the hmr_node ROS parameters."""
+
+    model_profile: str = field(default='compact', metadata={
+        'help': "'compact' (bundled CPU default), 'sd15' (paper size, your SD1.5/ControlNet "
+                "weights) or 'frontend_only' (2D people and tracks, no mesh)"})
+    enable_tracking: bool = field(default=True, metadata={'help': 'assign stable track ids'})
+    enable_temporal: bool = field(default=True, metadata={
+        'help': 'run DiffMesh per track and publish smoothed estimates'})
+    device: str = field(default='auto', metadata={'help': "'auto', 'cpu' or 'cuda[:N]'"})
+    dtype: str = field(default='auto', metadata={
+        'help': "'auto' (fp16 on GPU, fp32 on CPU), 'float32' or 'float16'"})
+    threads: int = field(default=0, metadata={'help': 'CPU threads (0 = all cores)'})
+    backend: str = field(default='torch', metadata={
+        'help': "inference backend: 'torch', 'onnxruntime' or 'tensorrt' (GPU only)"})
+
+    def __post_init__(self):
+        if self.model_profile not in PROFILES:
+            raise ValueError(f"model_profile must be one of {PROFILES}, got '{self.model_profile}'")
+        if self.threads < 0:
+            raise ValueError(f'threads must be >= 0, got {self.threads}')
+
+    @property
+    def mesh_enabled(self):
+        return self.model_profile != 'frontend_only'
+
+
+@dataclass
+class FrameResult:
+    people: People
+    bodies: object = None     # BodyEstimate of the per-frame model, or None
+    smoothed: object = None   # BodyEstimate of the temporal model, or None
+    timings_ms: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict)
+
+
+class HMRPipeline:
+    """Runs the enabled stages on one RGB image. Stages are built once, at construction."""
+
+    def __init__(self, config: PipelineConfig, frontend=None, tracker=None, mesh=None,
+                 temporal=None):
+        self.config = config
+        self.frontend = frontend
+        self.tracker = tracker
+        self.mesh = mesh
+        self.temporal = temporal
+
+    def process(self, image_rgb, stamp, camera):
+        timings = {}
+        counters = {}
+        t0 = time.perf_counter()
+        people = People()
+        if self.frontend is not None:
+            people = self.frontend.detect(image_rgb)
+            counters.update(getattr(self.frontend, 'last_counters', {}) or {})
+            t1 = time.perf_counter()
+            timings['frontend'] = (t1 - t0) * 1e3
+            if self.tracker is not None:
+                people = self.tracker.update(people, stamp)
+                timings['tracking'] = (time.perf_counter() - t1) * 1e3
+        bodies = smoothed = None
+        if self.mesh is not None and len(people):
+            t2 = time.perf_counter()
+            bodies = self.mesh.predict(image_rgb, people, camera)
+            timings['mesh'] = (time.perf_counter() - t2) * 1e3
+        if self.temporal is not None and bodies is not None:
+            t3 = time.perf_counter()
+            smoothed = self.temporal.update(stamp, people.track_ids, bodies, people)
+            timings['temporal'] = (time.perf_counter() - t3) * 1e3
+        timings['total'] = (time.perf_counter() - t0) * 1e3
+        return FrameResult(people, bodies, smoothed, timings, counters)

@@ -1,0 +1,87 @@
+"""CameraInfo <-> hmr_models.types.CameraIntrinsics, and the ROS calibration YAML format."""
+from pathlib import Path
+
+from sensor_msgs.msg import CameraInfo
+import yaml
+
+from hmr_models.types import CameraIntrinsics
+
+
+class CalibrationError(ValueError):
+    """A calibration file is missing or malformed (message names the file and the field)."""
+
+
+def load_calibration(path):
+    """CameraInfo from a camera_calibration / camera_info_manager YAML file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CalibrationError(f'calibration file not found: {path}')
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CalibrationError(f'calibration file {path} is not valid YAML: {exc}') from None
+    if not isinstance(data, dict):
+        raise CalibrationError(f'calibration file {path} does not hold a mapping')
+
+    def matrix(key, size, required=True):
+        block = data.get(key)
+        if block is None:
+            if required:
+                raise CalibrationError(f"calibration file {path}: missing '{key}'")
+            return None
+        values = block.get('data') if isinstance(block, dict) else block
+        if not isinstance(values, list) or (size and len(values) != size):
+            raise CalibrationError(
+                f"calibration file {path}: '{key}' must hold {size or 'a list of'} numbers")
+        return [float(v) for v in values]
+
+    msg = CameraInfo()
+    try:
+        msg.width = int(data['image_width'])
+        msg.height = int(data['image_height'])
+    except (KeyError, TypeError, ValueError):
+        raise CalibrationError(
+            f"calibration file {path}: 'image_width' and 'image_height' are required") from None
+    msg.k = matrix('camera_matrix', 9)
+    msg.distortion_model = str(data.get('distortion_model', 'plumb_bob'))
+    msg.d = matrix('distortion_coefficients', 0, required=False) or []
+    identity = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.r = matrix('rectification_matrix', 9, required=False) or identity
+    p = matrix('projection_matrix', 12, required=False)
+    k = msg.k
+    msg.p = p or [k[0], k[1], k[2], 0.0, k[3], k[4], k[5], 0.0, k[6], k[7], k[8], 0.0]
+    return msg
+
+
+def camera_info_from_intrinsics(intr: CameraIntrinsics):
+    msg = CameraInfo()
+    msg.width, msg.height = int(intr.width), int(intr.height)
+    msg.distortion_model = 'plumb_bob'
+    msg.d = [0.0] * 5
+    msg.k = [intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [intr.fx, 0.0, intr.cx, 0.0, 0.0, intr.fy, intr.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def intrinsics_from_camera_info(msg: CameraInfo):
+    """CameraIntrinsics from a CameraInfo; None when it carries no usable focal length."""
+    k = list(msg.k)
+    if len(k) != 9 or k[0] <= 0 or k[4] <= 0 or msg.width <= 0 or msg.height <= 0:
+        return None
+    return CameraIntrinsics(k[0], k[4], k[2], k[5], int(msg.width), int(msg.height))
+
+
+def scale_camera_info(msg: CameraInfo, width, height):
+    """The same calibration for images resized to (width, height)."""
+    sx, sy = width / msg.width, height / msg.height
+    out = CameraInfo()
+    out.header = msg.header
+    out.width, out.height = int(width), int(height)
+    out.distortion_model, out.d, out.r = msg.distortion_model, list(msg.d), list(msg.r)
+    k = list(msg.k)
+    out.k = [k[0] * sx, k[1] * sx, k[2] * sx, k[3] * sy, k[4] * sy, k[5] * sy, k[6], k[7], k[8]]
+    p = list(msg.p)
+    out.p = [p[0] * sx, p[1] * sx, p[2] * sx, p[3] * sx, p[4] * sy, p[5] * sy, p[6] * sy,
+             p[7] * sy, p[8], p[9], p[10], p[11]]
+    return out

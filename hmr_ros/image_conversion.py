@@ -1,0 +1,128 @@
+"""sensor_msgs/Image and CompressedImage <-> numpy, without cv_bridge.
+
+PyPI's cv-bridge breaks with recent numpy/OpenCV, and the conversion we need is small: every
+supported encoding becomes an RGB uint8 array (what the detectors and models take). Anything
+that cannot be converted raises ImageError with a message saying why; the node counts and logs
+those as dropped frames.
+"""
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+
+# Refuse images whose decoded size would be absurd (a 20000x20000 rgb8 image is 1.2 GB).
+DEFAULT_MAX_PIXELS = 50_000_000
+
+# encoding -> (channels, numpy dtype, conversion to RGB uint8)
+_GRAY8 = ('mono8', '8UC1')
+_GRAY16 = ('mono16', '16UC1')
+SUPPORTED_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', '8UC3') + _GRAY8 + _GRAY16
+
+
+class ImageError(ValueError):
+    """An image message that cannot be turned into an RGB array (reason in the message)."""
+
+
+def _check_size(width, height, max_pixels):
+    if width <= 0 or height <= 0:
+        raise ImageError(f'empty image ({width}x{height})')
+    if width * height > max_pixels:
+        raise ImageError(f'image too large ({width}x{height} = {width * height} pixels > '
+                         f'max_image_pixels {max_pixels})')
+
+
+def image_to_rgb(msg: Image, max_pixels=DEFAULT_MAX_PIXELS):
+    """RGB uint8 array (H, W, 3) of a sensor_msgs/Image; raises ImageError."""
+    enc = msg.encoding.strip()
+    if enc not in SUPPORTED_ENCODINGS:
+        raise ImageError(f"unsupported encoding '{msg.encoding}' "
+                         f"(supported: {', '.join(SUPPORTED_ENCODINGS)})")
+    width, height = int(msg.width), int(msg.height)
+    _check_size(width, height, max_pixels)
+    if enc in _GRAY16:
+        channels, dtype = 1, np.dtype('>u2' if msg.is_bigendian else '<u2')
+    elif enc in _GRAY8:
+        channels, dtype = 1, np.dtype(np.uint8)
+    else:
+        channels, dtype = (4 if enc in ('rgba8', 'bgra8') else 3), np.dtype(np.uint8)
+    row_bytes = width * channels * dtype.itemsize
+    step = int(msg.step) or row_bytes
+    data = msg.data
+    if step < row_bytes:
+        raise ImageError(f'step {step} is shorter than a row ({row_bytes} bytes)')
+    if len(data) < step * (height - 1) + row_bytes:
+        raise ImageError(f'data has {len(data)} bytes, {step * height} expected for '
+                         f'{width}x{height} {enc} with step {step}')
+    buf = np.frombuffer(data, dtype=np.uint8, count=min(len(data), step * height))
+    if buf.size < step * height:  # last row without its padding
+        buf = np.concatenate([buf, np.zeros(step * height - buf.size, np.uint8)])
+    rows = buf.reshape(height, step)[:, :row_bytes]
+    pixels = rows.copy().view(dtype).reshape(height, width, channels)
+    if enc in _GRAY16:
+        # Scale the used range to 8 bits (depth/IR cameras rarely fill 16 bits).
+        top = max(int(pixels.max()), 1)
+        gray = (pixels[..., 0].astype(np.float32) * (255.0 / top)).astype(np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    if enc in _GRAY8:
+        return cv2.cvtColor(pixels[..., 0], cv2.COLOR_GRAY2RGB)
+    if enc in ('rgb8', '8UC3'):
+        return pixels
+    if enc == 'bgr8':
+        return pixels[..., ::-1].copy()
+    if enc == 'rgba8':
+        return np.ascontiguousarray(pixels[..., :3])
+    return np.ascontiguousarray(pixels[..., 2::-1])  # bgra8
+
+
+def compressed_to_rgb(msg: CompressedImage, max_pixels=DEFAULT_MAX_PIXELS):
+    """RGB uint8 array of a sensor_msgs/CompressedImage (jpeg/png); raises ImageError."""
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageError('empty compressed image')
+    # Read the header first so a decompression bomb is refused before it is decoded.
+    ok, width, height = _compressed_size(data)
+    if ok:
+        _check_size(width, height, max_pixels)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageError(f"could not decode compressed image (format '{msg.format}', "
+                         f'{data.size} bytes)')
+    _check_size(bgr.shape[1], bgr.shape[0], max_pixels)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _compressed_size(data):
+    """(found, width, height) from a PNG or JPEG header, without decoding the pixels."""
+    raw = data.tobytes()[:65536]
+    if raw[:8] == b'\x89PNG\r\n\x1a\n' and len(raw) >= 24:
+        return True, int.from_bytes(raw[16:20], 'big'), int.from_bytes(raw[20:24], 'big')
+    if raw[:2] == b'\xff\xd8':
+        i = 2
+        while i + 9 < len(raw):
+            if raw[i] != 0xFF:
+                break
+            marker = raw[i + 1]
+            length = int.from_bytes(raw[i + 2:i + 4], 'big')
+            if marker in (0xC0, 0xC1, 0xC2):  # start of frame: height, width
+                return True, int.from_bytes(raw[i + 7:i + 9], 'big'), \
+                    int.from_bytes(raw[i + 5:i + 7], 'big')
+            i += 2 + length
+    return False, 0, 0
+
+
+def rgb_to_image(rgb, header=None, encoding='rgb8'):
+    """sensor_msgs/Image from an RGB uint8 array (encoding 'rgb8' or 'bgr8')."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f'expected an (H, W, 3) uint8 array, got {rgb.shape} {rgb.dtype}')
+    if encoding == 'bgr8':
+        rgb = rgb[..., ::-1]
+    elif encoding != 'rgb8':
+        raise ValueError(f"encoding must be 'rgb8' or 'bgr8', got '{encoding}'")
+    msg = Image()
+    if header is not None:
+        msg.header = header
+    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = msg.width * 3
+    msg.data = np.ascontiguousarray(rgb).tobytes()
+    return msg

@@ -1,0 +1,93 @@
+"""Declaring ROS parameters with defaults, descriptions and checks, and failing clearly.
+
+Nodes describe their parameters as `Param` lists, or reuse an hmr_models config dataclass
+(each field becomes a parameter of the same name, its description taken from the field's
+``metadata['help']``), so config/*.yaml, the ROS parameters and the Python configs share names.
+"""
+from dataclasses import MISSING, dataclass, fields, is_dataclass
+from types import SimpleNamespace
+from typing import Any, Callable, Optional
+
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
+
+
+class ParameterError(ValueError):
+    """A parameter has a wrong type or value; the message names it and says what is expected."""
+
+
+@dataclass
+class Param:
+    name: str
+    default: Any
+    description: str
+    check: Optional[Callable[[Any], Optional[str]]] = None  # returns an error text or None
+
+
+def _declare(node, name, default, description):
+    desc = ParameterDescriptor(description=description)
+    try:
+        return node.declare_parameter(name, default, desc).value
+    except InvalidParameterTypeException as exc:
+        raise ParameterError(
+            f"parameter '{name}' must be of type {type(default).__name__} "
+            f'(default {default!r}): {exc}') from None
+    except ParameterException as exc:
+        raise ParameterError(f"parameter '{name}': {exc}") from None
+
+
+def declare_params(node, params):
+    """Declare `params` on `node` and return their values as a namespace; raise ParameterError."""
+    values = {}
+    for p in params:
+        value = _declare(node, p.name, p.default, p.description)
+        if p.check is not None:
+            problem = p.check(value)
+            if problem:
+                raise ParameterError(f"parameter '{p.name}' = {value!r}: {problem}")
+        values[p.name] = value
+    return SimpleNamespace(**values)
+
+
+def declare_config(node, config_cls, prefix=''):
+    """Declare one parameter per field of an hmr_models config dataclass; return an instance.
+
+    Fields whose default is None or a non-scalar are skipped (ROS parameters need a type).
+    The dataclass's own validation (ValueError in __post_init__) becomes a ParameterError.
+    """
+    if not is_dataclass(config_cls):
+        raise TypeError(f'{config_cls} is not a dataclass')
+    kwargs = {}
+    for f in fields(config_cls):
+        default = f.default
+        if default is MISSING and f.default_factory is not MISSING:
+            default = f.default_factory()
+        if default is MISSING or not isinstance(default, (bool, int, float, str, list, tuple)):
+            continue
+        if isinstance(default, tuple):
+            default = list(default)
+        if isinstance(default, list) and not default:
+            continue  # an empty list has no ROS type
+        help_text = f.metadata.get('help', '') if f.metadata else ''
+        value = _declare(node, prefix + f.name, default, help_text or f.name)
+        if isinstance(f.default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    try:
+        return config_cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f'invalid {config_cls.__name__} parameters: {exc}') from None
+
+
+def positive(value):
+    return None if value > 0 else 'must be > 0'
+
+
+def non_negative(value):
+    return None if value >= 0 else 'must be >= 0'
+
+
+def one_of(*choices):
+    def check(value):
+        return None if value in choices else f'must be one of {choices}'
+    return check
