@@ -8,6 +8,7 @@ publishes hmr_ros/SMPLPersonArray on `~/persons` (per frame) and `~/persons_smoo
 /diagnostics with a periodic summary in the log.
 """
 from collections import deque
+import re
 import threading
 import time
 import traceback
@@ -108,6 +109,7 @@ class HMRNode(Node):
         self.stage_ms = {}
         self._last_log = time.monotonic()
         self._last_problem = ''
+        self._problem_log = {}
 
         self.worker = threading.Thread(target=self._work, name='hmr_pipeline', daemon=True)
         self.worker.start()
@@ -160,9 +162,19 @@ class HMRNode(Node):
                 self.counts['errors'] += 1
                 self._report_problem('pipeline error:\n' + traceback.format_exc())
 
-    def _report_problem(self, text):
-        self._last_problem = text.splitlines()[0] if text else ''
-        self.get_logger().error(text, throttle_duration_sec=5.0)
+    def _report_problem(self, text, period=5.0):
+        """Log a problem; repeats of the same kind (numbers ignored) at most once per period."""
+        first_line = text.splitlines()[0] if text else ''
+        self._last_problem = first_line
+        kind = re.sub(r'\d+', '#', first_line)
+        now = time.monotonic()
+        last, suppressed = self._problem_log.get(kind, (-1e9, 0))
+        if now - last < period:
+            self._problem_log[kind] = (last, suppressed + 1)
+            return
+        self._problem_log[kind] = (now, 0)
+        more = f' ({suppressed} more like it not logged)' if suppressed else ''
+        self.get_logger().error(text + more)
 
     def _intrinsics(self, width, height):
         info = self.camera_info

@@ -10,7 +10,8 @@ def to_person_array(header, people, bodies=None, profile='frontend_only'):
     `bodies` must be aligned with `people` (same order and count) when given.
     """
     msg = SMPLPersonArray()
-    msg.header = header
+    if header is not None:
+        msg.header = header
     n = len(people)
     if bodies is not None and len(bodies) != n:
         raise ValueError(f'{len(bodies)} body estimates for {n} people')

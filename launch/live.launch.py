@@ -1,8 +1,9 @@
 """Live pipeline: camera_source (camera, video or image folder) -> hmr_node (-> RViz).
 
-    ros2 launch hmr_ros live.launch.py                       # the bundled sample video
-    ros2 launch hmr_ros live.launch.py source:=/dev/video0   # a V4L2 camera
-    ros2 launch hmr_ros live.launch.py source:=clip.mp4 model_profile:=frontend_only
+Examples:
+  ros2 launch hmr_ros live.launch.py                       # the bundled sample video
+  ros2 launch hmr_ros live.launch.py source:=/dev/video0   # a V4L2 camera
+  ros2 launch hmr_ros live.launch.py source:=clip.mp4 model_profile:=frontend_only
 """
 from launch import LaunchDescription
 from launch.actions import (

@@ -1,7 +1,8 @@
 """Replay a recorded bag into the pipeline: bag_play -> hmr_node (-> RViz).
 
-    ros2 launch hmr_ros replay.launch.py bag:=recording.mcap
-    ros2 launch hmr_ros replay.launch.py bag:=run1/ rate:=0.5 image_topic:=/cam/image_raw
+Examples:
+  ros2 launch hmr_ros replay.launch.py bag:=recording.mcap
+  ros2 launch hmr_ros replay.launch.py bag:=run1/ rate:=0.5 image_topic:=/cam/image_raw
 """
 from launch import LaunchDescription
 from launch.actions import (

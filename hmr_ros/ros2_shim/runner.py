@@ -58,8 +58,11 @@ def find_executable(package, executable):
 
 
 def command_for(path):
-    """How to run an executable: Python scripts with this interpreter (pip-only venvs have no
-    python3 of their own on PATH), anything else directly."""
+    """Return the command that runs an executable.
+
+    Python scripts run with this interpreter (a pip-only venv has no python3 of its own on
+    PATH); anything else runs directly.
+    """
     with open(path, 'rb') as f:
         first = f.readline(200)
     if first.startswith(b'#!') and b'python' in first:

@@ -1,0 +1,21 @@
+"""Session-wide test settings.
+
+Every test session gets its own ROS domain so parallel sessions (and other ROS programs on the
+machine) never see each other's topics; processes the tests start inherit it, run the working
+tree's code (PYTHONPATH) and find the installed share/hmr_ros (AMENT_PREFIX_PATH).
+"""
+import os
+from pathlib import Path
+import random
+import sys
+
+REPO = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(1, 100)))
+os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
+_prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+if sys.prefix not in _prefixes:
+    os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join(_prefixes + [sys.prefix])

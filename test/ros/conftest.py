@@ -1,0 +1,101 @@
+"""Fixtures for tests that talk ROS.
+
+An in-process node with a spinning executor, and subprocesses (nodes, launch) that are always
+cleaned up.
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+
+
+def wait_for(predicate, timeout, period=0.05):
+    """Poll `predicate` until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(period)
+        value = predicate()
+    return value
+
+
+@pytest.fixture
+def ros_node():
+    """A node in its own context, spun by a background executor."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f'test_{os.getpid()}_{time.monotonic_ns()}', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    yield node
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+    thread.join(timeout=2.0)
+
+
+class Spawned:
+    def __init__(self, cmd, **kwargs):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True, **kwargs)
+        self.output = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in iter(self.proc.stdout.readline, b''):
+            self.output.append(line.decode(errors='replace'))
+
+    @property
+    def text(self):
+        return ''.join(self.output)
+
+    def interrupt(self, timeout=30.0):
+        """Ctrl-C (SIGINT to the process), then wait; returns the exit code."""
+        self.proc.send_signal(signal.SIGINT)
+        return self.wait(timeout)
+
+    def wait(self, timeout=30.0):
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=5.0)
+        return code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def spawn():
+    """Start processes (python modules via this interpreter); all are killed at the end."""
+    started = []
+
+    def _spawn(*args, python_module=None, **kwargs):
+        cmd = [sys.executable, '-m', python_module, *args] if python_module else list(args)
+        s = Spawned(cmd, **kwargs)
+        started.append(s)
+        return s
+    yield _spawn
+    for s in started:
+        s.kill()
+
+
+def ros2_command():
+    """The `ros2` of this environment (real or hmr_ros's runner)."""
+    candidate = os.path.join(os.path.dirname(sys.executable), 'ros2')
+    return [candidate] if os.path.exists(candidate) else [sys.executable, '-c',
+                                                          'import sys; from hmr_ros.ros2_shim '
+                                                          'import main; sys.exit(main())']

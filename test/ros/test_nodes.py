@@ -1,0 +1,112 @@
+"""camera_source and hmr_node as real processes on the real middleware."""
+import time
+
+import cv2
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from hmr_ros.image_conversion import rgb_to_image
+from hmr_ros.msg import SMPLPersonArray
+from ros.conftest import wait_for
+
+RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def write_video(path, frames, fps):
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, (160, 120))
+    for i in range(frames):
+        out.write(np.full((120, 160, 3), (i * 7) % 255, np.uint8))
+    out.release()
+
+
+def collect(node, msg_type, topic, qos=RELIABLE):
+    got = []
+    node.create_subscription(msg_type, topic, got.append, qos)
+    return got
+
+
+def test_camera_source_publishes_images_and_info_at_the_video_rate(ros_node, spawn, tmp_path):
+    video = tmp_path / 'clip.avi'
+    write_video(video, frames=40, fps=20.0)
+    images = collect(ros_node, Image, '/cam/image_raw')
+    infos = collect(ros_node, CameraInfo, '/cam/camera_info')
+    proc = spawn('--ros-args', '-r', '__ns:=/cam', '-p', f'source:={video}', '-p',
+                 'frame_id:=test_frame', python_module='hmr_ros.camera_source')
+    assert proc.wait(timeout=60) == 0, proc.text
+    assert 'end of video' in proc.text
+    assert wait_for(lambda: len(images) >= 30, 5), f'{len(images)} images\n{proc.text}'
+    img, info = images[-1], infos[-1]
+    assert (img.width, img.height, img.encoding) == (160, 120, 'rgb8')
+    assert img.header.frame_id == 'test_frame' and info.header.frame_id == 'test_frame'
+    assert abs(info.k[0] - np.hypot(160, 120)) < 1e-6  # focal from the image diagonal
+    assert 'estimated from the image diagonal' in proc.text
+    stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in images])
+    rate = 1.0 / np.median(np.diff(stamps))
+    assert 17.0 < rate < 23.0, rate
+    info_stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in infos}
+    assert (img.header.stamp.sec, img.header.stamp.nanosec) in info_stamps
+
+
+def test_camera_source_missing_video_or_camera_fails_clearly(spawn):
+    for source, text in (('/no/clip.mp4', 'video file not found: /no/clip.mp4'),
+                         ('/dev/video77', 'camera device not found: /dev/video77')):
+        proc = spawn('--ros-args', '-p', f'source:={source}',
+                     python_module='hmr_ros.camera_source')
+        assert proc.wait(timeout=30) == 2
+        assert text in proc.text and "parameter 'source'" in proc.text
+
+
+def test_camera_source_malformed_parameter_fails_at_start(spawn):
+    proc = spawn('--ros-args', '-p', 'rate:=-3.0', python_module='hmr_ros.camera_source')
+    assert proc.wait(timeout=30) == 2
+    assert "parameter 'rate' = -3.0: must be >= 0" in proc.text
+
+
+def test_hmr_node_malformed_parameter_fails_at_start(spawn):
+    proc = spawn('--ros-args', '-p', 'model_profile:=giant', python_module='hmr_ros.hmr_node')
+    assert proc.wait(timeout=60) == 2
+    assert 'model_profile must be one of' in proc.text
+
+
+def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
+    """Unsupported encoding, zero-size and 20000x20000 images: counted drops, no crash."""
+    pub = ros_node.create_publisher(Image, '/bad/image_raw', RELIABLE)
+    persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
+    diags = collect(ros_node, DiagnosticArray, '/diagnostics')
+    proc = spawn('--ros-args', '-p', 'image_topic:=/bad/image_raw', '-p',
+                 'model_profile:=frontend_only', '-p', 'diagnostics_period:=0.2',
+                 python_module='hmr_ros.hmr_node')
+    assert wait_for(lambda: pub.get_subscription_count() > 0, 30), proc.text
+
+    def send(msg):
+        msg.header.frame_id = 'cam'
+        msg.header.stamp = ros_node.get_clock().now().to_msg()
+        pub.publish(msg)
+        time.sleep(0.3)  # one at a time: the node keeps only the newest frame
+
+    yuv = rgb_to_image(np.zeros((4, 4, 3), np.uint8))
+    yuv.encoding = 'yuv422'
+    empty = Image(encoding='rgb8')
+    huge = Image(encoding='rgb8', width=20000, height=20000, step=60000, data=b'\x00' * 16)
+    for bad in (yuv, empty, huge):
+        send(bad)
+    good = rgb_to_image(np.zeros((48, 64, 3), np.uint8))
+    send(good)
+
+    def counts():
+        for d in reversed(diags):
+            values = {kv.key: kv.value for kv in d.status[0].values}
+            if int(values.get('dropped_bad_input', 0)) >= 3 and int(values['processed']) >= 1:
+                return values
+        return None
+    values = wait_for(counts, 15)
+    assert values, proc.text
+    assert values['errors'] == '0'
+    assert wait_for(lambda: len(persons) >= 1, 5)
+    assert persons[-1].header.frame_id == 'cam' and len(persons[-1].persons) == 0
+    assert proc.proc.poll() is None, 'hmr_node died on bad input'
+    for reason in ('unsupported encoding', 'empty image', 'too large'):
+        assert reason in proc.text, proc.text
+    assert proc.interrupt() == 0

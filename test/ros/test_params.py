@@ -1,0 +1,70 @@
+"""Parameters: declared with descriptions, typed, checked; clear errors when malformed."""
+from dataclasses import dataclass, field
+
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+
+from hmr_models.pipeline import PipelineConfig
+from hmr_ros.params import Param, ParameterError, declare_config, declare_params, positive
+
+
+@pytest.fixture
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+def make_node(context, overrides=()):
+    return rclpy.create_node('params_test', context=context,
+                             parameter_overrides=[Parameter(k, value=v) for k, v in overrides])
+
+
+def test_declare_params_defaults_descriptions_and_checks(context):
+    node = make_node(context, [('rate', 5.0)])
+    p = declare_params(node, [Param('rate', 1.0, 'publish rate', positive),
+                              Param('name', 'x', 'a name')])
+    assert (p.rate, p.name) == (5.0, 'x')
+    assert node.describe_parameter('rate').description == 'publish rate'
+    node.destroy_node()
+
+
+def test_wrong_type_and_failed_check_name_the_parameter(context):
+    node = make_node(context, [('rate', 'fast')])
+    with pytest.raises(ParameterError, match="'rate' must be of type float"):
+        declare_params(node, [Param('rate', 1.0, 'publish rate')])
+    node.destroy_node()
+    node = make_node(context, [('rate', -1.0)])
+    with pytest.raises(ParameterError, match="'rate' = -1.0: must be > 0"):
+        declare_params(node, [Param('rate', 1.0, 'publish rate', positive)])
+    node.destroy_node()
+
+
+def test_declare_config_from_dataclass(context):
+    @dataclass
+    class Cfg:
+        threshold: float = field(default=0.5, metadata={'help': 'score threshold'})
+        names: tuple = ('a', 'b')
+
+        def __post_init__(self):
+            if not 0 <= self.threshold <= 1:
+                raise ValueError('threshold must be in [0, 1]')
+
+    node = make_node(context, [('threshold', 0.25)])
+    cfg = declare_config(node, Cfg)
+    assert cfg.threshold == 0.25 and cfg.names == ('a', 'b')
+    assert node.describe_parameter('threshold').description == 'score threshold'
+    node.destroy_node()
+    node = make_node(context, [('threshold', 2.0)])
+    with pytest.raises(ParameterError, match=r'threshold must be in \[0, 1\]'):
+        declare_config(node, Cfg)
+    node.destroy_node()
+
+
+def test_pipeline_config_rejects_unknown_profile(context):
+    node = make_node(context, [('model_profile', 'huge')])
+    with pytest.raises(ParameterError, match='model_profile must be one of'):
+        declare_config(node, PipelineConfig)
+    node.destroy_node()
