@@ -110,3 +110,21 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     for reason in ('unsupported encoding', 'empty image', 'too large'):
         assert reason in proc.text, proc.text
     assert proc.interrupt() == 0
+
+
+def test_hmr_node_reads_compressed_images(ros_node, spawn):
+    from sensor_msgs.msg import CompressedImage
+    pub = ros_node.create_publisher(CompressedImage, '/zip/image_raw/compressed', RELIABLE)
+    persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
+    proc = spawn('--ros-args', '-p', 'image_topic:=/zip/image_raw', '-p',
+                 'image_transport:=compressed', '-p', 'model_profile:=frontend_only',
+                 python_module='hmr_ros.hmr_node')
+    assert wait_for(lambda: pub.get_subscription_count() > 0, 30), proc.text
+    ok, buf = cv2.imencode('.jpg', np.zeros((48, 64, 3), np.uint8))
+    msg = CompressedImage(format='jpeg', data=buf.tobytes())
+    msg.header.frame_id = 'zip_cam'
+    msg.header.stamp.sec = 1234
+    pub.publish(msg)
+    assert wait_for(lambda: len(persons) >= 1, 15), proc.text
+    assert persons[0].header.frame_id == 'zip_cam' and persons[0].header.stamp.sec == 1234
+    assert proc.interrupt() == 0
