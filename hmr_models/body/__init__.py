@@ -1,5 +1,7 @@
 """Body models: SMPL (user-provided) and the bundled open SMPL-format body, through smplx.
 
+Usage::
+
     from hmr_models.body import load_body_model
     body = load_body_model()                      # bundled open body (CC0 mesh)
     out = body(pose, betas, transl)               # pose (B,72), betas (B,10), transl (B,3)

@@ -128,7 +128,10 @@ class BodyModel(torch.nn.Module):
         return BodyOutput(vertices=out.vertices, joints=out.joints[:, :24])
 
     def regress(self, vertices, keypoints='coco17'):
-        """Keypoints (B, 17, 3) of posed vertices (B, V, 3): ``'coco17'`` or ``'h36m17'``.
+        """Keypoints (B, K, 3) of posed vertices (B, V, 3).
+
+        ``keypoints``: ``'coco17'``, ``'h36m17'`` (K = 17) or ``'dpmesh30'`` (K = 30, see
+        :mod:`hmr_models.body.keypoint_sets`).
 
         Works on torch tensors (differentiable, any device) and on numpy arrays.
         """
@@ -141,7 +144,7 @@ class BodyModel(torch.nn.Module):
         return regress(reg, vertices)
 
     def regressor(self, keypoints='coco17'):
-        """The (17, V) regressor matrix as float32 numpy."""
+        """The (K, V) regressor matrix as float32 numpy."""
         if keypoints not in KEYPOINT_SETS:
             raise ValueError(f"keypoints must be one of {tuple(KEYPOINT_SETS)}")
         return getattr(self, f'regressor_{keypoints}').cpu().numpy()

@@ -24,8 +24,8 @@ Optional keys of ours:
 - ``gender`` (str): ``'neutral'``, ``'male'`` or ``'female'``.
 - ``extra_vertex_names`` (K,) str / ``extra_vertex_ids`` (K,) int: smplx's ``vertex_ids``
   (nose, eyes, ears, toes, heels, finger tips) for meshes that are not SMPL's topology.
-- ``J_regressor_coco17`` / ``J_regressor_h36m17`` (17, V): keypoint regressors; when absent
-  they are derived (see :mod:`hmr_models.body.regressors`).
+- ``J_regressor_coco17`` / ``J_regressor_h36m17`` (17, V), ``J_regressor_dpmesh30`` (30, V):
+  keypoint regressors; when absent they are derived (see :mod:`hmr_models.body.regressors`).
 """
 import logging
 from pathlib import Path
@@ -107,10 +107,11 @@ def check_body_arrays(data, source='body model'):
     if np.any(parents[1:] >= np.arange(1, NUM_JOINTS)) or np.any(parents[1:] < 0):
         # smplx's LBS walks joints in order, so every parent must come before its child.
         raise BodyModelFormatError(f'{source}: kintree_table is not a tree in SMPL order')
-    for key in ('J_regressor_coco17', 'J_regressor_h36m17'):
-        if key in data and data[key].shape != (17, nv):
+    for key, rows in (('J_regressor_coco17', 17), ('J_regressor_h36m17', 17),
+                      ('J_regressor_dpmesh30', 30)):
+        if key in data and data[key].shape != (rows, nv):
             raise BodyModelFormatError(
-                f'{source}: {key} has shape {data[key].shape}, expected (17, {nv})')
+                f'{source}: {key} has shape {data[key].shape}, expected ({rows}, {nv})')
     if 'extra_vertex_ids' in data:
         ids = data['extra_vertex_ids']
         if ids.shape != data.get('extra_vertex_names', np.zeros(0)).shape:

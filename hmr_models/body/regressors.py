@@ -23,11 +23,13 @@ import numpy as np
 
 from hmr_models.skeleton import COCO17_NAMES, H36M17_NAMES, SMPL24_NAMES
 
+from .keypoint_sets import DPMESH30_NAMES
 from .model_file import SMPL_NUM_VERTICES
 
 log = logging.getLogger(__name__)
 
-KEYPOINT_SETS = {'coco17': COCO17_NAMES, 'h36m17': H36M17_NAMES}
+KEYPOINT_SETS = {'coco17': COCO17_NAMES, 'h36m17': H36M17_NAMES,
+                 'dpmesh30': DPMESH30_NAMES}
 
 _J = {name: i for i, name in enumerate(SMPL24_NAMES)}
 # COCO-17 limb keypoints taken from SMPL joints of the same name.
@@ -130,10 +132,29 @@ def h36m17_regressor(data):
     return _normalised(np.stack([rows[n] for n in H36M17_NAMES]))
 
 
+def dpmesh30_regressor(data):
+    """(30, V) float32 regressor of DPMesh's 30-joint set (see keypoint_sets).
+
+    SMPL's 24 joint rows, then the face vertices (as in the COCO regressor) and the crown.
+    """
+    nv = data['v_template'].shape[0]
+    reg = np.zeros((30, nv))
+    reg[:24] = np.asarray(data['J_regressor'], np.float64)
+    face = face_vertex_ids(data)
+    for i, name in enumerate(('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear')):
+        reg[24 + i, face[name]] = 1.0
+    reg[29, head_top_vertices(data)] = 1.0
+    return _normalised(reg)
+
+
 def keypoint_regressors(data):
-    """{'coco17': (17,V), 'h36m17': (17,V)}: the file's own regressors, else derived ones."""
+    """All keypoint regressors of a body: {'coco17', 'h36m17', 'dpmesh30'} -> (K, V) float32.
+
+    The file's own (``J_regressor_<name>``) where it has them, else the derived ones.
+    """
     out = {}
-    for name, build in (('coco17', coco17_regressor), ('h36m17', h36m17_regressor)):
+    for name, build in (('coco17', coco17_regressor), ('h36m17', h36m17_regressor),
+                        ('dpmesh30', dpmesh30_regressor)):
         key = f'J_regressor_{name}'
         out[name] = np.asarray(data[key], np.float32) if key in data else build(data)
     return out
