@@ -1,5 +1,6 @@
-"""Perception front-end: people, their COCO-17 keypoints and stable track ids, then crops and
-heatmaps for DPMesh. No ROS here; `hmr_node` wires it in.
+"""Perception front-end: people, COCO-17 keypoints, track ids, crops and heatmaps for DPMesh.
+
+No ROS here; `hmr_node` wires it in.
 
     from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
     front = PersonFrontEnd(FrontEndConfig(keypoint_backend='movenet_lightning'))

@@ -29,22 +29,31 @@ class FrontEndConfig:
     min_mean_keypoint_score: float = 0.2    # people whose mean keypoint score is lower are dropped
     keypoint_crop_scale: float = 1.25       # square keypoint crop side / longer box side
     duplicate_oks_threshold: float = 0.8    # two people this similar (OKS) are one; 1 = off
+    keypoint_workers: int = 1           # MoveNet people run in parallel on this many threads
 
     # --- person detector (NanoDet-m) --------------------------------------------------------
     detector_model_path: str = ''       # '' = bundled NanoDet-m
-    detector_score_threshold: float = 0.35
+    detector_score_threshold: float = 0.35  # boxes scored this high need min_mean_keypoint_score
+    # Weaker boxes (backlit, unusual poses) down to this score are kept only with strong keypoint
+    # evidence (candidate_min_mean_keypoint_score); set equal to detector_score_threshold to skip.
+    detector_candidate_threshold: float = 0.2
+    candidate_min_mean_keypoint_score: float = 0.45
     detector_nms_iou: float = 0.5
-    max_people: int = 10                # people kept per image; the rest are counted, not lost
+    max_people: int = 10                # people kept per image (the rest dropped and counted)
     people_priority: str = 'score'      # which people the cap keeps: 'score' or 'area' (nearest)
     min_person_height_px: float = 20.0  # smaller people are dropped (and counted)
 
     # --- tracker ----------------------------------------------------------------------------
     track_iou_weight: float = 0.5       # weight of box IoU in the association similarity
     track_keypoint_weight: float = 0.5  # weight of keypoint similarity (OKS)
-    track_match_threshold: float = 0.2  # minimum similarity for a detection to join a track
+    track_match_threshold: float = 0.1  # minimum similarity for a detection to join a track
     track_min_hits: int = 2             # matched frames before a track gets an id (birth)
     track_max_age_s: float = 1.0        # unseen time after which a track dies (occlusions)
+    track_reassociation_radius: float = 1.0  # lost tracks: search radius in box heights
     track_velocity_smoothing: float = 0.6   # EMA weight of the old velocity (1 = no motion)
+    # Tracked people the detector misses are looked for where the tracker expects them
+    # (keypoints on the predicted box) for at most this long without a detection; 0 = off.
+    track_guided_max_s: float = 0.5
 
     def __post_init__(self):
         self.validate()
@@ -61,19 +70,26 @@ class FrontEndConfig:
             raise ValueError("keypoint_backend 'yolo_pose' needs parameter yolo_pose_model_path: "
                              'the path of a YOLO-pose ONNX file you provide (AGPL-3.0 weights '
                              'are not shipped with hmr_ros)')
-        for name in ('detector_score_threshold', 'keypoint_score_threshold',
-                     'min_mean_keypoint_score', 'track_match_threshold',
+        for name in ('detector_score_threshold', 'detector_candidate_threshold',
+                     'keypoint_score_threshold', 'min_mean_keypoint_score',
+                     'candidate_min_mean_keypoint_score', 'track_match_threshold',
                      'track_velocity_smoothing'):
             _check_range(self, name, 0.0, 1.0)
         for name in ('detector_nms_iou', 'duplicate_oks_threshold'):
             _check_range(self, name, 0.0, 1.0, low_open=True)
         for name in ('track_iou_weight', 'track_keypoint_weight', 'min_person_height_px'):
             _check_range(self, name, 0.0, math.inf)
+        if self.detector_candidate_threshold > self.detector_score_threshold:
+            raise ValueError('detector_candidate_threshold must be <= detector_score_threshold, '
+                             f'got {self.detector_candidate_threshold} > '
+                             f'{self.detector_score_threshold}')
         if self.track_iou_weight + self.track_keypoint_weight <= 0:
             raise ValueError('track_iou_weight + track_keypoint_weight must be > 0')
         _check_range(self, 'keypoint_crop_scale', 1.0, 4.0)
         _check_range(self, 'track_max_age_s', 0.0, 3600.0)
-        for name in ('max_people', 'track_min_hits'):
+        _check_range(self, 'track_reassociation_radius', 0.0, 100.0)
+        _check_range(self, 'track_guided_max_s', 0.0, 3600.0)
+        for name in ('max_people', 'track_min_hits', 'keypoint_workers'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be an integer >= 1, got {value!r}')

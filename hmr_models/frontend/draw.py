@@ -31,7 +31,7 @@ def draw_people(image_rgb, people, keypoint_threshold=0.0, copy=True, label=True
     for i in range(len(people)):
         colour = track_colour(int(people.track_ids[i]))
         x1, y1, x2, y2 = np.nan_to_num(people.boxes[i]).round().astype(int)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)   # axis-aligned: no AA blur
         kp = people.keypoints[i]
         ok = np.isfinite(kp).all(-1) & (people.keypoint_scores[i] > keypoint_threshold)
         pts = np.where(ok[:, None], kp, 0).round().astype(int)

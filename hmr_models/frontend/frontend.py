@@ -12,12 +12,14 @@ import time
 import numpy as np
 
 from hmr_models.frontend.config import FrontEndConfig
-from hmr_models.frontend.geometry import box_area, keypoint_similarity
+from hmr_models.frontend.geometry import box_area, box_iou, keypoint_similarity
 from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
 from hmr_models.frontend.tracker import Tracker
 from hmr_models.types import People
 
 log = logging.getLogger(__name__)
+_WARN_EVERY_S = 10.0
+_GUIDE_MAX_OVERLAP = 0.3   # a predicted box overlapping a detection this much is that detection
 
 
 @dataclass
@@ -26,12 +28,15 @@ class FrontEndStats:
 
     frames: int = 0
     detected: int = 0              # boxes from the detector (after NMS)
+    guided: int = 0                # boxes where the tracker expected a person the detector missed
+    guided_kept: int = 0           # ... in which the keypoint model found that person
     invalid_boxes: int = 0         # non-finite or empty boxes from a backend
     tiny_dropped: int = 0          # shorter than min_person_height_px
     capped: int = 0                # beyond max_people
-    low_score_dropped: int = 0     # mean keypoint score below min_mean_keypoint_score
+    low_score_dropped: int = 0     # too little keypoint evidence (min_mean_keypoint_score)
     duplicates_dropped: int = 0    # same person twice (keypoint similarity)
-    keypoints_sanitized: int = 0   # NaN/inf/out-of-image keypoints a backend returned
+    keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
+    keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
     people: int = 0                # people returned
     timings_ms: dict = field(default_factory=dict)
 
@@ -51,8 +56,7 @@ def check_image(image_rgb):
         raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
     if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
         raise ValueError('image must be uint8 RGB of shape (H, W, 3), got '
-                         f'{image_rgb.dtype} {image_rgb.shape}; convert first with '
-                         'hmr_models.frontend.image.to_rgb8(data, encoding)')
+                         f'{image_rgb.dtype} {image_rgb.shape}; convert it to 8-bit RGB first')
     if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
         raise ValueError(f'image is too small: {image_rgb.shape}')
     return np.ascontiguousarray(image_rgb)
@@ -75,11 +79,12 @@ class PersonFrontEnd:
             from hmr_models.frontend.detector import NanoDetPersonDetector
             self.detector = NanoDetPersonDetector(
                 self.config.detector_model_path, runtime,
-                score_threshold=self.config.detector_score_threshold,
+                score_threshold=self.config.detector_candidate_threshold,
                 nms_iou=self.config.detector_nms_iou)
         self.tracker = Tracker(self.config)
         self.last_stats = FrontEndStats()
         self.totals = FrontEndStats()
+        self._last_warning = -float('inf')
 
     def close(self):
         self.backend.close()
@@ -93,6 +98,30 @@ class PersonFrontEnd:
     # -------------------------------------------------------------------------------------------
     def detect(self, image_rgb):
         """People in a uint8 RGB image (H, W, 3): boxes, scores, keypoints; track_ids -1."""
+        return self._detect(image_rgb)[0]
+
+    def process(self, image_rgb, stamp):
+        """detect() then the tracker: People with stable track ids (stamp in seconds).
+
+        With `track_guided_max_s` > 0, tracked people the detector misses in this image are
+        looked for where the tracker expects them (keypoints on the predicted box, kept only with
+        candidate_min_mean_keypoint_score evidence), for at most that long without a detection.
+        Their `scores` are their mean keypoint score instead of a detector score.
+        """
+        cfg = self.config
+        guide = None
+        if cfg.track_guided_max_s > 0 and self.backend.needs_boxes:
+            guide = self.tracker.guide(float(stamp), cfg.track_guided_max_s)
+        people, guided = self._detect(image_rgb, guide)
+        t0 = time.perf_counter()
+        people = self.tracker.update(people, stamp, guided)
+        dt = (time.perf_counter() - t0) * 1e3
+        self.last_stats.timings_ms['tracking'] = dt
+        self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
+        return people
+
+    def _detect(self, image_rgb, guide=None):
+        """(People, guided (N,) bool); guide = Tracker.guide() output or None."""
         image_rgb = check_image(image_rgb)
         cfg = self.config
         stats = FrontEndStats(frames=1)
@@ -126,6 +155,7 @@ class PersonFrontEnd:
         stats.capped = max(0, keep.size - cfg.max_people)
         keep = keep[:cfg.max_people]
         boxes, scores = boxes[keep], scores[keep]
+        boxes, scores, guided, guide_kps = self._add_guided(boxes, scores, guide, w, h, stats)
 
         t2 = time.perf_counter()
         if kps is None:
@@ -134,52 +164,107 @@ class PersonFrontEnd:
             kps, kp_scores = np.asarray(kps)[keep], np.asarray(kp_scores)[keep]
         t3 = time.perf_counter()
 
-        kps, kp_scores, stats.keypoints_sanitized = sanitize_keypoints(
-            kps, kp_scores, w, h, cfg.keypoint_score_threshold)
-        confident = kp_scores.mean(1) >= cfg.min_mean_keypoint_score if len(boxes) else \
-            np.zeros(0, bool)
+        kps, kp_scores, stats.keypoints_nonfinite, stats.keypoints_outside = \
+            sanitize_keypoints(kps, kp_scores, w, h, cfg.keypoint_score_threshold)
+        # Confident boxes need some keypoint evidence, weak candidates a lot of it.
+        needed = np.where(scores >= cfg.detector_score_threshold, cfg.min_mean_keypoint_score,
+                          cfg.candidate_min_mean_keypoint_score)
+        confident = kp_scores.mean(1) >= needed
         stats.low_score_dropped = int((~confident).sum())
+        if guided.any():
+            boxes, scores = self._correct_guided(boxes, scores, guided, kps, kp_scores, guide_kps)
+            boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
+            boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
         people = People(boxes=boxes[confident], scores=scores[confident],
                         keypoints=kps[confident], keypoint_scores=kp_scores[confident],
                         track_ids=np.full(int(confident.sum()), -1, np.int64))
-        people = self._drop_duplicates(people, stats)
+        people, guided = self._drop_duplicates(people, guided[confident], stats)
+        stats.guided_kept = int(guided.sum())
         t4 = time.perf_counter()
 
         stats.people = len(people)
         stats.timings_ms = {'detector': (t1 - t0) * 1e3, 'keypoints': (t3 - t2) * 1e3,
                             'postprocess': (t2 - t1 + t4 - t3) * 1e3}
-        if stats.keypoints_sanitized or stats.invalid_boxes:
-            log.warning('%s backend returned %d unusable keypoints and %d invalid boxes '
-                        '(set to missing / dropped)', self.backend.name,
-                        stats.keypoints_sanitized, stats.invalid_boxes)
+        if stats.keypoints_nonfinite or stats.invalid_boxes:
+            self._warn('%s backend returned %d non-finite keypoints and %d invalid boxes '
+                       '(set to missing / dropped; counted in totals)', self.backend.name,
+                       stats.keypoints_nonfinite, stats.invalid_boxes)
         self.last_stats = stats
         self.totals.add(stats)
-        return people
+        return people, guided
 
-    def process(self, image_rgb, stamp):
-        """detect() then the tracker: People with stable track ids (stamp in seconds)."""
-        people = self.detect(image_rgb)
-        t0 = time.perf_counter()
-        people = self.tracker.update(people, stamp)
-        dt = (time.perf_counter() - t0) * 1e3
-        self.last_stats.timings_ms['tracking'] = dt
-        self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
-        return people
+    def _add_guided(self, boxes, scores, guide, w, h, stats):
+        """Append the tracker's predicted boxes that no detection covers.
 
-    def _drop_duplicates(self, people, stats):
-        """Drop people whose keypoints coincide with a better-scored person's (one person, two
-        boxes: a frequent detector artefact in crowds)."""
+        They get score 0, so they need candidate-level keypoint evidence to be kept.
+        Returns boxes, scores, the guided mask and the predicted keypoints (zeros for detections).
+        """
+        n = len(boxes)
+        none = (boxes, scores, np.zeros(n, bool), np.zeros((n, 17, 2), np.float32))
+        if guide is None or len(guide[0]) == 0:
+            return none
+        g_boxes = np.asarray(guide[0], np.float32).copy()
+        g_boxes[:, 0::2] = np.clip(g_boxes[:, 0::2], 0, w)
+        g_boxes[:, 1::2] = np.clip(g_boxes[:, 1::2], 0, h)
+        usable = (g_boxes[:, 3] - g_boxes[:, 1] >= max(self.config.min_person_height_px, 1.0)) \
+            & (g_boxes[:, 2] > g_boxes[:, 0])
+        if n:
+            usable &= box_iou(g_boxes, boxes).max(1) < _GUIDE_MAX_OVERLAP
+        idx = np.nonzero(usable)[0]
+        room = max(0, self.config.max_people - n)
+        stats.guided = idx.size
+        stats.capped += max(0, idx.size - room)
+        idx = idx[:room]
+        if idx.size == 0:
+            return none
+        kps = np.concatenate([none[3], np.asarray(guide[1], np.float32)[idx]])
+        return (np.concatenate([boxes, g_boxes[idx]]),
+                np.concatenate([scores, np.zeros(idx.size, np.float32)]),
+                np.arange(n + idx.size) >= n, kps)
+
+    @staticmethod
+    def _correct_guided(boxes, scores, guided, kps, kp_scores, predicted_kps):
+        """Correct guided boxes by their keypoints and score them by keypoint evidence.
+
+        Each box moves by the mean offset of its keypoints from where the tracker predicted them
+        (the person may have turned or stopped).
+        """
+        boxes, scores = boxes.copy(), scores.copy()
+        both = (kp_scores > 0) & np.isfinite(predicted_kps).all(-1) & guided[:, None]
+        diff = np.where(both[..., None], kps - predicted_kps, 0.0)
+        count = both.sum(1, keepdims=True)
+        shift = np.where(count > 0, diff.sum(1) / np.maximum(count, 1), 0.0)
+        boxes[guided] += np.tile(shift[guided], 2)
+        scores[guided] = kp_scores[guided].mean(1)
+        return boxes.astype(np.float32), scores.astype(np.float32)
+
+    def _warn(self, *args):
+        """Log a backend fault at most once per `_WARN_EVERY_S` seconds (camera rate spam)."""
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            log.warning(*args)
+
+    def _drop_duplicates(self, people, guided, stats):
+        """Drop people whose keypoints coincide with a better person's; (people, guided) out.
+
+        Detections rank before guided people, then by score.
+
+        One person seen in two boxes is a frequent detector artefact in crowds; MoveNet then finds
+        the same body in both crops.
+        """
         thr = self.config.duplicate_oks_threshold
         if len(people) < 2 or thr >= 1.0:
-            return people
+            return people, guided
         valid = people.keypoint_scores > 0
         areas = box_area(people.boxes)
         oks = keypoint_similarity(people.keypoints, valid, people.keypoints, valid,
                                   np.minimum(areas[:, None], areas[None, :]))
-        order = np.argsort(-people.scores, kind='stable')
+        order = np.lexsort((-people.scores, guided))
         kept = []
         for i in order:
             if all(not (oks[i, j] > thr) for j in kept):
                 kept.append(i)
         stats.duplicates_dropped = len(people) - len(kept)
-        return people.select(np.sort(np.array(kept, np.int64)))
+        kept = np.sort(np.array(kept, np.int64))
+        return people.select(kept), guided[kept]

@@ -13,8 +13,10 @@ Life cycle (hysteresis): a new person starts a *tentative* track that gets an id
 `track_min_hits` consecutive matched updates (one-frame false positives never get one); a
 confirmed track that goes unseen is kept *lost* for up to `track_max_age_s` seconds, during which
 a reappearing person takes its id back (short occlusions). Recently seen tracks are matched first,
-so a lost track cannot steal a detection from a visible one. Ids count up from 0 and are never
-reused within a run, not even after `reset()`.
+so a lost track cannot steal a detection from a visible one; lost tracks are then matched with
+the better of that similarity and a centre-distance score (`proximity`), because a person who
+walked on behind an obstacle rarely overlaps the box where they disappeared. Ids count up
+from 0 and are never reused within a run, not even after `reset()`.
 """
 from dataclasses import dataclass
 import logging
@@ -41,6 +43,7 @@ class Track:
     hits: int = 1            # consecutive matched updates
     state: str = TENTATIVE
     track_id: int = -1       # public id, assigned at confirmation
+    detected_stamp: float = 0.0   # last time the person detector (not track guidance) saw it
 
     def predict(self, stamp, horizon):
         """(box, keypoints) expected at `stamp`, extrapolating at most `horizon` seconds."""
@@ -67,8 +70,27 @@ class Tracker:
         self.tracks = []
         self._last_stamp = None
 
-    def update(self, people, stamp):
-        """Associate `people` (a People of one image) at time `stamp` (seconds)."""
+    def guide(self, stamp, max_unsupported_s):
+        """Predicted boxes (G, 4) and keypoints (G, 17, 2) of visible confirmed tracks at `stamp`.
+
+        Only tracks matched at the last update whose last detector support is at most
+        `max_unsupported_s` old are returned: the front-end looks for these people again when the
+        detector misses them, and never for long without the detector's confirmation.
+        """
+        picked = [t for t in self.tracks if t.state == CONFIRMED and t.hits > 0
+                  and stamp - t.detected_stamp <= max_unsupported_s]
+        if not picked:
+            return np.zeros((0, 4), np.float32), np.zeros((0, 17, 2), np.float32)
+        predicted = [t.predict(stamp, self.config.track_max_age_s) for t in picked]
+        return (np.stack([p[0] for p in predicted]).astype(np.float32),
+                np.stack([p[1] for p in predicted]).astype(np.float32))
+
+    def update(self, people, stamp, guided=None):
+        """Associate `people` (a People of one image) at time `stamp` (seconds).
+
+        guided (N,) bool, optional: people found only by track guidance (`guide`), not by the
+        detector; they keep a track alive but do not renew its detector support.
+        """
         cfg = self.config
         stamp = float(stamp)
         if not np.isfinite(stamp):
@@ -81,6 +103,7 @@ class Tracker:
         self._last_stamp = stamp
 
         n = len(people)
+        guided = np.zeros(n, bool) if guided is None else np.asarray(guided, bool).reshape(n)
         track_ids = np.full(n, -1, np.int64)
         det_used = np.zeros(n, bool)
         # Stage 1: tracks matched at the previous update (visible ones); stage 2: the lost ones.
@@ -92,6 +115,8 @@ class Tracker:
             if not group or free.size == 0:
                 continue
             sim = self.similarity(people.select(free), group, stamp)
+            if group is lost:
+                sim = np.maximum(sim, self.proximity(people.boxes[free], group, stamp))
             cost = 1.0 - sim
             limit = 1.0 - cfg.track_match_threshold
             cost[~(cost <= limit)] = _NO_MATCH
@@ -100,7 +125,7 @@ class Tracker:
                 if c < 0 or cost[r, c] > limit:
                     continue
                 d, track = free[r], group[c]
-                self._absorb(track, people, d, stamp)
+                self._absorb(track, people, d, stamp, guided[d])
                 det_used[d] = True
                 matched.add(id(track))
                 track_ids[d] = track.track_id
@@ -113,11 +138,12 @@ class Tracker:
             elif track.state == CONFIRMED and stamp - track.stamp <= cfg.track_max_age_s:
                 track.hits = 0
                 survivors.append(track)
-        # Unmatched people start tentative tracks (confirmed at once when min_hits is 1).
-        for d in np.nonzero(~det_used)[0]:
+        # Unmatched people start tentative tracks (confirmed at once when min_hits is 1); a guided
+        # person always comes from a track, so one left unmatched starts nothing.
+        for d in np.nonzero(~det_used & ~guided)[0]:
             track = Track(box=people.boxes[d].astype(np.float32).copy(),
                           keypoints=people.keypoints[d].astype(np.float32).copy(),
-                          stamp=stamp, velocity=np.zeros(2, np.float32))
+                          stamp=stamp, velocity=np.zeros(2, np.float32), detected_stamp=stamp)
             self._maybe_confirm(track)
             survivors.append(track)
             track_ids[d] = track.track_id
@@ -128,7 +154,7 @@ class Tracker:
         return out
 
     def similarity(self, people, tracks, stamp):
-        """Association similarity (N people, T tracks) in [0, 1] at time `stamp`."""
+        """Association similarity, (N people, T tracks) in [0, 1], at time `stamp`."""
         cfg = self.config
         predicted = [t.predict(stamp, cfg.track_max_age_s) for t in tracks]
         pred_boxes = np.stack([p[0] for p in predicted]).astype(np.float32)
@@ -143,7 +169,30 @@ class Tracker:
             (cfg.track_iou_weight + cfg.track_keypoint_weight)
         return np.where(np.isnan(oks), iou, mixed).astype(np.float32)
 
-    def _absorb(self, track, people, d, stamp):
+    def proximity(self, boxes, tracks, stamp):
+        """Re-association similarity (N, T) of boxes to lost tracks, from centre distances.
+
+        1 at the track's last or predicted centre, falling linearly to 0 at
+        `track_reassociation_radius` box heights, times the ratio of the two heights. Boxes seen
+        after an occlusion barely overlap the last box (the person kept walking behind the
+        obstacle), so IoU alone would fail here.
+        """
+        cfg = self.config
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2                               # (N, 2)
+        height = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        last = np.stack([t.box for t in tracks]).astype(np.float32)
+        pred = np.stack([t.predict(stamp, cfg.track_max_age_s)[0] for t in tracks])
+        t_height = np.maximum(last[:, 3] - last[:, 1], 1.0)                     # (T,)
+        dist = np.minimum(
+            np.linalg.norm(centre[:, None] - ((last[:, :2] + last[:, 2:]) / 2)[None], axis=-1),
+            np.linalg.norm(centre[:, None] - ((pred[:, :2] + pred[:, 2:]) / 2)[None], axis=-1))
+        scale = cfg.track_reassociation_radius * (height[:, None] + t_height[None]) / 2
+        ratio = np.minimum(height[:, None], t_height[None]) / np.maximum(height[:, None],
+                                                                         t_height[None])
+        return (np.clip(1.0 - dist / np.maximum(scale, 1e-6), 0.0, 1.0) * ratio).astype(np.float32)
+
+    def _absorb(self, track, people, d, stamp, guided=False):
         """Update a matched track with person d of `people`."""
         box = people.boxes[d].astype(np.float32)
         dt = stamp - track.stamp
@@ -156,6 +205,8 @@ class Tracker:
         track.box = box.copy()
         track.keypoints = people.keypoints[d].astype(np.float32).copy()
         track.stamp = stamp
+        if not guided:
+            track.detected_stamp = stamp
         track.hits += 1
         self._maybe_confirm(track)
 

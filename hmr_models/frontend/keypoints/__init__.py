@@ -13,14 +13,15 @@ def create_backend(config, runtime=None):
     if name in ('movenet_lightning', 'movenet_thunder'):
         from hmr_models.frontend.keypoints.movenet import MoveNetBackend
         return MoveNetBackend(name, config.keypoint_model_path, runtime,
-                              crop_scale=config.keypoint_crop_scale)
+                              crop_scale=config.keypoint_crop_scale,
+                              workers=config.keypoint_workers)
     if name == 'mediapipe':
         from hmr_models.frontend.keypoints.mediapipe_pose import MediaPipePoseBackend
         return MediaPipePoseBackend(crop_scale=config.keypoint_crop_scale)
     if name == 'yolo_pose':
         from hmr_models.frontend.keypoints.yolo_pose import YoloPoseBackend
         return YoloPoseBackend(config.yolo_pose_model_path, runtime,
-                               score_threshold=config.detector_score_threshold,
+                               score_threshold=config.detector_candidate_threshold,
                                nms_iou=config.detector_nms_iou)
     raise ValueError(f"unknown keypoint_backend '{name}'")
 

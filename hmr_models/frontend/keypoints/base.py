@@ -42,8 +42,9 @@ def sanitize_keypoints(keypoints, scores, width, height, score_threshold=0.0):
     are not finite, when it lies outside the image [0, width) x [0, height), or when its score is
     below `score_threshold`. Scores are clipped to [0, 1].
 
-    Returns (keypoints, scores, n_bad), n_bad counting keypoints rejected for being non-finite or
-    outside the image (a backend fault worth logging; low scores are normal and not counted).
+    Returns (keypoints, scores, n_nonfinite, n_outside): the number of keypoints rejected for
+    non-finite values (a backend fault) and for lying outside the image (normal for people cut
+    by the image border); low scores are normal and not counted.
     """
     kp = np.array(keypoints, np.float32, copy=True).reshape(-1, NUM_KEYPOINTS, 2)
     sc = np.array(scores, np.float32, copy=True).reshape(-1, NUM_KEYPOINTS)
@@ -53,9 +54,10 @@ def sanitize_keypoints(keypoints, scores, width, height, score_threshold=0.0):
         inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
         # A keypoint the backend itself marked missing (NaN, score 0) is not a fault.
         marked_missing = np.isnan(kp).all(-1) & ((sc == 0) | np.isnan(sc))
-        bad = ~(finite & inside) & ~marked_missing
+        nonfinite = ~finite & ~marked_missing
+        outside = finite & ~inside
         sc = np.clip(np.nan_to_num(sc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
         keep = finite & inside & (sc >= score_threshold) & (sc > 0)
     kp[~keep] = np.nan
     sc[~keep] = 0.0
-    return kp, sc, int(bad.sum())
+    return kp, sc, int(nonfinite.sum()), int(outside.sum())

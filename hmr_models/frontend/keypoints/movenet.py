@@ -3,8 +3,12 @@
 The bundled ONNX files take one int32 NHWC RGB image (1, S, S, 3) and return (1, 1, 17, 3) rows
 of (y, x, score) normalised to that image, COCO-17 order. Each box becomes a square crop of
 `crop_scale` x its longer side (affine warp, black outside the image); keypoints are mapped
-back with the inverse affine. The graphs have a fixed batch of 1, so people run one by one.
+back with the inverse affine. The graphs have a fixed batch of 1, so people run one by one, or
+`workers` at a time on a thread pool (onnxruntime and OpenCV release the GIL).
 """
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -13,6 +17,7 @@ from hmr_models.frontend.geometry import apply_affine, box_to_crop_affine, inver
 from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
 from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
 from hmr_models.paths import ASSETS_DIR
+from hmr_models.runtime import Runtime
 
 BUNDLED_MOVENET = {
     'movenet_lightning': ASSETS_DIR / 'detectors' / 'movenet_lightning.onnx',
@@ -26,11 +31,19 @@ class MoveNetBackend(KeypointBackend):
     needs_boxes = True
 
     def __init__(self, variant='movenet_lightning', model_path='', runtime=None,
-                 crop_scale=1.25):
+                 crop_scale=1.25, workers=1):
         if variant not in BUNDLED_MOVENET:
             raise ValueError(f'MoveNet variant must be one of {tuple(BUNDLED_MOVENET)}, '
                              f"got '{variant}'")
         self.name = variant
+        self.workers = max(1, int(workers))
+        runtime = runtime or Runtime()
+        self._pool = None
+        if self.workers > 1:
+            # MoveNet is too small for intra-op threads to pay off: split the cores between
+            # people instead (one onnxruntime session, safe to run from several threads).
+            runtime = replace(runtime, threads=max(1, runtime.cpu_threads() // self.workers))
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix='movenet')
         path = model_path or BUNDLED_MOVENET[variant]
         self.session = load_session(
             path, runtime, what=f'keypoint model ({variant} ONNX)',
@@ -51,16 +64,26 @@ class MoveNetBackend(KeypointBackend):
 
     def estimate(self, image_rgb, boxes):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        keypoints, scores = empty_keypoints(len(boxes))
         if len(boxes) == 0:
-            return keypoints, scores
+            return empty_keypoints(0)
+        to_crop = box_to_crop_affine(square_boxes(boxes, self.crop_scale), self.input_size)
+        if self._pool is not None and len(boxes) > 1:
+            rows = list(self._pool.map(lambda a: self._run_one(image_rgb, a), to_crop))
+        else:
+            rows = [self._run_one(image_rgb, a) for a in to_crop]
+        yxs = np.stack(rows)                                         # (N, 17, 3): y, x, score
+        keypoints = yxs[..., 1::-1] * self.input_size                # normalised -> crop px
+        return apply_affine(invert_affine(to_crop), keypoints), yxs[..., 2].copy()
+
+    def _run_one(self, image_rgb, affine):
+        """MoveNet's (17, 3) rows (y, x, score) for the crop `affine` cuts out of the image."""
         size = self.input_size
-        to_crop = box_to_crop_affine(square_boxes(boxes, self.crop_scale), size)
-        for i in range(len(boxes)):
-            crop = cv2.warpAffine(image_rgb, to_crop[i], (size, size), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-            out = self.session.run(None, {self.input_name: crop[None].astype(self.input_dtype)})
-            yxs = np.asarray(out[0], np.float32).reshape(17, 3)
-            keypoints[i] = yxs[:, 1::-1] * size          # (y, x) normalised -> (x, y) crop px
-            scores[i] = yxs[:, 2]
-        return apply_affine(invert_affine(to_crop), keypoints), scores
+        crop = cv2.warpAffine(image_rgb, affine, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        out = self.session.run(None, {self.input_name: crop[None].astype(self.input_dtype)})
+        return np.asarray(out[0], np.float32).reshape(17, 3)
+
+    def close(self):
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)

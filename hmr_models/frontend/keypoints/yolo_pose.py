@@ -38,8 +38,10 @@ def letterbox_centred(image_rgb, size):
 
 
 def decode_raw(pred, score_threshold, nms_iou):
-    """Boxes xyxy, scores, keypoints (N, 17, 2), keypoint scores from a (5 + 3K, A) prediction,
-    in input pixels, after score filtering and NMS."""
+    """Decode a raw (5 + 3K, A) prediction after score filtering and NMS.
+
+    Returns boxes xyxy, scores, keypoints (N, 17, 2) and keypoint scores, in input pixels.
+    """
     keep = np.nonzero(pred[4] >= score_threshold)[0]
     p = pred[:, keep].T                                   # (M, 56)
     cxcy, wh = p[:, 0:2], p[:, 2:4]

@@ -1,0 +1,90 @@
+"""MoveNet Lightning/Thunder top-down on real frames of the bundled clip."""
+import numpy as np
+import pytest
+
+from hmr_models.frontend.keypoints.movenet import MoveNetBackend
+from hmr_models.frontend.onnx_model import ModelLoadError
+from hmr_models.paths import ASSETS_DIR, MissingModelFile
+
+from ..conftest import SAMPLE_PEOPLE
+
+NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_ANKLE, R_ANKLE = 0, 5, 6, 11, 12, 15, 16
+
+
+def person_box(xy, height, aspect=0.45):
+    (x, y), w = xy, height * aspect
+    return np.array([x - w / 2, y - height / 2, x + w / 2, y + height / 2], np.float32)
+
+
+@pytest.fixture(scope='module')
+def lightning(runtime):
+    return MoveNetBackend('movenet_lightning', runtime=runtime)
+
+
+def check_upright_person(kp, sc, box):
+    """Plausible COCO-17 output for an upright person inside `box`."""
+    assert kp.shape == (17, 2) and sc.shape == (17,)
+    assert sc.mean() > 0.5
+    x1, y1, x2, y2 = box
+    h = y2 - y1
+    inside = (kp[:, 0] > x1 - 0.2 * h) & (kp[:, 0] < x2 + 0.2 * h) & \
+        (kp[:, 1] > y1 - 0.1 * h) & (kp[:, 1] < y2 + 0.1 * h)
+    assert inside.all(), kp
+    # Head above shoulders above hips above ankles (image y grows downwards).
+    shoulders = kp[[L_SHOULDER, R_SHOULDER], 1].mean()
+    hips = kp[[L_HIP, R_HIP], 1].mean()
+    ankles = kp[[L_ANKLE, R_ANKLE], 1].mean()
+    assert kp[NOSE, 1] < shoulders < hips < ankles
+
+
+def test_lightning_keypoints_on_real_people(lightning, sample_frames):
+    frame = sample_frames[75]
+    people = SAMPLE_PEOPLE[75]
+    boxes = np.stack([person_box(xy, h) for xy, h in people.values()])
+    kp, sc = lightning.estimate(frame, boxes)
+    assert kp.dtype == np.float32 and kp.shape == (2, 17, 2)
+    for i in range(2):
+        check_upright_person(kp[i], sc[i], boxes[i])
+
+
+def test_thunder_agrees_with_lightning(runtime, lightning, sample_frames):
+    thunder = MoveNetBackend('movenet_thunder', runtime=runtime)
+    assert thunder.input_size == 256 and lightning.input_size == 192
+    xy, h = SAMPLE_PEOPLE[100]['woman']
+    box = person_box(xy, h)[None]
+    kp_l, _ = lightning.estimate(sample_frames[100], box)
+    kp_t, sc_t = thunder.estimate(sample_frames[100], box)
+    check_upright_person(kp_t[0], sc_t[0], box[0])
+    assert np.median(np.linalg.norm(kp_l - kp_t, axis=-1)) < 0.05 * h
+
+
+def test_box_partly_outside_the_image_and_no_boxes(lightning, sample_frames):
+    frame = sample_frames[75]
+    kp, sc = lightning.estimate(frame, np.zeros((0, 4), np.float32))
+    assert kp.shape == (0, 17, 2) and sc.shape == (0, 17)
+    # The crop reaches past the image border (black padding): still a finite answer.
+    kp, sc = lightning.estimate(frame, np.array([[1200, 500, 1300, 760]], np.float32))
+    assert np.isfinite(kp).all() and ((sc >= 0) & (sc <= 1)).all()
+
+
+def test_bad_variant_and_model_files(tmp_path):
+    with pytest.raises(ValueError, match='movenet_lightning'):
+        MoveNetBackend('movenet_fast')
+    with pytest.raises(MissingModelFile, match='keypoint_model_path'):
+        MoveNetBackend(model_path=str(tmp_path / 'missing.onnx'))
+    # A valid ONNX file that is not MoveNet (the detector) is refused with its I/O described.
+    with pytest.raises(ModelLoadError, match='keypoint_model_path.*inputs'):
+        MoveNetBackend(model_path=str(ASSETS_DIR / 'detectors' / 'nanodet.onnx'))
+
+
+def test_parallel_workers_give_the_same_keypoints(runtime, lightning, sample_frames):
+    frame = sample_frames[75]
+    boxes = np.stack([person_box(xy, h) for xy, h in SAMPLE_PEOPLE[75].values()] * 3)
+    parallel = MoveNetBackend('movenet_lightning', runtime=runtime, workers=2)
+    try:
+        kp_p, sc_p = parallel.estimate(frame, boxes)
+    finally:
+        parallel.close()
+    kp_s, sc_s = lightning.estimate(frame, boxes)
+    np.testing.assert_allclose(kp_p, kp_s, atol=1e-3)
+    np.testing.assert_allclose(sc_p, sc_s, atol=1e-5)

@@ -1,0 +1,68 @@
+"""NanoDet person detector: GFL decoding, letterbox, real frames, bad model files."""
+import numpy as np
+import pytest
+
+from hmr_models.frontend.detector import NanoDetPersonDetector, decode_gfl, preprocess
+from hmr_models.frontend.onnx_model import ModelLoadError
+from hmr_models.paths import MissingModelFile
+
+from .conftest import SAMPLE_PEOPLE
+
+
+@pytest.fixture(scope='module')
+def detector(runtime):
+    return NanoDetPersonDetector(runtime=runtime)
+
+
+def test_decode_gfl_recovers_distances():
+    stride, size, bins = 8, 416, 11
+    cells = (size // stride) ** 2
+    cls = np.zeros((cells, 80), np.float32)
+    reg = np.zeros((cells, 4 * bins), np.float32)
+    row, col = 10, 20
+    idx = row * (size // stride) + col
+    cls[idx, 0] = 0.9
+    cls[idx + 1, 3] = 0.99                      # another class: not a person
+    wanted = [2, 3, 4, 7]                       # bins for left, top, right, bottom
+    for side, b in enumerate(wanted):
+        reg[idx, side * bins + b] = 30.0        # softmax ~ one-hot
+    boxes, scores = decode_gfl(cls, reg, stride, size, score_threshold=0.35)
+    cx, cy = (col + 0.5) * stride, (row + 0.5) * stride
+    expected = [cx - 2 * stride, cy - 3 * stride, cx + 4 * stride, cy + 7 * stride]
+    np.testing.assert_allclose(boxes, [expected], atol=1e-3)
+    np.testing.assert_allclose(scores, [0.9])
+
+
+def test_letterbox_keeps_aspect_and_pads_with_mean():
+    image = np.full((300, 600, 3), 255, np.uint8)
+    tensor, scale = preprocess(image, 416)
+    assert tensor.shape == (1, 3, 416, 416) and np.isclose(scale, 416 / 600)
+    assert np.all(tensor[0, :, :208] > 2)       # white image content
+    assert np.all(tensor[0, :, 209:] == 0)      # padding = mean colour = 0 after normalising
+
+
+def test_finds_the_people_of_a_real_frame(detector, sample_frames):
+    for index, people in SAMPLE_PEOPLE.items():
+        boxes, scores = detector.detect(sample_frames[index])
+        assert boxes.dtype == np.float32 and scores.shape == (len(boxes),)
+        assert np.all(np.diff(scores) <= 0), 'best first'
+        h, w = sample_frames[index].shape[:2]
+        assert np.all(boxes >= 0) and np.all(boxes[:, 2] <= w) and np.all(boxes[:, 3] <= h)
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        for name, (xy, height) in people.items():
+            d = np.linalg.norm(centres - np.array(xy), axis=1)
+            assert d.min() < 0.25 * height, f'frame {index}: {name} not detected'
+
+
+def test_blank_image_has_no_people(detector):
+    boxes, scores = detector.detect(np.zeros((480, 640, 3), np.uint8))
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
+
+
+def test_missing_and_broken_model_files_name_the_parameter(tmp_path):
+    with pytest.raises(MissingModelFile, match='detector_model_path'):
+        NanoDetPersonDetector(model_path=str(tmp_path / 'nope.onnx'))
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(b'not an onnx file')
+    with pytest.raises(ModelLoadError, match='detector_model_path'):
+        NanoDetPersonDetector(model_path=str(broken))

@@ -1,0 +1,190 @@
+"""PersonFrontEnd end to end on real frames, and on the bad inputs a camera can produce."""
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
+from hmr_models.frontend.keypoints import KeypointBackend
+
+from .conftest import SAMPLE_PEOPLE, find_person
+
+
+def accounted(stats):
+    """Every candidate box ends up returned or in exactly one drop counter."""
+    dropped = (stats.invalid_boxes + stats.tiny_dropped + stats.capped + stats.low_score_dropped
+               + stats.duplicates_dropped)
+    return stats.detected + stats.guided == dropped + stats.people
+
+
+def test_real_frame_people_keypoints_and_stats(front_end, sample_frames):
+    for index, expected in SAMPLE_PEOPLE.items():
+        people = front_end.detect(sample_frames[index])
+        stats = front_end.last_stats
+        assert accounted(stats)
+        assert people.keypoints.shape == (len(people), 17, 2)
+        assert (people.track_ids == -1).all()
+        for name, (xy, height) in expected.items():
+            i = find_person(people, xy, 0.25 * height)
+            assert i is not None, f'frame {index}: {name} missing'
+            assert (people.keypoint_scores[i] > 0).sum() >= 12
+        # Missing keypoints are NaN with score 0, present ones finite and inside the image.
+        missing = people.keypoint_scores == 0
+        assert np.isnan(people.keypoints[missing]).all()
+        present = people.keypoints[~missing]
+        h, w = sample_frames[index].shape[:2]
+        assert np.isfinite(present).all() and (present >= 0).all()
+        assert (present[:, 0] < w).all() and (present[:, 1] < h).all()
+        assert set(stats.timings_ms) >= {'detector', 'keypoints'}
+
+
+def test_blank_image_has_no_people(front_end):
+    people = front_end.detect(np.zeros((576, 768, 3), np.uint8))
+    assert len(people) == 0 and people.keypoints.shape == (0, 17, 2)
+    assert front_end.last_stats.people == 0
+
+
+@pytest.fixture(scope='module')
+def crowd(sample_frames):
+    """50 copies of a real person (the walking woman, 96 px tall) tiled 10 x 5."""
+    person = sample_frames[75][370:690, 840:1000]
+    tile = cv2.resize(person, (48, 96), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(np.tile(tile, (5, 10, 1)))
+
+
+def test_fifty_people_are_capped_and_the_rest_counted(runtime, crowd):
+    front = PersonFrontEnd(FrontEndConfig(max_people=10), runtime)
+    people = front.detect(crowd)
+    stats = front.last_stats
+    assert len(people) <= 10 and stats.people == len(people) >= 8
+    assert stats.detected >= 45, 'the detector should see most of the 50 tiled people'
+    assert stats.capped == stats.detected - stats.tiny_dropped - 10 >= 35
+    assert accounted(stats)
+    assert front.totals.capped == stats.capped
+
+
+def test_cap_priority_area_keeps_the_largest(runtime, sample_frames):
+    front = PersonFrontEnd(FrontEndConfig(max_people=1, people_priority='area'), runtime)
+    people = front.detect(sample_frames[75])
+    assert len(people) == 1 and front.last_stats.capped >= 1
+    xy, h = SAMPLE_PEOPLE[75]['woman']   # the taller of the two
+    assert find_person(people, xy, 0.25 * h) == 0
+
+
+def test_people_shorter_than_min_height_are_dropped_and_counted(runtime, sample_frames):
+    # The woman (~300 px) stays, the man on the roof (~275 px) is "tiny" at a 290 px minimum.
+    front = PersonFrontEnd(FrontEndConfig(min_person_height_px=290), runtime)
+    people = front.detect(sample_frames[75])
+    heights = people.boxes[:, 3] - people.boxes[:, 1]
+    assert (heights >= 290).all()
+    assert front.last_stats.tiny_dropped >= 1 and accounted(front.last_stats)
+    assert find_person(people, SAMPLE_PEOPLE[75]['man'][0], 60) is None
+
+
+def test_small_real_people_below_twenty_pixels_are_dropped(runtime, sample_frames):
+    """A frame shrunk so its people are ~15 px tall: whatever the detector finds is counted."""
+    small = cv2.resize(sample_frames[75], (64, 36), interpolation=cv2.INTER_AREA)
+    front = PersonFrontEnd(FrontEndConfig(), runtime)
+    people = front.detect(small)
+    assert len(people) == 0 or ((people.boxes[:, 3] - people.boxes[:, 1]) >= 20).all()
+    assert accounted(front.last_stats)
+
+
+class Corrupting(KeypointBackend):
+    """Fault injection: the real MoveNet backend whose output gets NaN, inf and far-away points
+    (what a misbehaving backend or a numerical bug produces)."""
+
+    name = 'corrupting'
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def estimate(self, image_rgb, boxes):
+        kp, sc = self.inner.estimate(image_rgb, boxes)
+        kp[:, 0] = np.nan             # nose: NaN
+        kp[:, 1, 0] = np.inf          # left eye: inf
+        kp[:, 9] = [-500.0, 10.0]     # left wrist: outside the image
+        sc[:, 10] = np.nan            # right wrist: NaN score
+        return kp, sc
+
+
+def test_backend_faults_are_sanitized_counted_and_not_fatal(runtime, sample_frames):
+    front = PersonFrontEnd(FrontEndConfig(), runtime)
+    front.backend = Corrupting(front.backend)
+    people = front.detect(sample_frames[75])
+    n = len(people)
+    assert n >= 2
+    stats = front.last_stats
+    assert stats.keypoints_nonfinite >= 3 * n and stats.keypoints_outside >= n
+    for k in (0, 1, 9, 10):
+        assert np.isnan(people.keypoints[:, k]).all() and (people.keypoint_scores[:, k] == 0).all()
+    assert np.isfinite(people.keypoints[:, 5:9]).all()
+
+
+@pytest.mark.parametrize('image, message', [
+    (np.zeros((48, 64, 3), np.float32), 'uint8'),
+    (np.zeros((48, 64), np.uint8), r'\(H, W, 3\)'),
+    (np.zeros((48, 64, 4), np.uint8), r'\(H, W, 3\)'),
+    (np.zeros((1, 64, 3), np.uint8), 'too small'),
+    ([[0, 0, 0]], 'numpy array'),
+])
+def test_bad_images_raise_clear_errors(front_end, image, message):
+    with pytest.raises(ValueError, match=message):
+        front_end.detect(image)
+
+
+def test_process_assigns_ids_after_min_hits(runtime, sample_frames):
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=2), runtime)
+    first = front.process(sample_frames[75], 0.0)
+    assert (first.track_ids == -1).all()
+    second = front.process(sample_frames[75], 1 / 30)
+    assert (second.track_ids >= 0).sum() >= 2 and 'tracking' in front.last_stats.timings_ms
+
+
+def test_mediapipe_backend_through_the_front_end(runtime, sample_frames):
+    pytest.importorskip('mediapipe')
+    with PersonFrontEnd(FrontEndConfig(keypoint_backend='mediapipe'), runtime) as front:
+        people = front.detect(sample_frames[75])
+        for xy, h in SAMPLE_PEOPLE[75].values():
+            assert find_person(people, xy, 0.25 * h) is not None
+
+
+def test_missing_optional_backend_fails_naming_the_parameter(monkeypatch):
+    from hmr_models.frontend import ModelLoadError
+    from hmr_models.frontend.keypoints.mediapipe_pose import MediaPipePoseBackend
+    monkeypatch.setitem(sys.modules, 'mediapipe', None)     # as if it were not installed
+    with pytest.raises(ModelLoadError, match="keypoint_backend 'mediapipe'.*mediapipe==0.10.21"):
+        MediaPipePoseBackend()
+
+
+def test_tracked_people_the_detector_misses_are_found_by_guidance(runtime, sample_frames):
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.5), runtime)
+    first = front.process(sample_frames[75], 0.0)
+    ids = sorted(first.track_ids.tolist())
+    assert len(ids) >= 2 and min(ids) >= 0
+    front.detector.score_threshold = 1.01          # the detector now misses everyone
+    second = front.process(sample_frames[75], 0.1)
+    stats = front.last_stats
+    assert stats.detected == 0 and stats.guided == len(ids) and stats.guided_kept == len(ids)
+    assert sorted(second.track_ids.tolist()) == ids, 'same people, same ids'
+    assert np.allclose(second.scores, second.keypoint_scores.mean(1)), 'scored by keypoints'
+    for i, tid in enumerate(second.track_ids):
+        j = int(np.nonzero(first.track_ids == tid)[0][0])
+        assert np.abs(second.boxes[i] - first.boxes[j]).max() < 10
+    # Never for long without the detector: guided again at 0.5 s, not after track_guided_max_s.
+    assert len(front.process(sample_frames[75], 0.5)) == len(ids)
+    assert len(front.process(sample_frames[75], 0.6)) == 0 and front.last_stats.guided == 0
+    # Nothing there any more: guidance finds no keypoint evidence and drops them (counted).
+    front.detector.score_threshold = front.config.detector_candidate_threshold
+    front.process(sample_frames[75], 0.7)
+    front.detector.score_threshold = 1.01
+    blank = front.process(np.zeros_like(sample_frames[75]), 0.8)
+    assert len(blank) == 0 and front.last_stats.low_score_dropped == front.last_stats.guided > 0
+
+
+def test_guidance_off(runtime, sample_frames):
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.0), runtime)
+    front.process(sample_frames[75], 0.0)
+    front.detector.score_threshold = 1.01
+    assert len(front.process(sample_frames[75], 0.1)) == 0 and front.last_stats.guided == 0
