@@ -41,35 +41,50 @@ def _sided(table):
     return out
 
 
-# CMU (cgspeed BVH conversion): 31 joints with zero-length helper joints (LHipJoint,
-# LowerBack, Neck, LeftShoulder at their parent's position).
-CMU = Rig(
-    name='cmu',
-    drivers=_sided({
-        'pelvis': 'Hips', 'spine1': 'LowerBack', 'spine2': 'Spine', 'spine3': 'Spine1',
-        'neck': 'Neck1', 'head': 'Head',
-        '{side}_hip': ('LeftUpLeg', 'RightUpLeg'), '{side}_knee': ('LeftLeg', 'RightLeg'),
-        '{side}_ankle': ('LeftFoot', 'RightFoot'), '{side}_foot': ('LeftToeBase', 'RightToeBase'),
-        '{side}_collar': ('LeftShoulder', 'RightShoulder'), '{side}_shoulder': ('LeftArm',
-                                                                                'RightArm'),
-        '{side}_elbow': ('LeftForeArm', 'RightForeArm'), '{side}_wrist': ('LeftHand',
-                                                                          'RightHand'),
-        '{side}_hand': ('LeftFingerBase', 'RightFingerBase'),
-    }),
-    points=_sided({
-        'pelvis': 'Hips', 'spine1': 'LowerBack', 'spine2': 'Spine', 'spine3': 'Spine1',
-        'neck': 'Neck1', 'head': 'Head',
-        '{side}_hip': ('LeftUpLeg', 'RightUpLeg'), '{side}_knee': ('LeftLeg', 'RightLeg'),
-        '{side}_ankle': ('LeftFoot', 'RightFoot'), '{side}_foot': ('LeftToeBase', 'RightToeBase'),
-        '{side}_collar': ('LeftShoulder', 'RightShoulder'), '{side}_shoulder': ('LeftArm',
-                                                                                'RightArm'),
-        '{side}_elbow': ('LeftForeArm', 'RightForeArm'), '{side}_wrist': ('LeftHand',
-                                                                          'RightHand'),
-        '{side}_hand': ('LFingers', 'RFingers'),
-    }),
-    ends=_sided({'head': 'Head_end', '{side}_foot': ('LeftToeBase_end', 'RightToeBase_end'),
-                 '{side}_hand': ('LFingers_end', 'RFingers_end')}),
-)
+def _cmu_rig(name, n):
+    """A CMU rig from a table of its joint names (the two conversions spell them apart)."""
+    sided = {
+        '{side}_hip': n['hip'], '{side}_knee': n['knee'], '{side}_ankle': n['ankle'],
+        '{side}_foot': n['toe'], '{side}_collar': n['collar'],
+        '{side}_shoulder': n['shoulder'], '{side}_elbow': n['elbow'],
+        '{side}_wrist': n['wrist'],
+    }
+    trunk = {'pelvis': 'Hips', 'spine1': n['spine1'], 'spine2': n['spine2'],
+             'spine3': n['spine3'], 'neck': n['neck'], 'head': 'Head'}
+    # Zero-length helper joints turn the bone that follows them: the lower-neck helper turns
+    # the chest -> neck bone and the finger base the wrist -> finger bone, so they drive
+    # SMPL's spine3 and wrist, and the fingers drive SMPL's hand.
+    return Rig(
+        name=name,
+        drivers=_sided({**trunk, **sided, 'spine3': n['lower_neck'],
+                        '{side}_wrist': n['hand'], '{side}_hand': ('LFingers', 'RFingers')}),
+        points=_sided(dict(trunk, **sided, **{'{side}_hand': ('LFingers', 'RFingers')})),
+        ends=_sided({'head': 'Head_end',
+                     '{side}_foot': tuple(t + '_end' for t in n['toe']),
+                     '{side}_hand': ('LFingers_end', 'RFingers_end')}),
+    )
+
+
+# CMU, cgspeed's BVH conversion (e.g. 01_01): 31 joints with zero-length helper joints
+# (LHipJoint, LowerBack, Neck, LeftShoulder at their parent's position). The neck's upper
+# joint (Neck1) is SMPL's neck.
+CMU = _cmu_rig('cmu', dict(
+    spine1='LowerBack', spine2='Spine', spine3='Spine1', lower_neck='Neck', neck='Neck1',
+    hip=('LeftUpLeg', 'RightUpLeg'), knee=('LeftLeg', 'RightLeg'),
+    ankle=('LeftFoot', 'RightFoot'),
+    toe=('LeftToeBase', 'RightToeBase'), collar=('LeftShoulder', 'RightShoulder'),
+    shoulder=('LeftArm', 'RightArm'), elbow=('LeftForeArm', 'RightForeArm'),
+    wrist=('LeftHand', 'RightHand'), hand=('LeftFingerBase', 'RightFingerBase')))
+
+# The same skeleton with the original ASF names (e.g. 131_01): here 'LeftShoulder' is the
+# upper arm and 'Neck' the upper neck, so it needs its own table, not aliases.
+CMU_ASF = _cmu_rig('cmu_asf', dict(
+    spine1='lowerback', spine2='Chest', spine3='Chest2', lower_neck='lowerneck', neck='Neck',
+    hip=('LeftHip', 'RightHip'), knee=('LeftKnee', 'RightKnee'), ankle=('LeftAnkle',
+                                                                        'RightAnkle'),
+    toe=('LeftToe', 'RightToe'), collar=('LeftCollar', 'RightCollar'),
+    shoulder=('LeftShoulder', 'RightShoulder'), elbow=('LeftElbow', 'RightElbow'),
+    wrist=('LeftWrist', 'RightWrist'), hand=('lhand', 'rhand')))
 
 # Bandai Namco Research Motiondataset 1/2: 22 joints, one spine joint fewer than SMPL, no
 # usable end sites (all zero-length).
@@ -118,4 +133,14 @@ DEEPMIMIC = Rig(
                  'spine2': ('pelvis', 'spine3', 2.0 / 3.0)},
 )
 
-RIGS = {r.name: r for r in (CMU, BANDAI, DEEPMIMIC)}
+RIGS = {r.name: r for r in (CMU, CMU_ASF, BANDAI, DEEPMIMIC)}
+
+
+def find_rig(motion, candidates=None):
+    """The first rig (of `candidates` names, default all) whose joints the motion has."""
+    names = set(motion.names)
+    for key in candidates or RIGS:
+        if RIGS[key].source_joints() <= names:
+            return RIGS[key]
+    raise ValueError(f'{motion.name}: no rig among {list(candidates or RIGS)} matches its '
+                     f'joints ({", ".join(motion.names[:8])}, ...)')

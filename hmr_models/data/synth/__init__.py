@@ -1,0 +1,16 @@
+"""Synthetic multi-person scenes from real mocap, with the errors real detectors and per-frame
+estimators make, and writers for training samples, sequences and rosbags.
+
+    from hmr_models.data.synth import MotionPool, SceneGenerator
+    gen = SceneGenerator(body, MotionPool.from_corpus(corpus, 'train'))
+    scene = gen.generate(seed=0)
+    detections = detect_scene(scene, rng)         # per frame: People + error types
+    estimates = simulate_scene(scene, rng)        # per track: noisy SMPL estimates
+"""
+from .camera import Camera, CameraConfig, sample_camera  # noqa: F401
+from .detector_noise import DetectorNoiseConfig, simulate_detections  # noqa: F401
+from .estimator_noise import EstimatorNoiseConfig, simulate_scene, simulate_track  # noqa: F401
+from .scene import MotionPool, Occluder, PersonTrack, Scene, SceneConfig, \
+    SceneGenerator  # noqa: F401
+from .writers import (detect_scene, person_samples, write_samples, write_scene_bag,  # noqa
+                      write_sequence)

@@ -1,0 +1,115 @@
+"""Generate synthetic training/evaluation data from the pose corpus.
+
+    python -m hmr_models.data.synth.generate --out DIR [--scenes 200] [--frames 60]
+        [--split train|val|test] [--free-only] [--samples] [--sequences] [--bags 3]
+        [--render] [--sample-every 10] [--seed 0] [--body open|PATH.npz] [--corpus DIR]
+
+Writes DIR/samples/shard_NNNN.npz (per-person samples, DPMesh), DIR/sequences/
+scene_NNNNN.npz (per-track sequences with simulated estimates, DiffMesh) and DIR/bags/
+scene_NNNNN/ (rosbag2 MCAP with images and ground truth; needs the renderer). Scene k uses
+seed (seed * 1_000_003 + k): any scene can be regenerated alone.
+"""
+import argparse
+import logging
+from pathlib import Path
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from hmr_models.data.mocap.build_corpus import load_target_body
+from hmr_models.data.mocap.corpus import PoseCorpus, build_corpus
+
+from .estimator_noise import simulate_scene
+from .scene import MotionPool, SceneConfig, SceneGenerator
+from .writers import (concat_samples, detect_scene, person_samples, write_samples,
+                      write_scene_bag, write_sequence)
+
+log = logging.getLogger('hmr_models.data.synth.generate')
+
+
+def scene_seed(seed, k):
+    return seed * 1_000_003 + k
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog='python -m hmr_models.data.synth.generate',
+                                description=__doc__.split('\n')[0])
+    p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--scenes', type=int, default=100)
+    p.add_argument('--frames', type=int, default=60, help='frames per scene')
+    p.add_argument('--split', default='train', choices=('train', 'val', 'test'))
+    p.add_argument('--free-only', action='store_true',
+                   help='only freely licensed mocap (CMU + DeepMimic)')
+    p.add_argument('--samples', action='store_true', help='write per-person samples')
+    p.add_argument('--sequences', action='store_true', help='write per-track sequences')
+    p.add_argument('--bags', type=int, default=0, help='write this many scenes as rosbags')
+    p.add_argument('--render', action='store_true', help='render images (crops in samples)')
+    p.add_argument('--sample-every', type=int, default=10, help='frame stride of samples')
+    p.add_argument('--shard-size', type=int, default=2000, help='samples per shard')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--body', default='open', help="'open' or an SMPL-format .npz")
+    p.add_argument('--corpus', default=None,
+                   help='a built corpus folder (default: build/reuse it in the cache)')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    """Console entry point; returns the process exit code."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    if not (args.samples or args.sequences or args.bags):
+        print('error: choose at least one of --samples, --sequences, --bags', file=sys.stderr)
+        return 2
+    if args.samples and not args.render:
+        log.warning('samples without --render carry no image crops: DPMesh\'s image model '
+                    'cannot train on them (keypoint/pose-only uses can)')
+    body = load_target_body(args.body)
+    if body is None:
+        print('error: scenes need a body model (--body open once the open body is installed, '
+              'or an SMPL-format .npz)', file=sys.stderr)
+        return 1
+    corpus = PoseCorpus(args.corpus) if args.corpus else build_corpus(body=body)
+    pool = MotionPool.from_corpus(corpus, args.split, free_only=args.free_only)
+    gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames),
+                         keep_vertices=args.render or args.bags > 0)
+    renderer = None
+    if args.render or args.bags:
+        from .render import SceneRenderer
+        renderer = SceneRenderer(body)
+    out = Path(args.out)
+    shard, parts, count = 0, [], 0
+    for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
+        seed = scene_seed(args.seed, k)
+        rng = np.random.default_rng(seed + 1)
+        scene = gen.generate(seed=seed)
+        detections = detect_scene(scene, rng)
+        images = None
+        if renderer is not None:
+            style = renderer.scene_style(scene, rng)
+            frames = range(scene.num_frames) if k < args.bags else \
+                range(0, scene.num_frames, args.sample_every)
+            images = {f: renderer.render(scene, f, style) for f in frames}
+        if args.samples:
+            part = person_samples(scene, detections,
+                                  frames=range(0, scene.num_frames, args.sample_every),
+                                  images=images)
+            parts.append(part)
+            count += len(part.get('pose', ()))
+            if count >= args.shard_size:
+                write_samples(out / 'samples' / f'shard_{shard:04d}.npz', concat_samples(parts))
+                shard, parts, count = shard + 1, [], 0
+        if args.sequences:
+            write_sequence(out / 'sequences' / f'scene_{k:05d}.npz', scene,
+                           simulate_scene(scene, rng), detections)
+        if k < args.bags:
+            write_scene_bag(out / 'bags' / f'scene_{k:05d}', scene,
+                            (images[f] for f in range(scene.num_frames)), detections)
+    if parts:
+        write_samples(out / 'samples' / f'shard_{shard:04d}.npz', concat_samples(parts))
+    print(f'wrote {args.scenes} scenes to {out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
