@@ -29,5 +29,8 @@ setup(
     zip_safe=False,
     entry_points={'console_scripts': [
         'hmr-bag = hmr_ros.bag_tool:main',
+        'hmr-convert-smpl = hmr_models.body.convert_smpl:main',
+        'hmr-build-corpus = hmr_models.data.mocap.build_corpus:main',
+        'hmr-synth = hmr_models.data.synth.generate:main',
     ]},
 )

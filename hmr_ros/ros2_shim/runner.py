@@ -22,6 +22,18 @@ SIGINT_TIMEOUT = 10.0   # seconds a process gets to exit after SIGINT before SIG
 SIGTERM_TIMEOUT = 5.0   # ... and after SIGTERM before SIGKILL
 
 
+def _die_with_parent():
+    """Ask for SIGTERM when the runner dies (run in the child before exec).
+
+    Even a runner killed by SIGKILL then leaves no orphaned nodes (Linux PR_SET_PDEATHSIG).
+    """
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class LaunchError(RuntimeError):
     """The launch file or its arguments are wrong (message says how)."""
 
@@ -219,7 +231,8 @@ class LaunchRunner:
         env.update({k: sub(self.context, v) for k, v in action.additional_env.items()}
                    if isinstance(action.additional_env, dict) else {})
         popen = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 preexec_fn=_die_with_parent)
         proc = _Process(action, name, popen)
         for stream, out in ((popen.stdout, sys.stdout), (popen.stderr, sys.stderr)):
             t = threading.Thread(target=self._pump, args=(stream, name, out), daemon=True)

@@ -70,7 +70,14 @@ class Spawned:
         return code
 
     def kill(self):
+        """Ctrl-C first (a launch runner then stops its nodes), SIGKILL if that is ignored."""
         if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGINT)
+                self.proc.wait(timeout=20)
+                return
+            except subprocess.TimeoutExpired:
+                pass
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
