@@ -52,38 +52,62 @@ class FrameResult:
     counters: dict = field(default_factory=dict)
 
 
-class HMRPipeline:
-    """Runs the enabled stages on one RGB image. Stages are built once, at construction."""
+_COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
+            'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside', 'guided_kept')
 
-    def __init__(self, config: PipelineConfig, frontend=None, tracker=None, mesh=None,
-                 temporal=None):
+
+class HMRPipeline:
+    """Runs the enabled stages on one RGB image. Stages are built once, at construction.
+
+    frontend: a PersonFrontEnd (detection, keypoints and, with tracking on, track ids);
+    mesh: a per-frame body estimator with predict(image, people, camera) -> BodyEstimate;
+    temporal: a per-track smoother with update(stamp, track_ids, bodies, people).
+    """
+
+    def __init__(self, config: PipelineConfig, frontend=None, mesh=None, temporal=None):
         self.config = config
         self.frontend = frontend
-        self.tracker = tracker
         self.mesh = mesh
         self.temporal = temporal
 
     def process(self, image_rgb, stamp, camera):
-        timings = {}
-        counters = {}
+        timings, counters = {}, {}
         t0 = time.perf_counter()
         people = People()
         if self.frontend is not None:
-            people = self.frontend.detect(image_rgb)
-            counters.update(getattr(self.frontend, 'last_counters', {}) or {})
-            t1 = time.perf_counter()
-            timings['frontend'] = (t1 - t0) * 1e3
-            if self.tracker is not None:
-                people = self.tracker.update(people, stamp)
-                timings['tracking'] = (time.perf_counter() - t1) * 1e3
+            if self.config.enable_tracking:
+                people = self.frontend.process(image_rgb, stamp)
+            else:
+                people = self.frontend.detect(image_rgb)
+            stats = self.frontend.last_stats
+            counters = {k: getattr(stats, k) for k in _COUNTED if getattr(stats, k)}
+            timings.update({f'frontend_{k}': v for k, v in stats.timings_ms.items()})
+            timings['frontend'] = (time.perf_counter() - t0) * 1e3
         bodies = smoothed = None
         if self.mesh is not None and len(people):
-            t2 = time.perf_counter()
+            t1 = time.perf_counter()
             bodies = self.mesh.predict(image_rgb, people, camera)
-            timings['mesh'] = (time.perf_counter() - t2) * 1e3
+            timings['mesh'] = (time.perf_counter() - t1) * 1e3
         if self.temporal is not None and bodies is not None:
-            t3 = time.perf_counter()
+            t2 = time.perf_counter()
             smoothed = self.temporal.update(stamp, people.track_ids, bodies, people)
-            timings['temporal'] = (time.perf_counter() - t3) * 1e3
+            timings['temporal'] = (time.perf_counter() - t2) * 1e3
         timings['total'] = (time.perf_counter() - t0) * 1e3
         return FrameResult(people, bodies, smoothed, timings, counters)
+
+    def close(self):
+        for stage in (self.frontend, self.mesh, self.temporal):
+            close = getattr(stage, 'close', None)
+            if close is not None:
+                close()
+
+
+def build_pipeline(config: PipelineConfig, frontend_config=None):
+    """The pipeline the configuration asks for, with every model loaded (clear errors if not)."""
+    from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
+    from hmr_models.runtime import resolve_runtime
+    runtime = resolve_runtime(config.device, config.dtype, config.threads, config.backend)
+    frontend = PersonFrontEnd(frontend_config or FrontEndConfig(), runtime)
+    log.info('pipeline: profile %s on %s (%s, %s)', config.model_profile, runtime.device,
+             runtime.dtype, runtime.backend)
+    return HMRPipeline(config, frontend=frontend)

@@ -19,15 +19,18 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from hmr_models.pipeline import PipelineConfig
+from hmr_models.frontend import FrontEndConfig, ModelLoadError
+from hmr_models.paths import MissingModelFile
+from hmr_models.pipeline import build_pipeline, PipelineConfig
 from hmr_models.types import CameraIntrinsics
 from hmr_ros.camera_info import intrinsics_from_camera_info
 from hmr_ros.image_conversion import (
     DEFAULT_MAX_PIXELS, ImageError, compressed_to_rgb, image_to_rgb)
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.node_main import run_node
+from hmr_ros.node_main import run_node, SetupError
 from hmr_ros.params import Param, declare_config, declare_params, one_of, positive
 from hmr_ros.person_msgs import to_person_array
+from hmr_ros.visuals import Visuals
 
 NODE_PARAMS = [
     Param('image_topic', '/camera/image_raw', 'input image topic (sensor_msgs/Image)'),
@@ -74,14 +77,23 @@ class HMRNode(Node):
         super().__init__('hmr_node')
         self.p = declare_params(self, NODE_PARAMS)
         self.pipeline_config = declare_config(self, PipelineConfig)
-        self.pipeline = self._build_pipeline()
+        self.frontend_config = declare_config(self, FrontEndConfig)
         self.profile = self.pipeline_config.model_profile
+        t0 = time.monotonic()
+        try:
+            self.pipeline = build_pipeline(self.pipeline_config, self.frontend_config)
+        except (MissingModelFile, ModelLoadError, ValueError) as exc:
+            raise SetupError(str(exc)) from None
+        self.get_logger().info(f'models loaded in {time.monotonic() - t0:.1f} s')
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.persons_pub = self.create_publisher(SMPLPersonArray, '~/persons', reliable)
         self.smoothed_pub = self.create_publisher(SMPLPersonArray, '~/persons_smoothed', reliable)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', reliable)
-        self.visuals = self._build_visuals(reliable)
+        mesh = self.pipeline.mesh
+        self.visuals = Visuals(self, getattr(getattr(mesh, 'body', None), 'faces', None),
+                               self.p.publish_markers, self.p.publish_overlay,
+                               self.p.publish_debug_image)
 
         if self.p.image_transport == 'compressed':
             topic = self.p.image_topic.rstrip('/') + '/compressed'
@@ -118,14 +130,6 @@ class HMRNode(Node):
             f'listening on {topic} ({self.p.image_transport}) and {info_topic}; '
             f'profile {self.profile}; publishing {self.persons_pub.topic_name}')
 
-    # -- construction ---------------------------------------------------------------------
-    def _build_pipeline(self):
-        from hmr_models.pipeline import HMRPipeline
-        return HMRPipeline(self.pipeline_config)
-
-    def _build_visuals(self, qos):
-        return None
-
     # -- input ----------------------------------------------------------------------------
     def _on_camera_info(self, msg):
         self.camera_info = msg
@@ -153,12 +157,15 @@ class HMRNode(Node):
                 while self._slot is None and not self._stop:
                     self._cond.wait(timeout=0.5)
                 if self._stop:
+                    self.visuals.close()  # GL resources belong to this thread
                     return
                 msg, decode, received = self._slot
                 self._slot = None
             try:
                 self._process(msg, decode, received)
             except Exception:  # a bug in a stage must not kill the node: count and log it
+                if not self.context.ok():
+                    return  # shutting down (Ctrl-C): publishers are gone, nothing to report
                 self.counts['errors'] += 1
                 self._report_problem('pipeline error:\n' + traceback.format_exc())
 
@@ -205,8 +212,7 @@ class HMRNode(Node):
         if result.smoothed is not None:
             self.smoothed_pub.publish(
                 to_person_array(msg.header, result.people, result.smoothed, self.profile))
-        if self.visuals is not None:
-            self.visuals.publish(msg.header, rgb, camera, result)
+        self.visuals.publish(msg.header, rgb, camera, result)
         now = time.monotonic()
         self.counts['processed'] += 1
         self.counts['people'] = len(result.people)
@@ -272,6 +278,7 @@ class HMRNode(Node):
             self._stop = True
             self._cond.notify()
         self.worker.join(timeout=5.0)
+        self.pipeline.close()
         self._log_summary()
 
 

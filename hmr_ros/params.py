@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 
+from hmr_models.config_docs import field_docs
+
 
 class ParameterError(ValueError):
     """A parameter has a wrong type or value; the message names it and says what is expected."""
@@ -52,12 +54,14 @@ def declare_params(node, params):
 def declare_config(node, config_cls, prefix=''):
     """Declare one parameter per field of an hmr_models config dataclass; return an instance.
 
-    Fields whose default is None or a non-scalar are skipped (ROS parameters need a type).
+    Descriptions come from the fields' comments or metadata (hmr_models.config_docs). Fields
+    whose default is None or a non-scalar are skipped (ROS parameters need a type).
     The dataclass's own validation (ValueError in __post_init__) becomes a ParameterError.
     """
     if not is_dataclass(config_cls):
         raise TypeError(f'{config_cls} is not a dataclass')
     kwargs = {}
+    docs = field_docs(config_cls)
     for f in fields(config_cls):
         default = f.default
         if default is MISSING and f.default_factory is not MISSING:
@@ -68,8 +72,7 @@ def declare_config(node, config_cls, prefix=''):
             default = list(default)
         if isinstance(default, list) and not default:
             continue  # an empty list has no ROS type
-        help_text = f.metadata.get('help', '') if f.metadata else ''
-        value = _declare(node, prefix + f.name, default, help_text or f.name)
+        value = _declare(node, prefix + f.name, default, docs.get(f.name, f.name))
         if isinstance(f.default, tuple) and isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value

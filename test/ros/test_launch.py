@@ -1,5 +1,6 @@
 """live.launch.py end to end on the bundled sample video, headless, and clean shutdown."""
 import os
+import re
 
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -33,9 +34,7 @@ def test_live_launch_publishes_people_with_source_stamps_and_stops_cleanly(ros_n
     assert all(p.header.frame_id == 'camera_optical_frame' for p in matched)
     assert any(len(p.persons) > 0 for p in persons), 'nobody found in the sample video'
 
-    pids = [int(tok.strip('[]')) for line in launch.text.splitlines()
-            if 'process started with pid' in line for tok in line.split() if tok.startswith('[')
-            and tok.strip('[]').isdigit()]
+    pids = [int(p) for p in re.findall(r'process started with pid \[(\d+)\]', launch.text)]
     assert len(pids) == 2, launch.text
     assert launch.interrupt(timeout=60) == 0, launch.text
     assert 'process has finished cleanly' in launch.text

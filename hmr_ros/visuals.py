@@ -1,0 +1,69 @@
+"""Debug and display outputs of hmr_node: mesh markers, mesh overlay, annotated 2D image.
+
+Each output is computed only while somebody subscribes to it. Rendering needs an OpenGL
+context that belongs to one thread, so the renderer is created lazily by the thread that
+publishes (hmr_node's worker).
+"""
+import numpy as np
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
+
+from hmr_ros.image_conversion import rgb_to_image
+from hmr_ros.markers import body_markers_cdr
+
+
+class Visuals:
+    def __init__(self, node, faces, markers=True, overlay=True, debug_image=True):
+        reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.node = node
+        self.faces = faces
+        self.markers_pub = node.create_publisher(MarkerArray, '~/markers', reliable) \
+            if markers and faces is not None else None
+        self.overlay_pub = node.create_publisher(Image, '~/overlay', reliable) \
+            if overlay and faces is not None else None
+        self.debug_pub = node.create_publisher(Image, '~/debug_image', reliable) \
+            if debug_image else None
+        self._renderer = None
+        self._renderer_failed = False
+
+    @staticmethod
+    def _wanted(pub):
+        return pub is not None and pub.get_subscription_count() > 0
+
+    def publish(self, header, rgb, camera, result):
+        """Publish whatever is subscribed for one processed image."""
+        bodies = result.smoothed if result.smoothed is not None else result.bodies
+        have_mesh = bodies is not None and bodies.vertices is not None and len(bodies)
+        if self._wanted(self.markers_pub) and bodies is not None:
+            vertices = bodies.vertices if have_mesh else np.zeros((0, 0, 3), np.float32)
+            self.markers_pub.publish(body_markers_cdr(
+                header.stamp, header.frame_id, vertices, self.faces, result.people.track_ids,
+                joints=bodies.joints if have_mesh else None))
+        if self._wanted(self.overlay_pub):
+            image = rgb
+            if have_mesh:
+                renderer = self._get_renderer()
+                if renderer is not None:
+                    image = renderer.render(rgb, bodies.vertices, camera,
+                                            track_ids=result.people.track_ids)
+            self.overlay_pub.publish(rgb_to_image(image, header))
+        if self._wanted(self.debug_pub):
+            from hmr_models.frontend import draw_people
+            self.debug_pub.publish(rgb_to_image(draw_people(rgb, result.people), header))
+
+    def _get_renderer(self):
+        if self._renderer is None and not self._renderer_failed:
+            from hmr_models.render import OverlayRenderer, RendererUnavailable
+            try:
+                self._renderer = OverlayRenderer(self.faces)
+            except RendererUnavailable as exc:
+                self._renderer_failed = True
+                self.node.get_logger().error(
+                    f'mesh overlay disabled: {exc} (the overlay topic shows the plain image)')
+        return self._renderer
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
