@@ -128,3 +128,44 @@ def test_hmr_node_reads_compressed_images(ros_node, spawn):
     assert wait_for(lambda: len(persons) >= 1, 15), proc.text
     assert persons[0].header.frame_id == 'zip_cam' and persons[0].header.stamp.sec == 1234
     assert proc.interrupt() == 0
+
+
+def sample_frame(index=60):
+    from hmr_ros.node_main import share_file
+    cap = cv2.VideoCapture(str(share_file('media', 'sample_sports2d.mp4')))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_hmr_node_front_end_people_tracks_and_debug_image(ros_node, spawn):
+    pub = ros_node.create_publisher(Image, '/fe/image_raw', RELIABLE)
+    persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
+    debug = collect(ros_node, Image, '/hmr_node/debug_image')
+    proc = spawn('--ros-args', '-p', 'image_topic:=/fe/image_raw', '-p',
+                 'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
+    assert wait_for(lambda: pub.get_subscription_count() > 0, 60), proc.text
+    wait_for(lambda: ros_node.count_subscribers('/hmr_node/debug_image') > 0, 5)
+    frame = sample_frame()
+    for i in range(4):
+        msg = rgb_to_image(frame)
+        msg.header.frame_id = 'cam'
+        msg.header.stamp.sec = 100 + i
+        pub.publish(msg)
+        wait_for(lambda: len(persons) > i, 20)
+    assert len(persons) == 4, proc.text
+    last = persons[-1]
+    assert last.header.stamp.sec == 103 and len(last.persons) >= 1
+    person = last.persons[0]
+    assert person.track_id >= 0 and not person.has_mesh
+    assert person.model_profile == 'frontend_only'
+    kps = np.asarray(person.keypoints_2d).reshape(17, 2)
+    box = np.asarray(person.bbox)
+    good = np.asarray(person.keypoint_scores) > 0.3
+    assert good.sum() >= 10
+    assert (kps[good, 0] >= box[0] - 20).all() and (kps[good, 0] <= box[2] + 20).all()
+    assert wait_for(lambda: len(debug) >= 1, 10), proc.text
+    assert (debug[-1].width, debug[-1].height) == (frame.shape[1], frame.shape[0])
+    assert proc.interrupt() == 0
