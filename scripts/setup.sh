@@ -56,6 +56,7 @@ if ! stamp_ok interfaces "$msg_hash" || ! "$venv/bin/python" -c 'import hmr_ros.
   say "building the hmr_ros messages"
   build="$repo/build/interfaces"
   rm -rf "$build"
+  mkdir -p "$repo/build"  # a clean clone has no build/ yet; the log goes beside the tree
   (
     export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PATH="$venv/bin:$PATH"
     cmake -S "$repo" -B "$build" -DHMR_ROS_INTERFACES_ONLY=ON -DBUILD_TESTING=OFF \
