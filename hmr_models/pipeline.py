@@ -37,6 +37,9 @@ class PipelineConfig:
             raise ValueError(f"model_profile must be one of {PROFILES}, got '{self.model_profile}'")
         if self.threads < 0:
             raise ValueError(f'threads must be >= 0, got {self.threads}')
+        if self.mesh_enabled and self.enable_temporal and not self.enable_tracking:
+            raise ValueError('enable_temporal needs enable_tracking (the temporal model smooths '
+                             'each track): set enable_temporal false, or enable_tracking true')
 
     @property
     def mesh_enabled(self):
@@ -102,12 +105,38 @@ class HMRPipeline:
                 close()
 
 
-def build_pipeline(config: PipelineConfig, frontend_config=None):
-    """The pipeline the configuration asks for, with every model loaded (clear errors if not)."""
+@dataclass
+class StageConfigs:
+    """The per-stage settings build_pipeline takes (each one also a set of ROS parameters)."""
+
+    frontend: object = None    # hmr_models.frontend.FrontEndConfig
+    mesh: object = None        # hmr_models.dpmesh.factory.MeshConfig
+    temporal: object = None    # hmr_models.diffmesh.TemporalConfig
+    streaming: object = None   # hmr_models.diffmesh.StreamingConfig
+    one_euro: object = None    # hmr_models.diffmesh.OneEuroConfig
+
+
+def build_pipeline(config: PipelineConfig, stages=None):
+    """The pipeline the configuration asks for, with every model loaded (clear errors if not).
+
+    `stages` is a StageConfigs (or, for the front-end alone, a FrontEndConfig); fields left None
+    take their defaults.
+    """
     from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
     from hmr_models.runtime import resolve_runtime
+    if stages is None or isinstance(stages, FrontEndConfig):
+        stages = StageConfigs(frontend=stages)
     runtime = resolve_runtime(config.device, config.dtype, config.threads, config.backend)
-    frontend = PersonFrontEnd(frontend_config or FrontEndConfig(), runtime)
-    log.info('pipeline: profile %s on %s (%s, %s)', config.model_profile, runtime.device,
-             runtime.dtype, runtime.backend)
-    return HMRPipeline(config, frontend=frontend)
+    frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), runtime)
+    mesh = temporal = None
+    if config.mesh_enabled:
+        from hmr_models.dpmesh.factory import create_mesh_predictor
+        mesh = create_mesh_predictor(config.model_profile, stages.mesh, runtime)
+        if config.enable_temporal:
+            from hmr_models.diffmesh import create_smoother
+            temporal = create_smoother(stages.temporal, stages.streaming, stages.one_euro,
+                                       body=mesh.body, device=runtime.device)
+    log.info('pipeline: profile %s on %s (%s, %s); temporal %s', config.model_profile,
+             runtime.device, runtime.dtype, runtime.backend,
+             type(temporal).__name__ if temporal is not None else 'off')
+    return HMRPipeline(config, frontend=frontend, mesh=mesh, temporal=temporal)

@@ -19,9 +19,11 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig
+from hmr_models.dpmesh.factory import MeshConfig
 from hmr_models.frontend import FrontEndConfig, ModelLoadError
 from hmr_models.paths import MissingModelFile
-from hmr_models.pipeline import build_pipeline, PipelineConfig
+from hmr_models.pipeline import build_pipeline, PipelineConfig, StageConfigs
 from hmr_models.types import CameraIntrinsics
 from hmr_ros.camera_info import intrinsics_from_camera_info
 from hmr_ros.image_conversion import (
@@ -78,10 +80,15 @@ class HMRNode(Node):
         self.p = declare_params(self, NODE_PARAMS)
         self.pipeline_config = declare_config(self, PipelineConfig)
         self.frontend_config = declare_config(self, FrontEndConfig)
+        stages = StageConfigs(
+            frontend=self.frontend_config, mesh=declare_config(self, MeshConfig),
+            temporal=declare_config(self, TemporalConfig),
+            streaming=declare_config(self, StreamingConfig),
+            one_euro=declare_config(self, OneEuroConfig))
         self.profile = self.pipeline_config.model_profile
         t0 = time.monotonic()
         try:
-            self.pipeline = build_pipeline(self.pipeline_config, self.frontend_config)
+            self.pipeline = build_pipeline(self.pipeline_config, stages)
         except (MissingModelFile, ModelLoadError, ValueError) as exc:
             raise SetupError(str(exc)) from None
         self.get_logger().info(f'models loaded in {time.monotonic() - t0:.1f} s')

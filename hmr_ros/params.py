@@ -27,6 +27,9 @@ class Param:
 
 
 def _declare(node, name, default, description):
+    if node.has_parameter(name):
+        # Two configs share a field (e.g. temporal_track_timeout): one parameter serves both.
+        return node.get_parameter(name).value
     desc = ParameterDescriptor(description=description)
     try:
         return node.declare_parameter(name, default, desc).value

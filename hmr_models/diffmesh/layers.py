@@ -13,7 +13,8 @@ import torch.nn.functional as F
 def timestep_embedding(timesteps, dim):
     """Sinusoidal embedding (N,) -> (N, dim), as in DDPM / Transformer positional codes."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / max(half - 1, 1))
+    steps = torch.arange(half, dtype=torch.float32, device=timesteps.device)
+    freqs = torch.exp(-math.log(10000.0) * steps / max(half - 1, 1))
     args = timesteps.float()[:, None] * freqs[None]
     emb = torch.cat([torch.sin(args), torch.cos(args)], -1)
     return F.pad(emb, (0, dim % 2))

@@ -8,7 +8,7 @@ returns the frame d samples back, which has d frames of future context (smoother
 
 Robustness rules (all tested):
 - a track shorter than the window is padded on the left with its first frame, marked invalid;
-- stamps are resampled to the grid: an observation within a quarter period of a grid time is
+- stamps are resampled to the grid: an observation within half a period of a grid time is
   used as is, grid times between two observations closer than `temporal_max_gap_frames`
   periods are interpolated (quaternion nlerp for rotations), grid times inside longer gaps
   copy the nearest observation and are marked invalid, so the model fills them in;
@@ -26,15 +26,17 @@ import torch
 from hmr_models.types import BodyEstimate, NUM_JOINTS
 from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.model import WindowBatch
-from hmr_models.diffmesh.rotations import axis_angle_to_quaternion, quaternion_nlerp, \
-    quaternion_to_axis_angle
+from hmr_models.diffmesh.rotations import axis_angle_to_quaternion, matrix_to_axis_angle, \
+    quaternion_nlerp, quaternion_to_axis_angle
 from hmr_models.diffmesh.tracks import TrackBuffer, TrackTable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PERIOD = 1.0 / 30.0
 MIN_PERIOD, MAX_PERIOD = 1.0 / 240.0, 1.0
-SNAP = 0.25  # fraction of a period within which an observation is taken as the grid sample
+# Fraction of a period within which an observation is taken as the grid sample: half a
+# period maps any stream with stamp jitter below that one-to-one (no blurring interpolation).
+SNAP = 0.5
 
 
 @dataclass
@@ -137,16 +139,26 @@ class StreamingResult:
 
 
 class _TracedModel(torch.nn.Module):
-    """Tensor-in, tensor-out wrapper so TorchScript can trace the model."""
+    """The model plus its output decoding, tensor in / tensor out so TorchScript can trace it.
+
+    Only the window frames in `frames` (long (F,)) are decoded: axis-angle pose (M, F, 72),
+    window betas (M, nb), translation (M, F, 3) and joints of the model's joint model
+    (M, F, 24, 3).
+    """
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, pose, betas, translation, keypoints, keypoint_scores, valid):
+    def forward(self, pose, betas, translation, keypoints, keypoint_scores, valid, frames):
         out = self.model(WindowBatch(pose, betas, translation, keypoints, keypoint_scores,
                                      valid))
-        return out.rotmats, out.betas, out.translation
+        rot = out.rotmats.index_select(1, frames)
+        trans = out.translation.index_select(1, frames)
+        m, f = rot.shape[:2]
+        aa = matrix_to_axis_angle(rot).reshape(m, f, NUM_JOINTS * 3)
+        joints = self.model.joint_model(rot, out.betas[:, None].expand(m, f, -1), trans)
+        return aa, out.betas, trans, joints
 
 
 class StreamingSmoother:
@@ -176,6 +188,7 @@ class StreamingSmoother:
                   'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,)}
         self.tracks = TrackTable(self.config.temporal_track_timeout,
                                  lambda: TrackBuffer(capacity, shapes))
+        self._eager = _TracedModel(self.model).eval()
         self._traced = None
         self._device = next(model.parameters()).device
 
@@ -206,6 +219,7 @@ class StreamingSmoother:
             raise ValueError(f'estimate ({n}), people ({len(people)}) and track_ids '
                              f'({len(track_ids)}) must describe the same people')
         out = _copy_estimate(estimate)
+        out.temporal = True
         idx, ids, states = self.tracks.assign(stamp, track_ids)
         if len(idx) == 0:
             return StreamingResult(out, None)
@@ -220,30 +234,32 @@ class StreamingSmoother:
                                   track_period(buf.observed_stamps(),
                                                self.config.temporal_frame_period),
                                   self.config.temporal_max_gap_frames) for buf in states]
-        batch = _gather_windows(states, windows)
-        rotmats, betas, translation = self._forward(batch)
-        pose_aa = _axis_angle(rotmats)  # (M, T, 72)
-
+        batch = gather_windows([buf.views() for buf in states], windows)
         last = self.num_frames - 1
-        out.pose[idx] = pose_aa[:, last]
-        out.betas[idx] = _fit_betas(betas, out.betas.shape[1])
-        out.translation[idx] = translation[:, last]
-        rows = np.arange(n) if self.body is not None else idx
-        out.joints[rows], vertices = self._posed(out.pose[rows], out.betas[rows],
-                                                 out.translation[rows])
-        # Without a body model the smoothed people have no mesh: drop stale per-frame ones.
-        out.vertices = vertices
-        out.temporal = True
+        frames = [last, last - self.delay] if self.delay else [last]
+        pose, betas, translation, joints = self._forward(batch, frames)
+        betas = _fit_betas(betas, out.betas.shape[1])
+
+        out.pose[idx] = pose[:, 0]
+        out.betas[idx] = betas
+        out.translation[idx] = translation[:, 0]
+        if self.body is not None:
+            out.joints, out.vertices = self._posed(out.pose, out.betas, out.translation)
+        else:
+            out.joints[idx] = joints[:, 0]
+            # No body model: the smoothed people have no mesh; drop the stale per-frame ones.
+            out.vertices = None
         delayed = None
         if self.delay:
             k = last - self.delay
             ok = np.array([w.valid[k] > 0 for w in windows])
             if ok.any():
-                d_pose = pose_aa[ok, k]
-                d_betas = _fit_betas(betas[ok], out.betas.shape[1])
-                d_trans = translation[ok, k]
-                joints, verts = self._posed(d_pose, d_betas, d_trans)
-                est = BodyEstimate(d_pose, d_betas, d_trans, joints,
+                d_pose, d_betas, d_trans = pose[ok, 1], betas[ok], translation[ok, 1]
+                verts = None
+                d_joints = joints[ok, 1]
+                if self.body is not None:
+                    d_joints, verts = self._posed(d_pose, d_betas, d_trans)
+                est = BodyEstimate(d_pose, d_betas, d_trans, d_joints,
                                    np.ones((len(d_pose), NUM_JOINTS), np.float32), verts,
                                    temporal=True, body_model=estimate.body_model,
                                    model_profile=estimate.model_profile)
@@ -254,17 +270,15 @@ class StreamingSmoother:
     # ---- internals -------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def _forward(self, batch):
+    def _forward(self, batch, frames):
+        """Decoded outputs of the given window frames, as numpy (see _TracedModel)."""
         tensors = [torch.from_numpy(getattr(batch, k)).to(self._device) for k in
                    ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid')]
+        tensors.append(torch.as_tensor(frames, dtype=torch.long, device=self._device))
         if self.config.temporal_jit and self._traced is None:
             self._traced = self._trace(tensors)
-        if self._traced:
-            rotmats, betas, translation = self._traced(*tensors)
-        else:
-            out = self.model(WindowBatch(*tensors))
-            rotmats, betas, translation = out.rotmats, out.betas, out.translation
-        return rotmats, betas.cpu().numpy(), translation.cpu().numpy()
+        run = self._traced or self._eager
+        return tuple(x.cpu().numpy().astype(np.float32) for x in run(*tensors))
 
     def _trace(self, tensors):
         """TorchScript trace + freeze (about a third faster on CPU); False if it fails."""
@@ -272,34 +286,21 @@ class StreamingSmoother:
             import warnings
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter('ignore', torch.jit.TracerWarning)
-                traced = torch.jit.trace(_TracedModel(self.model).eval(), tuple(tensors),
-                                         check_trace=False)
+                # torch 2.13 marks TorchScript deprecated; it still runs fastest here.
+                warnings.simplefilter('ignore', DeprecationWarning)
+                traced = torch.jit.trace(self._eager, tuple(tensors), check_trace=False)
                 return torch.jit.freeze(traced)
         except Exception as exc:  # noqa: BLE001 - any tracing failure means: run eager
             log.warning('TorchScript tracing of DiffMesh failed (%s): running eager', exc)
             return False
 
     def _posed(self, pose, betas, translation):
-        """Joints (M, 24, 3) and vertices (M, V, 3) or None of M parameter sets (numpy)."""
-        t = [torch.from_numpy(np.ascontiguousarray(a, np.float32))
+        """Joints (M, 24, 3) and vertices (M, V, 3) of M parameter sets, from the body."""
+        t = [torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.body.device)
              for a in (pose, betas, translation)]
         with torch.inference_mode():
-            if self.body is not None:
-                dev = self.body.device
-                res = self.body(*(x.to(dev) for x in t))
-                vertices, joints = res.numpy()
-                return joints, vertices
-            nb = self.model.config.num_betas
-            joints = self.model.joint_model.from_axis_angle(
-                t[0].to(self._device), _pad_betas(t[1], nb).to(self._device),
-                t[2].to(self._device))
-        return joints.cpu().numpy().astype(np.float32), None
-
-
-def _pad_betas(betas, nb):
-    if betas.shape[-1] >= nb:
-        return betas[..., :nb]
-    return torch.nn.functional.pad(betas, (0, nb - betas.shape[-1]))
+            vertices, joints = self.body(*t).numpy()
+        return joints, vertices
 
 
 def _fit_betas(betas, nb):
@@ -311,14 +312,24 @@ def _fit_betas(betas, nb):
     return out
 
 
-def _gather_windows(states, windows):
-    """Stack the resampled windows of M tracks into one numpy WindowBatch (M, T, ...)."""
+def gather_windows(sources, windows):
+    """Resample M tracks' observations onto their grids and stack them: a numpy WindowBatch.
+
+    Args:
+        sources: M dicts of observation arrays with keys pose (n, 72), betas (n, nb),
+            translation (n, 3), keypoints (n, K, 2), keypoint_scores (n, K).
+        windows: M WindowIndex (resample_index) of T samples each.
+    Returns:
+        WindowBatch of numpy float32 arrays (M, T, ...). Rotations are interpolated as
+        quaternions (nlerp), everything else linearly.
+    """
+    weight = np.stack([w.weight for w in windows]).astype(np.float32)  # (M, T)
+
     def take(key):
-        lo = np.stack([buf.view(key)[w.lo] for buf, w in zip(states, windows)])
-        hi = np.stack([buf.view(key)[w.hi] for buf, w in zip(states, windows)])
+        lo = np.stack([src[key][w.lo] for src, w in zip(sources, windows)])
+        hi = np.stack([src[key][w.hi] for src, w in zip(sources, windows)])
         return lo, hi
 
-    weight = np.stack([w.weight for w in windows]).astype(np.float32)  # (M, T)
     out = {}
     for key in ('betas', 'translation', 'keypoints', 'keypoint_scores'):
         lo, hi = take(key)
@@ -327,8 +338,8 @@ def _gather_windows(states, windows):
     lo, hi = take('pose')
     m, t = weight.shape
     if np.any(weight > 0):
-        q0 = axis_angle_to_quaternion(torch.from_numpy(lo).view(m, t, NUM_JOINTS, 3))
-        q1 = axis_angle_to_quaternion(torch.from_numpy(hi).view(m, t, NUM_JOINTS, 3))
+        q0 = axis_angle_to_quaternion(torch.from_numpy(lo).float().view(m, t, NUM_JOINTS, 3))
+        q1 = axis_angle_to_quaternion(torch.from_numpy(hi).float().view(m, t, NUM_JOINTS, 3))
         w = torch.from_numpy(weight)[..., None].expand(m, t, NUM_JOINTS)
         pose = quaternion_to_axis_angle(quaternion_nlerp(q0, q1, w)).reshape(m, t, -1).numpy()
     else:
@@ -336,12 +347,6 @@ def _gather_windows(states, windows):
     valid = np.stack([w.valid for w in windows]).astype(np.float32)
     return WindowBatch(pose.astype(np.float32), out['betas'], out['translation'],
                        out['keypoints'], out['keypoint_scores'], valid)
-
-
-def _axis_angle(rotmats):
-    from hmr_models.diffmesh.rotations import matrix_to_axis_angle
-    m, t = rotmats.shape[:2]
-    return matrix_to_axis_angle(rotmats).reshape(m, t, NUM_JOINTS * 3).cpu().numpy()
 
 
 def _copy_estimate(est):

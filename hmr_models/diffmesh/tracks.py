@@ -46,6 +46,10 @@ class TrackBuffer:
     def view(self, key):
         return self.data[key][:self.size]
 
+    def views(self):
+        """All observation arrays, oldest first (views, not copies)."""
+        return {k: arr[:self.size] for k, arr in self.data.items()}
+
     def observed_stamps(self):
         return self.stamps[:self.size]
 

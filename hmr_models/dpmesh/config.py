@@ -84,6 +84,7 @@ class LossConfig:
     w_nkr: float = 0.1
     w_joint_volume: float = 1.0   # joint-query volume coordinates, inside the 2D/3D groups
     w_betas: float = 0.1          # betas relative to pose inside the SMPL group
+    w_tokens: float = 0.1         # VQ head: cross-entropy to the prior's tokens of the GT pose
     nkr_temperature: float = 0.1
     nkr_projection_dim: int = 128
 
@@ -100,8 +101,9 @@ class DPMeshConfig:
     image_range: str = 'minus_one_one'  # VAE input range: 'minus_one_one' or 'zero_one'
     latent_scale: float = 0.18215
     timestep: int = 1
-    heatmap_sigma: float = 1.0    # Gaussian sigma in latent pixels
+    heatmap_sigma: float = 0.0    # Gaussian sigma in latent cells; 0 = front-end default
     condition_mode: str = 'concat'  # 'concat' (paper) or 'add' (ablation)
+    add_embedding_channels: int = 64  # hint embedder width in 'add' mode
     # -- diffusion components: shipped diffusers config folder + overrides, local weights
     sd_config: str = 'sd15'       # folder under assets/configs, or '' to use the dicts only
     unet: dict = field(default_factory=dict)
@@ -113,7 +115,7 @@ class DPMeshConfig:
     unet_training: str = 'lora'   # 'lora' | 'full' | 'frozen'
     vae_trainable: bool = False
     lora_rank: int = 64
-    lora_alpha: float = 0.0       # 0 -> rank (scaling 1.0, as cloneofsimo/lora that the authors used)
+    lora_alpha: float = 0.0       # 0 -> rank: scaling 1.0, as the authors' cloneofsimo/lora
     lora_targets: str = 'cross'   # 'cross' (attn2) or 'attention' (attn1 + attn2)
     # -- keypoint tokens
     keypoint_embed_layers: int = 2
@@ -177,7 +179,7 @@ class DPMeshConfig:
 
     @classmethod
     def from_dict(cls, data):
-        cfg = _build(cls, data, 'dpmesh')
+        cfg = build_dataclass(cls, data, 'dpmesh')
         cfg.validate()
         return cfg
 
@@ -272,7 +274,7 @@ def _deep_merge(base, over):
     return out
 
 
-def _build(cls, data, where):
+def build_dataclass(cls, data, where):
     """Dataclass `cls` from a dict; unknown keys raise with their dotted path."""
     data = dict(data or {})
     known = {f.name: f for f in fields(cls)}
@@ -285,7 +287,7 @@ def _build(cls, data, where):
         f = known[name]
         default = f.default_factory() if f.default_factory is not MISSING else f.default
         if is_dataclass(default) and isinstance(value, dict):
-            kwargs[name] = _build(type(default), value, f'{where}.{name}')
+            kwargs[name] = build_dataclass(type(default), value, f'{where}.{name}')
         elif isinstance(f.default, tuple) and isinstance(value, (list, tuple)):
             kwargs[name] = tuple(value)
         else:

@@ -1,0 +1,103 @@
+"""Self-describing DPMesh checkpoints: `config.yaml` beside `model.safetensors`.
+
+    save_pretrained(model, 'runs/teacher/best')
+    model = load_pretrained('runs/teacher/best')          # no network, ever
+
+When the config points at base SD1.5 weights (unet_weights / vae_weights) and those parts stay
+frozen, their 3.4 GB are not copied into every checkpoint: only what training changed (LoRA,
+ControlNet, heads, fusion, pose prior) is stored, and the base weights load from the same
+paths on the way back. Compact/tiny models, trained from scratch, are stored whole.
+"""
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from hmr_models.paths import MissingModelFile
+
+from .config import load_config
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = 'model.safetensors'
+CONFIG = 'config.yaml'
+META = 'meta.json'
+
+
+def _base_prefixes(cfg):
+    """State-dict prefixes whose (frozen) values come from the configured base weights."""
+    out = []
+    if cfg.unet_weights and cfg.unet_training != 'full':
+        out.append('backbone.unet.')
+    if cfg.vae_weights and not cfg.vae_trainable:
+        out.append('backbone.vae.')
+    return tuple(out)
+
+
+def _is_base(key, prefixes):
+    return key.startswith(prefixes) and 'lora_' not in key
+
+
+def save_pretrained(model, directory, full=False):
+    """Write config.yaml, model.safetensors and meta.json into `directory`."""
+    from safetensors.torch import save_file
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = model.config
+    prefixes = () if full else _base_prefixes(cfg)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+             if not _is_base(k, prefixes)}
+    save_file(state, str(d / WEIGHTS))
+    cfg.save(d / CONFIG)
+    (d / META).write_text(json.dumps({'format': 'hmr_models.dpmesh', 'version': 1,
+                                      'base_prefixes_not_stored': list(prefixes),
+                                      'tensors': len(state)}, indent=1))
+    log.info('saved DPMesh (%s, %d tensors) to %s', cfg.profile, len(state), d)
+    return d
+
+
+def load_pretrained(directory, overrides=None, device='cpu'):
+    """DPMesh from a checkpoint folder; `overrides` patch its config (e.g. new weight paths)."""
+    from safetensors.torch import load_file
+
+    from .model import DPMesh
+    d = Path(directory).expanduser()
+    for name in (CONFIG, WEIGHTS):
+        if not (d / name).is_file():
+            raise MissingModelFile(f'DPMesh checkpoint incomplete: {d / name} not found '
+                                   "(parameter 'dpmesh_checkpoint'); a checkpoint folder holds "
+                                   f'{CONFIG} and {WEIGHTS}')
+    cfg = load_config(str(d / CONFIG), overrides)
+    # The prior's trained weights travel inside the checkpoint: do not reload them from disk.
+    cfg.pose_head.prior_weights = ''
+    model = DPMesh(cfg)
+    state = load_file(str(d / WEIGHTS), device='cpu')
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    prefixes = _base_prefixes(cfg)
+    missing = [k for k in missing if not _is_base(k, prefixes)]
+    if missing or unexpected:
+        raise ValueError(f'{d / WEIGHTS} does not match its config: missing {missing[:8]} '
+                         f'({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)})')
+    return model.to(device)
+
+
+def trainable_state_dict(model):
+    """Only what an optimiser changes (plus buffers): the small part of a training state."""
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k in names}
+
+
+def count_parameters(model):
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def load_state_file(path):
+    """A safetensors or torch state dict from disk."""
+    path = Path(path)
+    if path.suffix == '.safetensors':
+        from safetensors.torch import load_file
+        return load_file(str(path))
+    return torch.load(str(path), map_location='cpu', weights_only=True)

@@ -1,0 +1,77 @@
+"""Build the pipeline's per-frame mesh stage from its parameters (same names as the ROS ones)."""
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+
+from hmr_models.paths import ASSETS_DIR, MissingModelFile
+
+log = logging.getLogger(__name__)
+
+BUNDLED_CHECKPOINT = 'weights/dpmesh_compact'
+SD15_HELP = (
+    "The 'sd15' profile needs a DPMesh checkpoint trained at paper size: train one with "
+    '`python -m hmr_models.train.train_dpmesh --config hmr_models/assets/configs/train/'
+    "dpmesh_sd15.yaml` (your local SD1.5 + ControlNet weights), or convert the authors' "
+    'release with `python -m hmr_models.dpmesh.convert_authors`, and set dpmesh_checkpoint '
+    'to the folder.')
+
+
+@dataclass
+class MeshConfig:
+    """Which DPMesh weights and body model the per-frame stage uses."""
+
+    dpmesh_checkpoint: str = field(default='', metadata={
+        'help': "DPMesh checkpoint folder (config.json + weights); empty = the bundled compact "
+                "model (profile 'compact' only)"})
+    body_model_path: str = field(default='', metadata={
+        'help': 'SMPL-format .npz or folder with SMPL_NEUTRAL.npz (hmr-convert-smpl); empty = '
+                'the bundled open body'})
+    keypoint_threshold: float = field(default=0.2, metadata={
+        'help': 'front-end keypoints below this score are given to DPMesh as missing'})
+
+    def __post_init__(self):
+        if not 0.0 <= self.keypoint_threshold <= 1.0:
+            raise ValueError(f'keypoint_threshold must be in [0, 1], got '
+                             f'{self.keypoint_threshold}')
+
+
+def resolve_checkpoint(profile, path=''):
+    """The checkpoint folder to load for `profile`: `path`, or the bundled compact one."""
+    if path:
+        p = Path(path).expanduser()
+    elif profile == 'compact':
+        p = ASSETS_DIR / BUNDLED_CHECKPOINT
+    else:
+        raise MissingModelFile(f"model_profile '{profile}' has no bundled weights. {SD15_HELP}")
+    if not p.exists():
+        hint = SD15_HELP if profile == 'sd15' else (
+            'The bundled compact weights are part of the package: reinstall hmr_ros, or train '
+            'them (README, "Training the default models").')
+        raise MissingModelFile(f"DPMesh checkpoint not found: {p} (parameter "
+                               f"'dpmesh_checkpoint'). {hint}")
+    return p
+
+
+def create_mesh_predictor(profile, mesh=None, runtime=None, body=None):
+    """A DPMeshPredictor for `profile` ('compact' or 'sd15') with its weights and body model.
+
+    Args:
+        profile: the pipeline's model profile.
+        mesh: MeshConfig (checkpoint, body model, keypoint threshold).
+        runtime: hmr_models.runtime.Runtime (device, dtype, threads).
+        body: an already loaded BodyModel, else loaded from `mesh.body_model_path`.
+    """
+    from hmr_models.body import load_body_model
+
+    from .model import DPMesh
+    from .predictor import DPMeshPredictor
+    mesh = mesh or MeshConfig()
+    checkpoint = resolve_checkpoint(profile, mesh.dpmesh_checkpoint)
+    body = body if body is not None else load_body_model(mesh.body_model_path or None)
+    model = DPMesh.from_pretrained(checkpoint)
+    if model.config.profile != profile:
+        log.warning("DPMesh checkpoint %s is a '%s' model, used for profile '%s'", checkpoint,
+                    model.config.profile, profile)
+    log.info('DPMesh %s from %s; body model %s (%d vertices)', model.config.profile,
+             checkpoint, body.name, body.num_vertices)
+    return DPMeshPredictor(model, body, runtime, keypoint_threshold=mesh.keypoint_threshold)

@@ -1,0 +1,229 @@
+"""The DPMesh model: diffusion backbone -> cascade regressor -> SMPL parameters (+ body).
+
+    out = model(images, keypoints, valid)                  # parameters only
+    out = model(images, keypoints, valid, cameras=cams, body=body)   # + mesh, joints, 2D
+
+`images` are crops (B, 3, S, S) in the VAE range (`prepare_images` converts uint8 crops),
+`keypoints` crop-normalised (B, K, 2) with `valid` (B, K). The pose is 24 SMPL joint rotations:
+the root from a 6D head, the 23 body joints from the pose prior (VQ-VAE codebook or VPoser).
+The weak-perspective crop camera becomes a metric translation with CLIFF's full-image camera
+(focal = image diagonal when uncalibrated), so meshes land where the person is in the image.
+"""
+from dataclasses import dataclass, field
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .backbone import DiffusionBackbone
+from .config import DPMeshConfig, load_config
+from .geometry import (apply_affine, authors_camera_to_weak_perspective, matrix_to_axis_angle,
+                       perspective_project, rot6d_interleaved_to_matrix,
+                       weak_perspective_to_translation)
+from .pose_prior import PoseVQVAE, VPoserDecoder, load_pose_prior
+from .regressor import CascadeHead, CascadeRegressor
+
+log = logging.getLogger(__name__)
+
+# softplus(x + _S0) = 0.9 at x = 0: a person filling the 1.25x-enlarged crop starts sensible.
+_S0 = float(np.log(np.expm1(0.9)))
+
+
+@dataclass
+class CropCameras:
+    """Per-crop camera geometry (torch, batched), everything CLIFF needs.
+
+    focal (B, 2) and principal (B, 2) in image pixels; box_center (B, 2) and box_size (B,) of
+    the square crop in image pixels; image_to_crop (B, 2, 3) maps image pixels to crop pixels.
+    """
+
+    focal: torch.Tensor
+    principal: torch.Tensor
+    box_center: torch.Tensor
+    box_size: torch.Tensor
+    image_to_crop: torch.Tensor
+
+    @classmethod
+    def from_crops(cls, crops, camera, device='cpu', dtype=torch.float32):
+        """From a front-end `Crops` and a `CameraIntrinsics` (one image, N crops)."""
+        n = len(crops)
+        sq = np.asarray(crops.boxes_square, np.float32).reshape(n, 4)
+        center = 0.5 * (sq[:, :2] + sq[:, 2:])
+        size = sq[:, 2] - sq[:, 0]
+        t = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=device, dtype=dtype)  # noqa
+        return cls(focal=t(np.tile([[camera.fx, camera.fy]], (n, 1))),
+                   principal=t(np.tile([[camera.cx, camera.cy]], (n, 1))),
+                   box_center=t(center), box_size=t(size),
+                   image_to_crop=t(crops.image_to_crop))
+
+    def to(self, device=None, dtype=None):
+        return CropCameras(**{k: getattr(self, k).to(device=device, dtype=dtype)
+                              for k in ('focal', 'principal', 'box_center', 'box_size',
+                                        'image_to_crop')})
+
+
+@dataclass
+class DPMeshOutput:
+    """Model outputs (torch). Shapes with B crops, K keypoints, J regressor joints.
+
+    pose (B, 72) axis-angle, rotmats (B, 24, 3, 3), betas (B, 10), camera (B, 3) weak
+    perspective (s, tx, ty) of the crop, joint_coords (B, J, 3) volume coordinates in [0, 1],
+    pose_logits (B, T, N) for the VQ-VAE head (None for VPoser), features (B, C, h, w),
+    attention {size: (B, K, size, size)}. With cameras and a body: translation (B, 3),
+    vertices (B, V, 3), joints (B, 24, 3), keypoints3d (B, 17, 3) COCO-17, all metres in the
+    camera frame; joints2d / keypoints2d (B, 24|17, 2) crop-normalised ([0, 1] inside).
+    """
+
+    pose: torch.Tensor
+    rotmats: torch.Tensor
+    betas: torch.Tensor
+    camera: torch.Tensor
+    joint_coords: torch.Tensor
+    features: torch.Tensor
+    attention: dict = field(default_factory=dict)
+    pose_logits: torch.Tensor = None
+    translation: torch.Tensor = None
+    vertices: torch.Tensor = None
+    joints: torch.Tensor = None
+    keypoints3d: torch.Tensor = None
+    joints2d: torch.Tensor = None
+    keypoints2d: torch.Tensor = None
+
+
+def prepare_images(crops, image_range='minus_one_one', device='cpu', dtype=torch.float32):
+    """uint8 crops (B, S, S, 3) numpy/torch -> (B, 3, S, S) float in the VAE input range."""
+    x = torch.as_tensor(np.ascontiguousarray(crops) if isinstance(crops, np.ndarray) else crops)
+    x = x.to(device=device).permute(0, 3, 1, 2).to(dtype) / 255.0
+    return x * 2.0 - 1.0 if image_range == 'minus_one_one' else x
+
+
+class DPMesh(nn.Module):
+    """DPMesh (Zhu et al., CVPR 2024) on diffusers + peft. See the module docstring."""
+
+    def __init__(self, config):
+        super().__init__()
+        if isinstance(config, (str, dict)):
+            config = load_config(config)
+        if not isinstance(config, DPMeshConfig):
+            raise TypeError(f'config must be a DPMeshConfig, profile name or dict, got '
+                            f'{type(config).__name__}')
+        self.config = cfg = config
+        self.backbone = DiffusionBackbone(cfg)
+        head = cfg.pose_head
+        if head.type == 'vqvae':
+            self.pose_prior = PoseVQVAE(head.vqvae)
+            if head.prior_weights:
+                load_pose_prior(self.pose_prior, head.prior_weights)
+            num_params, pose_dim = head.vqvae.num_tokens + 3, head.vqvae.codebook_size
+        else:
+            self.pose_prior = VPoserDecoder(head.vposer_latent, head.vposer_hidden)
+            num_params, pose_dim = 3, head.vposer_latent
+        self.pose_prior.requires_grad_(False)   # a frozen prior, as in the paper
+        reg = cfg.regressor
+        self.regressor = CascadeRegressor(cfg.fused_channels, cfg.feature_size, num_params, reg)
+        d, layers = reg.d_model, reg.dec_layers
+        self.heads = nn.ModuleDict({
+            'root': CascadeHead(d, 6, layers), 'pose': CascadeHead(d, pose_dim, layers),
+            'betas': CascadeHead(d, 10, layers), 'camera': CascadeHead(d, 3, layers)})
+
+    @property
+    def num_keypoints(self):
+        return self.config.num_keypoints
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.pose_prior.eval()     # frozen prior: no dropout, no codebook updates
+        return self
+
+    # ------------------------------------------------------------------ forward
+    def heatmaps(self, keypoints, valid):
+        """Gaussian heatmaps (B, K, h, w) at latent resolution from crop-normalised keypoints."""
+        from hmr_models.frontend.heatmaps import gaussian_heatmaps
+        cfg = self.config
+        return gaussian_heatmaps(keypoints * cfg.crop_size, valid, crop_size=cfg.crop_size,
+                                 size=cfg.latent_size, sigma=cfg.heatmap_sigma or None)
+
+    def forward(self, images, keypoints, valid, heatmaps=None, cameras=None, body=None,
+                latent=None):
+        """Run DPMesh on B crops; see DPMeshOutput for what comes back."""
+        b, k = keypoints.shape[:2]
+        if k != self.config.num_keypoints:
+            raise ValueError(f'expected {self.config.num_keypoints} keypoints '
+                             f"({self.config.keypoint_set}), got {k}")
+        valid = valid.bool() & torch.isfinite(keypoints).all(-1)
+        keypoints = torch.nan_to_num(keypoints)
+        if heatmaps is None:
+            heatmaps = self.heatmaps(keypoints, valid)
+        back = self.backbone(images, keypoints, valid, heatmaps, latent=latent)
+        tokens, coords = self.regressor(back['features'])
+        out = self._decode_tokens(tokens)
+        out.joint_coords = coords
+        out.features = back['features']
+        out.attention = back['attention']
+        if cameras is not None and body is not None:
+            self.pose_body(out, cameras, body)
+        return out
+
+    def _decode_tokens(self, tokens):
+        """Parameter tokens (L, B, P, d) -> DPMeshOutput with pose, betas, camera."""
+        cfg = self.config
+        # Geometry in float32 whatever the network runs in (fp16 on GPU).
+        root = rot6d_interleaved_to_matrix(self.heads['root'](tokens[:, :, 0]).float())
+        betas = self.heads['betas'](tokens[:, :, -2]).float()
+        raw_cam = self.heads['camera'](tokens[:, :, -1]).float()
+        logits = None
+        if cfg.pose_head.type == 'vqvae':
+            t = cfg.pose_head.vqvae.num_tokens
+            logits = self.heads['pose'](tokens[:, :, 1:1 + t])          # (B, T, N)
+            body_rot = self.pose_prior.decode_probs(logits.softmax(-1))
+            body_rot = body_rot[:, -23:].float()                       # drop a decoded root
+        else:
+            code = self.heads['pose'](tokens[:, :, 0])
+            body_rot = self.pose_prior(code)                           # (B, 21, 3, 3)
+            eye = torch.eye(3, device=code.device, dtype=body_rot.dtype)
+            body_rot = torch.cat([body_rot, eye.expand(body_rot.shape[0], 2, 3, 3)], 1)
+        rotmats = torch.cat([root[:, None], body_rot.to(root.dtype)], 1)
+        pose = matrix_to_axis_angle(rotmats).reshape(rotmats.shape[0], 72)
+        if cfg.camera_mode == 'cliff':
+            s = F.softplus(raw_cam[:, :1] + _S0) + 1e-3
+            camera = torch.cat([s, raw_cam[:, 1:]], -1)
+        else:
+            camera = authors_camera_to_weak_perspective(raw_cam, cfg.authors_camera_3d_size)
+        return DPMeshOutput(pose=pose, rotmats=rotmats, betas=betas, camera=camera,
+                            joint_coords=None, features=None, pose_logits=logits)
+
+    def pose_body(self, out, cameras, body):
+        """Fill translation, vertices, joints (camera frame) and their crop projections."""
+        with torch.autocast(out.pose.device.type, enabled=False):   # SMPL in float32
+            return self._pose_body(out, cameras, body)
+
+    def _pose_body(self, out, cameras, body):
+        out.translation = weak_perspective_to_translation(
+            out.camera.float(), cameras.box_center.float(), cameras.box_size.float(),
+            cameras.focal.float(), cameras.principal.float())
+        posed = body(out.pose.float(), out.betas.float(), out.translation)
+        out.vertices, out.joints = posed.vertices, posed.joints
+        out.keypoints3d = body.regress(posed.vertices, 'coco17')
+        size = float(self.config.crop_size)
+        for name, pts in (('joints2d', out.joints), ('keypoints2d', out.keypoints3d)):
+            pix = perspective_project(pts, cameras.focal.float(), cameras.principal.float())
+            setattr(out, name, apply_affine(pix, cameras.image_to_crop.float()) / size)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save_pretrained(self, directory, full=False):
+        """config.yaml + model.safetensors in `directory` (see dpmesh.checkpoint)."""
+        from .checkpoint import save_pretrained
+        return save_pretrained(self, directory, full=full)
+
+    @classmethod
+    def from_pretrained(cls, directory, overrides=None, device='cpu'):
+        from .checkpoint import load_pretrained
+        return load_pretrained(directory, overrides=overrides, device=device)
+
+    # ------------------------------------------------------------------ parameter groups
+    def trainable_parameters(self):
+        """Names -> parameters that receive gradients (LoRA/UNet, ControlNet, heads...)."""
+        return {n: p for n, p in self.named_parameters() if p.requires_grad}

@@ -1,0 +1,256 @@
+"""StreamingSmoother: resampling, buffers, expiry, batching, delayed output."""
+import numpy as np
+import pytest
+import torch
+
+from hmr_models.diffmesh import StreamingConfig, StreamingSmoother
+from hmr_models.diffmesh.streaming import resample_index, track_period
+from hmr_models.types import BodyEstimate, People
+
+P = 1.0 / 30
+
+
+# ---- resampling --------------------------------------------------------------------------
+
+def test_regular_stamps_map_one_to_one():
+    stamps = np.arange(20) * P
+    w = resample_index(stamps, 8, P)
+    np.testing.assert_array_equal(w.lo, np.arange(12, 20))
+    np.testing.assert_array_equal(w.hi, w.lo)
+    assert np.all(w.weight == 0) and np.all(w.valid == 1)
+    np.testing.assert_allclose(w.stamps, stamps[12:])
+
+
+def test_short_track_is_left_padded_with_its_first_frame():
+    w = resample_index(np.array([0.0, P, 2 * P]), 8, P)
+    np.testing.assert_array_equal(w.valid, [0, 0, 0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(w.lo[:5], 0)
+    np.testing.assert_array_equal(w.lo[5:], [0, 1, 2])
+    single = resample_index(np.array([5.0]), 8, P)
+    assert single.valid.tolist() == [0] * 7 + [1]
+
+
+def test_one_dropped_frame_is_interpolated():
+    stamps = np.delete(np.arange(10) * P, 6)   # frame 6 missing
+    w = resample_index(stamps, 8, P, max_gap_frames=3)
+    k = 6 - 2  # grid index of frame 6 (grid covers frames 2..9)
+    assert w.valid[k] == 1
+    assert stamps[w.lo[k]] == pytest.approx(5 * P) and stamps[w.hi[k]] == pytest.approx(7 * P)
+    assert w.weight[k] == pytest.approx(0.5)
+
+
+def test_long_gap_is_marked_missing():
+    stamps = np.concatenate([np.arange(5), np.arange(10, 14)]) * P  # frames 5..9 missing
+    w = resample_index(stamps, 8, P, max_gap_frames=3)
+    # Grid covers frames 6..13: 6..9 fall in the gap.
+    np.testing.assert_array_equal(w.valid, [0, 0, 0, 0, 1, 1, 1, 1])
+    assert np.all(w.weight[:4] == 0)  # copies of the nearest observation
+
+
+def test_jittered_stamps_snap_to_observations():
+    rng = np.random.default_rng(0)
+    stamps = np.arange(16) * P + rng.uniform(-0.24, 0.24, 16) * P
+    w = resample_index(stamps, 8, P)
+    np.testing.assert_array_equal(w.lo, np.arange(8, 16))
+    assert np.all(w.weight == 0) and np.all(w.valid == 1)
+
+
+def test_slower_camera_uses_its_own_period():
+    stamps = np.arange(12) * 0.1  # 10 fps
+    assert track_period(stamps) == pytest.approx(0.1)
+    assert track_period(stamps, fixed=0.05) == 0.05
+    assert track_period(stamps[:1]) == pytest.approx(P)  # not enough stamps: default
+
+
+# ---- the smoother ------------------------------------------------------------------------
+
+def frame(n, seed, track_ids=None, pose_scale=0.2):
+    rng = np.random.default_rng(seed)
+    est = BodyEstimate(pose=(rng.normal(0, pose_scale, (n, 72))).astype(np.float32),
+                       betas=rng.normal(0, 1, (n, 10)).astype(np.float32),
+                       translation=(np.array([0, 0, 4.0]) + rng.normal(0, 0.1, (n, 3)))
+                       .astype(np.float32),
+                       joints=rng.normal(0, 1, (n, 24, 3)).astype(np.float32),
+                       joint_confidence=np.ones((n, 24), np.float32),
+                       body_model='test_body', model_profile='compact')
+    boxes = np.tile([100.0, 50.0, 220.0, 400.0], (n, 1)).astype(np.float32)
+    kp = rng.uniform(100, 220, (n, 17, 2)).astype(np.float32)
+    kp[:, 0] = np.nan  # a missing keypoint
+    ids = np.arange(n) if track_ids is None else np.asarray(track_ids)
+    people = People(boxes=boxes, scores=np.ones(n, np.float32), keypoints=kp,
+                    keypoint_scores=np.ones((n, 17), np.float32), track_ids=ids)
+    return est, people
+
+
+def smoother(model, **kw):
+    kw.setdefault('temporal_jit', False)
+    return StreamingSmoother(model, StreamingConfig(**kw))
+
+
+class ForwardCounter:
+    def __init__(self, model):
+        self.batches = []
+        model.register_forward_hook(lambda m, args, out: self.batches.append(
+            args[0].pose.shape[0]))
+
+
+def test_output_matches_people_and_is_temporal(tiny_model):
+    s = smoother(tiny_model)
+    est, people = frame(3, 0)
+    out = s.update(0.0, people.track_ids, est, people)
+    assert out.temporal and len(out) == 3
+    assert out.pose.shape == (3, 72) and out.joints.shape == (3, 24, 3)
+    assert out.body_model == 'test_body' and out.model_profile == 'compact'
+    assert np.isfinite(out.pose).all() and np.isfinite(out.joints).all()
+    # The input is untouched.
+    assert not np.shares_memory(out.pose, est.pose)
+    # Output joints are the model's joint model applied to the smoothed parameters.
+    jm = tiny_model.joint_model
+    ref = jm.from_axis_angle(torch.from_numpy(out.pose), torch.from_numpy(out.betas),
+                             torch.from_numpy(out.translation)).detach().numpy()
+    np.testing.assert_allclose(out.joints, ref, atol=1e-5)
+
+
+def test_all_tracks_in_one_forward_per_tick(tiny_model):
+    counter = ForwardCounter(tiny_model)
+    s = smoother(tiny_model)
+    for k in range(5):
+        est, people = frame(4, k)
+        s.update(k * P, people.track_ids, est, people)
+    assert counter.batches == [4] * 5
+
+
+def test_untracked_and_duplicate_ids_pass_through(tiny_model):
+    counter = ForwardCounter(tiny_model)
+    s = smoother(tiny_model)
+    est, people = frame(4, 0, track_ids=[7, -1, 7, 3])
+    out = s.update(0.0, people.track_ids, est, people)
+    assert counter.batches == [2]
+    np.testing.assert_array_equal(out.pose[1], est.pose[1])
+    np.testing.assert_array_equal(out.pose[2], est.pose[2])
+    assert s.counters['untracked'] == 1 and s.counters['duplicate_ids'] == 1
+    # Nobody tracked: no forward at all.
+    est, people = frame(2, 1, track_ids=[-1, -1])
+    out = s.update(P, people.track_ids, est, people)
+    assert counter.batches == [2]
+    np.testing.assert_array_equal(out.pose, est.pose)
+
+
+def test_empty_frame(tiny_model):
+    s = smoother(tiny_model)
+    est, people = frame(0, 0)
+    out = s.update(0.0, people.track_ids, est, people)
+    assert len(out) == 0 and out.temporal
+
+
+def test_mismatched_inputs_raise(tiny_model):
+    s = smoother(tiny_model)
+    est, people = frame(2, 0)
+    with pytest.raises(ValueError, match='same people'):
+        s.update(0.0, np.array([0]), est, people)
+
+
+def test_person_leaving_and_coming_back(tiny_model):
+    s = smoother(tiny_model, temporal_track_timeout=0.5)
+    for k in range(6):
+        est, people = frame(1, k, track_ids=[5])
+        s.update(k * P, people.track_ids, est, people)
+    assert s.tracks.states[5].size == 6
+    # Another person only, for 1 s: track 5 expires.
+    for k in range(6, 36):
+        est, people = frame(1, k, track_ids=[9])
+        s.update(k * P, people.track_ids, est, people)
+    assert 5 not in s.tracks.states and s.counters['expired'] == 1
+    # Back with the same id: a fresh buffer of one frame.
+    est, people = frame(1, 99, track_ids=[5])
+    s.update(40 * P, people.track_ids, est, people)
+    assert s.tracks.states[5].size == 1
+
+
+def test_short_absence_keeps_the_buffer_and_marks_the_gap(tiny_model):
+    s = smoother(tiny_model, temporal_track_timeout=1.0)
+    for k in list(range(4)) + list(range(9, 12)):  # frames 4..8 missing
+        est, people = frame(1, k, track_ids=[2])
+        s.update(k * P, people.track_ids, est, people)
+    buf = s.tracks.states[2]
+    assert buf.size == 7
+    w = resample_index(buf.observed_stamps(), 8, track_period(buf.observed_stamps()))
+    np.testing.assert_array_equal(w.valid, [0, 0, 0, 0, 0, 1, 1, 1])  # grid = frames 4..11
+
+
+def test_time_going_backwards_resets_the_track(tiny_model):
+    s = smoother(tiny_model)
+    for k in range(5):
+        est, people = frame(1, k)
+        s.update(10 + k * P, people.track_ids, est, people)
+    est, people = frame(1, 7)
+    s.update(0.0, people.track_ids, est, people)  # the bag started again
+    assert s.tracks.states[0].size == 1 and s.counters['reset'] == 1
+
+
+def test_duplicate_stamp_replaces_the_newest_frame(tiny_model):
+    s = smoother(tiny_model)
+    for seed in (0, 1):
+        est, people = frame(1, seed)
+        s.update(1.0, people.track_ids, est, people)
+    buf = s.tracks.states[0]
+    assert buf.size == 1
+    np.testing.assert_array_equal(buf.view('pose')[0], est.pose[0])
+
+
+def test_ring_buffer_keeps_the_last_frames(tiny_model):
+    s = smoother(tiny_model, temporal_buffer_frames=10)
+    for k in range(25):
+        est, people = frame(1, k)
+        s.update(k * P, people.track_ids, est, people)
+    buf = s.tracks.states[0]
+    assert buf.size == 10
+    np.testing.assert_allclose(buf.observed_stamps(), np.arange(15, 25) * P)
+    np.testing.assert_array_equal(buf.view('pose')[-1], est.pose[0])
+
+
+def test_delayed_output(tiny_model):
+    s = smoother(tiny_model, temporal_delay_frames=3)
+    results = []
+    for k in range(10):
+        est, people = frame(2, k)
+        results.append(s.step(k * P, people.track_ids, est, people))
+    # Until 3 frames after the track started, the delayed frame is padding: nothing.
+    assert results[0].delayed is None and results[2].delayed is None
+    d = results[9].delayed
+    np.testing.assert_allclose(d.stamps, [6 * P, 6 * P])
+    np.testing.assert_array_equal(d.track_ids, [0, 1])
+    assert d.estimate.temporal and d.estimate.pose.shape == (2, 72)
+    with pytest.raises(ValueError, match='smaller than the model window'):
+        smoother(tiny_model, temporal_delay_frames=8)
+
+
+def test_jit_matches_eager(tiny_model):
+    eager, traced = smoother(tiny_model), smoother(tiny_model, temporal_jit=True)
+    for k in range(4):
+        n = 3 if k % 2 else 1   # the traced model must follow the batch size
+        est, people = frame(n, k)
+        a = eager.update(k * P, people.track_ids, est, people)
+        b = traced.update(k * P, people.track_ids, est, people)
+        np.testing.assert_allclose(a.pose, b.pose, atol=1e-4)
+        np.testing.assert_allclose(a.translation, b.translation, atol=1e-5)
+    assert traced._traced
+
+
+def test_body_model_gives_vertices(tiny_model, test_body):
+    s = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body)
+    est, people = frame(2, 0, track_ids=[4, -1])
+    out = s.update(0.0, people.track_ids, est, people)
+    assert out.vertices.shape == (2, test_body.num_vertices, 3)
+    ref = test_body(torch.from_numpy(out.pose), torch.from_numpy(out.betas),
+                    torch.from_numpy(out.translation))
+    np.testing.assert_allclose(out.joints, ref.joints.detach().numpy(), atol=1e-5)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match='temporal_track_timeout'):
+        StreamingConfig(temporal_track_timeout=0)
+    with pytest.raises(ValueError, match='temporal_max_gap_frames'):
+        StreamingConfig(temporal_max_gap_frames=0.5)
+    with pytest.raises(ValueError, match='temporal_frame_period'):
+        StreamingConfig(temporal_frame_period=-1)

@@ -1,0 +1,95 @@
+"""DPMeshPredictor on a real frame: batching, cameras, empty input, bad input."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dpmesh_helpers import make_model
+from hmr_models.dpmesh import DPMeshPredictor
+from hmr_models.types import CameraIntrinsics, People
+
+SAMPLE = Path(__file__).resolve().parents[2] / 'media' / 'sample_sports2d.mp4'
+
+
+@pytest.fixture(scope='module')
+def frame():
+    cap = cv2.VideoCapture(str(SAMPLE))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok, f'cannot read {SAMPLE}'
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope='module')
+def predictor(test_body):
+    return DPMeshPredictor(make_model(), test_body)
+
+
+def _people(n, w, h, seed=0):
+    rng = np.random.default_rng(seed)
+    x0 = rng.uniform(0, w * 0.7, n)
+    y0 = rng.uniform(0, h * 0.5, n)
+    boxes = np.stack([x0, y0, x0 + w * 0.2, y0 + h * 0.45], 1).astype(np.float32)
+    kp = boxes[:, None, :2] + rng.random((n, 17, 2)) * (boxes[:, None, 2:] - boxes[:, None, :2])
+    scores = rng.uniform(0.0, 1.0, (n, 17)).astype(np.float32)
+    kp[0, 3] = np.nan                                   # a missing keypoint from a backend
+    return People(boxes=boxes, scores=np.ones(n, np.float32), keypoints=kp.astype(np.float32),
+                  keypoint_scores=scores, track_ids=np.arange(n))
+
+
+def test_predict_batches_people_consistently(frame, predictor, test_body):
+    h, w = frame.shape[:2]
+    people = _people(3, w, h)
+    est = predictor.predict(frame, people)
+    assert len(est) == 3
+    assert est.pose.shape == (3, 72) and est.betas.shape == (3, 10)
+    assert est.joints.shape == (3, 24, 3) and est.joint_confidence.shape == (3, 24)
+    assert est.vertices.shape == (3, test_body.num_vertices, 3)
+    assert est.body_model == test_body.name and est.model_profile == 'tiny'
+    assert not est.temporal
+    assert np.isfinite(est.vertices).all() and (est.translation[:, 2] > 0).all()
+    assert set(predictor.last_timings_ms) == {'prepare', 'dpmesh', 'body'}
+    # one forward for all people == one forward per person
+    for i in range(3):
+        one = predictor.predict(frame, people.select([i]))
+        np.testing.assert_allclose(one.pose[0], est.pose[i], atol=2e-4)
+        np.testing.assert_allclose(one.translation[0], est.translation[i], rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_translation_follows_the_camera(frame, predictor):
+    h, w = frame.shape[:2]
+    people = _people(2, w, h, seed=1)
+    default = predictor.predict(frame, people)
+    cam = CameraIntrinsics.from_image_diagonal(w, h)
+    assert np.allclose(predictor.predict(frame, people, cam).translation, default.translation)
+    far = CameraIntrinsics(cam.fx * 2, cam.fy * 2, cam.cx, cam.cy, w, h)
+    np.testing.assert_allclose(predictor.predict(frame, people, far).translation[:, 2],
+                               2 * default.translation[:, 2], rtol=1e-4)
+    # the body root lands inside its person's box in the image
+    uv = default.translation[:, :2] / default.translation[:, 2:] * cam.fx + [cam.cx, cam.cy]
+    b = people.boxes
+    margin = 0.5 * (b[:, 2:] - b[:, :2])
+    assert ((uv > b[:, :2] - margin) & (uv < b[:, 2:] + margin)).all()
+
+
+def test_empty_and_invalid_input(frame, predictor, test_body):
+    empty = predictor.predict(frame, People())
+    assert len(empty) == 0 and empty.vertices.shape == (0, test_body.num_vertices, 3)
+    with pytest.raises(ValueError, match='uint8'):
+        predictor.predict(frame.astype(np.float32), _people(1, 100, 100))
+    with pytest.raises(TypeError, match='People'):
+        predictor.predict(frame, {'boxes': []})
+
+
+def test_joint_confidence_reflects_keypoint_evidence(frame, predictor):
+    h, w = frame.shape[:2]
+    people = _people(1, w, h, seed=2)
+    people.keypoint_scores[:] = 1.0
+    people.keypoint_scores[0, [9, 15]] = 0.0            # left wrist and left ankle unseen
+    est = predictor.predict(frame, people)
+    from hmr_models.skeleton import SMPL24_NAMES
+    conf = dict(zip(SMPL24_NAMES, est.joint_confidence[0]))
+    assert conf['right_wrist'] == 1.0 and conf['left_wrist'] < 0.5
+    assert conf['left_ankle'] < 0.5 and conf['right_knee'] == 1.0

@@ -1,0 +1,133 @@
+"""The training entry points end to end on tiny data: VQ-VAE, DPMesh teacher, NKR student."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hmr_models.train import train_dpmesh, train_vqvae
+
+
+@pytest.fixture(scope='module')
+def body_file(tmp_path_factory):
+    from hmr_models.body.testing import make_test_body_file
+    return make_test_body_file(tmp_path_factory.mktemp('body') / 'body.npz')
+
+
+@pytest.fixture(scope='module')
+def shard(tmp_path_factory, body_file):
+    from hmr_models.body import load_body_model
+    from hmr_models.data.datasets.testing import write_test_shard
+    return write_test_shard(tmp_path_factory.mktemp('data') / 'shard.npz',
+                            load_body_model(body_file), n=6, crop_size=64)
+
+
+def test_mirror_poses():
+    rng = np.random.default_rng(0)
+    poses = rng.normal(0, 0.4, (5, 72)).astype(np.float32)
+    twice = train_vqvae.mirror_poses(train_vqvae.mirror_poses(poses))
+    np.testing.assert_allclose(twice, poses)
+    m = train_vqvae.mirror_poses(poses).reshape(5, 24, 3)
+    p = poses.reshape(5, 24, 3)
+    np.testing.assert_allclose(m[:, 18], p[:, 19] * [1, -1, -1])   # left elbow <- right elbow
+
+
+def test_train_vqvae_cli(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / 'poses.npz', pose=rng.normal(0, 0.3, (400, 72)).astype(np.float32))
+    cfg = {'profile': 'tiny', 'data': {'npz': [str(tmp_path / 'poses.npz')], 'mirror': True,
+                                       'val_fraction': 0.1},
+           'train': {'epochs': 2, 'batch_size': 64, 'lr': 3e-3, 'lr_final': 1e-3,
+                     'final_epochs': 1, 'progress': False}}
+    path = tmp_path / 'vq.yaml'
+    path.write_text(yaml.safe_dump(cfg))
+    assert train_vqvae.main(['--config', str(path), '--out-dir', str(tmp_path / 'out'),
+                             '--set', 'train.epochs=3']) == 0
+    with open(tmp_path / 'out' / 'epochs.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3
+    assert float(rows[-1]['train_recon']) < float(rows[0]['train_recon'])
+    assert {'val_recon', 'val_angle_deg', 'train_perplexity'} <= set(rows[0])
+    # the result is what pose_head.prior_weights points at
+    from hmr_models.dpmesh import DPMesh, load_config
+    model = DPMesh(load_config('tiny', {'pose_head': {'prior_weights': str(tmp_path / 'out' /
+                                                                           'final')}}))
+    from safetensors.torch import load_file
+    saved = load_file(str(tmp_path / 'out' / 'final' / 'model.safetensors'))
+    assert torch.equal(model.pose_prior.codebook, saved['codebook'])
+    assert bool(model.pose_prior.initialised)
+
+
+def test_vqvae_needs_data(tmp_path):
+    with pytest.raises(ValueError, match='no pose data'):
+        train_vqvae.run({'profile': 'tiny', 'train': {'epochs': 1}}, tmp_path)
+
+
+@pytest.mark.slow
+def test_teacher_then_student(tmp_path, shard, body_file):
+    base = {'model': 'tiny', 'body_model_path': str(body_file),
+            'data': {'train': [{'type': 'synthetic', 'paths': [str(shard)]}],
+                     'val': [{'type': 'synthetic', 'paths': [str(shard)],
+                              'input_keypoints': 'detected'}]},
+            'train': {'epochs': 1, 'batch_size': 3, 'lr': 1e-4, 'progress': False}}
+    path = tmp_path / 'teacher.yaml'
+    path.write_text(yaml.safe_dump(base))
+    assert train_dpmesh.main(['--config', str(path), '--stage', 'teacher',
+                              '--out-dir', str(tmp_path / 'teacher')]) == 0
+    teacher = tmp_path / 'teacher' / 'final'
+    assert (teacher / 'config.yaml').is_file() and (teacher / 'model.safetensors').is_file()
+    with open(tmp_path / 'teacher' / 'epochs.csv') as f:
+        row = list(csv.DictReader(f))[0]
+    assert float(row['val_mpjpe_mm']) > 0 and float(row['val_pa_mpjpe_mm']) > 0
+    student = dict(base, teacher=str(teacher), noise={'p_missing': 0.2, 'p_swap': 0.3})
+    module, history, final = train_dpmesh.run(student, 'student', tmp_path / 'student')
+    assert module.teacher is not None and module.nkr is not None
+    with open(tmp_path / 'student' / 'train_log.csv') as f:
+        log = list(csv.DictReader(f))
+    assert {'nkr_mse', 'nkr_nce'} <= set(log[0])
+    from hmr_models.dpmesh import DPMesh
+    assert DPMesh.from_pretrained(final).config.profile == 'tiny'
+    assert (tmp_path / 'student' / 'checkpoints' / 'epoch_000' /
+            'nkr_head.safetensors').is_file()
+
+
+def test_dpmesh_config_errors(tmp_path, shard, body_file):
+    with pytest.raises(ValueError, match="needs 'teacher'"):
+        train_dpmesh.run({'model': 'tiny', 'body_model_path': str(body_file)}, 'student',
+                         tmp_path)
+    with pytest.raises(ValueError, match='no training data'):
+        train_dpmesh.run({'model': 'tiny', 'body_model_path': str(body_file)}, 'teacher',
+                         tmp_path)
+    with pytest.raises(ValueError, match='data source type'):
+        train_dpmesh.build_dataset({'type': 'imagenet'}, 64)
+
+
+def test_shipped_example_configs_are_valid():
+    from hmr_models.paths import ASSETS_DIR
+    from hmr_models.train.config_io import load_run_config
+    from hmr_models.train.trainer import TrainConfig
+    files = sorted((ASSETS_DIR / 'configs' / 'train').glob('*.yaml'))
+    assert len(files) >= 3
+    for f in files:
+        run = load_run_config(f)
+        TrainConfig.from_dict(run['train'])
+        if f.name.startswith('vqvae'):
+            assert train_vqvae.vqvae_config(run).num_tokens > 0
+        else:
+            cfg = train_dpmesh.model_config(run['model'])
+            assert cfg.pose_head.prior_weights
+            assert all(s['type'] in ('synthetic', 'pw3d', 'coco', 'npz')
+                       for s in run['data']['train'])
+
+
+def test_corpus_folder_resolution(tmp_path):
+    (tmp_path / 'smpl_abc').mkdir()
+    (tmp_path / 'smpl_abc' / 'index.json').write_text('{}')
+    assert train_vqvae.corpus_folder(tmp_path) == tmp_path / 'smpl_abc'
+    (tmp_path / 'smpl_def').mkdir()
+    (tmp_path / 'smpl_def' / 'index.json').write_text('{}')
+    with pytest.raises(ValueError, match='several corpora'):
+        train_vqvae.corpus_folder(tmp_path)
+    with pytest.raises(FileNotFoundError, match='build_corpus'):
+        train_vqvae.corpus_folder(tmp_path / 'none')
