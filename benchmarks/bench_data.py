@@ -1,5 +1,7 @@
-"""Data engine figures: parse/retarget speed, corpus retargeting quality, scene generation
-speed, visibility and error-model statistics, and pictures to look at.
+"""Data engine figures.
+
+Parse/retarget speed, corpus retargeting quality, scene generation speed, visibility and
+error-model statistics, and pictures to look at.
 
     python benchmarks/bench_data.py [--scenes 12] [--out out/data] [--body open|PATH]
 

@@ -84,9 +84,11 @@ def joints_of(joint_model, pose, betas, trans):
 
 
 def stream(method, gt, est, joint_model, fps, timings=None):
-    """Run one group of sequences through `method` (None = per-frame) as tracks of one
-    camera. Returns predicted joints and translations (B, T, ...) with NaN where the frame was
-    not observed."""
+    """Run one group of sequences through `method` (None = per-frame) as tracks of one camera.
+
+    Returns predicted joints and translations (B, T, ...) with NaN where the frame was not
+    observed.
+    """
     b, t = est['pose'].shape[:2]
     pred_j = np.full((b, t, 24, 3), np.nan, np.float32)
     pred_t = np.full((b, t, 3), np.nan, np.float32)
@@ -145,8 +147,11 @@ def evaluate(make_method, gts, ests, joint_model, fps, timings=None, progress=No
 
 
 def tune_one_euro(gts, ests, joint_model, fps, base):
-    """Grid search on validation sequences: the lowest ACC-ERR whose MPJPE is no worse than
-    the per-frame input's (else the lowest MPJPE)."""
+    """Grid search of One-Euro parameters on validation sequences.
+
+    Picks the lowest ACC-ERR whose MPJPE is no worse than the per-frame input's (else the
+    lowest MPJPE).
+    """
     grid = list(itertools.product([0.1, 0.3, 0.6, 1.0, 2.0, 4.0], [0.0, 0.05, 0.2, 0.7, 2.0]))
     results = []
     with tqdm(total=len(grid), desc='tune One-Euro (val)') as bar:
@@ -242,8 +247,11 @@ def _yes(flag):
 
 
 def evaluate_delayed(model, cfg, gts, ests, jm, fps):
-    """Metrics of the delayed output: every frame is scored from the tick `delay` frames later
-    (the last `delay` frames of a sequence never get one and are left out)."""
+    """Metrics of the delayed output.
+
+    Every frame is scored from the tick `delay` frames later (the last `delay` frames of a
+    sequence never get one and are left out).
+    """
     total = np.zeros(5)
     for gt, est in zip(gts, ests):
         b, t = est['pose'].shape[:2]

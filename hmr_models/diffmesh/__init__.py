@@ -1,5 +1,7 @@
 """DiffMesh temporal model: refiner, streaming per-track smoother and the One-Euro baseline.
 
+Usage::
+
     from hmr_models.diffmesh import DiffMesh, StreamingSmoother
     model = DiffMesh.from_pretrained('out/diffmesh/run1/final')
     smoother = StreamingSmoother(model, body=body)      # or create_smoother(TemporalConfig())

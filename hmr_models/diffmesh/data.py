@@ -1,5 +1,7 @@
-"""Training and evaluation data for DiffMesh: real motion seen by a camera, with per-frame
-estimates simulated like a per-frame model's errors.
+"""Training and evaluation data for DiffMesh.
+
+Real motion seen by a camera, with per-frame estimates simulated like a per-frame model's
+errors.
 
 A motion (SMPL pose (T, 72) + smplx translation (T, 3) in a y-up world, at `fps`; e.g. the
 data engine's ``SMPLMotion``) is placed in front of a random camera, its COCO-17 keypoints are
@@ -82,9 +84,12 @@ class ErrorModel:
 
 @dataclass
 class TrainBatch:
-    """Model inputs and ground truth: inputs WindowBatch (B, T, ...); target_pose (B, T, 72)
-    and target_translation (B, T, 3) in the camera frame; target_betas (B, nb); mask (B, T)
-    1 where the frame has ground truth (0 for padding before the track started)."""
+    """Model inputs and ground truth.
+
+    inputs WindowBatch (B, T, ...); target_pose (B, T, 72) and target_translation (B, T, 3)
+    in the camera frame; target_betas (B, nb); mask (B, T) 1 where the frame has ground truth
+    (0 for padding before the track started).
+    """
 
     inputs: WindowBatch
     target_pose: np.ndarray
@@ -164,8 +169,11 @@ def random_cameras(mean_pelvis, rng, cam):
 
 
 def coco_keypoints_3d(joints, head_rot):
-    """COCO-17 3D points (..., 17, 3) from SMPL joints (..., 24, 3) and the head's global
-    rotation (..., 3, 3); face points are fixed offsets from the head joint."""
+    """COCO-17 3D points (..., 17, 3) from SMPL joints and the head's global rotation.
+
+    joints (..., 24, 3), head_rot (..., 3, 3); face points are fixed offsets from the head
+    joint.
+    """
     out = np.zeros(joints.shape[:-2] + (NUM_KEYPOINTS, 3), np.float32)
     for c, s in COCO_FROM_SMPL.items():
         out[..., c, :] = joints[..., s, :]
@@ -415,8 +423,10 @@ def _at_fps(motion, fps):
 
 @dataclass
 class SyntheticMotion:
-    """A smooth random motion (sums of sinusoids per joint): for tests and smoke runs, not a
-    substitute for motion capture."""
+    """A smooth random motion (sums of sinusoids per joint).
+
+    For tests and smoke runs, not a substitute for motion capture.
+    """
 
     pose: np.ndarray
     trans: np.ndarray
@@ -426,8 +436,11 @@ class SyntheticMotion:
 
 
 def smooth_random_motion(num_frames, rng, fps=30.0, amplitude=0.35, max_hz=1.2, walk=True):
-    """A SyntheticMotion of `num_frames` frames: every joint rotates smoothly, the body turns
-    slowly and (walk=True) moves across the floor."""
+    """A SyntheticMotion of `num_frames` frames.
+
+    Every joint rotates smoothly, the body turns slowly and (walk=True) moves across the
+    floor.
+    """
     time = np.arange(num_frames) / fps
     hz = rng.uniform(0.1, max_hz, (1, NUM_JOINTS, 3, 2))
     amp = rng.uniform(0, amplitude, (1, NUM_JOINTS, 3, 2)) / 2

@@ -38,8 +38,9 @@ def resolve_weights(path=''):
 
 
 def create_smoother(temporal=None, streaming=None, one_euro=None, body=None, device='cpu'):
-    """The per-track smoother the pipeline calls as `.update(stamp, track_ids, estimate,
-    people)`.
+    """The per-track smoother the pipeline calls.
+
+    It is called as `.update(stamp, track_ids, estimate, people)`.
 
     Args:
         temporal: TemporalConfig; streaming: StreamingConfig (DiffMesh); one_euro: OneEuroConfig.

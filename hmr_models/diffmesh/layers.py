@@ -66,8 +66,10 @@ class TransformerBlock(nn.Module):
 
 
 class TwoStreamBlock(nn.Module):
-    """DiffMesh's step block: each stream attends to itself, then the mesh stream reads the
-    condition stream through cross-attention (the fusion), then per-stream MLPs.
+    """DiffMesh's step block: self-attention, cross-attention fusion, per-stream MLPs.
+
+    Each stream attends to itself, then the mesh stream reads the condition stream through
+    cross-attention (the fusion), then per-stream MLPs.
 
     mesh (B, L, C), cond (B, L, C) -> same shapes.
     """

@@ -59,9 +59,12 @@ class WindowBatch:
 
 @dataclass
 class DiffMeshOutput:
-    """Refined window. rotmats (B, T, 24, 3, 3); betas (B, nb) one per window; translation
-    (B, T, 3); cond_pred / cond_target (B, T-1, D): predicted and actual condition feature of
-    each step's previous frame (auxiliary loss)."""
+    """Refined window.
+
+    rotmats (B, T, 24, 3, 3); betas (B, nb) one per window; translation (B, T, 3);
+    cond_pred / cond_target (B, T-1, D): predicted and actual condition feature of each step's
+    previous frame (auxiliary loss).
+    """
 
     rotmats: torch.Tensor
     betas: torch.Tensor
@@ -98,8 +101,11 @@ class StepNetwork(nn.Module):
 
 
 class DiffMesh(nn.Module):
-    """The refiner. `forward(WindowBatch) -> DiffMeshOutput`; `joint_model` maps SMPL parameters
-    to the 24 joints of the body it was trained with (saved with the weights)."""
+    """The refiner.
+
+    `forward(WindowBatch) -> DiffMeshOutput`; `joint_model` maps SMPL parameters to the 24
+    joints of the body it was trained with (saved with the weights).
+    """
 
     def __init__(self, config=None, joint_model=None):
         super().__init__()
@@ -240,8 +246,11 @@ class DiffMesh(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path, map_location='cpu'):
-        """Load a folder written by save_pretrained, or a training checkpoint file that holds
-        'config' (or 'model_config') and 'model' state dicts."""
+        """Load a model saved by save_pretrained or a training checkpoint.
+
+        `path` is a folder written by save_pretrained, or a training checkpoint file that
+        holds 'config' (or 'model_config') and 'model' state dicts.
+        """
         from hmr_models.paths import require_file
         path = Path(path).expanduser()
         if path.is_dir():

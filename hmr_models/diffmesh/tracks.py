@@ -55,8 +55,10 @@ class TrackBuffer:
 
 
 class TrackTable:
-    """Track id -> state, with expiry of tracks unseen for `timeout` seconds and a reset of
-    tracks whose time runs backwards (a bag replayed from the start, a clock jump).
+    """Track id -> state, with expiry of unseen tracks and reset of tracks going back in time.
+
+    Tracks unseen for `timeout` seconds expire; tracks whose time runs backwards (a bag
+    replayed from the start, a clock jump) are reset.
 
     `counters` counts what happened (expired, reset, duplicate_ids, untracked, frames) so the
     node can publish it as diagnostics.

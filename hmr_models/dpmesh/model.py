@@ -139,7 +139,7 @@ class DPMesh(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def heatmaps(self, keypoints, valid):
-        """Gaussian heatmaps (B, K, h, w) at latent resolution from crop-normalised keypoints."""
+        """Gaussian heatmaps at latent resolution from crop-normalised keypoints: (B, K, h, w)."""
         from hmr_models.frontend.heatmaps import gaussian_heatmaps
         cfg = self.config
         return gaussian_heatmaps(keypoints * cfg.crop_size, valid, crop_size=cfg.crop_size,

@@ -115,8 +115,11 @@ def make_loss_fn(module):
 
 
 def make_val_fn(module):
-    """Validation: the losses plus MPJPE and ACC-ERR (mm, mm/frame^2, root-relative) of the
-    refined windows and of their per-frame inputs."""
+    """Validation losses and metrics.
+
+    The losses plus MPJPE and ACC-ERR (mm, mm/frame^2, root-relative) of the refined windows
+    and of their per-frame inputs.
+    """
     loss_fn = make_loss_fn(module)
 
     def val_fn(model, batch):

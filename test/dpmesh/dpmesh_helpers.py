@@ -1,5 +1,8 @@
-"""Helpers shared by the DPMesh tests (imported by name: conftest modules are not importable
-reliably when several test folders each have one)."""
+"""Helpers shared by the DPMesh tests.
+
+Imported by name: conftest modules are not importable reliably when several test folders
+each have one.
+"""
 import torch
 
 from hmr_models.dpmesh import DPMesh, load_config

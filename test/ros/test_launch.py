@@ -21,6 +21,7 @@ def pid_alive(pid):
 def test_live_launch_publishes_people_with_source_stamps_and_stops_cleanly(ros_node, spawn):
     images = collect(ros_node, Image, '/camera/image_raw', qos_profile_sensor_data)
     persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons', RELIABLE)
+    smoothed = collect(ros_node, SMPLPersonArray, '/hmr_node/persons_smoothed', RELIABLE)
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py')
 
     def matched():
@@ -33,6 +34,12 @@ def test_live_launch_publishes_people_with_source_stamps_and_stops_cleanly(ros_n
     matched = matched()
     assert all(p.header.frame_id == 'camera_optical_frame' for p in matched)
     assert any(len(p.persons) > 0 for p in persons), 'nobody found in the sample video'
+    # The default profile runs the bundled DPMesh and DiffMesh: meshes in front of the camera.
+    meshes = [q for p in persons for q in p.persons if q.has_mesh]
+    assert meshes, 'no mesh from the default compact model'
+    assert all(q.model_profile == 'compact' and q.translation.z > 0 for q in meshes)
+    assert wait_for(lambda: any(len(p.persons) for p in smoothed), 60), launch.text
+    assert all(q.temporal and q.has_mesh for p in smoothed for q in p.persons)
 
     pids = [int(p) for p in re.findall(r'process started with pid \[(\d+)\]', launch.text)]
     assert len(pids) == 2, launch.text

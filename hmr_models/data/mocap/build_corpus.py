@@ -20,8 +20,11 @@ log = logging.getLogger('hmr_models.data.mocap.build_corpus')
 
 
 def load_target_body(spec):
-    """'none' -> None (default proportions); 'open' -> the bundled open body (None with a
-    warning if it is not installed); else a path to an SMPL-format .npz."""
+    """Target body from a command-line spec.
+
+    'none' -> None (default proportions); 'open' -> the bundled open body (None with a
+    warning if it is not installed); else a path to an SMPL-format .npz.
+    """
     if spec == 'none':
         return None
     from hmr_models.body.model import load_body_model

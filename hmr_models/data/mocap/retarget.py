@@ -147,7 +147,7 @@ class _Geometry:
         return None if name is None else self.pos[:, self.idx[name]]
 
     def vector(self, spec):
-        """(source vectors (T, 3), rest vector (3,), per-frame weights (T,)) or None."""
+        """Return (source vectors (T, 3), the (3,) rest vector, per-frame weights (T,)) or None."""
         kind = spec[0]
         if kind == 'bone':
             a, b = self.point(spec[1]), self.point(spec[2])

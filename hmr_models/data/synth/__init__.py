@@ -1,5 +1,7 @@
-"""Synthetic multi-person scenes from real mocap, with the errors real detectors and per-frame
-estimators make, and writers for training samples, sequences and rosbags.
+"""Synthetic multi-person scenes from real mocap.
+
+The scenes carry the errors real detectors and per-frame estimators make; writers turn them
+into training samples, sequences and rosbags.
 
     from hmr_models.data.synth import MotionPool, SceneGenerator
     gen = SceneGenerator(body, MotionPool.from_corpus(corpus, 'train'))

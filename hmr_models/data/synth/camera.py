@@ -62,8 +62,11 @@ class Camera:
 
 
 def look_rotation(yaw, pitch, roll=0.0):
-    """World -> camera rotation of a camera looking along heading `yaw` (radians about y,
-    0 = world +z), tilted down by `pitch` and rolled by `roll` (radians)."""
+    """World -> camera rotation of a camera looking along heading `yaw`.
+
+    `yaw` is in radians about y (0 = world +z); the camera is tilted down by `pitch` and
+    rolled by `roll` (radians).
+    """
     fwd = np.array([math.sin(yaw), 0.0, math.cos(yaw)])
     down = np.array([0.0, -1.0, 0.0])
     level = np.stack([np.cross(down, fwd), down, fwd])  # rows: camera x, y, z in the world

@@ -1,5 +1,7 @@
-"""Images of synthetic scenes: bodies in random colours over procedural backgrounds, with the
-scene's boxes and pillars, through the mesh renderer of :mod:`hmr_models.render`.
+"""Images of synthetic scenes.
+
+Bodies in random colours over procedural backgrounds, with the scene's boxes and pillars,
+through the mesh renderer of :mod:`hmr_models.render`.
 
 The background is a textured floor seen in the scene camera's perspective (tiles of random
 size and colours) below a wall or sky of random gradient and panels. Bodies and objects are

@@ -1,5 +1,6 @@
-"""Which keypoints a camera sees: out of frame, hidden by the body itself, by another person or
-by an object.
+"""Which keypoints a camera sees.
+
+A keypoint may be out of frame, hidden by the body itself, by another person or by an object.
 
 Bodies are approximated by capsules around SMPL's bones (radii of an average adult, scaled per
 person) and a sphere for the head; objects are oriented boxes. A keypoint is occluded when the

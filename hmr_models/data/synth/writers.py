@@ -1,5 +1,7 @@
-"""Files made from synthetic scenes: per-person training samples (DPMesh), per-track sequences
-(DiffMesh) and rosbags with ground truth (replay evaluation).
+"""Files made from synthetic scenes.
+
+Per-person training samples (DPMesh), per-track sequences (DiffMesh) and rosbags with ground
+truth (replay evaluation).
 
 Per-person samples (:func:`person_samples`, :func:`write_samples`): one npz shard holds N
 samples stacked along the first axis (camera frame, pixels of the full image):
@@ -41,8 +43,11 @@ TOPICS = {'image': '/camera/image_raw', 'camera_info': '/camera/camera_info',
 
 
 def detect_scene(scene, rng, config=None):
-    """Simulated detections of every frame: list over frames of (People, error types,
-    detected mask) (see :func:`.detector_noise.simulate_detections`)."""
+    """Simulated detections of every frame.
+
+    Returns a list over frames of (People, error types, detected mask) (see
+    :func:`.detector_noise.simulate_detections`).
+    """
     k = scene.camera.intrinsics
     out = []
     for f in range(scene.num_frames):
@@ -174,8 +179,10 @@ def write_sequence(path, scene, estimates, detections):
 
 
 def message_dir():
-    """Folder with SMPLPerson.msg / SMPLPersonArray.msg: the checkout's msg/, else the
-    installed share/hmr_ros/msg."""
+    """Folder with SMPLPerson.msg / SMPLPersonArray.msg.
+
+    The checkout's msg/, else the installed share/hmr_ros/msg.
+    """
     for folder in (REPO_ROOT / 'msg', Path(sys.prefix) / 'share' / 'hmr_ros' / 'msg'):
         if (folder / 'SMPLPersonArray.msg').is_file():
             return folder
