@@ -83,6 +83,19 @@ def joints_of(joint_model, pose, betas, trans):
         ).numpy()
 
 
+def frame_inputs(est, joint_model, seen, k):
+    """(BodyEstimate, People) of the sequences `seen` at frame k: what a tick receives."""
+    pose, betas, trans = (est[n][seen, k] for n in ('pose', 'betas', 'translation'))
+    estimate = BodyEstimate(pose=pose.copy(), betas=betas.copy(), translation=trans.copy(),
+                            joints=joints_of(joint_model, pose, betas, trans),
+                            joint_confidence=np.ones((len(seen), 24), np.float32))
+    people = People(boxes=est['boxes'][seen, k], scores=np.ones(len(seen), np.float32),
+                    keypoints=est['keypoints'][seen, k],
+                    keypoint_scores=est['keypoint_scores'][seen, k],
+                    track_ids=seen.astype(np.int64))
+    return estimate, people
+
+
 def stream(method, gt, est, joint_model, fps, timings=None):
     """Run one group of sequences through `method` (None = per-frame) as tracks of one camera.
 
@@ -96,16 +109,7 @@ def stream(method, gt, est, joint_model, fps, timings=None):
         seen = np.flatnonzero(est['observed'][:, k])
         if len(seen) == 0:
             continue
-        pose = est['pose'][seen, k]
-        betas = est['betas'][seen, k]
-        trans = est['translation'][seen, k]
-        estimate = BodyEstimate(pose=pose.copy(), betas=betas.copy(), translation=trans.copy(),
-                                joints=joints_of(joint_model, pose, betas, trans),
-                                joint_confidence=np.ones((len(seen), 24), np.float32))
-        people = People(boxes=est['boxes'][seen, k], scores=np.ones(len(seen), np.float32),
-                        keypoints=est['keypoints'][seen, k],
-                        keypoint_scores=est['keypoint_scores'][seen, k],
-                        track_ids=seen.astype(np.int64))
+        estimate, people = frame_inputs(est, joint_model, seen, k)
         if method is None:
             out = estimate
         else:
@@ -262,15 +266,7 @@ def evaluate_delayed(model, cfg, gts, ests, jm, fps):
             seen = np.flatnonzero(est['observed'][:, k])
             if len(seen) == 0:
                 continue
-            pose, betas, trans = (est[n][seen, k] for n in ('pose', 'betas', 'translation'))
-            estimate = BodyEstimate(pose=pose.copy(), betas=betas.copy(),
-                                    translation=trans.copy(),
-                                    joints=joints_of(jm, pose, betas, trans),
-                                    joint_confidence=np.ones((len(seen), 24), np.float32))
-            people = People(boxes=est['boxes'][seen, k], scores=np.ones(len(seen), np.float32),
-                            keypoints=est['keypoints'][seen, k],
-                            keypoint_scores=est['keypoint_scores'][seen, k],
-                            track_ids=seen.astype(np.int64))
+            estimate, people = frame_inputs(est, jm, seen, k)
             d = sm.step(k / fps, people.track_ids, estimate, people).delayed
             if d is None:
                 continue

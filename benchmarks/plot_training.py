@@ -45,7 +45,7 @@ def plot_run(run, out_dir):
         print(f'{run}: no train_log.csv / epochs.csv, skipped', file=sys.stderr)
         return None
     metrics = [k for k in epochs if k.startswith('val_') and k != 'val_loss'
-               and any(m in k for m in ('mpjpe', 'angle', 'mm', 'acc'))]
+               and any(m in k for m in ('mpjpe', 'angle', '_mm', 'acc_err'))]
     fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(11 if metrics else 6, 4),
                              squeeze=False)
     ax = axes[0, 0]

@@ -70,6 +70,16 @@ def test_hmr_node_malformed_parameter_fails_at_start(spawn):
     assert 'model_profile must be one of' in proc.text
 
 
+def test_hmr_node_missing_weights_fail_clearly(spawn, tmp_path):
+    proc = spawn('--ros-args', '-p', f'dpmesh_checkpoint:={tmp_path}/nowhere',
+                 python_module='hmr_ros.hmr_node')
+    assert proc.wait(timeout=120) == 2
+    assert "DPMesh checkpoint not found" in proc.text and 'dpmesh_checkpoint' in proc.text
+    proc = spawn('--ros-args', '-p', 'model_profile:=sd15', python_module='hmr_ros.hmr_node')
+    assert proc.wait(timeout=120) == 2
+    assert "'sd15' has no bundled weights" in proc.text
+
+
 def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     """Unsupported encoding, zero-size and 20000x20000 images: counted drops, no crash."""
     pub = ros_node.create_publisher(Image, '/bad/image_raw', RELIABLE)

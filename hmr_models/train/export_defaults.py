@@ -1,0 +1,72 @@
+"""Copy trained runs into the package as its bundled default weights (hmr_models/assets/weights).
+
+    python -m hmr_models.train.export_defaults --dpmesh runs/dpmesh_compact_student/final \
+        --diffmesh runs/diffmesh_compact/final
+
+DPMesh's floating-point tensors are stored in float16 (half the size; the model is loaded back
+in float32, and the measured difference is printed); DiffMesh is copied as is (5 MB). Prints
+the sizes against the 50 MB budget of the repository.
+"""
+import argparse
+import logging
+from pathlib import Path
+import shutil
+import sys
+
+import torch
+
+from hmr_models.paths import ASSETS_DIR
+
+log = logging.getLogger(__name__)
+BUDGET_MB = 50.0
+
+
+def export_dpmesh(src, dst):
+    """Write `src` (a DPMesh checkpoint) to `dst` with float16 weights; return the max error."""
+    from safetensors.torch import load_file, save_file
+
+    from hmr_models.dpmesh import DPMesh
+    from hmr_models.dpmesh.checkpoint import CONFIG, META, WEIGHTS
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    state = load_file(str(src / WEIGHTS))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(half, str(dst / WEIGHTS))
+    for name in (CONFIG, META):
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+    # How much float16 storage changes the outputs, on random inputs.
+    full, exported = DPMesh.from_pretrained(src).eval(), DPMesh.from_pretrained(dst).eval()
+    cfg = full.config
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, cfg.crop_size, cfg.crop_size, generator=g) * 2 - 1
+    k = full.num_keypoints
+    kp, ok = torch.rand(2, k, 2, generator=g), torch.ones(2, k, dtype=torch.bool)
+    with torch.no_grad():
+        a, b = full(images, kp, ok), exported(images, kp, ok)
+    return float((a.pose - b.pose).abs().max())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--dpmesh', help='DPMesh checkpoint folder (the NKR student)')
+    p.add_argument('--diffmesh', help='DiffMesh weights folder')
+    p.add_argument('--out', default=str(ASSETS_DIR / 'weights'))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    out = Path(args.out)
+    if args.dpmesh:
+        err = export_dpmesh(args.dpmesh, out / 'dpmesh_compact')
+        print(f'DPMesh -> {out / "dpmesh_compact"} (float16; max pose difference {err:.2e} rad)')
+    if args.diffmesh:
+        dst = out / 'diffmesh_compact'
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(args.diffmesh, dst)
+        print(f'DiffMesh -> {dst}')
+    total = sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2 ** 20
+    print(f'bundled weights: {total:.1f} MB of the {BUDGET_MB:.0f} MB budget')
+    return 0 if total <= BUDGET_MB else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
