@@ -27,7 +27,8 @@ PLAY_PARAMS = [
     Param('loop', False, 'restart at the end'),
     Param('topics', [''], 'topics to play (empty: all)'),
     Param('remap', [''], "topic renames as 'from:=to'"),
-    Param('start_delay', 1.0, 'seconds to wait for subscribers before the first message'),
+    Param('start_delay', 5.0, 'at most this many seconds to wait, before the first message, '
+          'until every played topic has a subscriber (messages sent earlier would be lost)'),
 ]
 
 
@@ -88,7 +89,12 @@ class BagPlayer(Node):
         self.thread.start()
 
     def _play(self):
-        time.sleep(self.p.start_delay)  # discovery: messages sent before it are lost
+        # Discovery: start once every topic has a subscriber, or after start_delay at most
+        # (a fixed pause lost messages on a busy machine, and delayed an idle one).
+        deadline = time.monotonic() + self.p.start_delay
+        while time.monotonic() < deadline and not self._stop.is_set() and not all(
+                pub.get_subscription_count() for pub in self.publishers_by_topic.values()):
+            time.sleep(0.05)
         try:
             while not self._stop.is_set():
                 self._play_once()

@@ -33,9 +33,18 @@ def ros_node():
     node = rclpy.create_node(f'test_{os.getpid()}_{time.monotonic_ns()}', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
+    stop = threading.Event()
+
+    def spin():
+        # spin_once with a timeout rebuilds the wait set often: subscriptions created while
+        # the executor sleeps in a wait without them are picked up within 0.1 s.
+        while not stop.is_set() and context.ok():
+            executor.spin_once(timeout_sec=0.1)
+    thread = threading.Thread(target=spin, daemon=True)
     thread.start()
     yield node
+    stop.set()
+    thread.join(timeout=2.0)
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=context)

@@ -85,7 +85,8 @@ def test_record_then_play_preserves_content_and_timing(ros_node, spawn, tmp_path
     play = spawn('play', str(out), '--rate', '2.0', '--remap', '/rec/persons:=/replayed/persons',
                  python_module='hmr_ros.bag_tool')
     assert play.wait(timeout=60) == 0, play.text
-    assert wait_for(lambda: len(received) == 6 and len(texts) == 6, 5), play.text
+    assert wait_for(lambda: len(received) == 6 and len(texts) == 6, 5), \
+        f"{len(received)} persons, {len(texts)} texts\n{play.text}"
     assert received == sent
     assert [t.data for t in texts] == [f'hello {i}' for i in range(6)]
     gaps = np.diff(arrival)

@@ -114,6 +114,10 @@ def test_shipped_example_configs_are_valid():
         TrainConfig.from_dict(run['train'])
         if f.name.startswith('vqvae'):
             assert train_vqvae.vqvae_config(run).num_tokens > 0
+        elif f.name.startswith('diffmesh'):
+            from hmr_models.diffmesh import DiffMeshConfig
+            assert DiffMeshConfig.from_dict(run.get('model') or {}).num_frames == 16
+            assert run['data']['corpus']
         else:
             cfg = train_dpmesh.model_config(run['model'])
             assert cfg.pose_head.prior_weights
