@@ -96,20 +96,29 @@ def frame_inputs(est, joint_model, seen, k):
     return estimate, people
 
 
+def ticks(est, joint_model):
+    """(frame k, observed sequences, BodyEstimate, People) for every frame someone is seen."""
+    for k in range(est['pose'].shape[1]):
+        seen = np.flatnonzero(est['observed'][:, k])
+        if len(seen):
+            yield (k, seen) + frame_inputs(est, joint_model, seen, k)
+
+
+def empty_predictions(est):
+    """NaN-filled joints (B, T, 24, 3) and translations (B, T, 3): unobserved stays NaN."""
+    b, t = est['pose'].shape[:2]
+    return (np.full((b, t, 24, 3), np.nan, np.float32), np.full((b, t, 3), np.nan, np.float32))
+
+
 def stream(method, gt, est, joint_model, fps, timings=None):
     """Run one group of sequences through `method` (None = per-frame) as tracks of one camera.
 
     Returns predicted joints and translations (B, T, ...) with NaN where the frame was not
     observed.
     """
-    b, t = est['pose'].shape[:2]
-    pred_j = np.full((b, t, 24, 3), np.nan, np.float32)
-    pred_t = np.full((b, t, 3), np.nan, np.float32)
-    for k in range(t):
-        seen = np.flatnonzero(est['observed'][:, k])
-        if len(seen) == 0:
-            continue
-        estimate, people = frame_inputs(est, joint_model, seen, k)
+    pred_j, pred_t = empty_predictions(est)
+    b = est['pose'].shape[0]
+    for k, seen, estimate, people in ticks(est, joint_model):
         if method is None:
             out = estimate
         else:
@@ -258,15 +267,9 @@ def evaluate_delayed(model, cfg, gts, ests, jm, fps):
     """
     total = np.zeros(5)
     for gt, est in zip(gts, ests):
-        b, t = est['pose'].shape[:2]
         sm = StreamingSmoother(model, cfg)
-        pj = np.full((b, t, 24, 3), np.nan, np.float32)
-        pt = np.full((b, t, 3), np.nan, np.float32)
-        for k in range(t):
-            seen = np.flatnonzero(est['observed'][:, k])
-            if len(seen) == 0:
-                continue
-            estimate, people = frame_inputs(est, jm, seen, k)
+        pj, pt = empty_predictions(est)
+        for k, seen, estimate, people in ticks(est, jm):
             d = sm.step(k / fps, people.track_ids, estimate, people).delayed
             if d is None:
                 continue
