@@ -80,6 +80,7 @@ class BagPlayer(Node):
             raise SetupError(f'nothing to play in {self.p.bag} (topics: '
                              f'{sorted(c.topic for c in self.reader.connections)})')
         self.played = 0
+        self.play_seconds = 0.0
         self.get_logger().info(
             f'playing {self.p.bag}: {self.reader.message_count} messages, '
             f'{self.reader.duration * 1e-9:.1f} s, topics {sorted(self.publishers_by_topic)} at '
@@ -95,6 +96,8 @@ class BagPlayer(Node):
         while time.monotonic() < deadline and not self._stop.is_set() and not all(
                 pub.get_subscription_count() for pub in self.publishers_by_topic.values()):
             time.sleep(0.05)
+        # A matched writer does not mean the reader has matched it yet: give it a moment.
+        self._stop.wait(max(0.0, min(0.5, deadline - time.monotonic())))
         try:
             while not self._stop.is_set():
                 self._play_once()
@@ -103,12 +106,14 @@ class BagPlayer(Node):
         except BagError as exc:
             self.get_logger().error(f'{exc}; played {self.played} messages')
             self.exit_code = 1
-        self.get_logger().info(f'finished: {self.played} messages published')
+        self.get_logger().info(f'finished: {self.played} messages published over '
+                               f'{self.play_seconds:.2f} s')
         self.context.try_shutdown()
 
     def _play_once(self):
         first_log = None
         start = time.monotonic()
+        self.play_seconds = 0.0
         topics = set(self.publishers_by_topic)
         for conn, stamp, raw in iter_messages(self.reader, topics):
             if self._stop.is_set():
@@ -122,6 +127,7 @@ class BagPlayer(Node):
                     return
             self.publishers_by_topic[conn.topic].publish(bytes(raw))
             self.played += 1
+            self.play_seconds = time.monotonic() - start
 
     def close(self):
         self._stop.set()

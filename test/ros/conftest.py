@@ -25,6 +25,19 @@ def wait_for(predicate, timeout, period=0.05):
     return value
 
 
+def wait_matched(*publishers, timeout=30, settle=0.5):
+    """Wait until every publisher has a subscriber, then `settle` seconds more.
+
+    A writer can see its reader before the reader has matched the writer; a message sent in
+    that window is lost even on a reliable topic (seen on busy CI machines), so the far side
+    gets a moment to finish discovery.
+    """
+    ok = wait_for(lambda: all(p.get_subscription_count() > 0 for p in publishers), timeout)
+    if ok:
+        time.sleep(settle)
+    return ok
+
+
 @pytest.fixture
 def ros_node():
     """A node in its own context, spun by a background executor."""

@@ -9,7 +9,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from hmr_ros.image_conversion import rgb_to_image
 from hmr_ros.msg import SMPLPersonArray
-from ros.conftest import wait_for
+from ros.conftest import wait_for, wait_matched
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -88,7 +88,7 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     proc = spawn('--ros-args', '-p', 'image_topic:=/bad/image_raw', '-p',
                  'model_profile:=frontend_only', '-p', 'diagnostics_period:=0.2',
                  python_module='hmr_ros.hmr_node')
-    assert wait_for(lambda: pub.get_subscription_count() > 0, 30), proc.text
+    assert wait_matched(pub, timeout=30), proc.text
 
     def send(msg):
         msg.header.frame_id = 'cam'
@@ -129,13 +129,16 @@ def test_hmr_node_reads_compressed_images(ros_node, spawn):
     proc = spawn('--ros-args', '-p', 'image_topic:=/zip/image_raw', '-p',
                  'image_transport:=compressed', '-p', 'model_profile:=frontend_only',
                  python_module='hmr_ros.hmr_node')
-    assert wait_for(lambda: pub.get_subscription_count() > 0, 30), proc.text
+    assert wait_matched(pub, timeout=30), proc.text
     ok, buf = cv2.imencode('.jpg', np.zeros((48, 64, 3), np.uint8))
     msg = CompressedImage(format='jpeg', data=buf.tobytes())
     msg.header.frame_id = 'zip_cam'
     msg.header.stamp.sec = 1234
-    pub.publish(msg)
-    assert wait_for(lambda: len(persons) >= 1, 15), proc.text
+    for _ in range(5):  # a frame is allowed to be lost (sensor QoS); five are not
+        pub.publish(msg)
+        if wait_for(lambda: len(persons) >= 1, 3):
+            break
+    assert persons, proc.text
     assert persons[0].header.frame_id == 'zip_cam' and persons[0].header.stamp.sec == 1234
     assert proc.interrupt() == 0
 
@@ -156,7 +159,7 @@ def test_hmr_node_front_end_people_tracks_and_debug_image(ros_node, spawn):
     debug = collect(ros_node, Image, '/hmr_node/debug_image')
     proc = spawn('--ros-args', '-p', 'image_topic:=/fe/image_raw', '-p',
                  'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
-    assert wait_for(lambda: pub.get_subscription_count() > 0, 60), proc.text
+    assert wait_matched(pub, timeout=60), proc.text
     wait_for(lambda: ros_node.count_subscribers('/hmr_node/debug_image') > 0, 5)
     frame = sample_frame()
     for i in range(4):
