@@ -36,9 +36,14 @@ from hmr_models.eval.metrics import mpve, pa_mpjpe, per_joint_error  # noqa: E40
 from hmr_models.train.train_dpmesh import DPMeshTraining  # noqa: E402
 
 
+def per_person(dataset, key):
+    """One shard array, (N, ...) in the dataset's order of people."""
+    return np.stack([dataset.shards[s][key][j] for s, j in dataset.index])
+
+
 def occlusion_masks(dataset):
     """(N, 24) bool: SMPL joints occluded (self, other person, object) and inside the image."""
-    codes = np.stack([dataset.shards[s]['joint_codes'][j] for s, j in dataset.index])
+    codes = per_person(dataset, 'joint_codes')
     return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
 
 
@@ -58,12 +63,11 @@ def predict(checkpoint, dataset, body, batch_size):
 
 
 def ground_truth(dataset, body):
-    pose = torch.as_tensor(np.stack([dataset.shards[s]['pose'][j] for s, j in dataset.index]))
-    betas = torch.as_tensor(np.stack([dataset.shards[s]['betas'][j]
-                                      for s, j in dataset.index]))
+    pose = torch.as_tensor(per_person(dataset, 'pose'))
+    betas = torch.as_tensor(per_person(dataset, 'betas'))
     with torch.no_grad():
         out = body(pose.float(), betas.float())
-    joints = np.stack([dataset.shards[s]['joints3d'][j] for s, j in dataset.index])
+    joints = per_person(dataset, 'joints3d')
     return joints.astype(np.float64), out.vertices.numpy().astype(np.float64), \
         out.joints.numpy().astype(np.float64)
 

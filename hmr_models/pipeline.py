@@ -119,13 +119,11 @@ class StageConfigs:
 def build_pipeline(config: PipelineConfig, stages=None):
     """The pipeline the configuration asks for, with every model loaded (clear errors if not).
 
-    `stages` is a StageConfigs (or, for the front-end alone, a FrontEndConfig); fields left None
-    take their defaults.
+    `stages` is a StageConfigs; stages (or fields) left None take their defaults.
     """
     from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
     from hmr_models.runtime import resolve_runtime
-    if stages is None or isinstance(stages, FrontEndConfig):
-        stages = StageConfigs(frontend=stages)
+    stages = stages or StageConfigs()
     runtime = resolve_runtime(config.device, config.dtype, config.threads, config.backend)
     frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), runtime)
     mesh = temporal = None

@@ -79,9 +79,8 @@ class HMRNode(Node):
         super().__init__('hmr_node')
         self.p = declare_params(self, NODE_PARAMS)
         self.pipeline_config = declare_config(self, PipelineConfig)
-        self.frontend_config = declare_config(self, FrontEndConfig)
         stages = StageConfigs(
-            frontend=self.frontend_config, mesh=declare_config(self, MeshConfig),
+            frontend=declare_config(self, FrontEndConfig), mesh=declare_config(self, MeshConfig),
             temporal=declare_config(self, TemporalConfig),
             streaming=declare_config(self, StreamingConfig),
             one_euro=declare_config(self, OneEuroConfig))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, OneEuroSmoother, StreamingSmoother, \
-    TemporalConfig
+from diffmesh.diffmesh_helpers import tiny_config
+from hmr_models.diffmesh import DiffMesh, OneEuroSmoother, StreamingSmoother, TemporalConfig
 from hmr_models.dpmesh import DPMesh, DPMeshPredictor, load_config
 from hmr_models.dpmesh.factory import MeshConfig
 from hmr_models.paths import ASSETS_DIR, MissingModelFile
@@ -20,8 +20,7 @@ def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp('weights')
     torch.manual_seed(0)
     DPMesh(load_config('tiny')).save_pretrained(root / 'dpmesh')
-    DiffMesh(DiffMeshConfig(num_frames=8, num_steps=10, width=32, heads=2, depth=1,
-                            cond_width=32, cond_depth=1)).save_pretrained(root / 'diffmesh')
+    DiffMesh(tiny_config()).save_pretrained(root / 'diffmesh')
     return root
 
 

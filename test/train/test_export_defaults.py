@@ -2,7 +2,8 @@
 import torch
 from safetensors.torch import load_file
 
-from hmr_models.diffmesh import DiffMesh, DiffMeshConfig
+from diffmesh.diffmesh_helpers import tiny_config
+from hmr_models.diffmesh import DiffMesh
 from hmr_models.dpmesh import DPMesh, load_config
 from hmr_models.train import export_defaults
 
@@ -10,8 +11,7 @@ from hmr_models.train import export_defaults
 def test_export_writes_half_precision_checkpoints_that_load(tmp_path, capsys):
     torch.manual_seed(0)
     DPMesh(load_config('tiny')).save_pretrained(tmp_path / 'dp')
-    DiffMesh(DiffMeshConfig(num_frames=8, num_steps=10, width=32, heads=2, depth=1,
-                            cond_width=32, cond_depth=1)).save_pretrained(tmp_path / 'dm')
+    DiffMesh(tiny_config()).save_pretrained(tmp_path / 'dm')
     code = export_defaults.main(['--dpmesh', str(tmp_path / 'dp'), '--diffmesh',
                                  str(tmp_path / 'dm'), '--out', str(tmp_path / 'weights')])
     assert code == 0
