@@ -7,7 +7,10 @@
         --model no_nkr=runs/dpmesh_compact_nonkr/final [--csv out/synthocc.csv]
 
 Every model sees the same inputs: the rendered crop and the keypoints of the simulated detector
-(jitter, misses under occlusion, swaps, neighbour grabs), as in the running pipeline. Metrics
+(jitter, misses under occlusion, swaps, neighbour grabs), as in the running pipeline. Two
+tables: the people the simulated front-end detects (the mesh stage only ever runs on those; the
+figures the goals are judged on) and all people (a missed person has no keypoints: the model
+sees only the crop of its true box). Metrics
 (mm, hmr_models.eval.metrics): MPJPE (pelvis-aligned, SMPL-24 joints), PA-MPJPE, MPVE (pelvis-
 aligned vertices), OCC-MPJPE (pelvis-aligned error of the joints the scene marks occluded by
 the person itself, another person or an object, and inside the image). Goals for the shipped
@@ -101,28 +104,38 @@ def main(argv=None):
     gt_j, gt_v, gt_vj = ground_truth(data, body)
     print(f'SynthOcc: {len(data)} people, {occluded.sum()} occluded joints '
           f'({100 * occluded.mean():.1f} %)')
-    rows = []
+    detected = per_person(data, 'detected').astype(bool)
+    subsets = {'detected': detected, 'all': np.ones(len(data), bool)}
+    print(f'the simulated front-end detects {detected.sum()} of {len(data)} people: the mesh '
+          'stage only ever runs on those (first table); missed people have no keypoints and '
+          'get the image-only guess (second table)')
+    results = []                       # (model name, joints, vertices, pelvis for MPVE)
     # Baseline: the mean pose of the split, placed at the true pelvis (errors of a model that
     # outputs one posture for everybody).
-    mean_j = np.broadcast_to(gt_j.mean(0), gt_j.shape)
-    mean_v = np.broadcast_to(gt_v.mean(0), gt_v.shape)
-    mean_root = np.broadcast_to(gt_vj[:, 0].mean(0), gt_vj[:, 0].shape)
-    rows.append({'model': 'mean pose (baseline)',
-                 **metrics(mean_j, mean_v, gt_j, gt_v, gt_vj, occluded, mean_root)})
+    results.append(('mean pose (baseline)', np.broadcast_to(gt_j.mean(0), gt_j.shape),
+                    np.broadcast_to(gt_v.mean(0), gt_v.shape),
+                    np.broadcast_to(gt_vj[:, 0].mean(0), gt_vj[:, 0].shape)))
     for spec in args.model:
         name, _, path = spec.partition('=')
         if not path:
             p.error(f'--model wants NAME=CHECKPOINT, got {spec!r}')
         pred_j, pred_v = predict(path, data, body, args.batch_size)
-        rows.append({'model': name, **metrics(pred_j, pred_v, gt_j, gt_v, gt_vj, occluded)})
+        results.append((name, pred_j, pred_v, None))
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE']
-    print(f"{'model':28s}" + ''.join(f'{k:>12s}' for k in keys) + '   (mm)')
-    for r in rows:
-        print(f"{r['model']:28s}" + ''.join(f'{r[k]:12.1f}' for k in keys))
+    rows = []
+    for subset, m in subsets.items():
+        print(f'\n{subset} people ({m.sum()}):')
+        print(f"{'model':36s}" + ''.join(f'{k:>12s}' for k in keys) + '   (mm)')
+        for name, pj, pv, root in results:
+            r = {'model': name, 'people': subset, **metrics(
+                pj[m], pv[m], gt_j[m], gt_v[m], gt_vj[m], occluded[m],
+                None if root is None else root[m])}
+            rows.append(r)
+            print(f'{name:36s}' + ''.join(f'{r[k]:12.1f}' for k in keys))
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, 'w', newline='') as f:
-            w = csv.DictWriter(f, fieldnames=['model'] + keys)
+            w = csv.DictWriter(f, fieldnames=['model', 'people'] + keys)
             w.writeheader()
             w.writerows(rows)
         print(f'wrote {args.csv}')

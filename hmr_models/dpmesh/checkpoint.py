@@ -101,3 +101,39 @@ def load_state_file(path):
         from safetensors.torch import load_file
         return load_file(str(path))
     return torch.load(str(path), map_location='cpu', weights_only=True)
+
+
+def adopt_weights(model, directory):
+    """Start `model` from another checkpoint where tensor names and shapes agree.
+
+    For a model whose configuration changed (e.g. the compact profile gaining the keypoint
+    lifter): everything that still fits is taken; the regressor's parameter queries keep their
+    layout (root, pose..., betas, camera) when the number of pose tokens changed; heads that
+    become corrections of the lifter (a source without one) stay zero. Returns (taken, skipped)
+    key lists, and logs them.
+    """
+    from safetensors.torch import load_file
+    d = Path(directory).expanduser()
+    if not (d / WEIGHTS).is_file():
+        raise MissingModelFile(f'DPMesh checkpoint to start from not found: {d / WEIGHTS}')
+    state = load_file(str(d / WEIGHTS))
+    own = model.state_dict()
+    heads_are_corrections = (getattr(model, 'keypoint_lifter', None) is not None
+                             and not any(k.startswith('keypoint_lifter.') for k in state))
+    taken, skipped = {}, []
+    for key, value in state.items():
+        target = own.get(key)
+        if target is None or (heads_are_corrections and key.startswith('heads.')):
+            skipped.append(key)
+            continue
+        if key == 'regressor.param_queries' and value.shape[1:] == target.shape[1:]:
+            n = target.shape[0]
+            value = torch.cat([value[:n - 2], value[-2:]], 0)
+        if value.shape != target.shape:
+            skipped.append(key)
+            continue
+        taken[key] = value
+    model.load_state_dict(taken, strict=False)
+    log.info('started from %s: %d tensors taken, %d skipped (%s...)', d, len(taken),
+             len(skipped), ', '.join(skipped[:4]))
+    return list(taken), skipped

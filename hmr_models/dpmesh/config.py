@@ -13,6 +13,8 @@ import yaml
 
 from hmr_models.paths import ASSETS_DIR
 
+from .keypoint_lifter import KeypointLifterConfig
+
 PROFILE_DIR = ASSETS_DIR / 'configs' / 'dpmesh'
 SD_CONFIG_ROOT = ASSETS_DIR / 'configs'
 PROFILES = ('sd15', 'compact', 'tiny')
@@ -46,6 +48,8 @@ class PoseHeadConfig:
 
     `vqvae`: the paper's head (classification over a frozen VQ-VAE codebook, soft decode).
     `vposer`: the head of the authors' released checkpoints (32-d VPoser v1 code, frozen decoder).
+    `lifted`: the keypoint lifter's 23 rotations (6D) corrected by one pose token (needs
+    `keypoint_lifter.enabled`; the compact profile, see dpmesh.keypoint_lifter).
     """
 
     type: str = 'vqvae'
@@ -130,6 +134,7 @@ class DPMeshConfig:
     # -- heads
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
     pose_head: PoseHeadConfig = field(default_factory=PoseHeadConfig)
+    keypoint_lifter: KeypointLifterConfig = field(default_factory=KeypointLifterConfig)
     camera_mode: str = 'cliff'    # 'cliff' (weak perspective) or 'authors' (their t_z head)
     authors_camera_3d_size: float = 2.5
     loss: LossConfig = field(default_factory=LossConfig)
@@ -194,7 +199,9 @@ class DPMeshConfig:
         _choice('unet_training', self.unet_training, ('lora', 'full', 'frozen'))
         _choice('lora_targets', self.lora_targets, ('cross', 'attention'))
         _choice('camera_mode', self.camera_mode, ('cliff', 'authors'))
-        _choice('pose_head.type', self.pose_head.type, ('vqvae', 'vposer'))
+        _choice('pose_head.type', self.pose_head.type, ('vqvae', 'vposer', 'lifted'))
+        if self.pose_head.type == 'lifted' and not self.keypoint_lifter.enabled:
+            raise ValueError("pose_head.type 'lifted' needs keypoint_lifter.enabled: true")
         _choice('keypoint_set', self.keypoint_set, ('coco17', 'dpmesh30'))
         for part in self.attention_parts:
             _choice('attention_parts[]', part, ('down', 'up'))

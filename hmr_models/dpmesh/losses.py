@@ -82,7 +82,7 @@ def dpmesh_losses(out, batch, cfg, joint_names, depth_range, token_targets=None)
         parts['keypoints2d'] = masked_l1(out.keypoints2d, batch['keypoints2d'],
                                          batch['keypoints2d_valid'])
         loss_2d = loss_2d + parts['keypoints2d']
-    if 'joints2d' in batch:
+    if 'joints2d' in batch and out.joint_coords is not None:
         parts['volume_xy'] = masked_l1(out.joint_coords[..., :2], batch['joints2d'][:, idx],
                                        batch['joints2d_valid'][:, idx])
         loss_2d = loss_2d + cfg.w_joint_volume * parts['volume_xy']
@@ -102,7 +102,7 @@ def dpmesh_losses(out, batch, cfg, joint_names, depth_range, token_targets=None)
         parts['keypoints3d'] = masked_l1(out.keypoints3d - mid(out.keypoints3d),
                                          batch['keypoints3d'] - mid(batch['keypoints3d']), ok)
         loss_3d = loss_3d + parts['keypoints3d']
-    if 'joints3d' in batch and 'joints2d' in batch:
+    if 'joints3d' in batch and 'joints2d' in batch and out.joint_coords is not None:
         target = joint_volume_targets(batch['joints2d'], batch['joints3d'], idx, depth_range)
         valid = batch['joints3d_valid'].bool()
         parts['volume_z'] = masked_l1(out.joint_coords[..., 2:], target[..., 2:],

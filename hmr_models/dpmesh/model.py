@@ -5,7 +5,9 @@
 
 `images` are crops (B, 3, S, S) in the VAE range (`prepare_images` converts uint8 crops),
 `keypoints` crop-normalised (B, K, 2) with `valid` (B, K). The pose is 24 SMPL joint rotations:
-the root from a 6D head, the 23 body joints from the pose prior (VQ-VAE codebook or VPoser).
+the root from a 6D head, the 23 body joints from the pose prior (VQ-VAE codebook or VPoser),
+or, with a keypoint lifter (compact profile), the lifter's estimate from the 2D keypoints that
+the heads correct from the image features.
 The weak-perspective crop camera becomes a metric translation with CLIFF's full-image camera
 (focal = image diagonal when uncalibrated), so meshes land where the person is in the image.
 """
@@ -22,6 +24,7 @@ from .config import DPMeshConfig, load_config
 from .geometry import (apply_affine, authors_camera_to_weak_perspective, matrix_to_axis_angle,
                        perspective_project, rot6d_interleaved_to_matrix,
                        weak_perspective_to_translation)
+from .keypoint_lifter import KeypointLifter, box_features, load_lifter_weights
 from .pose_prior import PoseVQVAE, VPoserDecoder, load_pose_prior
 from .regressor import CascadeHead, CascadeRegressor
 
@@ -73,7 +76,8 @@ class DPMeshOutput:
     pose_logits (B, T, N) for the VQ-VAE head (None for VPoser), features (B, C, h, w),
     attention {size: (B, K, size, size)}. With cameras and a body: translation (B, 3),
     vertices (B, V, 3), joints (B, 24, 3), keypoints3d (B, 17, 3) COCO-17, all metres in the
-    camera frame; joints2d / keypoints2d (B, 24|17, 2) crop-normalised ([0, 1] inside).
+    camera frame; joints2d / keypoints2d (B, 24|17, 2) crop-normalised ([0, 1] inside);
+    lifter_features (B, hidden) of the keypoint lifter when the model has one.
     """
 
     pose: torch.Tensor
@@ -90,6 +94,44 @@ class DPMeshOutput:
     keypoints3d: torch.Tensor = None
     joints2d: torch.Tensor = None
     keypoints2d: torch.Tensor = None
+    lifter_features: torch.Tensor = None
+
+
+def parameters_output(root, body_rot, betas, raw_cam, config):
+    """DPMeshOutput from root (B, 3, 3), body (B, 23, 3, 3), betas and the raw camera head."""
+    rotmats = torch.cat([root[:, None], body_rot.to(root.dtype)], 1)
+    pose = matrix_to_axis_angle(rotmats).reshape(rotmats.shape[0], 72)
+    if config.camera_mode == 'cliff':
+        s = F.softplus(raw_cam[:, :1] + _S0) + 1e-3
+        camera = torch.cat([s, raw_cam[:, 1:]], -1)
+    else:
+        camera = authors_camera_to_weak_perspective(raw_cam, config.authors_camera_3d_size)
+    return DPMeshOutput(pose=pose, rotmats=rotmats, betas=betas, camera=camera,
+                        joint_coords=None, features=None)
+
+
+def lifter_output(lifted, config):
+    """DPMeshOutput of the keypoint lifter alone (what DPMesh starts from)."""
+    out = parameters_output(rot6d_interleaved_to_matrix(lifted['root6d'].float()),
+                            rot6d_interleaved_to_matrix(lifted['body6d'].float()),
+                            lifted['betas'].float(), lifted['camera'].float(), config)
+    out.lifter_features = lifted['hidden']
+    return out
+
+
+def pose_body(out, cameras, body, crop_size):
+    """Fill `out`'s translation, vertices, joints (camera frame) and crop projections."""
+    with torch.autocast(out.pose.device.type, enabled=False):   # SMPL in float32
+        out.translation = weak_perspective_to_translation(
+            out.camera.float(), cameras.box_center.float(), cameras.box_size.float(),
+            cameras.focal.float(), cameras.principal.float())
+        posed = body(out.pose.float(), out.betas.float(), out.translation)
+        out.vertices, out.joints = posed.vertices, posed.joints
+        out.keypoints3d = body.regress(posed.vertices, 'coco17')
+        for name, pts in (('joints2d', out.joints), ('keypoints2d', out.keypoints3d)):
+            pix = perspective_project(pts, cameras.focal.float(), cameras.principal.float())
+            setattr(out, name, apply_affine(pix, cameras.image_to_crop.float()) / float(crop_size))
+    return out
 
 
 def prepare_images(crops, image_range='minus_one_one', device='cpu', dtype=torch.float32):
@@ -112,21 +154,33 @@ class DPMesh(nn.Module):
         self.config = cfg = config
         self.backbone = DiffusionBackbone(cfg)
         head = cfg.pose_head
+        self.pose_prior = None
         if head.type == 'vqvae':
             self.pose_prior = PoseVQVAE(head.vqvae)
             if head.prior_weights:
                 load_pose_prior(self.pose_prior, head.prior_weights)
             num_params, pose_dim = head.vqvae.num_tokens + 3, head.vqvae.codebook_size
-        else:
+        elif head.type == 'vposer':
             self.pose_prior = VPoserDecoder(head.vposer_latent, head.vposer_hidden)
             num_params, pose_dim = 3, head.vposer_latent
-        self.pose_prior.requires_grad_(False)   # a frozen prior, as in the paper
+        else:                                   # 'lifted': one token corrects the lifter
+            num_params, pose_dim = 4, 23 * 6
+        if self.pose_prior is not None:
+            self.pose_prior.requires_grad_(False)   # a frozen prior, as in the paper
         reg = cfg.regressor
         self.regressor = CascadeRegressor(cfg.fused_channels, cfg.feature_size, num_params, reg)
         d, layers = reg.d_model, reg.dec_layers
         self.heads = nn.ModuleDict({
             'root': CascadeHead(d, 6, layers), 'pose': CascadeHead(d, pose_dim, layers),
             'betas': CascadeHead(d, 10, layers), 'camera': CascadeHead(d, 3, layers)})
+        self.keypoint_lifter = None
+        if cfg.keypoint_lifter.enabled:
+            self.keypoint_lifter = KeypointLifter(cfg.num_keypoints, cfg.keypoint_lifter)
+            if cfg.keypoint_lifter.weights:
+                load_lifter_weights(self.keypoint_lifter, cfg.keypoint_lifter.weights)
+            # The heads become corrections of the lifter's estimate: zero until trained.
+            for p in self.heads.parameters():
+                nn.init.zeros_(p)
 
     @property
     def num_keypoints(self):
@@ -134,7 +188,8 @@ class DPMesh(nn.Module):
 
     def train(self, mode=True):
         super().train(mode)
-        self.pose_prior.eval()     # frozen prior: no dropout, no codebook updates
+        if self.pose_prior is not None:
+            self.pose_prior.eval()     # frozen prior: no dropout, no codebook updates
         return self
 
     # ------------------------------------------------------------------ forward
@@ -158,7 +213,11 @@ class DPMesh(nn.Module):
             heatmaps = self.heatmaps(keypoints, valid)
         back = self.backbone(images, keypoints, valid, heatmaps, latent=latent)
         tokens, coords = self.regressor(back['features'])
-        out = self._decode_tokens(tokens)
+        lifted = None
+        if self.keypoint_lifter is not None:
+            box = box_features(cameras, b, keypoints.device, keypoints.dtype)
+            lifted = self.keypoint_lifter(keypoints.to(box.dtype), valid, box)
+        out = self._decode_tokens(tokens, lifted)
         out.joint_coords = coords
         out.features = back['features']
         out.attention = back['attention']
@@ -166,15 +225,23 @@ class DPMesh(nn.Module):
             self.pose_body(out, cameras, body)
         return out
 
-    def _decode_tokens(self, tokens):
-        """Parameter tokens (L, B, P, d) -> DPMeshOutput with pose, betas, camera."""
+    def _decode_tokens(self, tokens, lifted=None):
+        """Parameter tokens (L, B, P, d) (+ the lifter's estimate) -> pose, betas, camera."""
         cfg = self.config
         # Geometry in float32 whatever the network runs in (fp16 on GPU).
-        root = rot6d_interleaved_to_matrix(self.heads['root'](tokens[:, :, 0]).float())
+        root6d = self.heads['root'](tokens[:, :, 0]).float()
         betas = self.heads['betas'](tokens[:, :, -2]).float()
         raw_cam = self.heads['camera'](tokens[:, :, -1]).float()
+        if lifted is not None:
+            root6d = root6d + lifted['root6d'].float()
+            betas = betas + lifted['betas'].float()
+            raw_cam = raw_cam + lifted['camera'].float()
+        root = rot6d_interleaved_to_matrix(root6d)
         logits = None
-        if cfg.pose_head.type == 'vqvae':
+        if cfg.pose_head.type == 'lifted':
+            delta = self.heads['pose'](tokens[:, :, 1]).float().view(-1, 23, 6)
+            body_rot = rot6d_interleaved_to_matrix(lifted['body6d'].float() + delta)
+        elif cfg.pose_head.type == 'vqvae':
             t = cfg.pose_head.vqvae.num_tokens
             logits = self.heads['pose'](tokens[:, :, 1:1 + t])          # (B, T, N)
             body_rot = self.pose_prior.decode_probs(logits.softmax(-1))
@@ -184,33 +251,14 @@ class DPMesh(nn.Module):
             body_rot = self.pose_prior(code)                           # (B, 21, 3, 3)
             eye = torch.eye(3, device=code.device, dtype=body_rot.dtype)
             body_rot = torch.cat([body_rot, eye.expand(body_rot.shape[0], 2, 3, 3)], 1)
-        rotmats = torch.cat([root[:, None], body_rot.to(root.dtype)], 1)
-        pose = matrix_to_axis_angle(rotmats).reshape(rotmats.shape[0], 72)
-        if cfg.camera_mode == 'cliff':
-            s = F.softplus(raw_cam[:, :1] + _S0) + 1e-3
-            camera = torch.cat([s, raw_cam[:, 1:]], -1)
-        else:
-            camera = authors_camera_to_weak_perspective(raw_cam, cfg.authors_camera_3d_size)
-        return DPMeshOutput(pose=pose, rotmats=rotmats, betas=betas, camera=camera,
-                            joint_coords=None, features=None, pose_logits=logits)
+        out = parameters_output(root, body_rot, betas, raw_cam, cfg)
+        out.pose_logits = logits
+        out.lifter_features = None if lifted is None else lifted['hidden']
+        return out
 
     def pose_body(self, out, cameras, body):
         """Fill translation, vertices, joints (camera frame) and their crop projections."""
-        with torch.autocast(out.pose.device.type, enabled=False):   # SMPL in float32
-            return self._pose_body(out, cameras, body)
-
-    def _pose_body(self, out, cameras, body):
-        out.translation = weak_perspective_to_translation(
-            out.camera.float(), cameras.box_center.float(), cameras.box_size.float(),
-            cameras.focal.float(), cameras.principal.float())
-        posed = body(out.pose.float(), out.betas.float(), out.translation)
-        out.vertices, out.joints = posed.vertices, posed.joints
-        out.keypoints3d = body.regress(posed.vertices, 'coco17')
-        size = float(self.config.crop_size)
-        for name, pts in (('joints2d', out.joints), ('keypoints2d', out.keypoints3d)):
-            pix = perspective_project(pts, cameras.focal.float(), cameras.principal.float())
-            setattr(out, name, apply_affine(pix, cameras.image_to_crop.float()) / size)
-        return out
+        return pose_body(out, cameras, body, self.config.crop_size)
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory, full=False):

@@ -101,7 +101,7 @@ class DPMeshPredictor:
         ok_t = torch.as_tensor(ok, device=dev)
         cams = CropCameras.from_crops(crops, camera, dev, torch.float32)
         t1 = time.perf_counter()
-        out = self.model(images, kp_t, ok_t)
+        out = self.model(images, kp_t, ok_t, cameras=cams)   # cameras: the lifter's box input
         if dev.type == 'cuda':
             torch.cuda.synchronize()
         t2 = time.perf_counter()

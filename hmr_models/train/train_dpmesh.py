@@ -8,6 +8,8 @@
 Config (YAML):
     model: compact              # profile name, YAML path, or {base: compact, ...overrides}
     init_checkpoint: ''         # start from a DPMesh checkpoint (student default: the teacher)
+    init_partial: ''            # or build `model` and take what fits from this checkpoint
+    freeze_lifter: false        # keep a pretrained keypoint lifter fixed (train_lifter)
     teacher: ''                 # student stage: the trained teacher checkpoint (kept frozen)
     body_model_path: ''         # SMPL npz ('' = the bundled open body)
     data:
@@ -35,6 +37,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset
 import torch.nn.functional as F
 
+from hmr_models.dpmesh.checkpoint import adopt_weights
 from hmr_models.dpmesh.config import DPMeshConfig, load_config
 from hmr_models.dpmesh.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints
 from hmr_models.dpmesh.keypoints import flip_permutation, from_coco17
@@ -114,6 +117,9 @@ class DPMeshTraining(nn.Module):
         if self.teacher is not None:
             self.teacher.eval()
         self.body.eval()
+        lifter = self.model.keypoint_lifter
+        if lifter is not None and not any(p.requires_grad for p in lifter.parameters()):
+            lifter.eval()              # a frozen lifter: no dropout either
         return self
 
     def _inputs(self, batch):
@@ -224,10 +230,16 @@ def run(run_config, stage=None, out_dir=None):
         if not run_config.get('teacher'):
             raise ValueError("stage 'student' needs 'teacher': the trained teacher checkpoint")
         teacher = DPMesh.from_pretrained(run_config['teacher']).eval()
+    partial = run_config.get('init_partial') or ''
     init = run_config.get('init_checkpoint') or (run_config.get('teacher')
-                                                 if stage == 'student' else '')
+                                                 if stage == 'student' and not partial else '')
     model = DPMesh.from_pretrained(init) if init else DPMesh(model_config(
         run_config.get('model')))
+    if partial:
+        adopt_weights(model, partial)
+    if run_config.get('freeze_lifter') and model.keypoint_lifter is not None:
+        model.keypoint_lifter.requires_grad_(False)
+        model.keypoint_lifter.eval()
     data = run_config.get('data') or {}
     cfg = model.config
     train_set = build_datasets(data.get('train'), cfg.crop_size, body)

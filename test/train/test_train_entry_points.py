@@ -90,6 +90,19 @@ def test_teacher_then_student(tmp_path, shard, body_file):
     assert DPMesh.from_pretrained(final).config.profile == 'tiny'
     assert (tmp_path / 'student' / 'checkpoints' / 'epoch_000' /
             'nkr_head.safetensors').is_file()
+    # the lifted model: image teacher's backbone + a pretrained, frozen lifter; heads learn
+    from hmr_models.dpmesh.keypoint_lifter import KeypointLifter, KeypointLifterConfig
+    from hmr_models.train.train_lifter import save_lifter
+    lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1))
+    save_lifter(lifter, tmp_path / 'lifter')
+    lifted = dict(student, init_partial=str(teacher), freeze_lifter=True, model={
+        'base': 'tiny', 'pose_head': {'type': 'lifted'}, 'keypoint_lifter': {
+            'enabled': True, 'hidden': 32, 'blocks': 1, 'weights': str(tmp_path / 'lifter')}})
+    module, _, final = train_dpmesh.run(lifted, 'student', tmp_path / 'lifted')
+    trained = DPMesh.from_pretrained(final)
+    for a, b in zip(trained.keypoint_lifter.parameters(), lifter.parameters()):
+        assert torch.equal(a, b)
+    assert any(float(p.detach().abs().max()) > 0 for p in trained.heads.parameters())
 
 
 def test_dpmesh_config_errors(tmp_path, shard, body_file):
@@ -118,9 +131,11 @@ def test_shipped_example_configs_are_valid():
             from hmr_models.diffmesh import DiffMeshConfig
             assert DiffMeshConfig.from_dict(run.get('model') or {}).num_frames == 16
             assert run['data']['corpus']
+        elif f.name.startswith('lifter'):
+            assert run['data']['train']['paths'] and run['w_nkr'] > 0
         else:
             cfg = train_dpmesh.model_config(run['model'])
-            assert cfg.pose_head.prior_weights
+            assert cfg.pose_head.prior_weights or cfg.keypoint_lifter.weights
             assert all(s['type'] in ('synthetic', 'pw3d', 'coco', 'npz')
                        for s in run['data']['train'])
 
@@ -135,3 +150,36 @@ def test_corpus_folder_resolution(tmp_path):
         train_vqvae.corpus_folder(tmp_path)
     with pytest.raises(FileNotFoundError, match='build_corpus'):
         train_vqvae.corpus_folder(tmp_path / 'none')
+
+
+def test_train_lifter_teacher_then_nkr_student(tmp_path, shard, body_file):
+    from safetensors.torch import load_file
+    from hmr_models.dpmesh import DPMesh, load_config
+    from hmr_models.train import train_lifter
+    cfg = {'lifter': {'hidden': 64, 'blocks': 1}, 'body_model_path': str(body_file),
+           'w_nkr': 0.5, 'loss': {'w_3d': 5.0},
+           'data': {'train': {'paths': [str(shard)]}, 'val': {'paths': [str(shard)]}},
+           'train': {'epochs': 3, 'batch_size': 3, 'lr': 3e-3, 'lr_final': 1e-3,
+                     'final_epochs': 1, 'progress': False}}
+    path = tmp_path / 'lifter.yaml'
+    path.write_text(yaml.safe_dump(cfg))
+    teacher = tmp_path / 'teacher'
+    assert train_lifter.main(['--config', str(path), '--stage', 'teacher',
+                              '--out-dir', str(teacher)]) == 0
+    with open(teacher / 'epochs.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]['train_loss']) < float(rows[0]['train_loss'])
+    assert {'val_mpjpe_mm', 'val_pa_mpjpe_mm'} <= set(rows[0])
+    student = tmp_path / 'student'
+    assert train_lifter.main(['--config', str(path), '--stage', 'student', '--out-dir',
+                              str(student), '--set', f'teacher={teacher / "final"}']) == 0
+    with open(student / 'epochs.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]['train_nkr_mse']) > 0
+    # DPMesh's keypoint_lifter.weights loads the result
+    model = DPMesh(load_config('tiny', {'pose_head': {'type': 'lifted'}, 'keypoint_lifter': {
+        'enabled': True, 'hidden': 64, 'blocks': 1, 'weights': str(student / 'final')}}))
+    saved = load_file(str(student / 'final' / 'lifter.safetensors'))
+    assert torch.equal(model.keypoint_lifter.out.weight, saved['out.weight'])
+    assert not torch.equal(saved['out.weight'], load_file(
+        str(teacher / 'final' / 'lifter.safetensors'))['out.weight'])

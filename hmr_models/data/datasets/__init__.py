@@ -4,6 +4,7 @@
 - `COCOKeypoints`: COCO / CrowdPose keypoint json with NeuralAnnot or EFT pseudo-GT SMPL.
 - `PreprocessedNPZ`: Human3.6M, MuCo and others in the SPIN-style preprocessed npz layout.
 - `SyntheticSamples`: the project's synthetic shards (hmr_models.data.synth writers).
+- `SyntheticKeypoints`: the same shards, keypoints and labels only (keypoint lifter).
 - `SampleList`: samples already in memory.
 See `sample.py` for the dict every loader returns.
 """
@@ -12,8 +13,8 @@ from .formats import FORMATS, remap
 from .preprocessed import PreprocessedNPZ
 from .pw3d import PW3DSequences, read_sequence
 from .sample import SAMPLE_SHAPES, crop_sample, sample_from_crop, validate_sample
-from .synthetic import SampleList, SyntheticSamples
+from .synthetic import SampleList, SyntheticKeypoints, SyntheticSamples
 
 __all__ = ['COCOKeypoints', 'FORMATS', 'PW3DSequences', 'PreprocessedNPZ', 'SAMPLE_SHAPES',
-           'SampleList', 'SyntheticSamples', 'crop_sample', 'read_sequence', 'read_smpl_fits',
-           'remap', 'sample_from_crop', 'validate_sample']
+           'SampleList', 'SyntheticKeypoints', 'SyntheticSamples', 'crop_sample',
+           'read_sequence', 'read_smpl_fits', 'remap', 'sample_from_crop', 'validate_sample']

@@ -117,3 +117,73 @@ class SampleList(Dataset):
 
     def __getitem__(self, i):
         return self.samples[i]
+
+
+class SyntheticKeypoints(Dataset):
+    """Keypoint-only synthetic people (shards with or without crops) for the keypoint lifter.
+
+    Everything is computed once, vectorised, when the dataset is built: the crop square of each
+    person's box (the detector's for 'detected', the true one for 'gt'; 1.25x, as the front-end
+    crops), crop-normalised input keypoints and labels, and the CLIFF camera fields of DPMesh
+    samples (`image_to_crop` maps to [0, 1] crop coordinates, i.e. a crop of size 1). People with
+    fewer than `min_keypoints` valid input keypoints are left out (counted in the log).
+    Items also carry the ground-truth input (`gt_keypoints`, `gt_keypoints_valid`) for NKR.
+    """
+
+    def __init__(self, paths, input_keypoints='detected', detector_threshold=0.2,
+                 min_keypoints=0):
+        from hmr_models.frontend.geometry import box_to_crop_affine, square_boxes
+        if input_keypoints not in ('gt', 'detected'):
+            raise ValueError(f"input_keypoints must be 'gt' or 'detected', got "
+                             f"'{input_keypoints}'")
+        need = ('pose', 'betas', 'joints3d', 'keypoints3d', 'keypoints2d', 'keypoint_codes',
+                'joints2d', 'joint_codes', 'K', 'det_keypoints2d', 'det_scores', 'det_box',
+                'gt_box')
+        parts = []
+        for path in _shard_paths(paths):
+            with np.load(path, allow_pickle=False) as data:
+                missing = [k for k in need if k not in data.files]
+                if missing:
+                    raise ValueError(f'{path}: not a synthetic sample shard (missing {missing})')
+                parts.append({k: data[k] for k in need})
+        a = {k: np.concatenate([p[k] for p in parts]) for k in need}
+        kp_in_frame = (a['keypoint_codes'] & OUT_OF_FRAME) == 0
+        if input_keypoints == 'gt':
+            kp, ok, box = a['keypoints2d'], kp_in_frame, a['gt_box']
+        else:
+            kp, box = a['det_keypoints2d'], a['det_box']
+            ok = (a['det_scores'] >= float(detector_threshold)) & np.isfinite(kp).all(-1)
+        square = square_boxes(box)
+        to_crop = box_to_crop_affine(square, 1)
+        norm = lambda p: p * to_crop[:, None, 0, 0:1] + to_crop[:, None, :, 2]  # noqa: E731
+        keep = ok.sum(1) >= int(min_keypoints)
+        self.dropped = int((~keep).sum())
+        if self.dropped:
+            log.info('synthetic keypoints: %d of %d people have fewer than %d valid keypoints '
+                     'and are left out', self.dropped, len(keep), min_keypoints)
+        k = a['K']
+        self.items = {
+            'keypoints': np.where(ok[..., None], norm(np.nan_to_num(kp)), 0.0),
+            'keypoints_valid': ok,
+            'gt_keypoints': np.where(kp_in_frame[..., None], norm(a['keypoints2d']), 0.0),
+            'gt_keypoints_valid': kp_in_frame,
+            'keypoints2d': norm(a['keypoints2d']), 'keypoints2d_valid': kp_in_frame,
+            'joints2d': norm(a['joints2d']),
+            'joints2d_valid': (a['joint_codes'] & OUT_OF_FRAME) == 0,
+            'joints3d': a['joints3d'], 'joints3d_valid': np.ones(a['joints3d'].shape[:2], bool),
+            'keypoints3d': a['keypoints3d'],
+            'keypoints3d_valid': np.ones(a['keypoints3d'].shape[:2], bool),
+            'pose': a['pose'], 'betas': a['betas'],
+            'focal': np.stack([k[:, 0, 0], k[:, 1, 1]], -1),
+            'principal': np.stack([k[:, 0, 2], k[:, 1, 2]], -1),
+            'box_center': 0.5 * (square[:, :2] + square[:, 2:]),
+            'box_size': square[:, 2] - square[:, 0], 'image_to_crop': to_crop}
+        self.items = {n: np.ascontiguousarray(v[keep], np.float32 if v.dtype.kind == 'f'
+                                              else v.dtype) for n, v in self.items.items()}
+        log.info('synthetic keypoints: %d people (%s input keypoints)', len(self), input_keypoints)
+
+    def __len__(self):
+        return len(self.items['pose'])
+
+    def __getitem__(self, i):
+        return {k: v[i] for k, v in self.items.items()}

@@ -1,0 +1,103 @@
+"""Keypoint lifter: 2D keypoints of one crop -> a first SMPL estimate that DPMesh refines.
+
+The compact profile's image model cannot learn full articulation and global orientation in the
+CPU-hours it gets (SynthOcc, README), while lifting 2D keypoints to 3D is a well-posed regression
+that learns in minutes from keypoints alone (Martinez et al. 2017; CLIFF's box information makes
+the orientation relative to the camera, not to the crop). The lifter is trained on keypoint-only
+synthetic people (`hmr_models.train.train_lifter`, thousands of scenes without rendering) and
+then sits inside DPMesh: its estimate is the starting point that the cascade heads correct from
+the diffusion features (residual heads, zero at the start of joint training).
+
+Inputs: crop-normalised keypoints (B, K, 2) in [0, 1] with a validity mask (B, K), and the crop
+box relative to the camera, ((cx - px) / f, (cy - py) / f, size / f) (CLIFF). Outputs: root
+orientation and 23 body rotations as interleaved 6D, betas, and the raw crop camera in the
+parametrisation of DPMesh's camera head.
+"""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class KeypointLifterConfig:
+    """Width of the lifter MLP and where its pretrained weights are (DPMeshConfig.keypoint_lifter)."""
+
+    enabled: bool = False
+    hidden: int = 1024
+    blocks: int = 2
+    dropout: float = 0.1
+    weights: str = ''     # train_lifter output folder/file, loaded when a fresh DPMesh is built
+
+
+# The identity rotation in the interleaved 6D layout (rows of the 3x2 matrix [e1 e2]).
+IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def box_features(cameras, batch, device, dtype):
+    """(B, 3) CLIFF box information of CropCameras (zeros when there are no cameras)."""
+    if cameras is None:
+        return torch.zeros(batch, 3, device=device, dtype=dtype)
+    focal = cameras.focal[:, :1] if cameras.focal.dim() == 2 else cameras.focal[:, None]
+    centre = (cameras.box_center - cameras.principal) / focal
+    return torch.cat([centre, cameras.box_size[:, None] / focal], -1).to(device, dtype)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, width, dropout):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(width, width), nn.LayerNorm(width), nn.ReLU(),
+                                 nn.Dropout(dropout), nn.Linear(width, width),
+                                 nn.LayerNorm(width), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(self, x):
+        return x + self.net(x)
+
+
+class KeypointLifter(nn.Module):
+    """MLP (Martinez-style residual blocks, LayerNorm) from keypoints + box to SMPL."""
+
+    def __init__(self, num_keypoints, config=None):
+        super().__init__()
+        cfg = config or KeypointLifterConfig()
+        self.config, self.num_keypoints = cfg, int(num_keypoints)
+        self.inp = nn.Sequential(nn.Linear(self.num_keypoints * 3 + 3, cfg.hidden),
+                                 nn.LayerNorm(cfg.hidden), nn.ReLU())
+        self.blocks = nn.Sequential(*[ResidualBlock(cfg.hidden, cfg.dropout)
+                                      for _ in range(cfg.blocks)])
+        self.out = nn.Linear(cfg.hidden, 24 * 6 + 10 + 3)
+        nn.init.zeros_(self.out.weight)   # start at the identity pose, mean shape, centred camera
+        with torch.no_grad():
+            self.out.bias.zero_()
+            self.out.bias[:24 * 6] = torch.tensor(IDENTITY_6D).repeat(24)
+
+    def encode(self, keypoints, valid, box):
+        """Hidden features (B, hidden): what NKR distillation aligns."""
+        ok = valid.to(keypoints.dtype)[..., None]
+        kp = (torch.nan_to_num(keypoints) - 0.5) * 2.0 * ok      # crop centre at 0, [-1, 1]
+        x = torch.cat([kp.flatten(1), ok.flatten(1), box.to(kp.dtype)], -1)
+        return self.blocks(self.inp(x))
+
+    def decode(self, hidden):
+        y = self.out(hidden)
+        return {'root6d': y[:, :6], 'body6d': y[:, 6:144].reshape(-1, 23, 6),
+                'betas': y[:, 144:154], 'camera': y[:, 154:157]}
+
+    def forward(self, keypoints, valid, box):
+        """dict of root6d (B, 6), body6d (B, 23, 6), betas (B, 10), camera (B, 3), hidden."""
+        hidden = self.encode(keypoints, valid, box)
+        return {**self.decode(hidden), 'hidden': hidden}
+
+
+def load_lifter_weights(lifter, path):
+    """Load a train_lifter result (folder with lifter.safetensors, or the file itself)."""
+    from pathlib import Path
+    from safetensors.torch import load_file
+    from hmr_models.paths import MissingModelFile
+    p = Path(path).expanduser()
+    f = p / 'lifter.safetensors' if p.is_dir() else p
+    if not f.is_file():
+        raise MissingModelFile(f'keypoint lifter weights not found: {f} (train them with '
+                               'python -m hmr_models.train.train_lifter, README)')
+    lifter.load_state_dict(load_file(str(f)))
+    return lifter
