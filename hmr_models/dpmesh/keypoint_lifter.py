@@ -21,7 +21,7 @@ from torch import nn
 
 @dataclass
 class KeypointLifterConfig:
-    """Width of the lifter MLP and where its pretrained weights are (DPMeshConfig.keypoint_lifter)."""
+    """Lifter width and its pretrained weights (DPMeshConfig.keypoint_lifter)."""
 
     enabled: bool = False
     hidden: int = 1024
