@@ -71,6 +71,7 @@ def load_pretrained(directory, overrides=None, device='cpu'):
     cfg = load_config(str(d / CONFIG), overrides)
     # The prior's trained weights travel inside the checkpoint: do not reload them from disk.
     cfg.pose_head.prior_weights = ''
+    cfg.keypoint_lifter.weights = ''      # so do the lifter's
     model = DPMesh(cfg)
     state = load_file(str(d / WEIGHTS), device='cpu')
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -27,6 +27,7 @@ def export_dpmesh(src, dst):
 
     from hmr_models.dpmesh import DPMesh
     from hmr_models.dpmesh.checkpoint import CONFIG, META, WEIGHTS
+    from hmr_models.dpmesh.config import load_config
     src, dst = Path(src), Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     state = load_file(str(src / WEIGHTS))
@@ -35,6 +36,10 @@ def export_dpmesh(src, dst):
     for name in (CONFIG, META):
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)
+    # The weights of the prior and the lifter travel inside the checkpoint: no training paths.
+    cfg = load_config(str(dst / CONFIG))
+    cfg.pose_head.prior_weights = cfg.keypoint_lifter.weights = ''
+    cfg.save(dst / CONFIG)
     # How much float16 storage changes the outputs, on random inputs.
     full, exported = DPMesh.from_pretrained(src).eval(), DPMesh.from_pretrained(dst).eval()
     cfg = full.config

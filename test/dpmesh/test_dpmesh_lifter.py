@@ -126,3 +126,20 @@ def test_synthetic_keypoints_match_the_crop_samples(tmp_path, test_body):
         assert not b['keypoints_valid'][15] and b['gt_keypoints_valid'][15]
     fewer = SyntheticKeypoints(shard, input_keypoints='detected', min_keypoints=17)
     assert len(fewer) == 0 and fewer.dropped == 5
+
+
+def test_checkpoint_carries_the_lifter(tmp_path):
+    """A saved lifted model loads without the lifter folder it was built from."""
+    import shutil
+    from hmr_models.dpmesh import DPMesh
+    from hmr_models.train.train_lifter import save_lifter
+    lifter = KeypointLifter(17, KeypointLifterConfig(hidden=64))
+    torch.nn.init.normal_(lifter.out.weight, std=0.05)
+    save_lifter(lifter, tmp_path / 'lifter')
+    model = make_model({**LIFTED, 'keypoint_lifter': {'enabled': True, 'hidden': 64,
+                                                      'weights': str(tmp_path / 'lifter')}})
+    assert torch.equal(model.keypoint_lifter.out.weight, lifter.out.weight)
+    model.save_pretrained(tmp_path / 'ckpt')
+    shutil.rmtree(tmp_path / 'lifter')
+    loaded = DPMesh.from_pretrained(tmp_path / 'ckpt')
+    assert torch.equal(loaded.keypoint_lifter.out.weight, lifter.out.weight)
