@@ -50,6 +50,12 @@ def run_node(node_class, args=None, executor=None):
         name = getattr(node_class, '__name__', 'node') if node is None else node.get_name()
         print(f'[{name}] error: {exc}', file=sys.stderr, flush=True)
         code = EXIT_BAD_SETUP
+    except RuntimeError:
+        # Ctrl-C shuts the context down from the signal handler; an executor caught taking a
+        # message at that moment raises RuntimeError instead of ExternalShutdownException.
+        if rclpy.ok():
+            raise
+        code = getattr(node, 'exit_code', EXIT_OK) if node is not None else EXIT_OK
     finally:
         if node is not None:
             close = getattr(node, 'close', None)

@@ -1,4 +1,5 @@
 """camera_source and hmr_node as real processes on the real middleware."""
+import sys
 import time
 
 import cv2
@@ -182,3 +183,40 @@ def test_hmr_node_front_end_people_tracks_and_debug_image(ros_node, spawn):
     assert wait_for(lambda: len(debug) >= 1, 10), proc.text
     assert (debug[-1].width, debug[-1].height) == (frame.shape[1], frame.shape[0])
     assert proc.interrupt() == 0
+
+
+SHUTDOWN_RACE = '''
+import rclpy
+from rclpy.node import Node
+from hmr_ros.node_main import run_node
+
+class Racing:
+    """Spins like an executor that Ctrl-C interrupts while it takes a message."""
+    def __init__(self, shut_down):
+        self.shut_down = shut_down
+    def add_node(self, node):
+        pass
+    def spin(self):
+        if self.shut_down:
+            rclpy.shutdown()
+        raise RuntimeError('Unable to convert call argument')
+
+class Quiet(Node):
+    def __init__(self):
+        super().__init__('quiet')
+
+print('exit', run_node(Quiet, [], Racing(True)))
+try:
+    run_node(Quiet, [], Racing(False))
+except RuntimeError as exc:
+    print('raised', exc)
+'''
+
+
+def test_run_node_exits_cleanly_when_ctrl_c_races_a_message_take():
+    """The launch test saw this once: exit 0 after Ctrl-C, real errors still raise."""
+    import subprocess
+    out = subprocess.run([sys.executable, '-c', SHUTDOWN_RACE], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'exit 0' in out.stdout and 'raised Unable to convert' in out.stdout, out.stdout
