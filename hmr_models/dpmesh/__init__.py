@@ -7,7 +7,8 @@
 
 Modules: config (profiles), backbone (SD UNet + ControlNet + LoRA, feature taps, fusion),
 attention (cross-attention map recording), regressor (cascade transformer decoder),
-pose_prior (VQ-VAE pose tokenizer, VPoser decoder), model (DPMesh), losses, keypoint_noise
+pose_prior (VQ-VAE pose tokenizer, VPoser decoder), keypoint_lifter (2D keypoints -> first SMPL
+estimate, compact profile), model (DPMesh), losses, keypoint_noise
 (NKR student inputs), checkpoint, sd_weights (local SD1.5 loading), ldm_keys (CompVis <->
 diffusers names), convert_authors (released DPMesh checkpoints), predictor.
 """
