@@ -97,24 +97,27 @@ class DPMeshOutput:
     lifter_features: torch.Tensor = None
 
 
-def parameters_output(root, body_rot, betas, raw_cam, config):
-    """DPMeshOutput from root (B, 3, 3), body (B, 23, 3, 3), betas and the raw camera head."""
+def parameters_output(root, body_rot, betas, raw_cam, camera_mode='cliff', camera_3d_size=2.5):
+    """DPMeshOutput from root (B, 3, 3), body (B, 23, 3, 3), betas and the raw camera head.
+
+    camera_mode / camera_3d_size: DPMeshConfig's `camera_mode` / `authors_camera_3d_size`.
+    """
     rotmats = torch.cat([root[:, None], body_rot.to(root.dtype)], 1)
     pose = matrix_to_axis_angle(rotmats).reshape(rotmats.shape[0], 72)
-    if config.camera_mode == 'cliff':
+    if camera_mode == 'cliff':
         s = F.softplus(raw_cam[:, :1] + _S0) + 1e-3
         camera = torch.cat([s, raw_cam[:, 1:]], -1)
     else:
-        camera = authors_camera_to_weak_perspective(raw_cam, config.authors_camera_3d_size)
+        camera = authors_camera_to_weak_perspective(raw_cam, camera_3d_size)
     return DPMeshOutput(pose=pose, rotmats=rotmats, betas=betas, camera=camera,
                         joint_coords=None, features=None)
 
 
-def lifter_output(lifted, config):
+def lifter_output(lifted, camera_mode='cliff'):
     """DPMeshOutput of the keypoint lifter alone (what DPMesh starts from)."""
     out = parameters_output(rot6d_interleaved_to_matrix(lifted['root6d'].float()),
                             rot6d_interleaved_to_matrix(lifted['body6d'].float()),
-                            lifted['betas'].float(), lifted['camera'].float(), config)
+                            lifted['betas'].float(), lifted['camera'].float(), camera_mode)
     out.lifter_features = lifted['hidden']
     return out
 
@@ -216,7 +219,7 @@ class DPMesh(nn.Module):
         lifted = None
         if self.keypoint_lifter is not None:
             box = box_features(cameras, b, keypoints.device, keypoints.dtype)
-            lifted = self.keypoint_lifter(keypoints.to(box.dtype), valid, box)
+            lifted = self.keypoint_lifter(keypoints, valid, box)
         out = self._decode_tokens(tokens, lifted)
         out.joint_coords = coords
         out.features = back['features']
@@ -251,7 +254,8 @@ class DPMesh(nn.Module):
             body_rot = self.pose_prior(code)                           # (B, 21, 3, 3)
             eye = torch.eye(3, device=code.device, dtype=body_rot.dtype)
             body_rot = torch.cat([body_rot, eye.expand(body_rot.shape[0], 2, 3, 3)], 1)
-        out = parameters_output(root, body_rot, betas, raw_cam, cfg)
+        out = parameters_output(root, body_rot, betas, raw_cam, cfg.camera_mode,
+                                cfg.authors_camera_3d_size)
         out.pose_logits = logits
         out.lifter_features = None if lifted is None else lifted['hidden']
         return out

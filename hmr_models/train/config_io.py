@@ -1,5 +1,7 @@
 """YAML run configs for the training entry points: read, override from the command line."""
+import argparse
 import copy
+import logging
 from pathlib import Path
 
 import yaml
@@ -39,3 +41,16 @@ def add_common_arguments(parser):
     parser.add_argument('--set', action='append', default=[], metavar='SECTION.KEY=VALUE',
                         help='override a config value (repeatable), e.g. --set train.epochs=2')
     return parser
+
+
+def staged_main(run, description, stages, argv=None):
+    """Command line of an entry point with stages (teacher -> student); returns the exit code.
+
+    --stage, --config, --out-dir, --set; calls run(config, stage, out_dir).
+    """
+    parser = add_common_arguments(argparse.ArgumentParser(description=description))
+    parser.add_argument('--stage', choices=stages, help='overrides the config stage')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    run(apply_overrides(load_run_config(args.config), args.set), args.stage, args.out_dir)
+    return 0

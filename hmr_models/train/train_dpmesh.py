@@ -26,7 +26,6 @@ Config (YAML):
 Losses and their weights are the model config's `loss` section (2D 5.0, 3D 2.0, SMPL 1.0,
 NKR 0.1). The trained model is exported to `<out_dir>/final` (DPMesh.from_pretrained loads it).
 """
-import argparse
 import logging
 import os
 from pathlib import Path
@@ -45,8 +44,8 @@ from hmr_models.dpmesh.losses import NKRLoss, dpmesh_losses, pose_token_targets
 from hmr_models.dpmesh.model import CropCameras, DPMesh, prepare_images
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
 
-from .config_io import add_common_arguments, apply_overrides, load_run_config
-from .trainer import TrainConfig, Trainer, seed_everything
+from .config_io import staged_main
+from .trainer import TrainConfig, Trainer, seed_everything, unwrap
 
 log = logging.getLogger(__name__)
 STAGES = ('teacher', 'student')
@@ -250,7 +249,7 @@ def run(run_config, stage=None, out_dir=None):
     module = DPMeshTraining(model, body, stage, teacher, noise, seed=train_cfg.seed + rank)
     trainer = Trainer(module, lambda m, b: m(b), train_set, train_cfg, val_set=val_set,
                       save_fn=save_training_module, load_fn=load_training_module,
-                      val_fn=lambda m, b: _unwrap(m).evaluate(b))
+                      val_fn=lambda m, b: unwrap(m).evaluate(b))
     history = trainer.fit()
     final = Path(train_cfg.out_dir) / 'final'
     if trainer.is_main:
@@ -259,19 +258,9 @@ def run(run_config, stage=None, out_dir=None):
     return module, history, final
 
 
-def _unwrap(m):
-    return m.module if hasattr(m, 'module') and isinstance(m.module, DPMeshTraining) else m
-
-
 def main(argv=None):
-    parser = add_common_arguments(argparse.ArgumentParser(
-        description='Train DPMesh (teacher on ground-truth keypoints, NKR student on noisy).'))
-    parser.add_argument('--stage', choices=STAGES, help='overrides the config stage')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
-    cfg = apply_overrides(load_run_config(args.config), args.set)
-    run(cfg, args.stage, args.out_dir)
-    return 0
+    return staged_main(run, 'Train DPMesh (teacher on ground-truth keypoints, NKR student on '
+                       'noisy).', STAGES, argv)
 
 
 if __name__ == '__main__':

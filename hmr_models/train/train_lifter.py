@@ -13,7 +13,6 @@ of the clean keypoints of the same person (MSE, weight `w_nkr`; 0 = the ablation
 Losses are DPMesh's (2D, 3D, SMPL; `loss` section). The result folder (`final/`) holds
 lifter.safetensors + lifter.yaml; DPMesh's `keypoint_lifter.weights` points at it.
 """
-import argparse
 from dataclasses import asdict
 import logging
 from pathlib import Path
@@ -30,8 +29,8 @@ from hmr_models.dpmesh.losses import dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
 
-from .config_io import add_common_arguments, apply_overrides, load_run_config
-from .trainer import TrainConfig, Trainer, seed_everything
+from .config_io import staged_main
+from .trainer import TrainConfig, Trainer, seed_everything, unwrap
 
 log = logging.getLogger(__name__)
 STAGES = ('teacher', 'student')
@@ -63,7 +62,7 @@ class LifterTraining(nn.Module):
                            image_to_crop=batch['image_to_crop'])
         box = box_features(cams, batch['focal'].shape[0], batch['focal'].device, torch.float32)
         lifted = self.lifter(batch['keypoints'], batch['keypoints_valid'], box)
-        out = pose_body(lifter_output(lifted, _Camera), cams, self.body, 1.0)
+        out = pose_body(lifter_output(lifted), cams, self.body, 1.0)   # CLIFF camera, as compact
         total, parts = dpmesh_losses(out, batch, self.loss_cfg, (), 1.0)
         if self.teacher is not None and self.w_nkr > 0:
             with torch.no_grad():
@@ -86,13 +85,6 @@ class LifterTraining(nn.Module):
         gt = batch['joints3d'].double().cpu().numpy() * 1000.0
         res['mpjpe_mm'], res['pa_mpjpe_mm'] = mpjpe(pred, gt), pa_mpjpe(pred, gt)
         return res
-
-
-class _Camera:
-    """The camera parametrisation DPMesh's compact profile uses (CLIFF weak perspective)."""
-
-    camera_mode = 'cliff'
-    authors_camera_3d_size = 2.5
 
 
 def save_lifter(lifter, directory):
@@ -158,7 +150,7 @@ def run(run_config, stage=None, out_dir=None):
     trainer = Trainer(module, lambda m, b: m(b), train_set, train_cfg, val_set=val_set,
                       save_fn=lambda m, d: save_lifter(m.lifter, d),
                       load_fn=lambda m, d: load_lifter_weights(m.lifter, d),
-                      val_fn=lambda m, b: _unwrap(m).evaluate(b))
+                      val_fn=lambda m, b: unwrap(m).evaluate(b))
     history = trainer.fit()
     final = Path(train_cfg.out_dir) / 'final'
     if trainer.is_main:
@@ -167,20 +159,9 @@ def run(run_config, stage=None, out_dir=None):
     return module, history, final
 
 
-def _unwrap(m):
-    return m.module if hasattr(m, 'module') and isinstance(m.module, LifterTraining) else m
-
-
 def main(argv=None):
-    parser = add_common_arguments(argparse.ArgumentParser(
-        description="Train DPMesh's keypoint lifter (teacher on true keypoints, NKR student on "
-                    'simulated detections).'))
-    parser.add_argument('--stage', choices=STAGES, help='overrides the config stage')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
-    cfg = apply_overrides(load_run_config(args.config), args.set)
-    run(cfg, args.stage, args.out_dir)
-    return 0
+    return staged_main(run, "Train DPMesh's keypoint lifter (teacher on true keypoints, NKR "
+                       'student on simulated detections).', STAGES, argv)
 
 
 if __name__ == '__main__':

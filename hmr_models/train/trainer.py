@@ -151,6 +151,12 @@ def load_weights_into(model, directory):
         raise ValueError(f'{directory}: checkpoint has keys the model lacks: {unexpected[:8]}')
 
 
+def unwrap(model):
+    """The module inside a DistributedDataParallel wrapper, or `model` itself."""
+    from torch.nn.parallel import DistributedDataParallel
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 class Trainer:
     """See the module docstring."""
 

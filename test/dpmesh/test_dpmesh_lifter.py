@@ -23,7 +23,7 @@ def _cameras(b):
 def test_fresh_lifter_starts_at_identity_pose():
     lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1))
     out = lifter_output(lifter(torch.rand(3, 17, 2), torch.ones(3, 17, dtype=torch.bool),
-                               torch.zeros(3, 3)), load_config('tiny'))
+                               torch.zeros(3, 3)))
     assert torch.allclose(out.rotmats, torch.eye(3).expand(3, 24, 3, 3), atol=1e-6)
     assert torch.equal(out.betas, torch.zeros(3, 10))
 
@@ -36,7 +36,7 @@ def test_dpmesh_with_lifter_starts_from_the_lifter_estimate():
     with torch.no_grad():
         out = model(images, kp, valid, cameras=cams)
         box = torch.tensor([[-20 / 500, -120 / 500, 180 / 500]] * 2)
-        alone = lifter_output(model.keypoint_lifter(kp, valid, box), model.config)
+        alone = lifter_output(model.keypoint_lifter(kp, valid, box), model.config.camera_mode)
     # zero correction heads: DPMesh's answer is the lifter's until joint training
     assert torch.allclose(out.rotmats, alone.rotmats, atol=1e-5)
     assert torch.allclose(out.camera, alone.camera, atol=1e-6)
@@ -92,10 +92,9 @@ def test_lifter_learns_poses_from_keypoints(test_body):
     lifter = KeypointLifter(17, KeypointLifterConfig(hidden=128, blocks=1, dropout=0.0))
     opt = torch.optim.Adam(lifter.parameters(), 3e-3)
     valid = torch.ones(4, 17, dtype=torch.bool)
-    cfg = load_config('tiny')
 
     def error():
-        out = lifter_output(lifter(kp_crop, valid, box), cfg)
+        out = lifter_output(lifter(kp_crop, valid, box))
         joints = test_body(out.pose, out.betas).joints
         rel = lambda j: j - j[:, :1]  # noqa: E731
         return (rel(joints) - rel(gt_joints)).norm(dim=-1).mean()

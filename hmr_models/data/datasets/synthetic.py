@@ -50,27 +50,43 @@ def _shard_paths(paths):
     return out
 
 
+def _check_input_mode(input_keypoints):
+    if input_keypoints not in ('gt', 'detected'):
+        raise ValueError(f"input_keypoints must be 'gt' or 'detected', got '{input_keypoints}'")
+
+
+def _read_shard(path, required, keys=None):
+    """The arrays `keys` (default all) of one shard; errors name the file and what is missing."""
+    if not path.is_file():
+        raise FileNotFoundError(f'synthetic sample shard not found: {path}')
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in required if k not in data.files]
+        if 'crop' in missing:
+            raise ValueError(f'{path}: no rendered crops; write the shard with images '
+                             '(hmr_models.data.synth with rendering on)')
+        if missing:
+            raise ValueError(f'{path}: not a synthetic sample shard (missing {missing})')
+        return {k: data[k] for k in (keys or data.files)}
+
+
+def _input_keypoints(mode, threshold, keypoints2d, codes, det_keypoints2d, det_scores):
+    """(keypoints, valid) the model is conditioned on, for one person or stacked people."""
+    if mode == 'gt':
+        return keypoints2d, (codes & OUT_OF_FRAME) == 0
+    ok = (det_scores >= threshold) & np.isfinite(det_keypoints2d).all(-1)
+    return det_keypoints2d, ok
+
+
 class SyntheticSamples(Dataset):
     """All samples of one or more synthetic shards (files, folders or glob patterns)."""
 
     def __init__(self, paths, input_keypoints='gt', detector_threshold=0.2):
-        if input_keypoints not in ('gt', 'detected'):
-            raise ValueError(f"input_keypoints must be 'gt' or 'detected', got "
-                             f"'{input_keypoints}'")
+        _check_input_mode(input_keypoints)
         self.input_keypoints = input_keypoints
         self.threshold = float(detector_threshold)
         self.shards, self.index = [], []
         for path in _shard_paths(paths):
-            if not path.is_file():
-                raise FileNotFoundError(f'synthetic sample shard not found: {path}')
-            with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in REQUIRED if k not in data.files]
-                if 'crop' in missing:
-                    raise ValueError(f'{path}: no rendered crops; write the shard with images '
-                                     '(hmr_models.data.synth with rendering on)')
-                if missing:
-                    raise ValueError(f'{path}: not a synthetic sample shard (missing {missing})')
-                arrays = {k: data[k] for k in data.files}
+            arrays = _read_shard(path, REQUIRED)
             s = len(self.shards)
             self.shards.append(arrays)
             self.index += [(s, i) for i in range(len(arrays['pose']))]
@@ -88,11 +104,9 @@ class SyntheticSamples(Dataset):
         camera = CameraIntrinsics(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]),
                                   float(k[1, 2]), w, h)
         in_frame = (a['keypoint_codes'][j] & OUT_OF_FRAME) == 0
-        if self.input_keypoints == 'gt':
-            kp, kp_ok = a['keypoints2d'][j], in_frame
-        else:
-            kp = a['det_keypoints2d'][j]
-            kp_ok = (a['det_scores'][j] >= self.threshold) & np.isfinite(kp).all(-1)
+        kp, kp_ok = _input_keypoints(self.input_keypoints, self.threshold, a['keypoints2d'][j],
+                                     a['keypoint_codes'][j], a['det_keypoints2d'][j],
+                                     a['det_scores'][j])
         return sample_from_crop(
             a['crop'][j], a['crop_to_image'][j], camera, (w, h),
             keypoints=kp, keypoints_valid=kp_ok,
@@ -133,26 +147,16 @@ class SyntheticKeypoints(Dataset):
     def __init__(self, paths, input_keypoints='detected', detector_threshold=0.2,
                  min_keypoints=0):
         from hmr_models.frontend.geometry import box_to_crop_affine, square_boxes
-        if input_keypoints not in ('gt', 'detected'):
-            raise ValueError(f"input_keypoints must be 'gt' or 'detected', got "
-                             f"'{input_keypoints}'")
+        _check_input_mode(input_keypoints)
         need = ('pose', 'betas', 'joints3d', 'keypoints3d', 'keypoints2d', 'keypoint_codes',
                 'joints2d', 'joint_codes', 'K', 'det_keypoints2d', 'det_scores', 'det_box',
                 'gt_box')
-        parts = []
-        for path in _shard_paths(paths):
-            with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in need if k not in data.files]
-                if missing:
-                    raise ValueError(f'{path}: not a synthetic sample shard (missing {missing})')
-                parts.append({k: data[k] for k in need})
+        parts = [_read_shard(path, need, need) for path in _shard_paths(paths)]
         a = {k: np.concatenate([p[k] for p in parts]) for k in need}
         kp_in_frame = (a['keypoint_codes'] & OUT_OF_FRAME) == 0
-        if input_keypoints == 'gt':
-            kp, ok, box = a['keypoints2d'], kp_in_frame, a['gt_box']
-        else:
-            kp, box = a['det_keypoints2d'], a['det_box']
-            ok = (a['det_scores'] >= float(detector_threshold)) & np.isfinite(kp).all(-1)
+        kp, ok = _input_keypoints(input_keypoints, float(detector_threshold), a['keypoints2d'],
+                                  a['keypoint_codes'], a['det_keypoints2d'], a['det_scores'])
+        box = a['gt_box'] if input_keypoints == 'gt' else a['det_box']
         square = square_boxes(box)
         to_crop = box_to_crop_affine(square, 1)
         norm = lambda p: p * to_crop[:, None, 0, 0:1] + to_crop[:, None, :, 2]  # noqa: E731
