@@ -65,3 +65,19 @@ def flip_permutation(keypoint_set):
     """Index permutation that swaps left/right keypoints of the set."""
     from hmr_models.skeleton import flip_permutation as perm
     return perm(KEYPOINT_SET_NAMES[keypoint_set])
+
+
+def scores_from_coco17(scores, keypoint_set):
+    """COCO-17 keypoint scores (N, 17) -> the set's (N, K): the lowest score of the COCO
+    keypoints a keypoint is made of (0 for keypoints COCO-17 does not have). Numpy or torch."""
+    uses = coco17_matrix(keypoint_set) > 0
+    try:
+        import torch
+        if isinstance(scores, torch.Tensor):
+            u = torch.as_tensor(uses, device=scores.device)
+            s = torch.where(u[None], torch.nan_to_num(scores)[:, None, :], torch.inf).amin(-1)
+            return torch.where(u.any(-1)[None], s, torch.zeros_like(s))
+    except ImportError:   # pragma: no cover - torch is a requirement
+        pass
+    s = np.where(uses[None], np.nan_to_num(np.asarray(scores, np.float32))[:, None, :], np.inf)
+    return np.where(uses.any(-1)[None], s.min(-1), 0.0).astype(np.float32)

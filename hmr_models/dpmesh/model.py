@@ -204,8 +204,12 @@ class DPMesh(nn.Module):
                                  size=cfg.latent_size, sigma=cfg.heatmap_sigma or None)
 
     def forward(self, images, keypoints, valid, heatmaps=None, cameras=None, body=None,
-                latent=None):
-        """Run DPMesh on B crops; see DPMeshOutput for what comes back."""
+                latent=None, scores=None):
+        """Run DPMesh on B crops; see DPMeshOutput for what comes back.
+
+        scores: optional (B, K) detector confidences of the keypoints, for a keypoint lifter
+        trained with them (the backbone only uses `valid`).
+        """
         b, k = keypoints.shape[:2]
         if k != self.config.num_keypoints:
             raise ValueError(f'expected {self.config.num_keypoints} keypoints '
@@ -219,7 +223,7 @@ class DPMesh(nn.Module):
         lifted = None
         if self.keypoint_lifter is not None:
             box = box_features(cameras, b, keypoints.device, keypoints.dtype)
-            lifted = self.keypoint_lifter(keypoints, valid, box)
+            lifted = self.keypoint_lifter(keypoints, valid, box, scores)
         out = self._decode_tokens(tokens, lifted)
         out.joint_coords = coords
         out.features = back['features']

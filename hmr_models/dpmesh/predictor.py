@@ -17,7 +17,7 @@ import torch
 from hmr_models.runtime import Runtime
 from hmr_models.types import BodyEstimate, CameraIntrinsics, NUM_JOINTS, People
 
-from .keypoints import from_coco17
+from .keypoints import from_coco17, scores_from_coco17
 from .model import CropCameras, prepare_images
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,16 @@ class DPMeshPredictor:
         valid = (scores >= self.keypoint_threshold) & np.isfinite(people.keypoints).all(-1)
         kp_crop = crops.normalise(people.keypoints.astype(np.float32))
         kp, ok = from_coco17(kp_crop, valid, cfg.keypoint_set)
+        kp_scores = scores_from_coco17(np.where(valid, scores, 0.0), cfg.keypoint_set)
         dev, dt = self.device, self.dtype
         images = prepare_images(crops.images, cfg.image_range, dev, dt)
         kp_t = torch.as_tensor(np.nan_to_num(kp), device=dev, dtype=dt)
         ok_t = torch.as_tensor(ok, device=dev)
+        sc_t = torch.as_tensor(kp_scores, device=dev, dtype=dt)
         cams = CropCameras.from_crops(crops, camera, dev, torch.float32)
         t1 = time.perf_counter()
-        out = self.model(images, kp_t, ok_t, cameras=cams)   # cameras: the lifter's box input
+        # cameras and scores: the keypoint lifter's box and confidence inputs
+        out = self.model(images, kp_t, ok_t, cameras=cams, scores=sc_t)
         if dev.type == 'cuda':
             torch.cuda.synchronize()
         t2 = time.perf_counter()

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from hmr_models.dpmesh.checkpoint import adopt_weights
 from hmr_models.dpmesh.config import DPMeshConfig, load_config
 from hmr_models.dpmesh.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints
-from hmr_models.dpmesh.keypoints import flip_permutation, from_coco17
+from hmr_models.dpmesh.keypoints import flip_permutation, from_coco17, scores_from_coco17
 from hmr_models.dpmesh.losses import NKRLoss, dpmesh_losses, pose_token_targets
 from hmr_models.dpmesh.model import CropCameras, DPMesh, prepare_images
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
@@ -139,30 +139,39 @@ class DPMeshTraining(nn.Module):
         return images, cams
 
     def _keypoints(self, batch, noisy, generator=None):
+        """(keypoints, valid, scores) in the model's keypoint set, corrupted when `noisy`."""
         kp, ok = batch['keypoints'].float(), batch['keypoints_valid'].bool()
+        score = batch.get('keypoints_score')
+        score = ok.float() if score is None else score.float()
         if noisy:
             nb = batch.get('neighbor_keypoints')
             nv = batch.get('neighbor_valid')
             use_nb = nv is not None and bool(nv.any())
-            kp, ok = corrupt_keypoints(kp, ok, self.flip, self.noise,
-                                       generator or self.generator,
-                                       nb if use_nb else None, nv if use_nb else None)
-        return from_coco17(kp, ok, self.model.config.keypoint_set)
+            kp, new_ok = corrupt_keypoints(kp, ok, self.flip, self.noise,
+                                           generator or self.generator,
+                                           nb if use_nb else None, nv if use_nb else None)
+            # Dropped keypoints lose their score; ones the noise invents get a middling one.
+            score = torch.where(new_ok, torch.where(ok, score, torch.full_like(score, 0.5)),
+                                torch.zeros_like(score))
+            ok = new_ok
+        kset = self.model.config.keypoint_set
+        kp, ok = from_coco17(kp, ok, kset)
+        return kp, ok, scores_from_coco17(score, kset)
 
     def run(self, batch, generator=None):
         """Forward + losses; returns (loss, parts, DPMeshOutput)."""
         cfg = self.model.config
         images, cams = self._inputs(batch)
         student = self.stage == 'student'
-        kp, ok = self._keypoints(batch, noisy=student, generator=generator)
-        out = self.model(images, kp, ok, cameras=cams, body=self.body)
+        kp, ok, scores = self._keypoints(batch, noisy=student, generator=generator)
+        out = self.model(images, kp, ok, cameras=cams, body=self.body, scores=scores)
         tokens = None
         if cfg.pose_head.type == 'vqvae' and cfg.loss.w_tokens > 0:
             tokens = pose_token_targets(self.model.pose_prior, batch['pose'].float())
         total, parts = dpmesh_losses(out, batch, cfg.loss, cfg.regressor.joint_names,
                                      cfg.regressor.depth_range_m, token_targets=tokens)
         if student:
-            gt_kp, gt_ok = self._keypoints(batch, noisy=False)
+            gt_kp, gt_ok, _ = self._keypoints(batch, noisy=False)
             with torch.no_grad():
                 gt_kp = gt_kp.to(images.dtype)
                 feats = self.teacher.backbone(images, gt_kp, gt_ok,

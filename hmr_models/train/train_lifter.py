@@ -10,6 +10,8 @@ Stages, as DPMesh's: the teacher lifts the true 2D keypoints; the student starts
 lifts the simulated detector's keypoints (misses under occlusion, jitter, swaps, neighbours)
 while Noisy Keypoint Reasoning pulls its hidden features towards the frozen teacher's features
 of the clean keypoints of the same person (MSE, weight `w_nkr`; 0 = the ablation without NKR).
+With `lifter.scores: true` the student reads the detector's keypoint scores (the teacher's
+clean keypoints count as score 1).
 Losses are DPMesh's (2D, 3D, SMPL; `loss` section). The result folder (`final/`) holds
 lifter.safetensors + lifter.yaml; DPMesh's `keypoint_lifter.weights` points at it.
 """
@@ -61,7 +63,8 @@ class LifterTraining(nn.Module):
                            box_center=batch['box_center'], box_size=batch['box_size'],
                            image_to_crop=batch['image_to_crop'])
         box = box_features(cams, batch['focal'].shape[0], batch['focal'].device, torch.float32)
-        lifted = self.lifter(batch['keypoints'], batch['keypoints_valid'], box)
+        lifted = self.lifter(batch['keypoints'], batch['keypoints_valid'], box,
+                             batch.get('keypoints_score'))
         out = pose_body(lifter_output(lifted), cams, self.body, 1.0)   # CLIFF camera, as compact
         total, parts = dpmesh_losses(out, batch, self.loss_cfg, (), 1.0)
         if self.teacher is not None and self.w_nkr > 0:
@@ -136,6 +139,9 @@ def run(run_config, stage=None, out_dir=None):
             raise ValueError("stage 'student' needs 'teacher': the trained teacher lifter folder")
         teacher = load_lifter(run_config['teacher']).eval()
         lifter = load_lifter(run_config['teacher'])          # the student starts as the teacher
+        # The student may take the detector's scores where the teacher (true keypoints) had 1s.
+        lifter.config.scores = bool((run_config.get('lifter') or {}).get('scores',
+                                                                         lifter.config.scores))
     else:
         lifter = KeypointLifter(17, build_dataclass(KeypointLifterConfig,
                                                     run_config.get('lifter') or {}, 'lifter'))

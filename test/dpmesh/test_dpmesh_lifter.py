@@ -123,6 +123,11 @@ def test_synthetic_keypoints_match_the_crop_samples(tmp_path, test_body):
         np.testing.assert_allclose(b['keypoints'][ok], a['keypoints'][ok], atol=1e-4)
         np.testing.assert_allclose(b['box_center'], a['box_center'], atol=1e-3)
         assert not b['keypoints_valid'][15] and b['gt_keypoints_valid'][15]
+        # both carry the detector's scores, 0 where a keypoint is not used
+        np.testing.assert_allclose(b['keypoints_score'], a['keypoints_score'], atol=1e-6)
+        assert b['keypoints_score'][15] == 0 and (b['keypoints_score'][ok] >= 0.2).all()
+    truth = SyntheticKeypoints(shard, input_keypoints='gt')[0]
+    assert np.array_equal(truth['keypoints_score'], truth['keypoints_valid'].astype(np.float32))
     fewer = SyntheticKeypoints(shard, input_keypoints='detected', min_keypoints=17)
     assert len(fewer) == 0 and fewer.dropped == 5
 
@@ -142,3 +147,46 @@ def test_checkpoint_carries_the_lifter(tmp_path):
     shutil.rmtree(tmp_path / 'lifter')
     loaded = DPMesh.from_pretrained(tmp_path / 'ckpt')
     assert torch.equal(loaded.keypoint_lifter.out.weight, lifter.out.weight)
+
+
+def test_score_lifter_reads_confidences_and_binary_lifter_ignores_them():
+    kp, ok, box = torch.rand(2, 17, 2), torch.ones(2, 17, dtype=torch.bool), torch.zeros(2, 3)
+    low = torch.full((2, 17), 0.3)
+    for scores in (False, True):
+        torch.manual_seed(0)
+        lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1, scores=scores))
+        lifter.eval()
+        with torch.no_grad():
+            a = lifter.encode(kp, ok, box)
+            b = lifter.encode(kp, ok, box, low)
+            c = lifter.encode(kp, ok, box, torch.ones(2, 17))
+        assert torch.equal(a, c)                      # no scores = score 1 for valid keypoints
+        assert torch.equal(a, b) != scores            # only a score lifter sees them
+
+
+def test_the_trained_input_convention_travels_with_the_weights(tmp_path):
+    """A lifter trained on scores switches DPMesh's lifter to scores, and the checkpoint
+    keeps it; the predictor then feeds the front-end's keypoint scores."""
+    from hmr_models.dpmesh import DPMesh
+    from hmr_models.train.train_lifter import load_lifter, save_lifter
+    save_lifter(KeypointLifter(17, KeypointLifterConfig(hidden=64, scores=True)),
+                tmp_path / 'lifter')
+    assert load_lifter(tmp_path / 'lifter').config.scores
+    model = make_model({**LIFTED, 'keypoint_lifter': {'enabled': True, 'hidden': 64,
+                                                      'weights': str(tmp_path / 'lifter')}})
+    assert model.config.keypoint_lifter.scores
+    model.save_pretrained(tmp_path / 'ckpt')
+    assert DPMesh.from_pretrained(tmp_path / 'ckpt').config.keypoint_lifter.scores
+
+
+def test_scores_in_other_keypoint_sets():
+    from hmr_models.dpmesh.keypoints import KEYPOINT_SET_NAMES, scores_from_coco17
+    from hmr_models.skeleton import COCO17_NAMES
+    s = np.random.default_rng(0).uniform(size=(3, 17)).astype(np.float32)
+    np.testing.assert_array_equal(scores_from_coco17(s, 'coco17'), s)
+    d30 = scores_from_coco17(s, 'dpmesh30')
+    names = KEYPOINT_SET_NAMES['dpmesh30']
+    hips = [COCO17_NAMES.index('left_hip'), COCO17_NAMES.index('right_hip')]
+    np.testing.assert_allclose(d30[:, names.index('pelvis')], s[:, hips].min(1))
+    assert (d30[:, names.index('head_top')] == 0).all()       # COCO-17 has no head top
+    np.testing.assert_allclose(scores_from_coco17(torch.as_tensor(s), 'dpmesh30').numpy(), d30)

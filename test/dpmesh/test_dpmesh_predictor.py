@@ -93,3 +93,19 @@ def test_joint_confidence_reflects_keypoint_evidence(frame, predictor):
     conf = dict(zip(SMPL24_NAMES, est.joint_confidence[0]))
     assert conf['right_wrist'] == 1.0 and conf['left_wrist'] < 0.5
     assert conf['left_ankle'] < 0.5 and conf['right_knee'] == 1.0
+
+
+def test_a_score_lifter_gets_the_front_end_scores(frame, test_body):
+    """Same keypoints, other confidences (all above the threshold): a lifter trained on
+    scores answers differently, so the predictor really hands them over."""
+    import torch
+    model = make_model({'pose_head': {'type': 'lifted'},
+                        'keypoint_lifter': {'enabled': True, 'hidden': 64, 'scores': True}})
+    torch.nn.init.normal_(model.keypoint_lifter.out.weight, std=0.05)
+    pred = DPMeshPredictor(model, test_body)
+    h, w = frame.shape[:2]
+    people = _people(1, w, h)
+    sure = People(**{**people.__dict__, 'keypoint_scores': np.full((1, 17), 0.9, np.float32)})
+    unsure = People(**{**people.__dict__, 'keypoint_scores': np.full((1, 17), 0.4, np.float32)})
+    assert not np.allclose(pred.predict(frame, sure).pose, pred.predict(frame, unsure).pose,
+                           atol=1e-4)

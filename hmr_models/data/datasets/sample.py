@@ -7,6 +7,8 @@ mask), so batches from different datasets collate together:
     image               (S, S, 3) uint8 RGB crop
     keypoints           (17, 2) float32 input COCO-17 keypoints, crop-normalised (the crop spans
                         [0, 1]); 0 where missing        keypoints_valid (17,) bool
+    keypoints_score     (17,) float32 the detector's confidence of each input keypoint, 0 where
+                        missing (sources without scores: 1 for valid keypoints)
     keypoints2d         (17, 2) ground-truth COCO-17 keypoints, crop-normalised
                                                         keypoints2d_valid (17,) bool
     joints2d            (24, 2) ground-truth SMPL joints projected, crop-normalised
@@ -35,6 +37,7 @@ NUM_KP, NUM_J = 17, 24
 
 SAMPLE_SHAPES = {
     'image': None, 'keypoints': (NUM_KP, 2), 'keypoints_valid': (NUM_KP,),
+    'keypoints_score': (NUM_KP,),
     'keypoints2d': (NUM_KP, 2), 'keypoints2d_valid': (NUM_KP,),
     'joints2d': (NUM_J, 2), 'joints2d_valid': (NUM_J,),
     'joints3d': (NUM_J, 3), 'joints3d_valid': (NUM_J,),
@@ -77,9 +80,9 @@ def pad_betas(betas):
     return b
 
 
-LABELS = ('keypoints', 'keypoints_valid', 'keypoints2d', 'keypoints2d_valid', 'joints2d',
-          'joints2d_valid', 'joints3d', 'joints3d_valid', 'keypoints3d', 'keypoints3d_valid',
-          'pose', 'betas', 'transl', 'neighbor_keypoints', 'neighbor_valid')
+LABELS = ('keypoints', 'keypoints_valid', 'keypoints_score', 'keypoints2d', 'keypoints2d_valid',
+          'joints2d', 'joints2d_valid', 'joints3d', 'joints3d_valid', 'keypoints3d',
+          'keypoints3d_valid', 'pose', 'betas', 'transl', 'neighbor_keypoints', 'neighbor_valid')
 
 
 def crop_sample(image, box, crop_size, camera=None, **labels):
@@ -134,6 +137,10 @@ def _finish(crop, to_crop, size, camera, image_size, labels):
         c = _to_crop(pts, to_crop, size)
         ok = _mask(valid, c)
         s[name], s[vname] = np.where(ok[:, None], c, 0.0).astype(np.float32), ok
+    score = labels.get('keypoints_score')
+    s['keypoints_score'] = np.where(
+        s['keypoints_valid'], 1.0 if score is None else np.clip(np.nan_to_num(
+            np.asarray(score, np.float32)), 0.0, 1.0), 0.0).astype(np.float32)
     for name, n in (('joints3d', NUM_J), ('keypoints3d', NUM_KP)):
         pts = labels.get(name)
         if pts is None:

@@ -70,11 +70,15 @@ def _read_shard(path, required, keys=None):
 
 
 def _input_keypoints(mode, threshold, keypoints2d, codes, det_keypoints2d, det_scores):
-    """(keypoints, valid) the model is conditioned on, for one person or stacked people."""
+    """(keypoints, valid, scores) the model is conditioned on, one person or stacked people.
+
+    Ground-truth input has score 1 where valid; detected input the detector's scores.
+    """
     if mode == 'gt':
-        return keypoints2d, (codes & OUT_OF_FRAME) == 0
+        ok = (codes & OUT_OF_FRAME) == 0
+        return keypoints2d, ok, ok.astype(np.float32)
     ok = (det_scores >= threshold) & np.isfinite(det_keypoints2d).all(-1)
-    return det_keypoints2d, ok
+    return det_keypoints2d, ok, np.where(ok, np.nan_to_num(det_scores), 0.0).astype(np.float32)
 
 
 class SyntheticSamples(Dataset):
@@ -104,12 +108,12 @@ class SyntheticSamples(Dataset):
         camera = CameraIntrinsics(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]),
                                   float(k[1, 2]), w, h)
         in_frame = (a['keypoint_codes'][j] & OUT_OF_FRAME) == 0
-        kp, kp_ok = _input_keypoints(self.input_keypoints, self.threshold, a['keypoints2d'][j],
-                                     a['keypoint_codes'][j], a['det_keypoints2d'][j],
-                                     a['det_scores'][j])
+        kp, kp_ok, kp_score = _input_keypoints(
+            self.input_keypoints, self.threshold, a['keypoints2d'][j], a['keypoint_codes'][j],
+            a['det_keypoints2d'][j], a['det_scores'][j])
         return sample_from_crop(
             a['crop'][j], a['crop_to_image'][j], camera, (w, h),
-            keypoints=kp, keypoints_valid=kp_ok,
+            keypoints=kp, keypoints_valid=kp_ok, keypoints_score=kp_score,
             keypoints2d=a['keypoints2d'][j], keypoints2d_valid=in_frame,
             joints2d=a['joints2d'][j],
             joints2d_valid=(a['joint_codes'][j] & OUT_OF_FRAME) == 0,
@@ -154,8 +158,9 @@ class SyntheticKeypoints(Dataset):
         parts = [_read_shard(path, need, need) for path in _shard_paths(paths)]
         a = {k: np.concatenate([p[k] for p in parts]) for k in need}
         kp_in_frame = (a['keypoint_codes'] & OUT_OF_FRAME) == 0
-        kp, ok = _input_keypoints(input_keypoints, float(detector_threshold), a['keypoints2d'],
-                                  a['keypoint_codes'], a['det_keypoints2d'], a['det_scores'])
+        kp, ok, score = _input_keypoints(input_keypoints, float(detector_threshold),
+                                         a['keypoints2d'], a['keypoint_codes'],
+                                         a['det_keypoints2d'], a['det_scores'])
         box = a['gt_box'] if input_keypoints == 'gt' else a['det_box']
         square = square_boxes(box)
         to_crop = box_to_crop_affine(square, 1)
@@ -168,7 +173,7 @@ class SyntheticKeypoints(Dataset):
         k = a['K']
         self.items = {
             'keypoints': np.where(ok[..., None], norm(np.nan_to_num(kp)), 0.0),
-            'keypoints_valid': ok,
+            'keypoints_valid': ok, 'keypoints_score': score,
             'gt_keypoints': np.where(kp_in_frame[..., None], norm(a['keypoints2d']), 0.0),
             'gt_keypoints_valid': kp_in_frame,
             'keypoints2d': norm(a['keypoints2d']), 'keypoints2d_valid': kp_in_frame,
