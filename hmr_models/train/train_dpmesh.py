@@ -21,6 +21,7 @@ Config (YAML):
         - {type: npz, npz_path: h36m_train.npz, image_dir: ~/data/h36m}
       val: [...]
     noise: {p_missing: 0.1, jitter: 0.03, p_swap: 0.1, p_neighbor: 0.05}   # student only
+                                # (all 0 when the input is already the detector's)
     train: {epochs: 30, batch_size: 16, lr: 1.0e-4, lr_final: 1.0e-5, final_epochs: 5,
             weight_decay: 1.0e-6}
 Losses and their weights are the model config's `loss` section (2D 5.0, 3D 2.0, SMPL 1.0,
@@ -171,7 +172,11 @@ class DPMeshTraining(nn.Module):
         total, parts = dpmesh_losses(out, batch, cfg.loss, cfg.regressor.joint_names,
                                      cfg.regressor.depth_range_m, token_targets=tokens)
         if student:
-            gt_kp, gt_ok, _ = self._keypoints(batch, noisy=False)
+            # The teacher sees the true keypoints (`keypoints2d`: the same as `keypoints` for
+            # ground-truth input, the clean version of the detector's for detected input).
+            gt_kp, gt_ok = from_coco17(batch['keypoints2d'].float(),
+                                       batch['keypoints2d_valid'].bool(),
+                                       cfg.keypoint_set)
             with torch.no_grad():
                 gt_kp = gt_kp.to(images.dtype)
                 feats = self.teacher.backbone(images, gt_kp, gt_ok,
