@@ -68,8 +68,11 @@ def flip_permutation(keypoint_set):
 
 
 def scores_from_coco17(scores, keypoint_set):
-    """COCO-17 keypoint scores (N, 17) -> the set's (N, K): the lowest score of the COCO
-    keypoints a keypoint is made of (0 for keypoints COCO-17 does not have). Numpy or torch."""
+    """COCO-17 keypoint scores (N, 17) -> the set's (N, K); numpy or torch.
+
+    A keypoint scores the lowest of the COCO keypoints it is made of (0 for keypoints COCO-17
+    does not have).
+    """
     uses = coco17_matrix(keypoint_set) > 0
     try:
         import torch
