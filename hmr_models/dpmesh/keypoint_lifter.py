@@ -31,11 +31,15 @@ class KeypointLifterConfig:
     blocks: int = 2
     dropout: float = 0.1
     scores: bool = False  # confidence channel = detector scores (True) or the 0/1 mask
+    flip_test: bool = False  # at inference also lift the mirrored keypoints and average
     weights: str = ''     # train_lifter output folder/file, loaded when a fresh DPMesh is built
 
 
 # The identity rotation in the interleaved 6D layout (rows of the 3x2 matrix [e1 e2]).
 IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+# Mirroring x (M = diag(-1, 1, 1)) maps a rotation R to M R M: its first two columns
+# (c1, c2) become (-M c1, M c2); in the interleaved layout that is this sign pattern.
+MIRROR_6D = (1.0, -1.0, -1.0, 1.0, -1.0, 1.0)
 
 
 def box_features(cameras, batch, device, dtype):
@@ -97,7 +101,28 @@ class KeypointLifter(nn.Module):
     def forward(self, keypoints, valid, box, scores=None):
         """dict of root6d (B, 6), body6d (B, 23, 6), betas (B, 10), camera (B, 3), hidden."""
         hidden = self.encode(keypoints, valid, box, scores)
-        return {**self.decode(hidden), 'hidden': hidden}
+        out = self.decode(hidden)
+        if self.config.flip_test and not self.training and self.num_keypoints == 17:
+            out = self._average_with_mirror(out, keypoints, valid, box, scores)
+        return {**out, 'hidden': hidden}
+
+    def _average_with_mirror(self, out, keypoints, valid, box, scores):
+        """Test-time flip: lift the left/right mirrored person, mirror the answer back and
+        average the rotations (a common 3D-pose trick against one-sided biases)."""
+        from hmr_models.skeleton import COCO17_NAMES, SMPL24_FLIP, flip_permutation
+        perm = torch.as_tensor(flip_permutation(COCO17_NAMES), device=keypoints.device)
+        kp = keypoints[:, perm].clone()
+        kp[..., 0] = 1.0 - kp[..., 0]
+        sign = torch.tensor([-1.0, 1.0, 1.0], device=box.device, dtype=box.dtype)
+        mirrored = self.decode(self.encode(kp, valid[:, perm], box * sign,
+                                           None if scores is None else scores[:, perm]))
+        s6 = torch.tensor(MIRROR_6D, device=kp.device, dtype=out['root6d'].dtype)
+        body_perm = torch.as_tensor(SMPL24_FLIP[1:] - 1, device=kp.device)
+        back = {'root6d': mirrored['root6d'] * s6,
+                'body6d': mirrored['body6d'][:, body_perm] * s6,
+                'betas': mirrored['betas'],
+                'camera': mirrored['camera'] * s6.new_tensor([1.0, -1.0, 1.0])}   # tx flips
+        return {k: 0.5 * (out[k] + back[k]) for k in out}
 
 
 def load_lifter_weights(lifter, path):

@@ -190,3 +190,31 @@ def test_scores_in_other_keypoint_sets():
     np.testing.assert_allclose(d30[:, names.index('pelvis')], s[:, hips].min(1))
     assert (d30[:, names.index('head_top')] == 0).all()       # COCO-17 has no head top
     np.testing.assert_allclose(scores_from_coco17(torch.as_tensor(s), 'dpmesh30').numpy(), d30)
+
+
+def test_flip_test_is_mirror_equivariant():
+    """With flip_test, lifting the mirrored person gives exactly the mirrored answer."""
+    from hmr_models.dpmesh.keypoint_lifter import MIRROR_6D
+    from hmr_models.skeleton import COCO17_NAMES, SMPL24_FLIP, flip_permutation
+    torch.manual_seed(0)
+    lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1, scores=True,
+                                                     flip_test=True)).eval()
+    torch.nn.init.normal_(lifter.out.weight, std=0.1)
+    kp, ok = torch.rand(2, 17, 2), torch.rand(2, 17) > 0.2
+    box, scores = torch.randn(2, 3) * 0.2, torch.rand(2, 17)
+    perm = torch.as_tensor(flip_permutation(COCO17_NAMES))
+    mkp = kp[:, perm].clone()
+    mkp[..., 0] = 1 - mkp[..., 0]
+    with torch.no_grad():
+        a = lifter(kp, ok, box, scores)
+        b = lifter(mkp, ok[:, perm], box * torch.tensor([-1.0, 1, 1]), scores[:, perm])
+    s6 = torch.tensor(MIRROR_6D)
+    assert torch.allclose(b['root6d'], a['root6d'] * s6, atol=1e-5)
+    assert torch.allclose(b['body6d'], a['body6d'][:, SMPL24_FLIP[1:] - 1] * s6, atol=1e-5)
+    assert torch.allclose(b['camera'], a['camera'] * torch.tensor([1.0, -1, 1]), atol=1e-5)
+    assert torch.allclose(b['betas'], a['betas'], atol=1e-5)
+    lifter.config.flip_test = False                 # a plain lifter is not equivariant
+    with torch.no_grad():
+        a, b = lifter(kp, ok, box, scores), lifter(mkp, ok[:, perm], box * torch.tensor(
+            [-1.0, 1, 1]), scores[:, perm])
+    assert not torch.allclose(b['root6d'], a['root6d'] * s6, atol=1e-3)
