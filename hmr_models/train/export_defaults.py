@@ -54,7 +54,7 @@ def export_dpmesh(src, dst):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--dpmesh', help='DPMesh checkpoint folder (the NKR student)')
+    p.add_argument('--dpmesh', help='DPMesh checkpoint folder (the trained compact model)')
     p.add_argument('--diffmesh', help='DiffMesh weights folder')
     p.add_argument('--out', default=str(ASSETS_DIR / 'weights'))
     args = p.parse_args(argv)
