@@ -107,8 +107,11 @@ class KeypointLifter(nn.Module):
         return {**out, 'hidden': hidden}
 
     def _average_with_mirror(self, out, keypoints, valid, box, scores):
-        """Test-time flip: lift the left/right mirrored person, mirror the answer back and
-        average the rotations (a common 3D-pose trick against one-sided biases)."""
+        """Test-time flip: lift the mirrored person too and average.
+
+        The left/right mirrored keypoints are lifted, the answer is mirrored back and averaged
+        with the direct one (a common 3D-pose trick against one-sided biases).
+        """
         from hmr_models.skeleton import COCO17_NAMES, SMPL24_FLIP, flip_permutation
         perm = torch.as_tensor(flip_permutation(COCO17_NAMES), device=keypoints.device)
         kp = keypoints[:, perm].clone()
