@@ -31,10 +31,12 @@ class KeypointLifterConfig:
     blocks: int = 2
     dropout: float = 0.1
     scores: bool = False  # confidence channel = detector scores (True) or the 0/1 mask
-    flip_test: bool = False  # at inference also lift the mirrored keypoints and average
+    flip_test: bool = False  # inference: also lift the mirrored keypoints, average (COCO-17 only)
     weights: str = ''     # train_lifter output folder/file, loaded when a fresh DPMesh is built
 
 
+# What train_lifter writes into its result folder (load_lifter_weights reads both).
+LIFTER_WEIGHTS, LIFTER_CONFIG = 'lifter.safetensors', 'lifter.yaml'
 # The identity rotation in the interleaved 6D layout (rows of the 3x2 matrix [e1 e2]).
 IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 # Mirroring x (M = diag(-1, 1, 1)) maps a rotation R to M R M: its first two columns
@@ -139,12 +141,12 @@ def load_lifter_weights(lifter, path):
     import yaml
     from hmr_models.paths import MissingModelFile
     p = Path(path).expanduser()
-    f = p / 'lifter.safetensors' if p.is_dir() else p
+    f = p / LIFTER_WEIGHTS if p.is_dir() else p
     if not f.is_file():
         raise MissingModelFile(f'keypoint lifter weights not found: {f} (train them with '
                                'python -m hmr_models.train.train_lifter, README)')
     lifter.load_state_dict(load_file(str(f)))
-    meta = f.with_name('lifter.yaml')
+    meta = f.with_name(LIFTER_CONFIG)
     if meta.is_file():
         trained = yaml.safe_load(meta.read_text()) or {}
         lifter.config.scores = bool(trained.get('scores', False))

@@ -25,8 +25,9 @@ from torch import nn
 import yaml
 
 from hmr_models.dpmesh.config import LossConfig, build_dataclass
-from hmr_models.dpmesh.keypoint_lifter import (KeypointLifter, KeypointLifterConfig,
-                                               box_features, load_lifter_weights)
+from hmr_models.dpmesh.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS, KeypointLifter,
+                                               KeypointLifterConfig, box_features,
+                                               load_lifter_weights)
 from hmr_models.dpmesh.losses import dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
@@ -36,7 +37,6 @@ from .trainer import TrainConfig, Trainer, seed_everything, unwrap
 
 log = logging.getLogger(__name__)
 STAGES = ('teacher', 'student')
-LIFTER_CONFIG = 'lifter.yaml'
 
 
 class LifterTraining(nn.Module):
@@ -95,7 +95,7 @@ def save_lifter(lifter, directory):
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in lifter.state_dict().items()},
-              str(d / 'lifter.safetensors'))
+              str(d / LIFTER_WEIGHTS))
     (d / LIFTER_CONFIG).write_text(yaml.safe_dump(
         {'num_keypoints': lifter.num_keypoints, **asdict(lifter.config)}, sort_keys=False))
     return d
