@@ -22,7 +22,7 @@ from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.kinematics import forward_kinematics
 from hmr_models.diffmesh.model import WindowBatch
 from hmr_models.diffmesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from hmr_models.diffmesh.streaming import gather_windows, resample_index
+from hmr_models.diffmesh.streaming import fit_betas, gather_windows, resample_index
 
 log = logging.getLogger(__name__)
 
@@ -381,32 +381,129 @@ class WindowSampler:
         return self._windows(gt, est, strides, rng)
 
     def _windows(self, gt, est, strides, rng):
-        b, f = gt['pose'].shape[:2]
-        observed = est['observed'].copy()
-        observed[:, -1] = True  # the window ends at the frame being smoothed: always seen
-        mask = np.ones((b, f), np.float32)
-        short = rng.random(b) < self.errors.short_track_prob
-        for i in np.flatnonzero(short):
-            first = int(rng.integers(1, f))  # the track starts at frame `first`
-            observed[i, :first] = False
-            mask[i, :first] = 0.0
-        kp, kps = normalise_keypoints(est['keypoints'].reshape(-1, NUM_KEYPOINTS, 2),
-                                      est['keypoint_scores'].reshape(-1, NUM_KEYPOINTS),
-                                      est['boxes'].reshape(-1, 4))
-        kp = kp.reshape(b, f, NUM_KEYPOINTS, 2)
-        kps = kps.reshape(b, f, NUM_KEYPOINTS)
-        sources, windows = [], []
-        for i in range(b):
-            obs = np.flatnonzero(observed[i])
-            period = float(strides[i]) / self.fps
-            stamps = obs * period
-            sources.append({'pose': est['pose'][i, obs], 'betas': est['betas'][i, obs],
-                            'translation': est['translation'][i, obs],
-                            'keypoints': kp[i, obs], 'keypoint_scores': kps[i, obs]})
-            windows.append(resample_index(stamps, f, period, self.max_gap_frames))
-        inputs = gather_windows(sources, windows)
-        return TrainBatch(inputs, gt['pose'].astype(np.float32), gt['betas'],
-                          gt['trans'].astype(np.float32), mask)
+        return make_windows(gt, est, np.asarray(strides, np.float64) / self.fps, rng,
+                            self.errors.short_track_prob, self.max_gap_frames)
+
+
+def make_windows(gt, est, periods, rng, short_track_prob=0.2, max_gap_frames=3.0):
+    """A TrainBatch of B windows of f frames, built as the streaming smoother builds them.
+
+    gt: pose (B, f, 72), betas (B, nb), trans (B, f, 3) camera-frame ground truth. est:
+    observed (B, f) bool, pose (B, f, 72), betas (B, f, nb), translation (B, f, 3), keypoints
+    (B, f, 17, 2) pixels (NaN missing), keypoint_scores (B, f, 17), boxes (B, f, 4): the
+    per-frame estimates and detections (values of unobserved frames are ignored). periods:
+    (B,) seconds between frames. With probability short_track_prob a window's track starts
+    inside it (earlier frames unobserved and without ground truth).
+    """
+    b, f = gt['pose'].shape[:2]
+    observed = est['observed'].copy()
+    observed[:, -1] = True  # the window ends at the frame being smoothed: always seen
+    mask = np.ones((b, f), np.float32)
+    short = rng.random(b) < short_track_prob
+    for i in np.flatnonzero(short):
+        first = int(rng.integers(1, f))  # the track starts at frame `first`
+        observed[i, :first] = False
+        mask[i, :first] = 0.0
+    kp, kps = normalise_keypoints(est['keypoints'].reshape(-1, NUM_KEYPOINTS, 2),
+                                  est['keypoint_scores'].reshape(-1, NUM_KEYPOINTS),
+                                  est['boxes'].reshape(-1, 4))
+    kp = kp.reshape(b, f, NUM_KEYPOINTS, 2)
+    kps = kps.reshape(b, f, NUM_KEYPOINTS)
+    sources, windows = [], []
+    for i in range(b):
+        obs = np.flatnonzero(observed[i])
+        period = float(periods[i])
+        sources.append({'pose': est['pose'][i, obs], 'betas': est['betas'][i, obs],
+                        'translation': est['translation'][i, obs],
+                        'keypoints': kp[i, obs], 'keypoint_scores': kps[i, obs]})
+        windows.append(resample_index(obs * period, f, period, max_gap_frames))
+    inputs = gather_windows(sources, windows)
+    return TrainBatch(inputs, gt['pose'].astype(np.float32), gt['betas'].astype(np.float32),
+                      gt['trans'].astype(np.float32), mask)
+
+
+class TrackWindowSampler:
+    """Training windows cut from the per-frame model's real estimates over synthetic scenes.
+
+    Args:
+        tracks: dict of arrays from hmr_models.data.synth.estimates.load_tracks.
+        num_betas: the model's betas (estimates and ground truth are cut or zero-padded).
+        num_frames, strides, max_gap_frames: as WindowSampler.
+        short_track_prob: as ErrorModel.short_track_prob.
+    Windows end at a frame where the person was detected (the frame the stream publishes);
+    frames the detector missed are gaps, exactly as at run time.
+    """
+
+    def __init__(self, tracks, num_betas, num_frames=16, strides=(1, 2, 3),
+                 short_track_prob=0.2, max_gap_frames=3.0):
+        self.tracks = tracks
+        self.num_betas = int(num_betas)
+        self.num_frames = int(num_frames)
+        self.strides = tuple(int(s) for s in strides)
+        self.short_track_prob = short_track_prob
+        self.max_gap_frames = max_gap_frames
+        t = tracks['observed'].shape[1]
+        need = (self.num_frames - 1) * min(self.strides) + 1
+        if t < need:
+            raise ValueError(f'tracks of {t} frames are shorter than a window ({need} frames)')
+        # Possible window ends per track: observed frames with a full window before them.
+        ends = tracks['observed'].copy()
+        ends[:, :need - 1] = False
+        counts = ends.sum(1).astype(np.float64)
+        if counts.sum() == 0:
+            raise ValueError('no track is observed late enough for one window')
+        self.weights = counts / counts.sum()
+        log.info('TrackWindowSampler: %d tracks, %d window ends', len(counts), int(counts.sum()))
+
+    def sample(self, batch_size, rng):
+        f, tr = self.num_frames, self.tracks
+        t = tr['observed'].shape[1]
+        rows = rng.choice(len(self.weights), batch_size, p=self.weights)
+        strides = rng.choice(self.strides, batch_size)
+        idx = np.zeros((batch_size, f), np.int64)
+        for i, (r, s) in enumerate(zip(rows, strides)):
+            span = (f - 1) * int(s) + 1
+            ends = np.flatnonzero(tr['observed'][r, span - 1:]) + span - 1
+            if len(ends) == 0:     # only the smallest stride fits this track
+                s = strides[i] = min(self.strides)
+                span = (f - 1) * s + 1
+                ends = np.flatnonzero(tr['observed'][r, span - 1:]) + span - 1
+            end = int(rng.choice(ends))
+            idx[i] = end - (f - 1) * int(s) + np.arange(f) * int(s)
+        assert idx.min() >= 0 and idx.max() < t
+        take = lambda key: tr[key][rows[:, None], idx]  # noqa: E731
+        gt = {'pose': take('gt_pose'), 'trans': take('gt_transl'),
+              'betas': fit_betas(tr['gt_betas'][rows], self.num_betas)}
+        est = {'observed': take('observed'), 'pose': take('est_pose'),
+               'betas': fit_betas(take('est_betas'), self.num_betas),
+               'translation': take('est_transl'), 'keypoints': take('keypoints'),
+               'keypoint_scores': take('keypoint_scores'), 'boxes': take('boxes')}
+        periods = strides / tr['fps'][rows].astype(np.float64)
+        return make_windows(gt, est, periods, rng, self.short_track_prob, self.max_gap_frames)
+
+
+class MixedSampler:
+    """Windows from several samplers in fixed shares of every batch (e.g. real + simulated)."""
+
+    def __init__(self, samplers, shares):
+        if len(samplers) != len(shares) or not samplers:
+            raise ValueError('MixedSampler needs one share per sampler')
+        total = float(sum(shares))
+        self.samplers = list(samplers)
+        self.shares = [float(s) / total for s in shares]
+
+    def sample(self, batch_size, rng):
+        counts = np.floor(np.array(self.shares) * batch_size).astype(int)
+        counts[0] += batch_size - counts.sum()
+        parts = [s.sample(int(n), rng) for s, n in zip(self.samplers, counts) if n > 0]
+        cat = lambda xs: np.concatenate(xs)  # noqa: E731
+        inputs = WindowBatch(*(cat([getattr(p.inputs, k) for p in parts]) for k in
+                               ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores',
+                                'valid')))
+        return TrainBatch(inputs, cat([p.target_pose for p in parts]),
+                          cat([p.target_betas for p in parts]),
+                          cat([p.target_translation for p in parts]),
+                          cat([p.mask for p in parts]))
 
 
 def _at_fps(motion, fps):

@@ -227,7 +227,7 @@ class StreamingSmoother:
                                       people.boxes[idx])
         nb = self.model.config.num_betas
         for j, (i, buf) in enumerate(zip(idx, states)):
-            buf.push(stamp, pose=estimate.pose[i], betas=_fit_betas(estimate.betas[i], nb),
+            buf.push(stamp, pose=estimate.pose[i], betas=fit_betas(estimate.betas[i], nb),
                      translation=estimate.translation[i], keypoints=kp[j],
                      keypoint_scores=kps[j])
         windows = [resample_index(buf.observed_stamps(), self.num_frames,
@@ -238,7 +238,7 @@ class StreamingSmoother:
         last = self.num_frames - 1
         frames = [last, last - self.delay] if self.delay else [last]
         pose, betas, translation, joints = self._forward(batch, frames)
-        betas = _fit_betas(betas, out.betas.shape[1])
+        betas = fit_betas(betas, out.betas.shape[1])
 
         out.pose[idx] = pose[:, 0]
         out.betas[idx] = betas
@@ -303,7 +303,7 @@ class StreamingSmoother:
         return joints, vertices
 
 
-def _fit_betas(betas, nb):
+def fit_betas(betas, nb):
     """Betas (..., k) cut or zero-padded to (..., nb)."""
     betas = np.asarray(betas, np.float32)
     out = np.zeros(betas.shape[:-1] + (nb,), np.float32)

@@ -71,13 +71,39 @@ class DPMeshPredictor:
                             vertices=z((n, self.body.num_vertices, 3), np.float32),
                             body_model=self.body.name, model_profile=self.config.profile)
 
+    def _check(self, people):
+        if not isinstance(people, People):
+            raise TypeError(f'people must be a hmr_models.types.People, got '
+                            f'{type(people).__name__}')
+
+    def _inputs(self, crops, people, camera):
+        """Model inputs of `people` in `crops`: keypoints, validity, scores, crop cameras."""
+        cfg = self.config
+        scores = np.nan_to_num(people.keypoint_scores.astype(np.float32))
+        valid = (scores >= self.keypoint_threshold) & np.isfinite(people.keypoints).all(-1)
+        kp_crop = crops.normalise(people.keypoints.astype(np.float32))
+        kp, ok = from_coco17(kp_crop, valid, cfg.keypoint_set)
+        kp_scores = scores_from_coco17(np.where(valid, scores, 0.0), cfg.keypoint_set)
+        dev, dt = self.device, self.dtype
+        kp_t = torch.as_tensor(np.nan_to_num(kp), device=dev, dtype=dt)
+        ok_t = torch.as_tensor(ok, device=dev)
+        sc_t = torch.as_tensor(kp_scores, device=dev, dtype=dt)
+        cams = CropCameras.from_crops(crops, camera, dev, torch.float32)
+        return kp_t, ok_t, sc_t, cams, scores
+
+    def _estimate(self, out, scores):
+        f32 = lambda x: x.detach().float().cpu().numpy().astype(np.float32)  # noqa: E731
+        return BodyEstimate(pose=f32(out.pose), betas=f32(out.betas),
+                            translation=f32(out.translation), joints=f32(out.joints),
+                            joint_confidence=joint_confidence(scores),
+                            vertices=f32(out.vertices), temporal=False,
+                            body_model=self.body.name, model_profile=self.config.profile)
+
     @torch.inference_mode()
     def predict(self, image_rgb, people, camera=None):
         """BodyEstimate for `people` (front-end output) in `image_rgb` (H, W, 3) uint8."""
         from hmr_models.frontend.crops import make_crops
-        if not isinstance(people, People):
-            raise TypeError(f'people must be a hmr_models.types.People, got '
-                            f'{type(people).__name__}')
+        self._check(people)
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError('image_rgb must be an (H, W, 3) uint8 RGB image, got '
@@ -91,30 +117,40 @@ class DPMeshPredictor:
         cfg = self.config
         t0 = time.perf_counter()
         crops = make_crops(image_rgb, people.boxes, size=cfg.crop_size)
-        scores = np.nan_to_num(people.keypoint_scores.astype(np.float32))
-        valid = (scores >= self.keypoint_threshold) & np.isfinite(people.keypoints).all(-1)
-        kp_crop = crops.normalise(people.keypoints.astype(np.float32))
-        kp, ok = from_coco17(kp_crop, valid, cfg.keypoint_set)
-        kp_scores = scores_from_coco17(np.where(valid, scores, 0.0), cfg.keypoint_set)
-        dev, dt = self.device, self.dtype
-        images = prepare_images(crops.images, cfg.image_range, dev, dt)
-        kp_t = torch.as_tensor(np.nan_to_num(kp), device=dev, dtype=dt)
-        ok_t = torch.as_tensor(ok, device=dev)
-        sc_t = torch.as_tensor(kp_scores, device=dev, dtype=dt)
-        cams = CropCameras.from_crops(crops, camera, dev, torch.float32)
+        kp_t, ok_t, sc_t, cams, scores = self._inputs(crops, people, camera)
+        images = prepare_images(crops.images, cfg.image_range, self.device, self.dtype)
         t1 = time.perf_counter()
         # cameras and scores: the keypoint lifter's box and confidence inputs
         out = self.model(images, kp_t, ok_t, cameras=cams, scores=sc_t)
-        if dev.type == 'cuda':
+        if self.device.type == 'cuda':
             torch.cuda.synchronize()
         t2 = time.perf_counter()
         self.model.pose_body(out, cams, self.body)
         t3 = time.perf_counter()
         self.last_timings_ms = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1),
                                 'body': 1e3 * (t3 - t2)}
-        f32 = lambda x: x.detach().float().cpu().numpy().astype(np.float32)  # noqa: E731
-        return BodyEstimate(pose=f32(out.pose), betas=f32(out.betas),
-                            translation=f32(out.translation), joints=f32(out.joints),
-                            joint_confidence=joint_confidence(scores),
-                            vertices=f32(out.vertices), temporal=False,
-                            body_model=self.body.name, model_profile=cfg.profile)
+        return self._estimate(out, scores)
+
+    @torch.inference_mode()
+    def lift(self, people, camera):
+        """BodyEstimate of the model's keypoint lifter alone (no image: DPMesh's starting point).
+
+        For data generation at scale (the lifter is most of a lifted DPMesh's accuracy and
+        needs no rendering); `camera` is the image's CameraIntrinsics.
+        """
+        from hmr_models.frontend.crops import crop_geometry
+        from .keypoint_lifter import box_features
+        from .model import lifter_output
+        self._check(people)
+        lifter = self.model.keypoint_lifter
+        if lifter is None:
+            raise ValueError('this DPMesh checkpoint has no keypoint lifter '
+                             f'(pose head {self.config.pose_head.type!r})')
+        if len(people) == 0:
+            return self._empty()
+        crops = crop_geometry(people.boxes, size=self.config.crop_size)
+        kp_t, ok_t, sc_t, cams, scores = self._inputs(crops, people, camera)
+        box = box_features(cams, len(people), kp_t.device, kp_t.dtype)
+        out = lifter_output(lifter(kp_t, ok_t, box, sc_t), self.config.camera_mode)
+        self.model.pose_body(out, cams, self.body)
+        return self._estimate(out, scores)

@@ -54,14 +54,24 @@ def make_crops(image_rgb, boxes, size=256, scale=CROP_SCALE):
 
     Returns a `Crops` with images (N, size, size, 3); N may be 0.
     """
+    crops = crop_geometry(boxes, size, scale)
+    for i in range(len(crops)):   # one warp per person; the warp itself is OpenCV-vectorised
+        crops.images[i] = cv2.warpAffine(image_rgb, crops.image_to_crop[i], (size, size),
+                                         flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return crops
+
+
+def crop_geometry(boxes, size=256, scale=CROP_SCALE):
+    """The `Crops` of boxes (N, 4) without cutting any image: black crop images.
+
+    For models that only need the geometry (the keypoint lifter's box and camera inputs).
+    """
     if size < 1:
         raise ValueError(f'crop size must be >= 1, got {size}')
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     squares = square_boxes(boxes, scale)
     to_crop = box_to_crop_affine(squares, size)
     images = np.zeros((len(boxes), size, size, 3), np.uint8)
-    for i in range(len(boxes)):   # one warp per person; the warp itself is OpenCV-vectorised
-        images[i] = cv2.warpAffine(image_rgb, to_crop[i], (size, size), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return Crops(images=images, image_to_crop=to_crop, crop_to_image=invert_affine(to_crop),
                  boxes_square=squares)

@@ -18,6 +18,11 @@ Config (YAML; every section optional, defaults below):
       strides: [1, 2, 3]       # frame strides at 30 fps: cameras at 30 / 15 / 10 fps
       mirror: true
       errors: {}               # hmr_models.diffmesh.data.ErrorModel overrides
+      estimates: []            # tracks of the per-frame model's real estimates over synthetic
+                               # scenes (python -m hmr_models.data.synth.estimates): windows
+                               # cut from them train on its real errors
+      estimates_share: 0.75    # share of each batch from `estimates` (the rest simulated)
+      val_estimates: []        # validate on such tracks instead of simulated windows
       camera: {}               # hmr_models.diffmesh.data.CameraModel overrides
     train: {epochs: 20, batch_size: 4, lr: 3.0e-4, ...}   # TrainConfig; batch_size counts
                                # items, so a step sees batch_size * windows_per_item windows
@@ -35,8 +40,8 @@ import torch
 from torch.utils.data import Dataset
 
 from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, WindowBatch
-from hmr_models.diffmesh.data import CameraModel, ErrorModel, WindowSampler, \
-    smooth_random_motion
+from hmr_models.diffmesh.data import CameraModel, ErrorModel, MixedSampler, \
+    TrackWindowSampler, WindowSampler, smooth_random_motion
 from hmr_models.diffmesh.kinematics import JointModel
 from hmr_models.diffmesh.losses import diffmesh_losses
 from hmr_models.diffmesh.model import WEIGHTS_NAME
@@ -187,6 +192,13 @@ def load_joint_model(data, num_betas):
     return JointModel.from_rest_joints(synthetic_rest_joints(), num_betas)
 
 
+def estimate_sampler(paths, num_betas, kw):
+    """TrackWindowSampler over tracks files/folders (a path or a list of them)."""
+    from hmr_models.data.synth.estimates import load_tracks
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    return TrackWindowSampler(load_tracks(paths), num_betas, **kw)
+
+
 def save_diffmesh(module, directory, run_config=None):
     module.save_pretrained(directory, extra={'run_config': run_config} if run_config else None)
 
@@ -213,6 +225,17 @@ def run(run_config, out_dir=None):
     train_sampler = WindowSampler(load_motions(data, 'train'), joint_model,
                                   mirror=bool(data.get('mirror', True)), **kw)
     val_sampler = WindowSampler(load_motions(data, 'val'), joint_model, mirror=False, **kw)
+    track_kw = dict(num_frames=model_cfg.num_frames, strides=kw['strides'],
+                    short_track_prob=errors.short_track_prob)
+    if data.get('estimates'):
+        real = estimate_sampler(data['estimates'], model_cfg.num_betas, track_kw)
+        share = float(data.get('estimates_share', 0.75))
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f'data.estimates_share must be in (0, 1], got {share}')
+        train_sampler = real if share == 1.0 else MixedSampler([real, train_sampler],
+                                                               [share, 1.0 - share])
+    if data.get('val_estimates'):
+        val_sampler = estimate_sampler(data['val_estimates'], model_cfg.num_betas, track_kw)
     per_item = int(data.get('windows_per_item', 16))
     train_set = WindowDataset(train_sampler, data.get('train_items', 2000), per_item,
                               train_cfg.seed)

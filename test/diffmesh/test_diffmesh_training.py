@@ -47,3 +47,41 @@ def test_main_cli(tmp_path):
     assert train_diffmesh.main(['--config', str(cfg), '--out-dir', str(tmp_path / 'cli'),
                                 '--set', 'train.epochs=1']) == 0
     assert (tmp_path / 'cli' / 'final' / 'diffmesh.pt').is_file()
+
+
+def _tracks_file(path, n=6, t=24, seed=0):
+    """A tracks file (hmr_models.data.synth.estimates) of noisy estimates of slow motions."""
+    from hmr_models.data.synth.estimates import write_tracks
+    rng = np.random.default_rng(seed)
+    phase = np.linspace(0, 2, t)[None, :, None]
+    gt_pose = (0.3 * np.sin(phase + rng.uniform(0, 6, (n, 1, 72)))).astype(np.float32)
+    gt_transl = np.concatenate([rng.normal(0, 0.3, (n, t, 2)), np.full((n, t, 1), 4.0)], -1)
+    centre = np.array([320.0, 240.0])
+    box = np.concatenate([centre - 60, centre + 60]).astype(np.float32)
+    part = {'gt_pose': gt_pose, 'gt_transl': gt_transl.astype(np.float32),
+            'gt_betas': rng.normal(0, 1, (n, 10)).astype(np.float32),
+            'est_pose': gt_pose + rng.normal(0, 0.1, gt_pose.shape).astype(np.float32),
+            'est_betas': rng.normal(0, 1, (n, t, 10)).astype(np.float32),
+            'est_transl': gt_transl.astype(np.float32) + 0.05,
+            'keypoints': (centre + rng.normal(0, 40, (n, t, 17, 2))).astype(np.float32),
+            'keypoint_scores': rng.uniform(0, 1, (n, t, 17)).astype(np.float32),
+            'boxes': np.broadcast_to(box, (n, t, 4)).copy(),
+            'observed': rng.random((n, t)) < 0.8,
+            'joint_codes': np.zeros((n, t, 24), np.uint8),
+            'fps': np.full(n, 30.0, np.float32)}
+    write_tracks(path, [part])
+    return path
+
+
+def test_train_on_real_estimates(tmp_path):
+    """data.estimates mixes windows of estimate tracks into the batches; val_estimates
+    validates on them; the share is checked."""
+    tracks = str(_tracks_file(tmp_path / 'tracks_0000.npz'))
+    data = dict(TINY['data'], estimates=[tracks], estimates_share=0.5, val_estimates=tracks)
+    _, history, final = train_diffmesh.run(dict(TINY, data=data), tmp_path / 'mixed')
+    assert all(np.isfinite(history['val_loss'])) and (final / 'diffmesh.pt').is_file()
+    only = dict(TINY, data=dict(data, estimates_share=1.0), train=dict(TINY['train'], epochs=1))
+    _, history, _ = train_diffmesh.run(only, tmp_path / 'only')
+    assert np.isfinite(history['val_loss']).all()
+    with pytest.raises(ValueError, match='estimates_share'):
+        train_diffmesh.run(dict(TINY, data=dict(data, estimates_share=0.0)), tmp_path / 'bad')

@@ -109,3 +109,31 @@ def test_a_score_lifter_gets_the_front_end_scores(frame, test_body):
     unsure = People(**{**people.__dict__, 'keypoint_scores': np.full((1, 17), 0.4, np.float32)})
     assert not np.allclose(pred.predict(frame, sure).pose, pred.predict(frame, unsure).pose,
                            atol=1e-4)
+
+
+def test_lift_is_the_lifter_without_the_image_corrections(frame, test_body):
+    """With the image heads' corrections zeroed, the whole model and `lift` agree; with them
+    on, they differ (lift really skips the image)."""
+    import torch
+    model = make_model({'pose_head': {'type': 'lifted'},
+                        'keypoint_lifter': {'enabled': True, 'hidden': 64, 'scores': True}})
+    torch.nn.init.normal_(model.keypoint_lifter.out.weight, std=0.05)
+    pred = DPMeshPredictor(model, test_body)
+    h, w = frame.shape[:2]
+    people = _people(2, w, h)
+    cam = CameraIntrinsics(fx=900.0, fy=900.0, cx=w / 2, cy=h / 2, width=w, height=h)
+    lifted = pred.lift(people, cam)
+    assert len(lifted) == 2 and lifted.vertices.shape == (2, test_body.num_vertices, 3)
+    with torch.no_grad():               # the correction heads start at zero: wake them
+        for p in model.heads.parameters():
+            p.normal_(0.0, 0.05)
+    assert not np.allclose(pred.predict(frame, people, cam).pose, lifted.pose, atol=1e-4)
+    with torch.no_grad():
+        for p in model.heads.parameters():
+            p.zero_()
+    whole = pred.predict(frame, people, cam)
+    np.testing.assert_allclose(whole.pose, lifted.pose, atol=1e-4)
+    np.testing.assert_allclose(whole.translation, lifted.translation, atol=1e-4)
+    assert len(pred.lift(people.select([]), cam)) == 0
+    with pytest.raises(ValueError, match='no keypoint lifter'):
+        DPMeshPredictor(make_model(), test_body).lift(people, cam)

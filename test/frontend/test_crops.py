@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from hmr_models.frontend import make_crops
+from hmr_models.frontend.crops import crop_geometry
 
 
 def dotted_image(points, h=480, w=640):
@@ -34,6 +35,10 @@ def test_round_trip_and_normalisation():
     np.testing.assert_allclose(crops.normalise(centres), 0.5, atol=1e-6)
     corners = crops.boxes_square[:, None, :2]
     np.testing.assert_allclose(crops.normalise(corners), 0.0, atol=1e-6)
+    geometry = crop_geometry(boxes)                   # the same crops, no image cut
+    for key in ('image_to_crop', 'crop_to_image', 'boxes_square'):
+        np.testing.assert_array_equal(getattr(geometry, key), getattr(crops, key))
+    assert geometry.size == crops.size and not geometry.images.any()
 
 
 def test_crop_content_follows_the_affine():

@@ -32,6 +32,18 @@ def scene_seed(seed, k):
     return seed * 1_000_003 + k
 
 
+def scene_with_detections(gen, seed, k):
+    """Scene k of a split seeded `seed`, its simulated detections and the scene's generator.
+
+    The generator continues (render style, estimator noise) from where the detections left it,
+    so a scene regenerated here is the very scene `main` wrote.
+    """
+    s = scene_seed(seed, k)
+    rng = np.random.default_rng(s + 1)
+    scene = gen.generate(seed=s)
+    return scene, detect_scene(scene, rng), rng
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='python -m hmr_models.data.synth.generate',
                                 description=__doc__.split('\n')[0])
@@ -80,10 +92,7 @@ def main(argv=None):
     out = Path(args.out)
     shard, parts, count = 0, [], 0
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
-        seed = scene_seed(args.seed, k)
-        rng = np.random.default_rng(seed + 1)
-        scene = gen.generate(seed=seed)
-        detections = detect_scene(scene, rng)
+        scene, detections, rng = scene_with_detections(gen, args.seed, k)
         images = None
         if renderer is not None:
             style = renderer.scene_style(scene, rng)

@@ -1,0 +1,193 @@
+"""SynthOcc over time: the shipped per-frame + temporal pipeline on every frame of the test scenes.
+
+    python benchmarks/eval_synthocc_sequences.py --corpus $C [--scenes 40] [--seed 0]
+        [--dpmesh DIR] [--diffmesh NAME=DIR ...] [--delay 8] [--csv out/bench/synthocc_seq.csv]
+
+eval_synthocc.py scores single frames (every 10th frame of the 40 test scenes). The default
+pipeline does more: DiffMesh refines each track over a 16-frame window. This script regenerates
+the same seeded test scenes (`hmr-synth --split test --seed 0`: identical scenes and simulated
+detections), renders every frame, and runs what the node runs on each one: the DPMesh predictor
+on the full image with the simulated front-end's people (boxes, COCO-17 keypoints and scores,
+ground-truth track ids: a perfect tracker), then the streaming smoother (the newest frame, as
+published; `--delay N` adds the N-frames-delayed output). Metrics on every detected person-frame
+(mm): MPJPE, PA-MPJPE, MPVE, OCC-MPJPE as in eval_synthocc.py, and ACC-ERR (pelvis-aligned
+joints, mm/frame^2, over runs of three consecutive detected frames); also on the every-10th-frame
+subset, the frames eval_synthocc.py scores.
+"""
+import argparse
+import csv
+from pathlib import Path
+import sys
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from hmr_models.body import load_body_model  # noqa: E402
+from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
+from hmr_models.data.synth.generate import scene_with_detections  # noqa: E402
+from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
+from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
+from hmr_models.data.synth.visibility import OTHER, OBJECT, OUT_OF_FRAME, SELF  # noqa: E402
+from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
+from hmr_models.diffmesh.streaming import StreamingConfig  # noqa: E402
+from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa: E402
+from hmr_models.eval.metrics import acceleration, mpve, pa_mpjpe, per_joint_error  # noqa: E402
+from hmr_models.runtime import Runtime  # noqa: E402
+
+MM = 1000.0
+SAMPLE_EVERY = 10          # eval_synthocc.py's frames
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--corpus', required=True, help='the pose corpus the test split was built from')
+    p.add_argument('--scenes', type=int, default=40)
+    p.add_argument('--frames', type=int, default=60)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--dpmesh', default='', help="DPMesh checkpoint ('' = bundled)")
+    p.add_argument('--diffmesh', action='append', default=[], metavar='NAME=DIR',
+                   help="DiffMesh weights to compare (default: DiffMesh= the bundled ones)")
+    p.add_argument('--delay', type=int, default=0,
+                   help='also score the output delayed by this many frames (0 = newest only)')
+    p.add_argument('--body', default='', help="SMPL-format .npz ('' = bundled open body)")
+    p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--csv', help='also write the table here')
+    return p.parse_args(argv)
+
+
+class Track:
+    """Per-frame arrays of one person over a scene (NaN until predicted)."""
+
+    def __init__(self, frames, num_vertices):
+        nan = lambda *s: np.full(s, np.nan, np.float32)  # noqa: E731
+        self.joints = nan(frames, 24, 3)
+        self.vertices = nan(frames, num_vertices, 3)
+
+
+def run_scene(scene, detections, images, predictor, smoothers):
+    """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
+    nf, nv = scene.num_frames, predictor.body.num_vertices
+    methods = ['per-frame'] + list(smoothers)
+    methods += [f'{m}, delayed' for m, sm in smoothers.items() if sm.delay]
+    out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
+    k = scene.camera.intrinsics
+
+    def keep(method, track_ids, est, frames):
+        for i, (t, g) in enumerate(zip(track_ids, frames)):
+            out[method][int(t)].joints[g] = est.joints[i]
+            out[method][int(t)].vertices[g] = est.vertices[i]
+
+    for f in range(nf):
+        people = detections[f][0]
+        if len(people) == 0:
+            continue
+        est = predictor.predict(images(f), people, k)
+        keep('per-frame', people.track_ids, est, [f] * len(people))
+        for name, smoother in smoothers.items():
+            res = smoother.step(f / scene.fps, people.track_ids, est, people)
+            keep(name, people.track_ids, res.current, [f] * len(people))
+            if res.delayed is not None:
+                d = res.delayed
+                keep(f'{name}, delayed', d.track_ids, d.estimate,
+                     [int(round(s * scene.fps)) for s in d.stamps])
+    return out
+
+
+def occluded_joints(codes):
+    return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
+
+
+def score(rows, subset):
+    """Metrics over the person-frames of `rows` (list of dicts of stacked arrays)."""
+    pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
+    pv = np.concatenate([r['pred_v'][r[subset]] for r in rows]) * MM
+    gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
+    gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
+    occ = np.concatenate([r['occ'][r[subset]] for r in rows])
+    err = per_joint_error(pj, gj)
+    acc_sum, acc_n = 0.0, 0
+    for r in rows:                      # per track: consecutive detected frames only
+        p = r['pred_j'] * MM
+        g = r['gt_j'] * MM
+        p, g = p - p[:, :1], g - g[:, :1]
+        a = np.linalg.norm(acceleration(np.nan_to_num(p)) - acceleration(g), axis=-1).mean(-1)
+        ok = r['ok'][2:] & r['ok'][1:-1] & r['ok'][:-2]
+        if subset == 'sampled':
+            ok &= r['sampled'][1:-1]
+        acc_sum += a[ok].sum()
+        acc_n += ok.sum()
+    return {'person-frames': len(pj), 'MPJPE': float(err.mean()),
+            'PA-MPJPE': pa_mpjpe(pj, gj),
+            'MPVE': mpve(pv, gv, pj[:, 0], gj[:, 0]),
+            'OCC-MPJPE': float(err[occ].mean()) if occ.any() else float('nan'),
+            'ACC-ERR': acc_sum / max(acc_n, 1)}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    body = load_body_model(args.body or None)
+    predictor = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
+                                      Runtime(), body)
+    diffmesh = [spec.partition('=')[::2] for spec in args.diffmesh] or [('DiffMesh', '')]
+    pool = MotionPool.from_corpus(PoseCorpus(args.corpus), 'test')
+    gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames), keep_vertices=True)
+    renderer = SceneRenderer(body)
+    rows = {}
+    started = time.perf_counter()
+    for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
+        scene, detections, rng = scene_with_detections(gen, args.seed, k)
+        style = renderer.scene_style(scene, rng)
+        smoothers = {name: create_smoother(TemporalConfig(temporal_weights=path),
+                                           StreamingConfig(temporal_delay_frames=args.delay),
+                                           body=body) for name, path in diffmesh}
+        preds = run_scene(scene, detections, lambda f: renderer.render(scene, f, style),
+                          predictor, smoothers)
+        with torch.no_grad():
+            for p in scene.people:
+                betas = np.repeat(p.betas[None], scene.num_frames, 0)
+                gt = body(torch.as_tensor(p.pose, dtype=torch.float32),
+                          torch.as_tensor(betas, dtype=torch.float32))
+                # vertices pelvis-relative like the joints: the metrics align both on the pelvis
+                gt_v = gt.vertices.numpy() - gt.joints.numpy()[:, :1] + p.joints[:, :1]
+                ok = np.array([p.track_id in set(detections[f][0].track_ids.tolist())
+                               for f in range(scene.num_frames)])
+                sampled = np.zeros(scene.num_frames, bool)
+                sampled[::SAMPLE_EVERY] = True
+                for m, tracks in preds.items():
+                    t = tracks[p.track_id]
+                    ok_m = ok & np.isfinite(t.joints).all(axis=(1, 2))
+                    rows.setdefault(m, []).append({
+                        'pred_j': t.joints, 'pred_v': t.vertices, 'gt_j': p.joints,
+                        'gt_v': gt_v, 'occ': occluded_joints(p.joint_codes), 'ok': ok_m,
+                        'all': ok_m, 'sampled': ok_m & sampled})
+    print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
+    keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
+    table = []
+    for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):
+        n = score(rows['per-frame'], subset)['person-frames']
+        print(f'\nSynthOcc sequences, detected people, {title} ({n} person-frames):')
+        print(f"{'method':30s}" + ''.join(f'{k:>11s}' for k in keys) + '   (mm; ACC mm/f^2)')
+        for m, r in rows.items():
+            s = score(r, subset)
+            table.append({'method': m, 'frames': subset, **s})
+            print(f'{m:30s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.csv, 'w', newline='') as f:
+            w = csv.DictWriter(f, fieldnames=['method', 'frames', 'person-frames'] + keys)
+            w.writeheader()
+            w.writerows(table)
+        print(f'wrote {args.csv}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
