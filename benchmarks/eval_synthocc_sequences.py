@@ -1,7 +1,7 @@
 """SynthOcc over time: the shipped per-frame + temporal pipeline on every frame of the test scenes.
 
     python benchmarks/eval_synthocc_sequences.py --corpus $C [--scenes 40] [--seed 0]
-        [--dpmesh DIR] [--diffmesh NAME=DIR ...] [--delay 8] [--csv out/bench/synthocc_seq.csv]
+        [--dpmesh DIR] [--diffmesh NAME=DIR ...] [--one-euro] [--delay 8] [--csv FILE]
 
 eval_synthocc.py scores single frames (every 10th frame of the 40 test scenes). The default
 pipeline does more: DiffMesh refines each track over a 16-frame window. This script regenerates
@@ -35,7 +35,8 @@ from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
 from hmr_models.data.synth.visibility import OTHER, OBJECT, OUT_OF_FRAME, SELF  # noqa: E402
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
-from hmr_models.diffmesh.streaming import StreamingConfig  # noqa: E402
+from hmr_models.diffmesh.streaming import (StreamingConfig, StreamingResult,  # noqa: E402
+                                           StreamingSmoother)
 from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa: E402
 from hmr_models.eval.metrics import acceleration, mpve, pa_mpjpe, per_joint_error  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
@@ -53,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument('--dpmesh', default='', help="DPMesh checkpoint ('' = bundled)")
     p.add_argument('--diffmesh', action='append', default=[], metavar='NAME=DIR',
                    help="DiffMesh weights to compare (default: DiffMesh= the bundled ones)")
+    p.add_argument('--one-euro', action='store_true',
+                   help="also score the One-Euro filter (temporal_method 'one_euro', defaults)")
     p.add_argument('--delay', type=int, default=0,
                    help='also score the output delayed by this many frames (0 = newest only)')
     p.add_argument('--body', default='', help="SMPL-format .npz ('' = bundled open body)")
@@ -74,7 +77,7 @@ def run_scene(scene, detections, images, predictor, smoothers):
     """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
     nf, nv = scene.num_frames, predictor.body.num_vertices
     methods = ['per-frame'] + list(smoothers)
-    methods += [f'{m}, delayed' for m, sm in smoothers.items() if sm.delay]
+    methods += [f'{m}, delayed' for m, sm in smoothers.items() if getattr(sm, 'delay', 0)]
     out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
     k = scene.camera.intrinsics
 
@@ -90,7 +93,11 @@ def run_scene(scene, detections, images, predictor, smoothers):
         est = predictor.predict(images(f), people, k)
         keep('per-frame', people.track_ids, est, [f] * len(people))
         for name, smoother in smoothers.items():
-            res = smoother.step(f / scene.fps, people.track_ids, est, people)
+            if isinstance(smoother, StreamingSmoother):
+                res = smoother.step(f / scene.fps, people.track_ids, est, people)
+            else:                                   # One-Euro: newest frame only
+                res = StreamingResult(smoother.update(f / scene.fps, people.track_ids, est,
+                                                      people))
             keep(name, people.track_ids, res.current, [f] * len(people))
             if res.delayed is not None:
                 d = res.delayed
@@ -148,6 +155,9 @@ def main(argv=None):
         smoothers = {name: create_smoother(TemporalConfig(temporal_weights=path),
                                            StreamingConfig(temporal_delay_frames=args.delay),
                                            body=body) for name, path in diffmesh}
+        if args.one_euro:
+            smoothers['One-Euro'] = create_smoother(TemporalConfig(temporal_method='one_euro'),
+                                                    body=body)
         preds = run_scene(scene, detections, lambda f: renderer.render(scene, f, style),
                           predictor, smoothers)
         with torch.no_grad():
@@ -174,11 +184,11 @@ def main(argv=None):
     for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):
         n = score(rows['per-frame'], subset)['person-frames']
         print(f'\nSynthOcc sequences, detected people, {title} ({n} person-frames):')
-        print(f"{'method':30s}" + ''.join(f'{k:>11s}' for k in keys) + '   (mm; ACC mm/f^2)')
+        print(f"{'method':42s}" + ''.join(f'{k:>11s}' for k in keys) + '   (mm; ACC mm/f^2)')
         for m, r in rows.items():
             s = score(r, subset)
             table.append({'method': m, 'frames': subset, **s})
-            print(f'{m:30s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
+            print(f'{m:42s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, 'w', newline='') as f:
