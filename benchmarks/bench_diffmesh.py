@@ -34,7 +34,7 @@ from hmr_models.diffmesh import (DiffMesh, OneEuroConfig, OneEuroSmoother,  # no
                                  StreamingConfig, StreamingSmoother)
 from hmr_models.diffmesh.data import ErrorModel, simulate_sequences, \
     smooth_random_motion  # noqa: E402
-from hmr_models.eval.metrics import acceleration, per_joint_error  # noqa: E402
+from hmr_models.eval.metrics import acceleration_errors, per_joint_error  # noqa: E402
 from hmr_models.types import BodyEstimate, People  # noqa: E402
 
 TRACKS = 8
@@ -137,11 +137,7 @@ def group_errors(pred_j, pred_t, gt):
     pj = pred_j * 1000.0
     ok = np.isfinite(pj).all(axis=(-1, -2))                        # (B, T)
     err = per_joint_error(np.nan_to_num(pj), gj, root=0).mean(-1)  # (B, T)
-    rel_p = pj - pj[..., :1, :]
-    rel_g = gj - gj[..., :1, :]
-    acc = np.linalg.norm(acceleration(np.swapaxes(np.nan_to_num(rel_p), 0, 1))
-                         - acceleration(np.swapaxes(rel_g, 0, 1)), axis=-1).mean(-1).T
-    acc_ok = ok[:, 2:] & ok[:, 1:-1] & ok[:, :-2]
+    acc, acc_ok = acceleration_errors(pj, gj, ok)                 # (B, T-2)
     terr = np.linalg.norm(np.nan_to_num(pred_t) - gt['trans'], axis=-1) * 1000.0
     return np.array([err[ok].sum(), ok.sum(), acc[acc_ok].sum(), acc_ok.sum(),
                      terr[ok].sum()])

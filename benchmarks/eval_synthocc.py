@@ -18,7 +18,6 @@ default: MPJPE <= 80, PA-MPJPE <= 55; the NKR student below the model without NK
 OCC-MPJPE. A constant baseline (the mean training pose at the true depth) is in the same table.
 """
 import argparse
-import csv
 from pathlib import Path
 import sys
 
@@ -33,9 +32,10 @@ if str(REPO) not in sys.path:
 
 from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.datasets import SyntheticSamples  # noqa: E402
-from hmr_models.data.synth.visibility import OTHER, OBJECT, OUT_OF_FRAME, SELF  # noqa: E402
+from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.dpmesh import DPMesh  # noqa: E402
-from hmr_models.eval.metrics import mpve, pa_mpjpe, per_joint_error  # noqa: E402
+from hmr_models.eval.metrics import body_errors  # noqa: E402
+from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.train.train_dpmesh import DPMeshTraining  # noqa: E402
 
 
@@ -46,8 +46,7 @@ def per_person(dataset, key):
 
 def occlusion_masks(dataset):
     """(N, 24) bool: SMPL joints occluded (self, other person, object) and inside the image."""
-    codes = per_person(dataset, 'joint_codes')
-    return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
+    return occluded_in_frame(per_person(dataset, 'joint_codes'))
 
 
 @torch.no_grad()
@@ -76,15 +75,11 @@ def ground_truth(dataset, body):
 
 
 def metrics(pred_j, pred_v, gt_j, gt_v, gt_vj, occluded, pred_vroot=None):
+    """Errors in mm (inputs in metres); MPVE aligns the vertices on the pelvis."""
     mm = 1000.0
     pred_vroot = pred_j[:, 0] if pred_vroot is None else pred_vroot
-    err = per_joint_error(pred_j * mm, gt_j * mm)          # pelvis-aligned
-    return {
-        'MPJPE': float(err.mean()),
-        'PA-MPJPE': pa_mpjpe(pred_j * mm, gt_j * mm),
-        'MPVE': mpve(pred_v * mm, gt_v * mm, pred_vroot * mm, gt_vj[:, 0] * mm),
-        'OCC-MPJPE': float(err[occluded].mean()) if occluded.any() else float('nan'),
-    }
+    return body_errors(pred_j * mm, pred_v * mm, gt_j * mm, gt_v * mm, occluded,
+                       pred_vroot * mm, gt_vj[:, 0] * mm)
 
 
 def main(argv=None):
@@ -133,12 +128,7 @@ def main(argv=None):
             rows.append(r)
             print(f'{name:36s}' + ''.join(f'{r[k]:12.1f}' for k in keys))
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, 'w', newline='') as f:
-            w = csv.DictWriter(f, fieldnames=['model', 'people'] + keys)
-            w.writeheader()
-            w.writerows(rows)
-        print(f'wrote {args.csv}')
+        print(f"wrote {write_csv(args.csv, rows, ['model', 'people'] + keys)}")
     return 0
 
 

@@ -15,7 +15,6 @@ joints, mm/frame^2, over runs of three consecutive detected frames); also on the
 subset, the frames eval_synthocc.py scores.
 """
 import argparse
-import csv
 from pathlib import Path
 import sys
 import time
@@ -33,12 +32,13 @@ from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
 from hmr_models.data.synth.generate import scene_with_detections  # noqa: E402
 from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
-from hmr_models.data.synth.visibility import OTHER, OBJECT, OUT_OF_FRAME, SELF  # noqa: E402
+from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
 from hmr_models.diffmesh.streaming import (StreamingConfig, StreamingResult,  # noqa: E402
                                            StreamingSmoother)
 from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa: E402
-from hmr_models.eval.metrics import acceleration, mpve, pa_mpjpe, per_joint_error  # noqa: E402
+from hmr_models.eval.metrics import acceleration_errors, body_errors  # noqa: E402
+from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
 
 MM = 1000.0
@@ -106,10 +106,6 @@ def run_scene(scene, detections, images, predictor, smoothers):
     return out
 
 
-def occluded_joints(codes):
-    return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
-
-
 def score(rows, subset):
     """Metrics over the person-frames of `rows` (list of dicts of stacked arrays)."""
     pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
@@ -117,22 +113,14 @@ def score(rows, subset):
     gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
     gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
     occ = np.concatenate([r['occ'][r[subset]] for r in rows])
-    err = per_joint_error(pj, gj)
     acc_sum, acc_n = 0.0, 0
     for r in rows:                      # per track: consecutive detected frames only
-        p = r['pred_j'] * MM
-        g = r['gt_j'] * MM
-        p, g = p - p[:, :1], g - g[:, :1]
-        a = np.linalg.norm(acceleration(np.nan_to_num(p)) - acceleration(g), axis=-1).mean(-1)
-        ok = r['ok'][2:] & r['ok'][1:-1] & r['ok'][:-2]
+        a, ok = acceleration_errors(r['pred_j'] * MM, r['gt_j'] * MM, r['ok'])
         if subset == 'sampled':
             ok &= r['sampled'][1:-1]
         acc_sum += a[ok].sum()
         acc_n += ok.sum()
-    return {'person-frames': len(pj), 'MPJPE': float(err.mean()),
-            'PA-MPJPE': pa_mpjpe(pj, gj),
-            'MPVE': mpve(pv, gv, pj[:, 0], gj[:, 0]),
-            'OCC-MPJPE': float(err[occ].mean()) if occ.any() else float('nan'),
+    return {'person-frames': len(pj), **body_errors(pj, pv, gj, gv, occ),
             'ACC-ERR': acc_sum / max(acc_n, 1)}
 
 
@@ -176,7 +164,7 @@ def main(argv=None):
                     ok_m = ok & np.isfinite(t.joints).all(axis=(1, 2))
                     rows.setdefault(m, []).append({
                         'pred_j': t.joints, 'pred_v': t.vertices, 'gt_j': p.joints,
-                        'gt_v': gt_v, 'occ': occluded_joints(p.joint_codes), 'ok': ok_m,
+                        'gt_v': gt_v, 'occ': occluded_in_frame(p.joint_codes), 'ok': ok_m,
                         'all': ok_m, 'sampled': ok_m & sampled})
     print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
@@ -190,12 +178,7 @@ def main(argv=None):
             table.append({'method': m, 'frames': subset, **s})
             print(f'{m:42s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, 'w', newline='') as f:
-            w = csv.DictWriter(f, fieldnames=['method', 'frames', 'person-frames'] + keys)
-            w.writeheader()
-            w.writerows(table)
-        print(f'wrote {args.csv}')
+        print(f"wrote {write_csv(args.csv, table, ['method', 'frames', 'person-frames'] + keys)}")
     return 0
 
 

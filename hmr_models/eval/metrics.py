@@ -75,3 +75,37 @@ def acc_err(pred, gt, fps=None, root=0):
     """ACC-ERR: mean acceleration error of joints over a sequence (T, J, 3), root-aligned."""
     pred, gt = _root_align(np.asarray(pred, np.float64), np.asarray(gt, np.float64), root)
     return float(np.linalg.norm(acceleration(pred, fps) - acceleration(gt, fps), axis=-1).mean())
+
+
+def acceleration_errors(pred, gt, valid, root=0):
+    """ACC-ERR per frame of joint trajectories (..., T, J, 3), and where it is defined.
+
+    Returns (..., T-2) mean joint acceleration error (after root alignment) of each middle frame
+    and (..., T-2) bool: that frame and both neighbours are `valid` (..., T). Predictions of
+    invalid frames may be NaN.
+    """
+    pred, gt = _root_align(np.asarray(pred, np.float64), np.asarray(gt, np.float64), root)
+    pred = np.nan_to_num(pred)
+    valid = np.asarray(valid, bool)
+
+    def second_difference(x):       # along the time axis (-3)
+        return x[..., 2:, :, :] - 2.0 * x[..., 1:-1, :, :] + x[..., :-2, :, :]
+
+    err = np.linalg.norm(second_difference(pred) - second_difference(gt), axis=-1).mean(-1)
+    return err, valid[..., 2:] & valid[..., 1:-1] & valid[..., :-2]
+
+
+def body_errors(pred_joints, pred_vertices, gt_joints, gt_vertices, occluded, pred_root=None,
+                gt_root=None):
+    """MPJPE, PA-MPJPE, MPVE and OCC-MPJPE of N bodies (joints (N, J, 3), vertices (N, V, 3)).
+
+    occluded (N, J) bool: the joints OCC-MPJPE averages (NaN when there are none). MPVE aligns
+    the vertices on pred_root / gt_root (N, 3), by default the root joints.
+    """
+    err = per_joint_error(pred_joints, gt_joints)
+    occluded = np.asarray(occluded, bool)
+    pred_root = np.asarray(pred_joints)[:, 0] if pred_root is None else pred_root
+    gt_root = np.asarray(gt_joints)[:, 0] if gt_root is None else gt_root
+    return {'MPJPE': float(err.mean()), 'PA-MPJPE': pa_mpjpe(pred_joints, gt_joints),
+            'MPVE': mpve(pred_vertices, gt_vertices, pred_root, gt_root),
+            'OCC-MPJPE': float(err[occluded].mean()) if occluded.any() else float('nan')}

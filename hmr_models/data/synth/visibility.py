@@ -20,6 +20,13 @@ CODE_NAMES = {OUT_OF_FRAME: 'out_of_frame', SELF: 'self', OTHER: 'other_person',
               OBJECT: 'object'}
 
 
+def occluded_in_frame(codes):
+    """bool mask of occlusion codes: hidden (by the body itself, a person or an object) and
+    inside the image: the joints OCC-MPJPE is measured on."""
+    codes = np.asarray(codes)
+    return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
+
+
 def _capsules():
     caps = [('pelvis', 'spine1', 0.12), ('spine1', 'spine2', 0.12), ('spine2', 'spine3', 0.12),
             ('spine3', 'neck', 0.09), ('left_hip', 'right_hip', 0.09),
