@@ -222,8 +222,7 @@ class DPMesh(nn.Module):
         tokens, coords = self.regressor(back['features'])
         lifted = None
         if self.keypoint_lifter is not None:
-            box = box_features(cameras, b, keypoints.device, keypoints.dtype)
-            lifted = self.keypoint_lifter(keypoints, valid, box, scores)
+            lifted = self.lift(keypoints, valid, cameras, scores)
         out = self._decode_tokens(tokens, lifted)
         out.joint_coords = coords
         out.features = back['features']
@@ -231,6 +230,12 @@ class DPMesh(nn.Module):
         if cameras is not None and body is not None:
             self.pose_body(out, cameras, body)
         return out
+
+    def lift(self, keypoints, valid, cameras, scores=None):
+        """The keypoint lifter's estimate (its output dict) for B crops: crop-normalised
+        keypoints (B, K, 2), valid (B, K), their CropCameras, optional scores (B, K)."""
+        box = box_features(cameras, keypoints.shape[0], keypoints.device, keypoints.dtype)
+        return self.keypoint_lifter(keypoints, valid, box, scores)
 
     def _decode_tokens(self, tokens, lifted=None):
         """Parameter tokens (L, B, P, d) (+ the lifter's estimate) -> pose, betas, camera."""

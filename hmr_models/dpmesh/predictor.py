@@ -139,18 +139,15 @@ class DPMeshPredictor:
         needs no rendering); `camera` is the image's CameraIntrinsics.
         """
         from hmr_models.frontend.crops import crop_geometry
-        from .keypoint_lifter import box_features
         from .model import lifter_output
         self._check(people)
-        lifter = self.model.keypoint_lifter
-        if lifter is None:
+        if self.model.keypoint_lifter is None:
             raise ValueError('this DPMesh checkpoint has no keypoint lifter '
                              f'(pose head {self.config.pose_head.type!r})')
         if len(people) == 0:
             return self._empty()
         crops = crop_geometry(people.boxes, size=self.config.crop_size)
         kp_t, ok_t, sc_t, cams, scores = self._inputs(crops, people, camera)
-        box = box_features(cams, len(people), kp_t.device, kp_t.dtype)
-        out = lifter_output(lifter(kp_t, ok_t, box, sc_t), self.config.camera_mode)
+        out = lifter_output(self.model.lift(kp_t, ok_t, cams, sc_t), self.config.camera_mode)
         self.model.pose_body(out, cams, self.body)
         return self._estimate(out, scores)
