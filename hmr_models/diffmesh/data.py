@@ -461,15 +461,18 @@ class TrackWindowSampler:
         rows = rng.choice(len(self.weights), batch_size, p=self.weights)
         strides = rng.choice(self.strides, batch_size)
         idx = np.zeros((batch_size, f), np.int64)
+
+        def ends(r, s):            # observed frames with a whole window of stride s before them
+            first = (f - 1) * s
+            return np.flatnonzero(tr['observed'][r, first:]) + first
+
         for i, (r, s) in enumerate(zip(rows, strides)):
-            span = (f - 1) * int(s) + 1
-            ends = np.flatnonzero(tr['observed'][r, span - 1:]) + span - 1
-            if len(ends) == 0:     # only the smallest stride fits this track
+            s = int(s)
+            choices = ends(r, s)
+            if len(choices) == 0:        # only the smallest stride fits this track
                 s = strides[i] = min(self.strides)
-                span = (f - 1) * s + 1
-                ends = np.flatnonzero(tr['observed'][r, span - 1:]) + span - 1
-            end = int(rng.choice(ends))
-            idx[i] = end - (f - 1) * int(s) + np.arange(f) * int(s)
+                choices = ends(r, s)
+            idx[i] = int(rng.choice(choices)) - (f - 1) * s + np.arange(f) * s
         assert idx.min() >= 0 and idx.max() < t
         take = lambda key: tr[key][rows[:, None], idx]  # noqa: E731
         gt = {'pose': take('gt_pose'), 'trans': take('gt_transl'),
