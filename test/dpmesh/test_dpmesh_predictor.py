@@ -95,14 +95,19 @@ def test_joint_confidence_reflects_keypoint_evidence(frame, predictor):
     assert conf['left_ankle'] < 0.5 and conf['right_knee'] == 1.0
 
 
-def test_a_score_lifter_gets_the_front_end_scores(frame, test_body):
-    """Same keypoints, other confidences (all above the threshold): a lifter trained on
-    scores answers differently, so the predictor really hands them over."""
+def _score_lifter_model():
+    """A tiny lifted DPMesh whose lifter reads scores and does not answer zero."""
     import torch
     model = make_model({'pose_head': {'type': 'lifted'},
                         'keypoint_lifter': {'enabled': True, 'hidden': 64, 'scores': True}})
     torch.nn.init.normal_(model.keypoint_lifter.out.weight, std=0.05)
-    pred = DPMeshPredictor(model, test_body)
+    return model
+
+
+def test_a_score_lifter_gets_the_front_end_scores(frame, test_body):
+    """Same keypoints, other confidences (all above the threshold): a lifter trained on
+    scores answers differently, so the predictor really hands them over."""
+    pred = DPMeshPredictor(_score_lifter_model(), test_body)
     h, w = frame.shape[:2]
     people = _people(1, w, h)
     sure = People(**{**people.__dict__, 'keypoint_scores': np.full((1, 17), 0.9, np.float32)})
@@ -115,9 +120,7 @@ def test_lift_is_the_lifter_without_the_image_corrections(frame, test_body):
     """With the image heads' corrections zeroed, the whole model and `lift` agree; with them
     on, they differ (lift really skips the image)."""
     import torch
-    model = make_model({'pose_head': {'type': 'lifted'},
-                        'keypoint_lifter': {'enabled': True, 'hidden': 64, 'scores': True}})
-    torch.nn.init.normal_(model.keypoint_lifter.out.weight, std=0.05)
+    model = _score_lifter_model()
     pred = DPMeshPredictor(model, test_body)
     h, w = frame.shape[:2]
     people = _people(2, w, h)
