@@ -232,8 +232,11 @@ class DPMesh(nn.Module):
         return out
 
     def lift(self, keypoints, valid, cameras, scores=None):
-        """The keypoint lifter's estimate (its output dict) for B crops: crop-normalised
-        keypoints (B, K, 2), valid (B, K), their CropCameras, optional scores (B, K)."""
+        """The keypoint lifter's estimate (its output dict) for B crops.
+
+        keypoints (B, K, 2) crop-normalised, valid (B, K), their CropCameras, optional scores
+        (B, K).
+        """
         box = box_features(cameras, keypoints.shape[0], keypoints.device, keypoints.dtype)
         return self.keypoint_lifter(keypoints, valid, box, scores)
 

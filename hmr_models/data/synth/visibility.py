@@ -21,8 +21,10 @@ CODE_NAMES = {OUT_OF_FRAME: 'out_of_frame', SELF: 'self', OTHER: 'other_person',
 
 
 def occluded_in_frame(codes):
-    """bool mask of occlusion codes: hidden (by the body itself, a person or an object) and
-    inside the image: the joints OCC-MPJPE is measured on."""
+    """Mask of the codes hidden by the body itself, a person or an object, inside the image.
+
+    These are the joints OCC-MPJPE is measured on.
+    """
     codes = np.asarray(codes)
     return ((codes & (SELF | OTHER | OBJECT)) != 0) & ((codes & OUT_OF_FRAME) == 0)
 
