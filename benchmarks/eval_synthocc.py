@@ -34,7 +34,7 @@ from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.datasets import SyntheticSamples  # noqa: E402
 from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.dpmesh import DPMesh  # noqa: E402
-from hmr_models.eval.metrics import body_errors  # noqa: E402
+from hmr_models.eval.metrics import body_errors, paired_difference, per_joint_error  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.train.train_dpmesh import DPMeshTraining  # noqa: E402
 
@@ -90,6 +90,9 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--threads', type=int, default=0)
     p.add_argument('--csv', help='also write the table here')
+    p.add_argument('--compare-to', metavar='NAME',
+                   help='also print every other model minus this one (MPJPE, OCC-MPJPE on the '
+                   'detected people) with a 95%% bootstrap interval over scenes')
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,9 +130,29 @@ def main(argv=None):
                 None if root is None else root[m])}
             rows.append(r)
             print(f'{name:36s}' + ''.join(f'{r[k]:12.1f}' for k in keys))
+    if args.compare_to:
+        compare(results, args.compare_to, gt_j, occluded, detected,
+                per_person(data, 'scene_seed'))
     if args.csv:
         print(f"wrote {write_csv(args.csv, rows, ['model', 'people'] + keys)}")
     return 0
+
+
+def compare(results, baseline, gt_j, occluded, subset, scenes):
+    """Paired differences to the model named `baseline` on `subset`, intervals over scenes."""
+    errors = {name: per_joint_error(pj[subset], gt_j[subset]) for name, pj, _, _ in results}
+    if baseline not in errors:
+        raise SystemExit(f'--compare-to {baseline!r}: no model of that name')
+    print(f'\nminus {baseline!r} (detected people; mm, 95 % interval over '
+          f'{len(np.unique(scenes[subset]))} scenes):')
+    masks = {'MPJPE': np.ones_like(occluded[subset]), 'OCC-MPJPE': occluded[subset]}
+    for name, err in errors.items():
+        if name == baseline:
+            continue
+        cells = [paired_difference(errors[baseline], err, mask, scenes[subset])
+                 for mask in masks.values()]
+        print(f'{name:36s}' + ''.join(f'  {k} {d:+.2f} [{lo:+.2f}, {hi:+.2f}]'
+                                      for k, (d, lo, hi) in zip(masks, cells)))
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from hmr_models.data.synth.visibility import OBJECT, OTHER, OUT_OF_FRAME, SELF, occluded_in_frame
-from hmr_models.eval.metrics import acceleration_errors, body_errors
+from hmr_models.eval.metrics import (acceleration_errors, body_errors, paired_difference,
+                                     per_joint_error)
 from hmr_models.eval.tables import write_csv
 
 
@@ -46,3 +47,53 @@ def test_occlusion_mask_and_csv(tmp_path):
     assert occluded_in_frame(codes).tolist() == [False, True, True, False, False]
     path = write_csv(tmp_path / 'a' / 'b.csv', [{'x': 1, 'y': 2.5}], ['x', 'y'])
     assert path.read_text().splitlines() == ['x,y', '1,2.5']
+
+
+def test_paired_difference_interval_over_scenes():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(50, 150, (200, 24))          # 200 people in 20 scenes
+    scenes = np.repeat(np.arange(20), 10)
+    mask = rng.random((200, 24)) < 0.3
+    # b better by 2 mm everywhere, plus noise: the interval holds -2 and excludes 0
+    b = a - 2.0 + rng.normal(0, 3, a.shape)
+    d, lo, hi = paired_difference(a, b, mask, scenes)
+    assert d == pytest.approx((b - a)[mask].mean())
+    assert lo < -2.0 < hi and hi < 0
+    # no difference but noise: the interval holds 0
+    d, lo, hi = paired_difference(a, a + rng.normal(0, 3, a.shape), mask, scenes)
+    assert lo < 0 < hi
+    # one scene's people all better by 50 mm: a wide interval, as a scene effect should give
+    b = a.copy()
+    b[scenes == 3] -= 50
+    d, lo, hi = paired_difference(a, b, np.ones_like(mask), scenes)
+    assert d == pytest.approx(-2.5) and lo < -4.5 and hi == pytest.approx(0, abs=1e-9)
+    # one scene, or no entries at all: no interval
+    _, lo, hi = paired_difference(a, b, mask, np.zeros(200))
+    assert np.isnan(lo) and np.isnan(hi)
+    assert all(np.isnan(paired_difference(a, b, np.zeros_like(mask), scenes)))
+
+
+def test_eval_synthocc_compares_models_pairwise(capsys):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'eval_synthocc.py'
+    spec = importlib.util.spec_from_file_location('eval_synthocc', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(1)
+    gt = rng.normal(0, 300, (40, 24, 3))                # mm
+    occluded = rng.random((40, 24)) < 0.3
+    base = gt + rng.normal(0, 50, gt.shape)
+    better = gt + (base - gt) * 0.5                      # half the error everywhere
+    results = [('base', base, None, None), ('better', better, None, None)]
+    bench.compare(results, 'base', gt, occluded, np.ones(40, bool), np.repeat(np.arange(8), 5))
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    import re
+    numbers = [float(x) for x in re.findall(r'[-+]\d+\.\d+', line)]
+    assert line.startswith('better') and len(numbers) == 6
+    assert all(x < 0 for x in numbers)             # better, and the intervals say so
+    gain = per_joint_error(better, gt) - per_joint_error(base, gt)
+    assert numbers[0] == pytest.approx(gain.mean(), abs=0.01)
+    assert numbers[3] == pytest.approx(gain[occluded].mean(), abs=0.01)
+    with pytest.raises(SystemExit, match='no model'):
+        bench.compare(results, 'nobody', gt, occluded, np.ones(40, bool), np.zeros(40))

@@ -109,3 +109,32 @@ def body_errors(pred_joints, pred_vertices, gt_joints, gt_vertices, occluded, pr
     return {'MPJPE': float(err.mean()), 'PA-MPJPE': pa_mpjpe(pred_joints, gt_joints),
             'MPVE': mpve(pred_vertices, gt_vertices, pred_root, gt_root),
             'OCC-MPJPE': float(err[occluded].mean()) if occluded.any() else float('nan')}
+
+
+def paired_difference(error_a, error_b, mask, clusters, confidence=0.95, resamples=2000, seed=0):
+    """Mean of error_b - error_a over the `mask`ed entries, with a cluster-bootstrap interval.
+
+    error_a, error_b, mask (N, ...): per-joint errors of two models on the same N people and the
+    entries that count (e.g. occluded joints); clusters (N,): the group of each person (its
+    scene: people of one scene share occluders, so they are resampled together). Returns
+    (difference, low, high); an interval that excludes 0 is a difference the test people
+    support, not one of training noise (that needs several training seeds).
+    """
+    from scipy.stats import bootstrap
+    mask = np.asarray(mask, bool)
+    diff = np.where(mask, np.asarray(error_b, np.float64) - np.asarray(error_a, np.float64), 0.0)
+    diff, count = diff.reshape(len(diff), -1).sum(1), mask.reshape(len(mask), -1).sum(1)
+    _, group = np.unique(np.asarray(clusters), return_inverse=True)
+    sums = np.bincount(group, diff)              # per cluster: summed difference, entries
+    counts = np.bincount(group, count).astype(np.float64)
+    keep = counts > 0
+    sums, counts = sums[keep], counts[keep]
+    if len(sums) < 2:                            # no interval from fewer than two groups
+        d = float(sums.sum() / counts.sum()) if len(sums) else float('nan')
+        return d, float('nan'), float('nan')
+    ratio = lambda s, c, axis=-1: s.sum(axis) / c.sum(axis)  # noqa: E731
+    res = bootstrap((sums, counts), ratio, paired=True, vectorized=True, n_resamples=resamples,
+                    confidence_level=confidence, method='percentile',
+                    random_state=np.random.default_rng(seed))
+    return float(sums.sum() / counts.sum()), float(res.confidence_interval.low), \
+        float(res.confidence_interval.high)

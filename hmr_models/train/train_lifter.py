@@ -9,7 +9,12 @@
 Stages, as DPMesh's: the teacher lifts the true 2D keypoints; the student starts from it and
 lifts the simulated detector's keypoints (misses under occlusion, jitter, swaps, neighbours)
 while Noisy Keypoint Reasoning pulls its hidden features towards the frozen teacher's features
-of the clean keypoints of the same person (MSE, weight `w_nkr`; 0 = the ablation without NKR).
+of the clean keypoints of the same person (MSE, weight `w_nkr`; 0 = the ablation without NKR),
+plus, with `w_nkr_nce` > 0, DPMesh's SimCLR term (the student's view of a person must be
+nearer the teacher's view of that person than of the others in the batch).
+`init` starts either stage from a saved lifter instead of a fresh one (teacher) or the
+teacher (student): e.g. a teacher fine-tuned on true keypoints from a trained student, so
+that teacher and student share one feature space.
 With `lifter.scores: true` the student reads the detector's keypoint scores (the teacher's
 clean keypoints count as score 1).
 Losses are DPMesh's (2D, 3D, SMPL; `loss` section). The result folder (`final/`) holds
@@ -28,7 +33,7 @@ from hmr_models.dpmesh.config import LossConfig, build_dataclass
 from hmr_models.dpmesh.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS, KeypointLifter,
                                                KeypointLifterConfig, box_features,
                                                load_lifter_weights)
-from hmr_models.dpmesh.losses import dpmesh_losses
+from hmr_models.dpmesh.losses import NKRLoss, dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
 
@@ -42,11 +47,15 @@ STAGES = ('teacher', 'student')
 class LifterTraining(nn.Module):
     """The lifter, the body model, (student) the frozen teacher, and the loss."""
 
-    def __init__(self, lifter, body, loss=None, teacher=None, w_nkr=0.0):
+    def __init__(self, lifter, body, loss=None, teacher=None, w_nkr=0.0, w_nkr_nce=0.0,
+                 nce_temperature=0.1):
         super().__init__()
         self.lifter, self.body, self.teacher = lifter, body, teacher
         self.loss_cfg = loss or LossConfig()
-        self.w_nkr = float(w_nkr)
+        self.w_nkr, self.w_nkr_nce = float(w_nkr), float(w_nkr_nce)
+        # DPMesh's NKR loss (MSE + SimCLR); its projection head trains with the student.
+        self.nkr = NKRLoss(lifter.config.hidden, temperature=nce_temperature) \
+            if teacher is not None and (self.w_nkr > 0 or self.w_nkr_nce > 0) else None
         body.requires_grad_(False)
         if teacher is not None:
             teacher.requires_grad_(False)
@@ -67,12 +76,16 @@ class LifterTraining(nn.Module):
                              batch.get('keypoints_score'))
         out = pose_body(lifter_output(lifted), cams, self.body, 1.0)   # CLIFF camera, as compact
         total, parts = dpmesh_losses(out, batch, self.loss_cfg, (), 1.0)
-        if self.teacher is not None and self.w_nkr > 0:
+        if self.nkr is not None:
             with torch.no_grad():
                 target = self.teacher.encode(batch['gt_keypoints'], batch['gt_keypoints_valid'],
                                              box)
-            parts['nkr_mse'] = nn.functional.mse_loss(lifted['hidden'], target)
-            total = total + self.w_nkr * parts['nkr_mse']
+            mse, nce = self.nkr(lifted['hidden'][..., None, None], target[..., None, None])
+            parts['nkr_mse'] = mse
+            total = total + self.w_nkr * mse
+            if self.w_nkr_nce > 0:
+                parts['nkr_nce'] = nce
+                total = total + self.w_nkr_nce * nce
         return total, parts, out
 
     def forward(self, batch):
@@ -138,10 +151,13 @@ def run(run_config, stage=None, out_dir=None):
         if not run_config.get('teacher'):
             raise ValueError("stage 'student' needs 'teacher': the trained teacher lifter folder")
         teacher = load_lifter(run_config['teacher']).eval()
-        lifter = load_lifter(run_config['teacher'])          # the student starts as the teacher
+        # The student starts as the teacher unless `init` names another lifter.
+        lifter = load_lifter(run_config.get('init') or run_config['teacher'])
         # The student may take the detector's scores where the teacher (true keypoints) had 1s.
         lifter.config.scores = bool((run_config.get('lifter') or {}).get('scores',
                                                                          lifter.config.scores))
+    elif run_config.get('init'):
+        lifter = load_lifter(run_config['init'])
     else:
         lifter = KeypointLifter(17, build_dataclass(KeypointLifterConfig,
                                                     run_config.get('lifter') or {}, 'lifter'))
@@ -151,8 +167,11 @@ def run(run_config, stage=None, out_dir=None):
         raise ValueError('no training data: set data.train in the config')
     val_set = _datasets(data.get('val'), 'detected')
     loss = build_dataclass(LossConfig, run_config.get('loss') or {}, 'loss')
+    student = stage == 'student'
     module = LifterTraining(lifter, body, loss, teacher,
-                            run_config.get('w_nkr', 0.0) if stage == 'student' else 0.0)
+                            run_config.get('w_nkr', 0.0) if student else 0.0,
+                            run_config.get('w_nkr_nce', 0.0) if student else 0.0,
+                            run_config.get('nkr_temperature', 0.1))
     trainer = Trainer(module, lambda m, b: m(b), train_set, train_cfg, val_set=val_set,
                       save_fn=lambda m, d: save_lifter(m.lifter, d),
                       load_fn=lambda m, d: load_lifter_weights(m.lifter, d),

@@ -183,3 +183,32 @@ def test_train_lifter_teacher_then_nkr_student(tmp_path, shard, body_file):
     assert torch.equal(model.keypoint_lifter.out.weight, saved['out.weight'])
     assert not torch.equal(saved['out.weight'], load_file(
         str(teacher / 'final' / 'lifter.safetensors'))['out.weight'])
+
+
+def test_train_lifter_init_and_nce(tmp_path, shard, body_file):
+    """`init` starts a stage from a saved lifter; `w_nkr_nce` adds DPMesh's SimCLR term."""
+    from safetensors.torch import load_file
+    from hmr_models.dpmesh.keypoint_lifter import KeypointLifter, KeypointLifterConfig
+    from hmr_models.train import train_lifter
+    start = train_lifter.save_lifter(
+        KeypointLifter(17, KeypointLifterConfig(hidden=48, blocks=1, scores=True)),
+        tmp_path / 'start')
+    base = {'body_model_path': str(body_file), 'data': {'train': {'paths': [str(shard)]}},
+            'train': {'epochs': 1, 'batch_size': 3, 'lr': 1e-3, 'final_epochs': 0,
+                      'progress': False}}
+    # the teacher stage fine-tunes the given lifter (its size and settings, not `lifter`)
+    teacher, _, teacher_final = train_lifter.run(
+        dict(base, init=str(start), lifter={'hidden': 64}), 'teacher', tmp_path / 't')
+    assert teacher.lifter.config.hidden == 48 and teacher.lifter.config.scores
+    # the student starts from `init` (here the untrained lifter), not the teacher: at a
+    # vanishing learning rate it ends where it started
+    _, _, final = train_lifter.run(
+        dict(base, teacher=str(teacher_final), init=str(start), w_nkr=0.0, w_nkr_nce=1.0,
+             train=dict(base['train'], lr=1e-12)), 'student', tmp_path / 's')
+    ended, began = (load_file(str(d / 'lifter.safetensors')) for d in (final, start))
+    assert all(torch.allclose(ended[k], began[k], atol=1e-6) for k in began)
+    assert not torch.allclose(ended['out.weight'], load_file(
+        str(teacher_final / 'lifter.safetensors'))['out.weight'], atol=1e-6)
+    with open(tmp_path / 's' / 'epochs.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]['train_nkr_nce']) > 0 and 'train_nkr_mse' in rows[0]
