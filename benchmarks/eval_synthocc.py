@@ -139,8 +139,12 @@ def main(argv=None):
 
 
 def compare(results, baseline, gt_j, occluded, subset, scenes):
-    """Paired differences to the model named `baseline` on `subset`, intervals over scenes."""
-    errors = {name: per_joint_error(pj[subset], gt_j[subset]) for name, pj, _, _ in results}
+    """Paired differences to the model named `baseline` on `subset`, intervals over scenes.
+
+    Joints in metres, as everywhere in this script; the differences are printed in mm.
+    """
+    errors = {name: per_joint_error(pj[subset], gt_j[subset]) * 1000.0
+              for name, pj, _, _ in results}
     if baseline not in errors:
         raise SystemExit(f'--compare-to {baseline!r}: no model of that name')
     print(f'\nminus {baseline!r} (detected people; mm, 95 % interval over '

@@ -81,9 +81,9 @@ def test_eval_synthocc_compares_models_pairwise(capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     rng = np.random.default_rng(1)
-    gt = rng.normal(0, 300, (40, 24, 3))                # mm
+    gt = rng.normal(0, 0.3, (40, 24, 3))                # metres in, mm out
     occluded = rng.random((40, 24)) < 0.3
-    base = gt + rng.normal(0, 50, gt.shape)
+    base = gt + rng.normal(0, 0.05, gt.shape)
     better = gt + (base - gt) * 0.5                      # half the error everywhere
     results = [('base', base, None, None), ('better', better, None, None)]
     bench.compare(results, 'base', gt, occluded, np.ones(40, bool), np.repeat(np.arange(8), 5))
@@ -92,7 +92,7 @@ def test_eval_synthocc_compares_models_pairwise(capsys):
     numbers = [float(x) for x in re.findall(r'[-+]\d+\.\d+', line)]
     assert line.startswith('better') and len(numbers) == 6
     assert all(x < 0 for x in numbers)             # better, and the intervals say so
-    gain = per_joint_error(better, gt) - per_joint_error(base, gt)
+    gain = (per_joint_error(better, gt) - per_joint_error(base, gt)) * 1000.0
     assert numbers[0] == pytest.approx(gain.mean(), abs=0.01)
     assert numbers[3] == pytest.approx(gain[occluded].mean(), abs=0.01)
     with pytest.raises(SystemExit, match='no model'):
