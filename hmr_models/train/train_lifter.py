@@ -53,9 +53,10 @@ class LifterTraining(nn.Module):
         self.lifter, self.body, self.teacher = lifter, body, teacher
         self.loss_cfg = loss or LossConfig()
         self.w_nkr, self.w_nkr_nce = float(w_nkr), float(w_nkr_nce)
-        # DPMesh's NKR loss (MSE + SimCLR); its projection head trains with the student.
+        # DPMesh's NKR loss (MSE + SimCLR) only where the SimCLR term is wanted: its projection
+        # head trains with the student; MSE alone needs no parameters.
         self.nkr = NKRLoss(lifter.config.hidden, temperature=nce_temperature) \
-            if teacher is not None and (self.w_nkr > 0 or self.w_nkr_nce > 0) else None
+            if teacher is not None and self.w_nkr_nce > 0 else None
         body.requires_grad_(False)
         if teacher is not None:
             teacher.requires_grad_(False)
@@ -76,16 +77,17 @@ class LifterTraining(nn.Module):
                              batch.get('keypoints_score'))
         out = pose_body(lifter_output(lifted), cams, self.body, 1.0)   # CLIFF camera, as compact
         total, parts = dpmesh_losses(out, batch, self.loss_cfg, (), 1.0)
-        if self.nkr is not None:
+        if self.teacher is not None and (self.w_nkr > 0 or self.nkr is not None):
             with torch.no_grad():
                 target = self.teacher.encode(batch['gt_keypoints'], batch['gt_keypoints_valid'],
                                              box)
-            mse, nce = self.nkr(lifted['hidden'][..., None, None], target[..., None, None])
-            parts['nkr_mse'] = mse
-            total = total + self.w_nkr * mse
-            if self.w_nkr_nce > 0:
-                parts['nkr_nce'] = nce
-                total = total + self.w_nkr_nce * nce
+            if self.nkr is not None:
+                parts['nkr_mse'], parts['nkr_nce'] = self.nkr(lifted['hidden'][..., None, None],
+                                                              target[..., None, None])
+                total = total + self.w_nkr_nce * parts['nkr_nce']
+            else:
+                parts['nkr_mse'] = nn.functional.mse_loss(lifted['hidden'], target)
+            total = total + self.w_nkr * parts['nkr_mse']
         return total, parts, out
 
     def forward(self, batch):
