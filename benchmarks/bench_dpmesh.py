@@ -3,6 +3,7 @@
     python benchmarks/bench_dpmesh.py                         # CPU fp32, both profiles
     python benchmarks/bench_dpmesh.py --profiles compact --people 1 4 8 16
     python benchmarks/bench_dpmesh.py --device cuda --dtype float16   # on a GPU
+    python benchmarks/bench_dpmesh.py --device cuda --dtype float16 --compile reduce-overhead
 
 A step is what DPMeshPredictor runs per frame: VAE encoder on the crops, ControlNet + UNet
 once (t=1) with the keypoint tokens and heatmaps, feature taps + attention recording, fusion,
@@ -59,7 +60,7 @@ def inputs(cfg, n, device, dtype):
 
 
 @torch.inference_mode()
-def time_batch(model, n, repeats, warmup, device, dtype):
+def time_batch(model, n, repeats, warmup, device, dtype, step=None):
     """(full DPMesh step, bare UNet + ControlNet, VAE encoder) medians in ms for n people."""
     cfg, bb = model.config, model.backbone
     images, kp, valid = inputs(cfg, n, device, dtype)
@@ -74,17 +75,22 @@ def time_batch(model, n, repeats, warmup, device, dtype):
                                   controlnet_cond=latent, return_dict=False)
         bb.unet(latent, t, encoder_hidden_states=tokens, down_block_additional_residuals=down,
                 mid_block_additional_residual=mid, return_dict=False)
-    full_ms, _ = median_ms(lambda: model(images, kp, valid), repeats, warmup, device)
+    step = model if step is None else step
+    full_ms, _ = median_ms(lambda: step(images, kp, valid), repeats, warmup, device)
     base_ms, _ = median_ms(bare, repeats, warmup, device)   # recorders idle: store inactive
     vae_ms, _ = median_ms(lambda: bb.encode(images), repeats, warmup, device)
     return full_ms, base_ms, vae_ms
 
 
-def bench_profile(profile, people, repeats, warmup, device, dtype):
+def bench_profile(profile, people, repeats, warmup, device, dtype, compile_mode='none'):
     torch.manual_seed(0)
     t0 = time.perf_counter()
     model = DPMesh(load_config(profile)).to(device, dtype).eval()
     build_s = time.perf_counter() - t0
+    # torch.compile ('reduce-overhead' adds CUDA graphs): the alternative to TensorRT on a GPU.
+    # Each batch size compiles once (in the warm-up repeats; dynamic=False keeps graphs exact).
+    step = None if compile_mode == 'none' else torch.compile(model, mode=compile_mode,
+                                                             dynamic=False)
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     bb = model.backbone
@@ -95,12 +101,13 @@ def bench_profile(profile, people, repeats, warmup, device, dtype):
     print(f'\n== {profile}: crop {cfg.crop_size}, latent {cfg.latent_size}x{cfg.latent_size}, '
           f'{total / 1e6:.1f}M parameters ({unet_cn / 1e6:.1f}M UNet+ControlNet, '
           f'{trainable / 1e6:.1f}M trainable, LoRA {lora / 1e6:.2f}M), '
-          f'built in {build_s:.1f} s, device {device}, {str(dtype).split(".")[-1]}')
+          f'built in {build_s:.1f} s, device {device}, {str(dtype).split(".")[-1]}'
+          + ('' if step is None else f', torch.compile mode {compile_mode}'))
     print(f"{'people':>6} {'dpmesh ms':>10} {'ms/person':>10} {'unet+cn ms':>11} "
           f"{'ratio':>6} {'vae ms':>8} {'peak GB':>8}")
     rows = []
     for n in people:
-        ms, base_ms, vae_ms = time_batch(model, n, repeats, warmup, device, dtype)
+        ms, base_ms, vae_ms = time_batch(model, n, repeats, warmup, device, dtype, step)
         rows.append((n, ms, base_ms, vae_ms))
         print(f'{n:>6} {ms:>10.1f} {ms / n:>10.1f} {base_ms:>11.1f} {ms / base_ms:>6.2f} '
               f'{vae_ms:>8.1f} {peak_rss_gb():>8.2f}', flush=True)
@@ -128,6 +135,9 @@ def main(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--dtype', default='float32', choices=['float32', 'float16', 'bfloat16'])
     p.add_argument('--threads', type=int, default=0, help='CPU threads (0 = torch default)')
+    p.add_argument('--compile', default='none',
+                   choices=['none', 'default', 'reduce-overhead', 'max-autotune'],
+                   help='torch.compile the full step (warm-up repeats include the compile)')
     args = p.parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     device = torch.device(args.device)
@@ -142,7 +152,7 @@ def main(argv=None):
     for profile in args.profiles:
         repeats = args.sd15_repeats if (profile == 'sd15' and device.type == 'cpu') \
             else args.repeats
-        bench_profile(profile, args.people, repeats, args.warmup, device, dtype)
+        bench_profile(profile, args.people, repeats, args.warmup, device, dtype, args.compile)
     return 0
 
 

@@ -114,9 +114,19 @@ def draw_counts(image, points, found):
 
 
 def make_config(variant):
-    """FrontEndConfig for 'backend' or 'backend@workers' (parallel MoveNet people)."""
-    backend, _, workers = variant.partition('@')
-    return FrontEndConfig(keypoint_backend=backend, keypoint_workers=int(workers or 1))
+    """FrontEndConfig for 'backend[@workers][+name=value...]'.
+
+    @workers: MoveNet people in parallel; +name=value: any other FrontEndConfig field, e.g.
+    'movenet_lightning@1+detector_input_size=320+detector_interval=2'.
+    """
+    head, *overrides = variant.split('+')
+    backend, _, workers = head.partition('@')
+    values = {}
+    for item in overrides:
+        name, _, value = item.partition('=')
+        values[name] = type(getattr(FrontEndConfig, name))(value)
+    return FrontEndConfig(keypoint_backend=backend, keypoint_workers=int(workers or 1),
+                          **values)
 
 
 def run_clip(clip, video, counts, backend, args, runtime, out_dir):

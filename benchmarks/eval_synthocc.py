@@ -51,17 +51,69 @@ def occlusion_masks(dataset):
 
 @torch.no_grad()
 def predict(checkpoint, dataset, body, batch_size):
-    """(joints (N, 24, 3), vertices (N, V, 3)) in metres, camera frame."""
+    """(joints (N, 24, 3), vertices (N, V, 3), parameters) in metres, camera frame.
+
+    parameters: {'pose' (N, 72), 'betas' (N, 10), 'translation' (N, 3)}.
+    """
     model = DPMesh.from_pretrained(checkpoint).eval()
     # The 'teacher' stage feeds the batch keypoints as they are: here the detector's.
     module = DPMeshTraining(model, body, 'teacher').eval()
-    joints, verts = [], []
+    joints, verts, params = [], [], {'pose': [], 'betas': [], 'translation': []}
     for batch in tqdm(DataLoader(dataset, batch_size=batch_size), desc=Path(checkpoint).name,
                       unit='batch', leave=False):
         _, _, out = module.run(batch)
         joints.append(out.joints.float().numpy())
         verts.append(out.vertices.float().numpy())
-    return np.concatenate(joints), np.concatenate(verts)
+        for k in params:
+            params[k].append(getattr(out, k).float().numpy())
+    return np.concatenate(joints), np.concatenate(verts), \
+        {k: np.concatenate(v) for k, v in params.items()}
+
+
+@torch.no_grad()
+def refine(params, dataset, body, config):
+    """Joints and vertices after keypoint refinement with the detected keypoints.
+
+    What the node's ~/persons gets with refine_* parameters `config`; undetected people keep
+    the network's estimate.
+    """
+    from hmr_models.fitting import KeypointRefiner
+    from hmr_models.types import CameraIntrinsics
+    refiner = KeypointRefiner(body, config)
+    kp = per_person(dataset, 'det_keypoints2d').astype(np.float64)
+    scores = per_person(dataset, 'det_scores') * per_person(dataset, 'detected')[:, None]
+    boxes = per_person(dataset, 'det_box')
+    cams = per_person(dataset, 'K')
+    sizes = per_person(dataset, 'image_size')
+    pose, betas, transl = (params[k].copy() for k in ('pose', 'betas', 'translation'))
+    keys = np.concatenate([cams.reshape(len(cams), -1), sizes], 1)
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    for g in tqdm(np.unique(group), desc='refine', unit='camera', leave=False):
+        i = np.flatnonzero(group == g)
+        k = cams[i[0]]
+        cam = CameraIntrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], *map(int, sizes[i[0]]))
+        for chunk in np.array_split(i, max(1, len(i) // 8)):
+            fit = refiner.refine(pose[chunk], betas[chunk], transl[chunk], kp[chunk],
+                                 scores[chunk], boxes[chunk], cam)
+            pose[chunk], betas[chunk], transl[chunk] = fit.pose, fit.betas, fit.translation
+    out = body(torch.as_tensor(pose), torch.as_tensor(betas), torch.as_tensor(transl))
+    return out.joints.numpy(), out.vertices.numpy()
+
+
+def parse_refine(spec, as_config=True):
+    """'name:refine_k=v,...' -> (name, RefineConfig) (or the values dict)."""
+    from dataclasses import fields
+    from hmr_models.fitting import RefineConfig
+    name, _, rest = spec.partition(':')
+    types = {f.name: type(f.default) for f in fields(RefineConfig)}
+    values = {}
+    for item in filter(None, rest.split(',')):
+        key, _, raw = item.partition('=')
+        if key not in types:
+            raise SystemExit(f'--refine {spec!r}: unknown parameter {key!r}')
+        t = types[key]
+        values[key] = raw.lower() in ('1', 'true') if t is bool else t(raw)
+    return name, RefineConfig(**values) if as_config else values
 
 
 def ground_truth(dataset, body):
@@ -90,6 +142,9 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--threads', type=int, default=0)
     p.add_argument('--csv', help='also write the table here')
+    p.add_argument('--refine', action='append', default=[], metavar='NAME[:refine_k=v,...]',
+                   help='also score every model after keypoint refinement with these refine_* '
+                   "parameters (hmr_models.fitting.RefineConfig; 'default' = its defaults)")
     p.add_argument('--compare-to', metavar='NAME',
                    help='also print every other model minus this one (MPJPE, OCC-MPJPE on the '
                    'detected people) with a 95%% bootstrap interval over scenes')
@@ -117,8 +172,12 @@ def main(argv=None):
         name, _, path = spec.partition('=')
         if not path:
             p.error(f'--model wants NAME=CHECKPOINT, got {spec!r}')
-        pred_j, pred_v = predict(path, data, body, args.batch_size)
+        pred_j, pred_v, params = predict(path, data, body, args.batch_size)
         results.append((name, pred_j, pred_v, None))
+        for spec in args.refine:
+            rname, values = parse_refine(spec)
+            ref_j, ref_v = refine(params, data, body, values)
+            results.append((f'{name} + refine {rname}', ref_j, ref_v, None))
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE']
     rows = []
     for subset, m in subsets.items():

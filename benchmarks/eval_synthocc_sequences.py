@@ -24,8 +24,9 @@ import torch
 from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _p in (REPO, Path(__file__).resolve().parent):     # the package, and sibling benchmarks
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
@@ -40,6 +41,10 @@ from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa:
 from hmr_models.eval.metrics import acceleration_errors, body_errors  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
+from eval_real import Cache  # noqa: E402
+from eval_synthocc import parse_refine  # noqa: E402
+from hmr_models.dpmesh.predictor import DPMeshPredictor  # noqa: E402
+from hmr_models.fitting import KeypointRefiner  # noqa: E402
 
 MM = 1000.0
 SAMPLE_EVERY = 10          # eval_synthocc.py's frames
@@ -60,7 +65,15 @@ def parse_args(argv=None):
                    help='also score the output delayed by this many frames (0 = newest only)')
     p.add_argument('--body', default='', help="SMPL-format .npz ('' = bundled open body)")
     p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--image-correction-interval', type=int, default=1,
+                   help='DPMesh image corrections of a tracked person reused for this many '
+                        'frames (the node parameter of the same name; at 30 FPS here, so k '
+                        'frames here are k / 3 frames of a node running at 10 FPS)')
     p.add_argument('--csv', help='also write the table here')
+    p.add_argument('--refine', action='append', default=[], metavar='NAME[:refine_k=v,...]',
+                   help='run the per-frame model and the smoothers with keypoint refinement '
+                   '(hmr_models.fitting.RefineConfig; refine_iterations=0 = off); several: '
+                   'compared in the same run (default: no refinement)')
     return p.parse_args(argv)
 
 
@@ -73,7 +86,7 @@ class Track:
         self.vertices = nan(frames, num_vertices, 3)
 
 
-def run_scene(scene, detections, images, predictor, smoothers):
+def run_scene(scene, detections, images, predictor, smoothers, prefix=''):
     """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
     nf, nv = scene.num_frames, predictor.body.num_vertices
     methods = ['per-frame'] + list(smoothers)
@@ -94,7 +107,7 @@ def run_scene(scene, detections, images, predictor, smoothers):
         keep('per-frame', people.track_ids, est, [f] * len(people))
         for name, smoother in smoothers.items():
             if isinstance(smoother, StreamingSmoother):
-                res = smoother.step(f / scene.fps, people.track_ids, est, people)
+                res = smoother.step(f / scene.fps, people.track_ids, est, people, k)
             else:                                   # One-Euro: newest frame only
                 res = StreamingResult(smoother.update(f / scene.fps, people.track_ids, est,
                                                       people))
@@ -103,15 +116,28 @@ def run_scene(scene, detections, images, predictor, smoothers):
                 d = res.delayed
                 keep(f'{name}, delayed', d.track_ids, d.estimate,
                      [int(round(s * scene.fps)) for s in d.stamps])
-    return out
+    return {prefix + m: tracks for m, tracks in out.items()}
+
+
+def vertex_errors(pred_j, pred_v, gt_j, gt_v):
+    """(T,) MPVE of each frame (vertices aligned on each body's pelvis, as body_errors does)."""
+    return np.linalg.norm((pred_v - pred_j[:, :1]) - (gt_v - gt_j[:, :1]), axis=-1).mean(-1)
 
 
 def score(rows, subset):
-    """Metrics over the person-frames of `rows` (list of dicts of stacked arrays)."""
+    """Metrics over the person-frames of `rows` (list of dicts of stacked arrays).
+
+    A row holds either the vertices ('pred_v', 'gt_v') or their per-frame errors ('ve', from
+    vertex_errors; what main keeps, vertices of every track and method do not fit in memory).
+    """
     pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
-    pv = np.concatenate([r['pred_v'][r[subset]] for r in rows]) * MM
     gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
-    gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
+    if all('ve' in r for r in rows):
+        ve = np.concatenate([r['ve'][r[subset]] for r in rows]) * MM
+        pv = gv = np.zeros((len(pj), 1, 3))            # MPVE from the per-frame errors
+    else:
+        pv = np.concatenate([r['pred_v'][r[subset]] for r in rows]) * MM
+        gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
     occ = np.concatenate([r['occ'][r[subset]] for r in rows])
     acc_sum, acc_n = 0.0, 0
     for r in rows:                      # per track: consecutive detected frames only
@@ -120,8 +146,10 @@ def score(rows, subset):
             ok &= r['sampled'][1:-1]
         acc_sum += a[ok].sum()
         acc_n += ok.sum()
-    return {'person-frames': len(pj), **body_errors(pj, pv, gj, gv, occ),
-            'ACC-ERR': acc_sum / max(acc_n, 1)}
+    errors = body_errors(pj, pv, gj, gv, occ)
+    if all('ve' in r for r in rows):
+        errors['MPVE'] = float(ve.mean())
+    return {'person-frames': len(pj), **errors, 'ACC-ERR': acc_sum / max(acc_n, 1)}
 
 
 def main(argv=None):
@@ -129,8 +157,18 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     body = load_body_model(args.body or None)
-    predictor = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
-                                      Runtime(), body)
+    refines = [parse_refine(spec) for spec in args.refine] or [('', None)]
+    base = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
+                                 Runtime(), body)
+    model = base.model                 # the variants differ after the network only
+    predictors = {name: DPMeshPredictor(
+        model, body, base.runtime, base.keypoint_threshold,
+        image_correction_interval=args.image_correction_interval,
+        refiner=KeypointRefiner(body, config) if config is not None and config.enabled else None)
+        for name, config in refines}
+    network = Cache().memoize_network(base.network)
+    for predictor in predictors.values():
+        predictor.network = network
     diffmesh = [spec.partition('=')[::2] for spec in args.diffmesh] or [('DiffMesh', '')]
     pool = MotionPool.from_corpus(PoseCorpus(args.corpus), 'test')
     gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames), keep_vertices=True)
@@ -139,15 +177,29 @@ def main(argv=None):
     started = time.perf_counter()
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
         scene, detections, rng = scene_with_detections(gen, args.seed, k)
+        for predictor in predictors.values():
+            predictor.reset()    # track ids start again in every scene
         style = renderer.scene_style(scene, rng)
-        smoothers = {name: create_smoother(TemporalConfig(temporal_weights=path),
-                                           StreamingConfig(temporal_delay_frames=args.delay),
-                                           body=body) for name, path in diffmesh}
-        if args.one_euro:
-            smoothers['One-Euro'] = create_smoother(TemporalConfig(temporal_method='one_euro'),
-                                                    body=body)
-        preds = run_scene(scene, detections, lambda f: renderer.render(scene, f, style),
-                          predictor, smoothers)
+        rendered = {}
+
+        def image(f):                  # each frame rendered once for every variant
+            if f not in rendered:
+                rendered[f] = renderer.render(scene, f, style)
+            return rendered[f]
+        preds = {}
+        for rname, predictor in predictors.items():
+            refiner = predictor.refiner
+            if refiner is not None and not refiner.config.refine_smoothed:
+                refiner = None
+            smoothers = {name: create_smoother(TemporalConfig(temporal_weights=path),
+                                               StreamingConfig(temporal_delay_frames=args.delay),
+                                               body=body, refiner=refiner)
+                         for name, path in diffmesh}
+            if args.one_euro:
+                smoothers['One-Euro'] = create_smoother(
+                    TemporalConfig(temporal_method='one_euro'), body=body)
+            preds.update(run_scene(scene, detections, image, predictor, smoothers,
+                                   f'{rname}: ' if rname else ''))
         with torch.no_grad():
             for p in scene.people:
                 betas = np.repeat(p.betas[None], scene.num_frames, 0)
@@ -163,14 +215,15 @@ def main(argv=None):
                     t = tracks[p.track_id]
                     ok_m = ok & np.isfinite(t.joints).all(axis=(1, 2))
                     rows.setdefault(m, []).append({
-                        'pred_j': t.joints, 'pred_v': t.vertices, 'gt_j': p.joints,
-                        'gt_v': gt_v, 'occ': occluded_in_frame(p.joint_codes), 'ok': ok_m,
+                        'pred_j': t.joints, 'gt_j': p.joints,
+                        've': vertex_errors(t.joints, t.vertices, p.joints, gt_v),
+                        'occ': occluded_in_frame(p.joint_codes), 'ok': ok_m,
                         'all': ok_m, 'sampled': ok_m & sampled})
     print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
     table = []
     for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):
-        n = score(rows['per-frame'], subset)['person-frames']
+        n = score(next(iter(rows.values())), subset)['person-frames']
         print(f'\nSynthOcc sequences, detected people, {title} ({n} person-frames):')
         print(f"{'method':42s}" + ''.join(f'{k:>11s}' for k in keys) + '   (mm; ACC mm/f^2)')
         for m, r in rows.items():

@@ -4,11 +4,14 @@ front-end (detect, keypoints, track) -> DPMesh per person (one batched forward) 
 track (one batched forward over active tracks). Each stage runs only where the configuration
 enables it; the ROS node is a thin shell around `HMRPipeline.process`.
 """
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 import logging
 import time
 
-from hmr_models.types import People
+import numpy as np
+
+from hmr_models.types import CameraIntrinsics, People
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,15 @@ class PipelineConfig:
     device: str = field(default='auto', metadata={'help': "'auto', 'cpu' or 'cuda[:N]'"})
     dtype: str = field(default='auto', metadata={
         'help': "'auto' (fp16 on GPU, fp32 on CPU), 'float32' or 'float16'"})
-    threads: int = field(default=0, metadata={'help': 'CPU threads (0 = all cores)'})
-    backend: str = field(default='torch', metadata={
-        'help': "inference backend: 'torch', 'onnxruntime' or 'tensorrt' (GPU only)"})
+    threads: int = field(default=0, metadata={
+        'help': 'CPU threads of the whole pipeline (0 = all cores); with pipelining they are '
+                'split between the front-end and the mesh stages'})
+    pipelining: bool = field(default=True, metadata={
+        'help': 'overlap the front-end of the next image with the mesh stages of the current '
+                'one (two worker threads in hmr_node)'})
+    backend: str = field(default='auto', metadata={
+        'help': "inference backend of the mesh stages: 'auto' (onnxruntime on CPU, torch on "
+                "GPU), 'torch', 'onnxruntime' (exported once, cached) or 'tensorrt' (GPU)"})
 
     def __post_init__(self):
         if self.model_profile not in PROFILES:
@@ -47,16 +56,42 @@ class PipelineConfig:
 
 
 @dataclass
+class FrontResult:
+    """What the front-end found in one image (the first half of `HMRPipeline.process`)."""
+
+    people: People
+    stamp: float
+    timings_ms: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict)
+
+
+@dataclass
+class DelayedFrame:
+    """Fully smoothed people of an earlier frame (`temporal_delay_frames` > 0).
+
+    stamp: that frame's time (seconds); people: the front-end's people of that frame who have a
+    delayed estimate; bodies: their BodyEstimate, aligned with `people`.
+    """
+
+    stamp: float
+    people: People
+    bodies: object
+
+
+@dataclass
 class FrameResult:
     people: People
     bodies: object = None     # BodyEstimate of the per-frame model, or None
     smoothed: object = None   # BodyEstimate of the temporal model, or None
     timings_ms: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)
+    delayed: list = field(default_factory=list)   # DelayedFrame of earlier frames
 
 
 _COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
             'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside', 'guided_kept')
+# Delayed estimates are matched to the frame they belong to by stamp, within this tolerance.
+_STAMP_MATCH_S = 1e-3
 
 
 class HMRPipeline:
@@ -64,7 +99,12 @@ class HMRPipeline:
 
     frontend: a PersonFrontEnd (detection, keypoints and, with tracking on, track ids);
     mesh: a per-frame body estimator with predict(image, people, camera) -> BodyEstimate;
-    temporal: a per-track smoother with update(stamp, track_ids, bodies, people).
+    temporal: a per-track smoother with update(stamp, track_ids, bodies, people) (and, for
+    delayed output, step(...) -> StreamingResult).
+
+    `process` runs everything; `process_front` + `process_bodies` are its two halves, so a
+    caller can overlap the front-end of one frame with the mesh stages of the previous one
+    (each half must be called from one thread at a time, in frame order).
     """
 
     def __init__(self, config: PipelineConfig, frontend=None, mesh=None, temporal=None):
@@ -72,8 +112,17 @@ class HMRPipeline:
         self.frontend = frontend
         self.mesh = mesh
         self.temporal = temporal
+        delay = getattr(getattr(temporal, 'config', None), 'temporal_delay_frames', 0) or 0
+        self.delay_frames = int(delay) if hasattr(temporal, 'step') else 0
+        # People of recent frames, to pair delayed estimates with their frame's detections.
+        self._recent = deque(maxlen=2 * delay + 4) if self.delay_frames else None
 
     def process(self, image_rgb, stamp, camera):
+        front = self.process_front(image_rgb, stamp)
+        return self.process_bodies(image_rgb, camera, front)
+
+    def process_front(self, image_rgb, stamp):
+        """Detection, keypoints and tracking of one image."""
         timings, counters = {}, {}
         t0 = time.perf_counter()
         people = People()
@@ -86,23 +135,145 @@ class HMRPipeline:
             counters = {k: getattr(stats, k) for k in _COUNTED if getattr(stats, k)}
             timings.update({f'frontend_{k}': v for k, v in stats.timings_ms.items()})
             timings['frontend'] = (time.perf_counter() - t0) * 1e3
+        return FrontResult(people, float(stamp), timings, counters)
+
+    def process_bodies(self, image_rgb, camera, front):
+        """Per-frame meshes and the temporal stage for the people `process_front` found."""
+        people, stamp = front.people, front.stamp
+        timings, counters = dict(front.timings_ms), dict(front.counters)
+        t0 = time.perf_counter()
         bodies = smoothed = None
+        delayed = []
         if self.mesh is not None and len(people):
-            t1 = time.perf_counter()
             bodies = self.mesh.predict(image_rgb, people, camera)
-            timings['mesh'] = (time.perf_counter() - t1) * 1e3
+            timings['mesh'] = (time.perf_counter() - t0) * 1e3
+            timings.update({f'mesh_{k}': v for k, v in
+                            getattr(self.mesh, 'last_timings_ms', {}).items()})
         if self.temporal is not None and bodies is not None:
             t2 = time.perf_counter()
-            smoothed = self.temporal.update(stamp, people.track_ids, bodies, people)
+            if self._recent is not None:
+                self._recent.append((stamp, people))
+                step = self.temporal.step(stamp, people.track_ids, bodies, people, camera)
+                smoothed = step.current
+                delayed = self._delayed_frames(step.delayed)
+            else:
+                smoothed = self.temporal.update(stamp, people.track_ids, bodies, people, camera)
             timings['temporal'] = (time.perf_counter() - t2) * 1e3
-        timings['total'] = (time.perf_counter() - t0) * 1e3
-        return FrameResult(people, bodies, smoothed, timings, counters)
+            if getattr(self.temporal, 'last_refine_ms', 0.0):
+                timings['temporal_refine'] = self.temporal.last_refine_ms
+        timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3
+        return FrameResult(people, bodies, smoothed, timings, counters, delayed)
+
+    def _delayed_frames(self, delayed):
+        """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame."""
+        if delayed is None or not len(delayed.track_ids):
+            return []
+        frames = []
+        for stamp in np.unique(delayed.stamps):
+            match = [p for s, p in self._recent if abs(s - stamp) <= _STAMP_MATCH_S]
+            if not match:
+                continue  # an interpolated grid time with no frame of its own
+            people = match[-1]
+            rows, cols = [], []
+            for j in np.nonzero(np.abs(delayed.stamps - stamp) <= _STAMP_MATCH_S)[0]:
+                where = np.nonzero(people.track_ids == delayed.track_ids[j])[0]
+                if where.size:
+                    rows.append(int(where[0]))
+                    cols.append(int(j))
+            if rows:
+                frames.append(DelayedFrame(float(stamp), people.select(np.array(rows)),
+                                           _select_estimate(delayed.estimate, np.array(cols))))
+        return frames
+
+    def warm_up(self, width=640, height=480, frames=3):
+        """Run every stage once on a synthetic person, then forget it.
+
+        The first call of each model allocates, traces (TorchScript) and tunes; doing it before
+        the first real frame keeps that second or two out of the first frames' latency. The
+        tracker and the temporal model's tracks are left as they were (empty).
+        """
+        image = np.full((height, width, 3), 127, np.uint8)
+        camera = CameraIntrinsics.from_image_diagonal(width, height)
+        if self.frontend is not None:
+            self.frontend.detect(image)
+        if self.mesh is None:
+            return
+        people = _standing_person(width, height)
+        for k in range(frames):
+            bodies = self.mesh.predict(image, people, camera)
+            if self.temporal is not None:
+                step = getattr(self.temporal, 'step', None)
+                if step is not None:
+                    step(k / 30.0, people.track_ids, bodies, people)
+                else:
+                    self.temporal.update(k / 30.0, people.track_ids, bodies, people)
+        if self.temporal is not None:
+            self.temporal.reset()
+        reset = getattr(self.mesh, 'reset', None)
+        if reset is not None:
+            reset()
+
+    def live_parameters(self):
+        """Names of the settings `set_parameter` may change while the pipeline runs."""
+        names = set()
+        if self.frontend is not None:
+            names |= set(self.frontend.LIVE_PARAMETERS)
+        if self.mesh is not None:
+            names |= {'keypoint_threshold', 'image_correction_interval'}
+        return names
+
+    def set_parameter(self, name, value):
+        """Change a live setting (see `live_parameters`); raises ValueError when invalid."""
+        if self.frontend is not None and name in self.frontend.LIVE_PARAMETERS:
+            self.frontend.update_config(**{name: value})
+        elif name == 'keypoint_threshold' and self.mesh is not None:
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f'keypoint_threshold must be in [0, 1], got {value}')
+            self.mesh.keypoint_threshold = float(value)
+        elif name == 'image_correction_interval' and self.mesh is not None:
+            if int(value) < 1:
+                raise ValueError(f'image_correction_interval must be >= 1, got {value}')
+            if int(value) > 1 and not self.mesh.model.splits:
+                raise ValueError('image_correction_interval > 1 needs a lifted model')
+            self.mesh.image_correction_interval = int(value)
+        else:
+            raise ValueError(f"'{name}' cannot change while the pipeline runs")
 
     def close(self):
         for stage in (self.frontend, self.mesh, self.temporal):
             close = getattr(stage, 'close', None)
             if close is not None:
                 close()
+
+
+# COCO-17 keypoints of a person standing upright, in units of the box (x, y in [0, 1]).
+_STANDING = np.array([
+    (0.50, 0.06), (0.53, 0.04), (0.47, 0.04), (0.56, 0.06), (0.44, 0.06), (0.64, 0.20),
+    (0.36, 0.20), (0.68, 0.36), (0.32, 0.36), (0.70, 0.50), (0.30, 0.50), (0.58, 0.52),
+    (0.42, 0.52), (0.58, 0.74), (0.42, 0.74), (0.58, 0.96), (0.42, 0.96)], np.float32)
+
+
+def _standing_person(width, height):
+    """One People entry: an upright person in the middle of a width x height image."""
+    h = 0.8 * height
+    w = 0.35 * h
+    x0, y0 = (width - w) / 2, 0.1 * height
+    keypoints = _STANDING * np.array([w, h], np.float32) + np.array([x0, y0], np.float32)
+    return People(boxes=np.array([[x0, y0, x0 + w, y0 + h]], np.float32),
+                  scores=np.ones(1, np.float32), keypoints=keypoints[None],
+                  keypoint_scores=np.full((1, 17), 0.9, np.float32),
+                  track_ids=np.zeros(1, np.int64))
+
+
+def _select_estimate(est, index):
+    """The rows `index` of a BodyEstimate."""
+    def pick(a):
+        return None if a is None else a[index]
+    flags = est.temporal_flags()[index]
+    return replace(est, pose=est.pose[index], betas=est.betas[index],
+                   translation=est.translation[index], joints=est.joints[index],
+                   joint_confidence=est.joint_confidence[index], vertices=pick(est.vertices),
+                   temporal=flags)
 
 
 @dataclass
@@ -114,6 +285,7 @@ class StageConfigs:
     temporal: object = None    # hmr_models.diffmesh.TemporalConfig
     streaming: object = None   # hmr_models.diffmesh.StreamingConfig
     one_euro: object = None    # hmr_models.diffmesh.OneEuroConfig
+    refine: object = None      # hmr_models.fitting.RefineConfig
 
 
 def build_pipeline(config: PipelineConfig, stages=None):
@@ -122,19 +294,26 @@ def build_pipeline(config: PipelineConfig, stages=None):
     `stages` is a StageConfigs; stages (or fields) left None take their defaults.
     """
     from hmr_models.frontend import FrontEndConfig, PersonFrontEnd
-    from hmr_models.runtime import resolve_runtime
+    from hmr_models.runtime import resolve_runtime, split_threads
     stages = stages or StageConfigs()
     runtime = resolve_runtime(config.device, config.dtype, config.threads, config.backend)
-    frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), runtime)
+    # One budget of CPU threads for the whole pipeline: pipelined stages run at the same time,
+    # so they share the cores instead of each taking all of them.
+    front_rt, mesh_rt = split_threads(runtime, config.pipelining and config.mesh_enabled)
+    frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), front_rt)
     mesh = temporal = None
     if config.mesh_enabled:
         from hmr_models.dpmesh.factory import create_mesh_predictor
-        mesh = create_mesh_predictor(config.model_profile, stages.mesh, runtime)
+        from hmr_models.fitting import RefineConfig
+        refine = stages.refine or RefineConfig()
+        mesh = create_mesh_predictor(config.model_profile, stages.mesh, mesh_rt, refine=refine)
         if config.enable_temporal:
             from hmr_models.diffmesh import create_smoother
-            temporal = create_smoother(stages.temporal, stages.streaming, stages.one_euro,
-                                       body=mesh.body, device=runtime.device)
-    log.info('pipeline: profile %s on %s (%s, %s); temporal %s', config.model_profile,
-             runtime.device, runtime.dtype, runtime.backend,
+            temporal = create_smoother(
+                stages.temporal, stages.streaming, stages.one_euro, body=mesh.body,
+                runtime=mesh_rt, refiner=mesh.refiner if refine.refine_smoothed else None)
+    log.info('pipeline: profile %s on %s (%s, %s); threads: front-end %d, mesh %d; '
+             'temporal %s', config.model_profile, runtime.device, runtime.dtype,
+             runtime.backend, front_rt.cpu_threads(), mesh_rt.cpu_threads(),
              type(temporal).__name__ if temporal is not None else 'off')
     return HMRPipeline(config, frontend=frontend, mesh=mesh, temporal=temporal)

@@ -4,13 +4,13 @@ Every model in hmr_models asks here instead of choosing for itself, so a single 
 (``device``, ``dtype``, ``threads``, ``backend``: same names as the ROS parameters) moves the
 whole pipeline between CPU, GPU, fp32/fp16 and torch/onnxruntime/TensorRT.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 import os
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ('torch', 'onnxruntime', 'tensorrt')
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'tensorrt')
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Runtime:
     device: str = 'cpu'        # 'cpu', 'cuda', 'cuda:1'
     dtype: str = 'float32'     # 'float32' or 'float16' (float16 only on GPU)
     threads: int = 0           # CPU threads for torch/onnxruntime; 0 = all cores
-    backend: str = 'torch'     # 'torch', 'onnxruntime' or 'tensorrt'
+    backend: str = 'torch'     # 'torch', 'onnxruntime' or 'tensorrt' (resolved, never 'auto')
 
     @property
     def torch_device(self):
@@ -31,7 +31,17 @@ class Runtime:
         return {'float32': torch.float32, 'float16': torch.float16}[self.dtype]
 
     def onnx_providers(self):
-        """onnxruntime execution providers for this runtime, best first."""
+        """onnxruntime execution providers for this runtime, best first.
+
+        backend 'tensorrt' asks for TensorRT (onnxruntime-gpu built with it) with fp16 when the
+        dtype is float16 and its engines cached beside the ONNX exports (built once, minutes).
+        """
+        if self.backend == 'tensorrt':
+            from hmr_models.onnx_runner import cache_dir
+            trt = {'trt_fp16_enable': self.dtype == 'float16', 'trt_engine_cache_enable': True,
+                   'trt_engine_cache_path': str(cache_dir() / 'tensorrt')}
+            return [('TensorrtExecutionProvider', trt), 'CUDAExecutionProvider',
+                    'CPUExecutionProvider']
         if self.device.startswith('cuda'):
             return ['CUDAExecutionProvider', 'CPUExecutionProvider']
         return ['CPUExecutionProvider']
@@ -50,8 +60,13 @@ class Runtime:
         return self.threads if self.threads > 0 else (os.cpu_count() or 1)
 
 
-def resolve_runtime(device='auto', dtype='auto', threads=0, backend='torch'):
-    """Check and complete a requested runtime; raise ValueError with a clear message."""
+def resolve_runtime(device='auto', dtype='auto', threads=0, backend='auto'):
+    """Check and complete a requested runtime; raise ValueError with a clear message.
+
+    backend 'auto': onnxruntime on the CPU (0.6x torch's CPU time for the compact DPMesh on one
+    thread, and without torch's collapse when other processes take the cores:
+    benchmarks/bench_backends.py), torch on a GPU.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
     import torch
@@ -68,6 +83,8 @@ def resolve_runtime(device='auto', dtype='auto', threads=0, backend='torch'):
     if dtype == 'float16' and device == 'cpu':
         # Half precision on CPU is emulated and far slower than fp32 (bf16 measured 40x slower).
         raise ValueError('dtype float16 needs a GPU; use float32 on CPU')
+    if backend == 'auto':
+        backend = 'onnxruntime' if device == 'cpu' else 'torch'
     if backend == 'tensorrt' and not device.startswith('cuda'):
         raise ValueError('backend tensorrt needs a CUDA device')
     if threads < 0:
@@ -76,3 +93,32 @@ def resolve_runtime(device='auto', dtype='auto', threads=0, backend='torch'):
     if device == 'cpu':
         torch.set_num_threads(rt.cpu_threads())
     return rt
+
+
+def split_threads(runtime, pipelined):
+    """(front-end runtime, mesh runtime) sharing `runtime`'s CPU threads.
+
+    Pipelined stages run at the same time: the front-end (onnxruntime sessions, MoveNet
+    workers) gets half the threads and the mesh stages (torch or onnxruntime) the rest, so the
+    pipeline never runs more compute threads than it was given (on 2 cores: one each). torch's
+    and OpenCV's own pools are sized here too, the one place that decides them.
+    """
+    import cv2
+    import torch
+    total = runtime.cpu_threads()
+    if pipelined and total > 1:
+        front = replace(runtime, threads=total // 2)
+        mesh = replace(runtime, threads=total - total // 2)
+    elif pipelined:
+        front = mesh = replace(runtime, threads=1)
+    else:
+        front = mesh = replace(runtime, threads=total)
+    if runtime.device == 'cpu':
+        torch.set_num_threads(mesh.cpu_threads())
+    # OpenCV's resizes and warps and numpy's BLAS calls here are small; their pools (all cores
+    # by default; OpenBLAS threads spin while they wait) would only add threads that compete
+    # with the stages.
+    cv2.setNumThreads(1 if pipelined else total)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api='blas')
+    return front, mesh

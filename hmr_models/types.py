@@ -32,6 +32,19 @@ class CameraIntrinsics:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]],
                         dtype=np.float64)
 
+    def project(self, points):
+        """Pixels (..., 2) of camera-frame points (..., 3); NaN behind the camera."""
+        p = np.asarray(points, np.float64)
+        z = np.where(p[..., 2] > 1e-6, p[..., 2], np.nan)
+        return np.stack([self.fx * p[..., 0] / z + self.cx, self.fy * p[..., 1] / z + self.cy],
+                        -1)
+
+    def inside(self, pixels):
+        """(...,) bool: pixels inside the image."""
+        u, v = pixels[..., 0], pixels[..., 1]
+        with np.errstate(invalid='ignore'):
+            return (u >= 0) & (u < self.width) & (v >= 0) & (v < self.height)
+
     def scaled(self, sx, sy=None):
         """Intrinsics of the same camera after resizing the image by (sx, sy)."""
         sy = sx if sy is None else sy
@@ -73,9 +86,15 @@ class BodyEstimate:
     joints: np.ndarray         # (N, 24, 3) camera frame
     joint_confidence: np.ndarray  # (N, 24) in [0, 1]
     vertices: np.ndarray = None   # (N, V, 3) camera frame, when the stage computed them
-    temporal: bool = False        # produced by the temporal model
+    # Which people the temporal model estimated: a bool for all of them, or (N,) bool (a
+    # smoother passes untracked people through unchanged, and says so per person).
+    temporal: object = False
     body_model: str = ''
     model_profile: str = ''
 
     def __len__(self):
         return int(self.pose.shape[0])
+
+    def temporal_flags(self):
+        """(N,) bool: True for the people the temporal model estimated."""
+        return np.broadcast_to(np.asarray(self.temporal, bool), (len(self),)).copy()

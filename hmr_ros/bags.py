@@ -5,23 +5,43 @@ read and write like standard ones. Errors opening or reading a bag raise BagErro
 path and the reason (corrupt, truncated, not a bag).
 """
 from dataclasses import dataclass
+import os
 from pathlib import Path
+import sys
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
 from hmr_ros.node_main import share_file
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-OUR_MESSAGES = ('SMPLPerson', 'SMPLPersonArray')
+OUR_MESSAGES = ('SMPLPerson', 'SMPLPersonArray', 'NearestPerson', 'ZoneEvent',
+                'BodyTrackingState')
+HRI_MESSAGES = ('IdsList', 'NormalizedPointOfInterest2D', 'NormalizedRegionOfInterest2D',
+                'Skeleton2D')
 
 
 class BagError(RuntimeError):
     """A bag cannot be opened, read or written (message names it and says why)."""
 
 
+def installed_definition(package, name):
+    """share/<package>/msg/<name>.msg of an installed interface package, or None."""
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    for prefix in prefixes + [sys.prefix]:
+        path = Path(prefix) / 'share' / package / 'msg' / f'{name}.msg'
+        if path.is_file():
+            return path
+    return None
+
+
 def typestore():
-    """ROS 2 Kilted standard types plus hmr_ros/msg/* (registered from the .msg text)."""
+    """ROS 2 Kilted standard types plus hmr_ros/msg/* (registered from the .msg text).
+
+    The REP-155 messages the humans node publishes (hri_msgs, not in the Kilted store) are
+    registered from their installed definitions when present.
+    """
     store = get_typestore(Stores.ROS2_KILTED)
     folder = share_file('msg')
     types = {}
@@ -30,6 +50,10 @@ def typestore():
         if not path.is_file():
             raise BagError(f'message definition {path} not found (installation incomplete)')
         types.update(get_types_from_msg(path.read_text(), f'hmr_ros/msg/{name}'))
+    for name in HRI_MESSAGES:
+        path = installed_definition('hri_msgs', name)
+        if path is not None:
+            types.update(get_types_from_msg(path.read_text(), f'hri_msgs/msg/{name}'))
     store.register(types)
     return store
 
@@ -92,13 +116,19 @@ def iter_messages(reader, topics=None):
         raise BagError(f'bag {reader.path} is damaged: {exc} (corrupt or truncated)') from None
 
 
-def open_writer(path, storage='mcap'):
-    """A rosbags Writer for a new bag folder; raises BagError if it exists or storage is wrong."""
+def open_writer(path, storage='mcap', zstd=False):
+    """A rosbags Writer for a new bag folder; raises BagError if it exists or storage is wrong.
+
+    zstd: compress the storage (MCAP chunks; for sqlite3 each message), readable by rosbag2.
+    """
     if storage not in STORAGES:
         raise BagError(f"storage must be one of {sorted(STORAGES)}, got '{storage}'")
     path = Path(path).expanduser()
     if path.exists():
         raise BagError(f'output {path} already exists (rosbag2 writes a new folder)')
     writer = Writer(path, version=9, storage_plugin=STORAGES[storage])
+    if zstd:
+        mode = CompressionMode.STORAGE if storage == 'mcap' else CompressionMode.MESSAGE
+        writer.set_compression(mode, CompressionFormat.ZSTD)
     writer.open()
     return writer

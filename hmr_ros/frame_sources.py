@@ -19,6 +19,8 @@ class SourceError(RuntimeError):
 
 
 class _VideoCaptureSource:
+    live = False   # a file: it has an end and can be read at any pace
+
     def __init__(self, capture, description, native_fps):
         self._cap = capture
         self.description = description
@@ -52,6 +54,8 @@ class VideoFileSource(_VideoCaptureSource):
 
 
 class CameraSource(_VideoCaptureSource):
+    live = True    # frames come at the camera's rate whether or not anyone reads them
+
     def __init__(self, device, width=0, height=0, fps=0.0):
         index = int(device) if str(device).isdigit() else str(device)
         if isinstance(index, str) and not Path(index).exists():
@@ -74,6 +78,8 @@ class CameraSource(_VideoCaptureSource):
 
 class ImageFilesSource:
     """A list of image files played in order (a folder, or a single still)."""
+
+    live = False
 
     def __init__(self, files, description, fps=10.0):
         self.files = list(files)

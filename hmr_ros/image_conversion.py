@@ -5,9 +5,12 @@ supported encoding becomes an RGB uint8 array (what the detectors and models tak
 that cannot be converted raises ImageError with a message saying why; the node counts and logs
 those as dropped frames.
 """
+import struct
+
 import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 # Refuse images whose decoded size would be absurd (a 20000x20000 rgb8 image is 1.2 GB).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -125,4 +128,33 @@ def rgb_to_image(rgb, header=None, encoding='rgb8'):
     msg.is_bigendian = 0
     msg.step = msg.width * 3
     msg.data = np.ascontiguousarray(rgb).tobytes()
+    return msg
+
+
+def header_from_cdr(raw):
+    """The std_msgs/Header at the start of a serialized Image or CompressedImage.
+
+    Reads the few bytes of the header only: a frame the node drops is never deserialized.
+    Raises ImageError when the bytes are too short or malformed.
+    """
+    try:
+        endian = '<' if raw[1] == 1 else '>'   # CDR encapsulation: 0x0001 LE, 0x0000 BE
+        sec, nanosec, length = struct.unpack_from(endian + 'iII', raw, 4)
+        frame_id = bytes(raw[16:16 + max(length - 1, 0)]).decode('utf-8', errors='replace')
+    except (IndexError, struct.error) as exc:
+        raise ImageError(f'malformed serialized image ({len(raw)} bytes): {exc}') from None
+    header = Header(frame_id=frame_id)
+    header.stamp.sec, header.stamp.nanosec = sec, nanosec
+    return header
+
+
+def rgb_to_compressed(rgb, header=None, quality=90):
+    """sensor_msgs/CompressedImage (JPEG) of an RGB uint8 array."""
+    ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(rgb[..., ::-1]),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ImageError(f'JPEG encoding failed for an image of shape {rgb.shape}')
+    msg = CompressedImage(format='jpeg', data=buf.tobytes())
+    if header is not None:
+        msg.header = header
     return msg

@@ -74,7 +74,9 @@ def _check(vertices, faces, joints, track_ids):
 
 
 def _split_stamp(stamp):
-    """(sec, nanosec) from a float seconds stamp or a (sec, nanosec) pair."""
+    """(sec, nanosec) from a builtin_interfaces/Time, a (sec, nanosec) pair or float seconds."""
+    if hasattr(stamp, 'sec') and hasattr(stamp, 'nanosec'):
+        return int(stamp.sec), int(stamp.nanosec)
     if isinstance(stamp, (tuple, list)):
         return int(stamp[0]), int(stamp[1])
     ns = int(round(float(stamp) * 1e9))
@@ -180,7 +182,8 @@ def body_markers_cdr(stamp, frame_id, vertices, faces, track_ids, joints=None, s
     """Serialized ``visualization_msgs/MarkerArray`` (CDR bytes) for N posed bodies.
 
     Args:
-        stamp: float seconds, or (sec, nanosec).
+        stamp: builtin_interfaces/Time (a message header's stamp), (sec, nanosec) or float
+            seconds.
         frame_id: frame of the vertices (e.g. the camera optical frame).
         vertices: (N, V, 3) metres; faces: (F, 3) shared triangles.
         track_ids: (N,) ints (-1 = untracked) choosing colours and marker ids.

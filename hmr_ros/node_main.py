@@ -1,9 +1,12 @@
 """Running a node: init, spin, clean shutdown (exit 0 on Ctrl-C), clear exit on bad setup."""
 from pathlib import Path
+import signal
 import sys
+import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 from hmr_ros.params import ParameterError
 
@@ -31,18 +34,33 @@ def share_file(*parts):
     return roots[-1].joinpath(*parts)
 
 
-def run_node(node_class, args=None, executor=None):
-    """Create `node_class()` and spin it until Ctrl-C or shutdown; returns the exit code."""
-    rclpy.init(args=args)
+def run_node(node_class, args=None, executor=None, spin_period=0.2):
+    """Create `node_class()` and spin it until Ctrl-C, SIGTERM or the node is done.
+
+    The node ends the run by setting its attribute `done` to True (e.g. a video source at the
+    end of its file). Ctrl-C / SIGTERM are handled here rather than by rclpy's own handlers,
+    which shut the context down at once: the node's `close()` then still has a working context
+    (its last log lines reach /rosout) and no 'publisher's context is invalid' error is printed.
+    Returns the exit code (the node's `exit_code` attribute, EXIT_OK by default).
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop whatever is running now
+        stop.set()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     node = None
     code = EXIT_OK
     try:
         node = node_class()
-        if executor is None:
-            rclpy.spin(node)
-        else:
-            executor.add_node(node)
-            executor.spin()
+        executor = executor or SingleThreadedExecutor()
+        executor.add_node(node)
+        # spin_once with a timeout returns to Python often, so the signal handler above runs
+        # promptly (a blocking spin would sleep in C until the next message).
+        while not stop.is_set() and not getattr(node, 'done', False) and rclpy.ok():
+            executor.spin_once(timeout_sec=spin_period)
         code = getattr(node, 'exit_code', EXIT_OK)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = getattr(node, 'exit_code', EXIT_OK) if node is not None else EXIT_OK
@@ -51,12 +69,14 @@ def run_node(node_class, args=None, executor=None):
         print(f'[{name}] error: {exc}', file=sys.stderr, flush=True)
         code = EXIT_BAD_SETUP
     except RuntimeError:
-        # Ctrl-C shuts the context down from the signal handler; an executor caught taking a
-        # message at that moment raises RuntimeError instead of ExternalShutdownException.
-        if rclpy.ok():
+        # An executor caught taking a message while the context shuts down raises RuntimeError
+        # instead of ExternalShutdownException: that is a shutdown, not a failure.
+        if rclpy.ok() and not stop.is_set():
             raise
         code = getattr(node, 'exit_code', EXIT_OK) if node is not None else EXIT_OK
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if node is not None:
             close = getattr(node, 'close', None)
             if close is not None:
@@ -65,3 +85,16 @@ def run_node(node_class, args=None, executor=None):
         if rclpy.ok():
             rclpy.shutdown()
     return code
+
+
+def run_main(node_class, args=None):
+    """Entry point of a node executable: run_node, and exit 0 on a Ctrl-C during start-up.
+
+    A launch that stops right after starting a node interrupts its imports; that is a clean
+    stop, not a crash with a traceback.
+    """
+    try:
+        code = run_node(node_class, args)
+    except KeyboardInterrupt:
+        code = EXIT_OK
+    raise SystemExit(code)

@@ -24,13 +24,23 @@ class Param:
     default: Any
     description: str
     check: Optional[Callable[[Any], Optional[str]]] = None  # returns an error text or None
+    # Accept any type and normalise with `convert` (e.g. 'auto' or a bool from the command
+    # line, where `every_frame:=false` arrives as a bool).
+    convert: Optional[Callable[[Any], Any]] = None
 
 
-def _declare(node, name, default, description):
+FIXED_AT_START = 'fixed at start-up: restart the node to change it'
+
+
+def _declare(node, name, default, description, live=False, dynamic=False):
     if node.has_parameter(name):
         # Two configs share a field (e.g. temporal_track_timeout): one parameter serves both.
         return node.get_parameter(name).value
-    desc = ParameterDescriptor(description=description)
+    # Parameters the node cannot apply while running are read-only, so a set is refused with a
+    # reason instead of succeeding and changing nothing.
+    desc = ParameterDescriptor(description=description, read_only=not live,
+                               additional_constraints='' if live else FIXED_AT_START,
+                               dynamic_typing=dynamic)
     try:
         return node.declare_parameter(name, default, desc).value
     except InvalidParameterTypeException as exc:
@@ -41,11 +51,18 @@ def _declare(node, name, default, description):
         raise ParameterError(f"parameter '{name}': {exc}") from None
 
 
-def declare_params(node, params):
-    """Declare `params` on `node` and return their values as a namespace; raise ParameterError."""
+def declare_params(node, params, live=()):
+    """Declare `params` on `node` and return their values as a namespace; raise ParameterError.
+
+    Parameters named in `live` may be set while the node runs (the node applies them in its
+    set-parameters callback); the others are read-only.
+    """
     values = {}
     for p in params:
-        value = _declare(node, p.name, p.default, p.description)
+        value = _declare(node, p.name, p.default, p.description, p.name in live,
+                         dynamic=p.convert is not None)
+        if p.convert is not None:
+            value = p.convert(value)
         if p.check is not None:
             problem = p.check(value)
             if problem:
@@ -54,11 +71,12 @@ def declare_params(node, params):
     return SimpleNamespace(**values)
 
 
-def declare_config(node, config_cls, prefix=''):
+def declare_config(node, config_cls, prefix='', live=()):
     """Declare one parameter per field of an hmr_models config dataclass; return an instance.
 
     Descriptions come from the fields' comments or metadata (hmr_models.config_docs). Fields
-    whose default is None or a non-scalar are skipped (ROS parameters need a type).
+    whose default is None or a non-scalar are skipped (ROS parameters need a type). Fields
+    named in `live` may change while the node runs; the others are read-only.
     The dataclass's own validation (ValueError in __post_init__) becomes a ParameterError.
     """
     if not is_dataclass(config_cls):
@@ -75,7 +93,8 @@ def declare_config(node, config_cls, prefix=''):
             default = list(default)
         if isinstance(default, list) and not default:
             continue  # an empty list has no ROS type
-        value = _declare(node, prefix + f.name, default, docs.get(f.name, f.name))
+        value = _declare(node, prefix + f.name, default, docs.get(f.name, f.name),
+                         f.name in live)
         if isinstance(f.default, tuple) and isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value
@@ -97,3 +116,8 @@ def one_of(*choices):
     def check(value):
         return None if value in choices else f'must be one of {choices}'
     return check
+
+
+def text_choice(value):
+    """A string parameter that may also arrive as a bool or number ('false' -> False)."""
+    return str(value).strip().lower()

@@ -16,6 +16,7 @@ def to_person_array(header, people, bodies=None, profile='frontend_only'):
     if bodies is not None and len(bodies) != n:
         raise ValueError(f'{len(bodies)} body estimates for {n} people')
     persons = []
+    temporal = bodies.temporal_flags() if bodies is not None else None
     for i in range(n):
         p = SMPLPerson()
         p.track_id = int(people.track_ids[i])
@@ -35,7 +36,7 @@ def to_person_array(header, people, bodies=None, profile='frontend_only'):
             p.translation.x, p.translation.y, p.translation.z = (float(v) for v in t)
             p.joints_3d = bodies.joints[i].astype(np.float32).reshape(-1)
             p.joint_confidence = bodies.joint_confidence[i].astype(np.float32)
-            p.temporal = bool(bodies.temporal)
+            p.temporal = bool(temporal[i])
             p.body_model = bodies.body_model
             p.model_profile = bodies.model_profile or profile
         persons.append(p)
@@ -49,3 +50,19 @@ def person_arrays(person):
     return (np.asarray(person.keypoints_2d).reshape(17, 2), np.asarray(person.keypoint_scores),
             np.asarray(person.pose), np.asarray(person.betas), np.array([t.x, t.y, t.z]),
             np.asarray(person.joints_3d).reshape(24, 3))
+
+
+def people_from_array(msg):
+    """hmr_models.types.People of an SMPLPersonArray (boxes, scores, keypoints, track ids)."""
+    from hmr_models.types import People
+    n = len(msg.persons)
+    people = People(
+        boxes=np.array([p.bbox for p in msg.persons], np.float32).reshape(n, 4),
+        scores=np.array([p.score for p in msg.persons], np.float32).reshape(n),
+        keypoints=np.array([p.keypoints_2d for p in msg.persons], np.float32).reshape(n, 17, 2),
+        keypoint_scores=np.array([p.keypoint_scores for p in msg.persons],
+                                 np.float32).reshape(n, 17),
+        track_ids=np.array([p.track_id for p in msg.persons], np.int64).reshape(n))
+    missing = ~np.isfinite(people.keypoints).all(-1)
+    people.keypoint_scores[missing] = 0.0
+    return people

@@ -1,8 +1,9 @@
 """Debug and display outputs of hmr_node: mesh markers, mesh overlay, annotated 2D image.
 
-Each output is computed only while somebody subscribes to it. Rendering needs an OpenGL
-context that belongs to one thread, so the renderer is created lazily by the thread that
-publishes (hmr_node's worker).
+Each output is computed only while somebody subscribes to it and its `publish_*` parameter is
+on (those parameters may change while the node runs). Rendering needs an OpenGL context that
+belongs to one thread, so the renderer is created lazily by the thread that publishes (hmr_node's
+mesh worker).
 """
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -14,33 +15,36 @@ from hmr_ros.markers import body_markers_cdr
 
 
 class Visuals:
-    def __init__(self, node, faces, markers=True, overlay=True, debug_image=True):
+    def __init__(self, node, faces):
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.node = node
         self.faces = faces
+        have_mesh = faces is not None
         self.markers_pub = node.create_publisher(MarkerArray, '~/markers', reliable) \
-            if markers and faces is not None else None
+            if have_mesh else None
         self.overlay_pub = node.create_publisher(Image, '~/overlay', reliable) \
-            if overlay and faces is not None else None
-        self.debug_pub = node.create_publisher(Image, '~/debug_image', reliable) \
-            if debug_image else None
+            if have_mesh else None
+        self.debug_pub = node.create_publisher(Image, '~/debug_image', reliable)
         self._renderer = None
         self._renderer_failed = False
 
     @staticmethod
-    def _wanted(pub):
-        return pub is not None and pub.get_subscription_count() > 0
+    def _wanted(pub, enabled):
+        return enabled and pub is not None and pub.get_subscription_count() > 0
 
-    def publish(self, header, rgb, camera, result):
-        """Publish whatever is subscribed for one processed image."""
+    def publish(self, header, rgb, camera, result, switches):
+        """Publish whatever is subscribed and switched on for one processed image.
+
+        `switches` has the booleans publish_markers, publish_overlay, publish_debug_image.
+        """
         bodies = result.smoothed if result.smoothed is not None else result.bodies
         have_mesh = bodies is not None and bodies.vertices is not None and len(bodies)
-        if self._wanted(self.markers_pub) and bodies is not None:
+        if self._wanted(self.markers_pub, switches.publish_markers) and bodies is not None:
             vertices = bodies.vertices if have_mesh else np.zeros((0, 0, 3), np.float32)
             self.markers_pub.publish(body_markers_cdr(
                 header.stamp, header.frame_id, vertices, self.faces, result.people.track_ids,
                 joints=bodies.joints if have_mesh else None))
-        if self._wanted(self.overlay_pub):
+        if self._wanted(self.overlay_pub, switches.publish_overlay):
             image = rgb
             if have_mesh:
                 renderer = self._get_renderer()
@@ -48,7 +52,7 @@ class Visuals:
                     image = renderer.render(rgb, bodies.vertices, camera,
                                             track_ids=result.people.track_ids)
             self.overlay_pub.publish(rgb_to_image(image, header))
-        if self._wanted(self.debug_pub):
+        if self._wanted(self.debug_pub, switches.publish_debug_image):
             from hmr_models.frontend import draw_people
             self.debug_pub.publish(rgb_to_image(draw_people(rgb, result.people), header))
 

@@ -51,19 +51,39 @@ np_include="$("$venv/bin/python" -c 'import numpy; print(numpy.get_include())')"
   | xargs -0 -r sed -i \
     -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g" \
     -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g"
-msg_hash="$(hash_of "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml")"
-if ! stamp_ok interfaces "$msg_hash" || ! "$venv/bin/python" -c 'import hmr_ros.msg' 2>/dev/null; then
-  say "building the hmr_ros messages"
-  build="$repo/build/interfaces"
+build_interfaces() {  # build_interfaces NAME SOURCE_DIR [CMAKE_ARGS...]: rosidl + CMake -> venv
+  local name="$1" src="$2"; shift 2
+  local build="$repo/build/interfaces_$name"
   rm -rf "$build"
   mkdir -p "$repo/build"  # a clean clone has no build/ yet; the log goes beside the tree
   (
     export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PATH="$venv/bin:$PATH"
-    cmake -S "$repo" -B "$build" -DHMR_ROS_INTERFACES_ONLY=ON -DBUILD_TESTING=OFF \
+    cmake -S "$src" -B "$build" "$@" -DBUILD_TESTING=OFF \
       -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$venv/bin/python" > "$build.log" 2>&1 &&
     cmake --build "$build" -j "$(nproc)" >> "$build.log" 2>&1 &&
     cmake --install "$build" >> "$build.log" 2>&1
-  ) || { echo "setup.sh: the message build failed; see $build.log" >&2; tail -20 "$build.log" >&2; exit 1; }
+  ) || { echo "setup.sh: the $name message build failed; see $build.log" >&2; tail -20 "$build.log" >&2; exit 1; }
+}
+
+# 2a. Standard messages the ROS 2 wheels lack (tf2_msgs, hri_msgs): the upstream definitions in
+#     interfaces/ are built only where no ROS 2 distribution provides the package (a stamp marks
+#     the ones built here, so an edited definition is rebuilt and a distribution's is left alone).
+for name in tf2_msgs hri_msgs; do
+  vendored_hash="$(hash_of "$repo/interfaces/$name"/msg/*.msg "$repo/interfaces/$name/CMakeLists.txt")"
+  if "$venv/bin/python" -c "import $name.msg" 2>/dev/null; then
+    [ -f "$venv/.hmr_stamps/$name" ] || continue          # a ROS 2 distribution provides it
+    stamp_ok "$name" "$vendored_hash" && continue
+  fi
+  say "building $name from interfaces/$name (no ROS 2 distribution provides it here)"
+  build_interfaces "$name" "$repo/interfaces/$name"
+  stamp_set "$name" "$vendored_hash"
+done
+
+# 2b. hmr_ros's own messages.
+msg_hash="$(hash_of "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml")"
+if ! stamp_ok interfaces "$msg_hash" || ! "$venv/bin/python" -c 'import hmr_ros.msg' 2>/dev/null; then
+  say "building the hmr_ros messages"
+  build_interfaces hmr_ros "$repo" -DHMR_ROS_INTERFACES_ONLY=ON
   stamp_set interfaces "$msg_hash"
 fi
 
@@ -88,6 +108,14 @@ EOF
   touch "$venv/bin/ros2.hmr_shim"
 fi
 
-"$venv/bin/python" -c 'import rclpy, hmr_ros.msg, hmr_models' \
+# 5. The bundled models exported for onnxruntime (the CPU backend), once per machine and
+#    weights; otherwise the first start of hmr_node does it (half a minute on 2 cores).
+mkdir -p "$repo/build"
+if ! "$venv/bin/python" -m hmr_models.onnx_runner > "$repo/build/onnx_export.log" 2>&1; then
+  echo "setup.sh: exporting the models for onnxruntime failed (hmr_node will run them with" \
+       "torch); see $repo/build/onnx_export.log" >&2
+fi
+
+"$venv/bin/python" -c 'import rclpy, hmr_ros.msg, tf2_msgs.msg, hri_msgs.msg, hmr_models' \
   || { echo "setup.sh: the installed environment does not import; see above" >&2; exit 1; }
 say "ready: $venv (run: $venv/bin/ros2 launch hmr_ros live.launch.py)"

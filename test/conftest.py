@@ -7,7 +7,10 @@ tree's code (PYTHONPATH) and find the installed share/hmr_ros (AMENT_PREFIX_PATH
 import os
 from pathlib import Path
 import random
+import subprocess
 import sys
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,3 +22,18 @@ os.environ['PYTHONPATH'] = os.pathsep.join(
 _prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
 if sys.prefix not in _prefixes:
     os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join(_prefixes + [sys.prefix])
+
+
+@pytest.fixture(scope='session', autouse=True)
+def cpu_load():
+    """HMR_TEST_CPU_LOAD=N keeps N busy processes running for the whole session.
+
+    `.ci/run` runs the ROS and user-path tests a second time this way: users' machines and CI
+    machines are busy, and waits must hold there too.
+    """
+    n = int(os.environ.get('HMR_TEST_CPU_LOAD', '0') or 0)
+    procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
+    yield n
+    for proc in procs:
+        proc.kill()
+        proc.wait()

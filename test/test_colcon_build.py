@@ -32,11 +32,15 @@ def test_colcon_build_installs_messages_nodes_and_share(tmp_path):
          f'-DPython3_EXECUTABLE={sys.executable}', '-DBUILD_TESTING=OFF'],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    # Only hmr_ros: the vendored interfaces/ are not workspace packages (colcon does not look
+    # below a package), so a distribution's tf2_msgs / hri_msgs are the ones used.
+    assert sorted(p.name for p in (tmp_path / 'install').iterdir() if p.is_dir()) == ['hmr_ros']
     prefix = tmp_path / 'install' / 'hmr_ros'
-    for exe in ('camera_source', 'hmr_node', 'bag_play'):
+    for exe in ('camera_source', 'hmr_node', 'bag_play', 'humans', 'static_transform'):
         assert os.access(prefix / 'lib' / 'hmr_ros' / exe, os.X_OK)
     share = prefix / 'share' / 'hmr_ros'
-    for rel in ('launch/live.launch.py', 'launch/replay.launch.py', 'config/hmr.yaml',
+    for rel in ('launch/live.launch.py', 'launch/replay.launch.py', 'launch/robot.launch.py',
+                'config/hmr.yaml', 'msg/NearestPerson.msg',
                 'media/sample_sports2d.mp4', 'msg/SMPLPerson.msg', 'package.xml'):
         assert (share / rel).is_file(), rel
     site = prefix / 'lib' / f'python{sys.version_info.major}.{sys.version_info.minor}' / \

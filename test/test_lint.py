@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 REPO = Path(__file__).resolve().parent.parent
-CODE = ['hmr_ros', 'hmr_models', 'launch', 'test', 'benchmarks', 'scripts', 'setup.py']
+CODE = ['hmr_ros', 'hmr_models', 'launch', 'test', 'benchmarks', 'scripts', 'examples',
+        'setup.py']
 # PEP 257 convention (as ament_pep257): docstrings where present must be well formed, without
 # requiring one on every module/class/function; D401/D403 (imperative mood, capitalised first
 # word) would reject summaries that start with a type name such as 'CameraInfo from ...'.

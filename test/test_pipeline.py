@@ -54,7 +54,9 @@ def test_full_pipeline_gives_per_frame_and_smoothed_bodies(checkpoints, frames):
     bodies, smoothed = result.bodies, result.smoothed
     assert bodies.pose.shape == (n, 72) and smoothed.pose.shape == (n, 72)
     assert bodies.vertices.shape == (n, pipeline.mesh.body.num_vertices, 3)
-    assert smoothed.temporal and not bodies.temporal
+    assert not bodies.temporal_flags().any()
+    # Every tracked person is smoothed; untracked ones are passed through and labelled so.
+    np.testing.assert_array_equal(smoothed.temporal_flags(), result.people.track_ids >= 0)
     assert np.isfinite(smoothed.joints).all() and smoothed.joints.shape == (n, 24, 3)
     # A body in front of the camera: positive depth.
     assert (bodies.translation[:, 2] > 0).all()
@@ -65,7 +67,8 @@ def test_one_euro_and_no_temporal(checkpoints, frames):
     pipeline = build(checkpoints, temporal_method='one_euro')
     assert isinstance(pipeline.temporal, OneEuroSmoother)
     result = pipeline.process(frames[0], 1.0, None)
-    assert result.smoothed is not None and result.smoothed.temporal
+    assert result.smoothed is not None
+    np.testing.assert_array_equal(result.smoothed.temporal_flags(), result.people.track_ids >= 0)
     off = build(checkpoints, enable_temporal=False)
     assert off.temporal is None and off.process(frames[0], 1.0, None).smoothed is None
 
@@ -90,3 +93,71 @@ def test_bundled_defaults_load():
     pipeline = build_pipeline(PipelineConfig(threads=1))
     assert pipeline.mesh.config.profile == 'compact'
     assert isinstance(pipeline.temporal, StreamingSmoother)
+
+
+def test_halves_give_what_process_gives(checkpoints, frames):
+    """process_front + process_bodies (the node's two threads) == process, frame by frame."""
+    whole, halves = build(checkpoints), build(checkpoints)
+    for i, frame in enumerate(frames[:6]):
+        a = whole.process(frame, 5.0 + i / 30, None)
+        front = halves.process_front(frame, 5.0 + i / 30)
+        b = halves.process_bodies(frame, None, front)
+        np.testing.assert_array_equal(a.people.track_ids, b.people.track_ids)
+        if a.bodies is not None:
+            np.testing.assert_allclose(a.bodies.pose, b.bodies.pose, atol=1e-6)
+            np.testing.assert_allclose(a.smoothed.pose, b.smoothed.pose, atol=1e-5)
+
+
+def test_delayed_frames_pair_smoothed_people_with_their_frame(checkpoints, frames):
+    from hmr_models.diffmesh import StreamingConfig
+    pipeline = build_pipeline(
+        PipelineConfig(threads=1),
+        StageConfigs(mesh=MeshConfig(dpmesh_checkpoint=str(checkpoints / 'dpmesh')),
+                     temporal=TemporalConfig('diffmesh', str(checkpoints / 'diffmesh')),
+                     streaming=StreamingConfig(temporal_delay_frames=3)))
+    assert pipeline.delay_frames == 3
+    stamps, people = [], {}
+    delayed = []
+    for i, frame in enumerate(frames):
+        stamp = 20.0 + i / 30
+        result = pipeline.process(frame, stamp, None)
+        stamps.append(stamp)
+        people[stamp] = result.people
+        delayed += result.delayed
+    assert delayed, 'no delayed output after 12 frames'
+    for frame in delayed:
+        # Each delayed frame is an earlier frame, 3 frames back, with that frame's tracked people.
+        assert frame.stamp in people and frame.stamp <= stamps[-1] - 3 / 30 + 1e-9
+        ids = set(people[frame.stamp].track_ids.tolist())
+        assert set(frame.people.track_ids.tolist()) <= ids
+        assert len(frame.bodies) == len(frame.people)
+        assert frame.bodies.temporal_flags().all() and (frame.people.track_ids >= 0).all()
+
+
+def test_warm_up_leaves_no_track_behind(checkpoints, frames):
+    pipeline = build(checkpoints)
+    pipeline.warm_up(320, 240)
+    assert len(pipeline.temporal.tracks) == 0
+    assert len(pipeline.frontend.tracker.tracks) == 0
+    result = pipeline.process(frames[0], 1.0, None)
+    assert len(result.people) >= 1
+
+
+def test_live_parameters_apply_or_raise(checkpoints, frames):
+    pipeline = build(checkpoints)
+    assert {'keypoint_threshold', 'min_person_height_px', 'max_people'} <= \
+        pipeline.live_parameters()
+    assert 'keypoint_backend' not in pipeline.live_parameters()
+    pipeline.set_parameter('keypoint_threshold', 0.5)
+    assert pipeline.mesh.keypoint_threshold == 0.5
+    pipeline.set_parameter('min_person_height_px', 5000.0)
+    assert len(pipeline.process(frames[0], 1.0, None).people) == 0
+    with pytest.raises(ValueError, match='min_person_height_px'):
+        pipeline.set_parameter('min_person_height_px', -1.0)
+    assert pipeline.frontend.config.min_person_height_px == 5000.0   # unchanged by the error
+    with pytest.raises(ValueError, match='detector_candidate_threshold'):
+        pipeline.set_parameter('detector_candidate_threshold', 0.9)  # above the score threshold
+    pipeline.set_parameter('detector_nms_iou', 0.3)
+    assert pipeline.frontend.detector.nms_iou == 0.3
+    with pytest.raises(ValueError, match='cannot change'):
+        pipeline.set_parameter('keypoint_backend', 'mediapipe')

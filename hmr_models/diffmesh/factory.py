@@ -37,7 +37,8 @@ def resolve_weights(path=''):
     return p
 
 
-def create_smoother(temporal=None, streaming=None, one_euro=None, body=None, device='cpu'):
+def create_smoother(temporal=None, streaming=None, one_euro=None, body=None, runtime=None,
+                    refiner=None):
     """The per-track smoother the pipeline calls.
 
     It is called as `.update(stamp, track_ids, estimate, people)`.
@@ -46,16 +47,20 @@ def create_smoother(temporal=None, streaming=None, one_euro=None, body=None, dev
         temporal: TemporalConfig; streaming: StreamingConfig (DiffMesh); one_euro: OneEuroConfig.
         body: the pipeline's BodyModel, so smoothed people get joints and vertices of the same
             body as the per-frame ones.
-        device: torch device of the model (from hmr_models.runtime).
+        runtime: hmr_models.runtime.Runtime (device, threads, backend) of the model.
+        refiner: hmr_models.fitting.KeypointRefiner: DiffMesh's newest frame is fitted to the
+            current keypoints (None: not). The One-Euro filter does not use it.
     """
+    from hmr_models.runtime import Runtime
     from hmr_models.diffmesh.model import DiffMesh
     from hmr_models.diffmesh.one_euro import OneEuroSmoother
     from hmr_models.diffmesh.streaming import StreamingSmoother
     temporal = temporal or TemporalConfig()
     if temporal.temporal_method == 'one_euro':
         return OneEuroSmoother(one_euro, body=body)
+    runtime = runtime or Runtime()
     weights = resolve_weights(temporal.temporal_weights)
-    model = DiffMesh.from_pretrained(weights).to(device)
+    model = DiffMesh.from_pretrained(weights).to(runtime.device)
     log.info('DiffMesh temporal model from %s (%d frames, %d steps)', weights,
              model.config.num_frames, model.config.num_steps)
-    return StreamingSmoother(model, streaming, body=body)
+    return StreamingSmoother(model, streaming, body=body, runtime=runtime, refiner=refiner)

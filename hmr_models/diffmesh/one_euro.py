@@ -98,15 +98,20 @@ class OneEuroSmoother:
     def reset(self):
         self.tracks.reset()
 
-    def update(self, stamp, track_ids, estimate, people=None):
-        """Filtered estimate of the N people of this frame (BodyEstimate, temporal=True)."""
+    def update(self, stamp, track_ids, estimate, people=None, camera=None):
+        """Filtered estimate of the N people of this frame (BodyEstimate, temporal=True).
+
+        people and camera are accepted for the smoothers' common interface and not used.
+        """
         stamp = float(stamp)
         n = len(estimate)
         if len(track_ids) != n:
             raise ValueError(f'estimate ({n}) and track_ids ({len(track_ids)}) differ in size')
         idx, _, states = self.tracks.assign(stamp, track_ids)
         out = _copy(estimate)
-        out.temporal = True
+        # Untracked people pass through unfiltered, flagged so.
+        out.temporal = np.zeros(n, bool)
+        out.temporal[idx] = True
         if len(idx) == 0:
             return out
         x = self._pack(estimate, idx)

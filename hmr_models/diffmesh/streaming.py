@@ -19,6 +19,7 @@ Robustness rules (all tested):
 """
 from dataclasses import dataclass, field, replace
 import logging
+import time
 
 import numpy as np
 import torch
@@ -138,6 +139,10 @@ class StreamingResult:
     delayed: DelayedEstimate = None
 
 
+_ONNX_INPUTS = ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid',
+                'frames')
+
+
 class _TracedModel(torch.nn.Module):
     """The model plus its output decoding, tensor in / tensor out so TorchScript can trace it.
 
@@ -169,12 +174,17 @@ class StreamingSmoother:
         config: StreamingConfig.
         body: optional BodyModel: when given, output joints and vertices come from it;
             otherwise joints come from the model's own joint model and vertices are None.
+        refiner: optional hmr_models.fitting.KeypointRefiner: the newest frame's estimate is
+            fitted to that frame's keypoints (anchored at DiffMesh's output), so the smoothed
+            stream does not trail the person on fast motion.
     """
 
-    def __init__(self, model, config=None, body=None):
+    def __init__(self, model, config=None, body=None, runtime=None, refiner=None):
         self.model = model.eval()
         self.config = config or StreamingConfig()
         self.body = body
+        self.refiner = refiner
+        self.last_refine_ms = 0.0     # the newest frame's keypoint fit in the last step
         cfg = model.config
         self.num_frames = cfg.num_frames
         self.delay = int(self.config.temporal_delay_frames)
@@ -191,6 +201,10 @@ class StreamingSmoother:
         self._eager = _TracedModel(self.model).eval()
         self._traced = None
         self._device = next(model.parameters()).device
+        self._onnx = None
+        if runtime is not None and runtime.backend in ('onnxruntime', 'tensorrt'):
+            self._onnx = self._export(runtime)
+        self.backend = 'torch' if self._onnx is None else runtime.backend
 
     @property
     def counters(self):
@@ -200,11 +214,11 @@ class StreamingSmoother:
         """Forget every track (e.g. when the input stream changes)."""
         self.tracks.reset()
 
-    def update(self, stamp, track_ids, estimate, people):
+    def update(self, stamp, track_ids, estimate, people, camera=None):
         """Smoothed estimate of the newest frame for the N people of `estimate`."""
-        return self.step(stamp, track_ids, estimate, people).current
+        return self.step(stamp, track_ids, estimate, people, camera).current
 
-    def step(self, stamp, track_ids, estimate, people):
+    def step(self, stamp, track_ids, estimate, people, camera=None):
         """Add one frame; return the newest smoothed estimate and, if configured, the delayed one.
 
         Args:
@@ -212,15 +226,20 @@ class StreamingSmoother:
             track_ids: (N,) int track ids (-1 = untracked), aligned with `estimate` and `people`.
             estimate: BodyEstimate of the per-frame model for these N people.
             people: People of the front-end (boxes and keypoints; used as model inputs).
+            camera: CameraIntrinsics of the frame; with a `refiner`, the newest estimate is
+                fitted to these people's keypoints through it (None: no fit).
         """
         stamp = float(stamp)
+        self.last_refine_ms = 0.0
         n = len(estimate)
         if len(people) != n or len(track_ids) != n:
             raise ValueError(f'estimate ({n}), people ({len(people)}) and track_ids '
                              f'({len(track_ids)}) must describe the same people')
         out = _copy_estimate(estimate)
-        out.temporal = True
         idx, ids, states = self.tracks.assign(stamp, track_ids)
+        # Untracked people pass through as the per-frame model estimated them, flagged so.
+        out.temporal = np.zeros(n, bool)
+        out.temporal[idx] = True
         if len(idx) == 0:
             return StreamingResult(out, None)
         kp, kps = normalise_keypoints(people.keypoints[idx], people.keypoint_scores[idx],
@@ -243,6 +262,15 @@ class StreamingSmoother:
         out.pose[idx] = pose[:, 0]
         out.betas[idx] = betas
         out.translation[idx] = translation[:, 0]
+        if self.refiner is not None and self.refiner.config.enabled and camera is not None:
+            t0 = time.perf_counter()
+            fit = self.refiner.refine(
+                out.pose[idx], out.betas[idx], out.translation[idx], people.keypoints[idx],
+                people.keypoint_scores[idx], people.boxes[idx], camera,
+                keypoint_sigma=self.refiner.config.refine_smoothed_keypoint_sigma)
+            out.pose[idx], out.betas[idx], out.translation[idx] = \
+                fit.pose, fit.betas, fit.translation
+            self.last_refine_ms = 1e3 * (time.perf_counter() - t0)
         if self.body is not None:
             out.joints, out.vertices = self._posed(out.pose, out.betas, out.translation)
         else:
@@ -269,9 +297,35 @@ class StreamingSmoother:
 
     # ---- internals -------------------------------------------------------------------------
 
+    def _export(self, runtime, tracks=2):
+        """An OnnxRunner of the model and its decoding, or None (then torch runs it)."""
+        from hmr_models.onnx_runner import ExportError, OnnxRunner
+        cfg, f = self.model.config, self.num_frames
+        last = f - 1
+        frames = [last, last - self.delay] if self.delay else [last]
+        example = (torch.zeros(tracks, f, NUM_JOINTS * 3), torch.zeros(tracks, f, cfg.num_betas),
+                   torch.zeros(tracks, f, 3) + torch.tensor([0.0, 0.0, 4.0]),
+                   torch.full((tracks, f, cfg.num_keypoints, 2), 0.5),
+                   torch.ones(tracks, f, cfg.num_keypoints), torch.ones(tracks, f),
+                   torch.as_tensor(frames, dtype=torch.long))
+        names = list(_ONNX_INPUTS)
+        outputs = ['pose_out', 'betas_out', 'translation_out', 'joints_out']
+        try:
+            return OnnxRunner(self._eager.cpu(), example, names, outputs,
+                              {n: {0: 'tracks'} for n in names[:6] + outputs}, runtime,
+                              'diffmesh')
+        except ExportError as exc:
+            log.warning('DiffMesh runs with torch: the %s backend could not use it (%s)',
+                        runtime.backend, exc)
+            return None
+
     @torch.inference_mode()
     def _forward(self, batch, frames):
         """Decoded outputs of the given window frames, as numpy (see _TracedModel)."""
+        if self._onnx is not None:
+            arrays = {k: getattr(batch, k) for k in _ONNX_INPUTS[:6]}
+            outs = self._onnx(frames=np.asarray(frames, np.int64), **arrays)
+            return tuple(np.asarray(x, np.float32) for x in outs)
         tensors = [torch.from_numpy(getattr(batch, k)).to(self._device) for k in
                    ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid')]
         tensors.append(torch.as_tensor(frames, dtype=torch.long, device=self._device))

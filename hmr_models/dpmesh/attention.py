@@ -26,7 +26,7 @@ class AttentionStore:
 
     def add(self, probs):
         """probs (B, N, K) with N = h * w latent pixels (square maps)."""
-        side = math.isqrt(probs.shape[1])
+        side = math.isqrt(int(probs.shape[1]))  # a plain int also when traced (export)
         if side * side != probs.shape[1]:
             raise ValueError(f'attention over {probs.shape[1]} pixels is not a square map')
         self._maps.setdefault(side, []).append(probs)

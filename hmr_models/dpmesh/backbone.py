@@ -196,7 +196,7 @@ class DiffusionBackbone(nn.Module):
                       mid_block_additional_residual=mid_res, return_dict=False)
         finally:
             self.attention_store.active = False
-        h = latent.shape[-1]
+        h = int(latent.shape[-1])  # a plain int also when traced (ONNX export)
         sizes = {3: h, 2: h // 2, 1: h // 4}
         attention = {sizes[lv]: self.attention_store.maps(sizes[lv])
                      for lv in self.cfg.attention_levels}

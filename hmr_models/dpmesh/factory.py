@@ -28,11 +28,18 @@ class MeshConfig:
                 'the bundled open body'})
     keypoint_threshold: float = field(default=0.2, metadata={
         'help': 'front-end keypoints below this score are given to DPMesh as missing'})
+    image_correction_interval: int = field(default=1, metadata={
+        'help': 'lifted models: a tracked person gets the image part (diffusion backbone) '
+                'every this many frames and reuses its corrections in between (the keypoint '
+                'lifter runs every frame); 1 = every frame'})
 
     def __post_init__(self):
         if not 0.0 <= self.keypoint_threshold <= 1.0:
             raise ValueError(f'keypoint_threshold must be in [0, 1], got '
                              f'{self.keypoint_threshold}')
+        if self.image_correction_interval < 1:
+            raise ValueError('image_correction_interval must be >= 1, got '
+                             f'{self.image_correction_interval}')
 
 
 def resolve_checkpoint(profile, path=''):
@@ -46,13 +53,13 @@ def resolve_checkpoint(profile, path=''):
     if not p.exists():
         hint = SD15_HELP if profile == 'sd15' else (
             'The bundled compact weights are part of the package: reinstall hmr_ros, or train '
-            'them (README, "Training the default models").')
+            'them (docs/TRAINING.md).')
         raise MissingModelFile(f"DPMesh checkpoint not found: {p} (parameter "
                                f"'dpmesh_checkpoint'). {hint}")
     return p
 
 
-def create_mesh_predictor(profile, mesh=None, runtime=None, body=None):
+def create_mesh_predictor(profile, mesh=None, runtime=None, body=None, refine=None):
     """A DPMeshPredictor for `profile` ('compact' or 'sd15') with its weights and body model.
 
     Args:
@@ -60,6 +67,8 @@ def create_mesh_predictor(profile, mesh=None, runtime=None, body=None):
         mesh: MeshConfig (checkpoint, body model, keypoint threshold).
         runtime: hmr_models.runtime.Runtime (device, dtype, threads).
         body: an already loaded BodyModel, else loaded from `mesh.body_model_path`.
+        refine: hmr_models.fitting.RefineConfig (None: no keypoint refinement); the
+            predictor's `refiner` is then also the one the temporal stage can use.
     """
     from hmr_models.body import load_body_model
 
@@ -74,4 +83,10 @@ def create_mesh_predictor(profile, mesh=None, runtime=None, body=None):
                     model.config.profile, profile)
     log.info('DPMesh %s from %s; body model %s (%d vertices)', model.config.profile,
              checkpoint, body.name, body.num_vertices)
-    return DPMeshPredictor(model, body, runtime, keypoint_threshold=mesh.keypoint_threshold)
+    refiner = None
+    if refine is not None and refine.enabled:
+        from hmr_models.fitting import KeypointRefiner
+        refiner = KeypointRefiner(body, refine)
+    return DPMeshPredictor(model, body, runtime, keypoint_threshold=mesh.keypoint_threshold,
+                           image_correction_interval=mesh.image_correction_interval,
+                           refiner=refiner)

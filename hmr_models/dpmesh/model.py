@@ -66,6 +66,12 @@ class CropCameras:
                               for k in ('focal', 'principal', 'box_center', 'box_size',
                                         'image_to_crop')})
 
+    def select(self, index):
+        """The cameras of the crops at `index` (a tensor of indices)."""
+        return CropCameras(**{k: None if getattr(self, k) is None else getattr(self, k)[index]
+                              for k in ('focal', 'principal', 'box_center', 'box_size',
+                                        'image_to_crop')})
+
 
 @dataclass
 class DPMeshOutput:
@@ -122,12 +128,21 @@ def lifter_output(lifted, camera_mode='cliff'):
     return out
 
 
+def camera_translation(out, cameras):
+    """(B, 3) metric translation of `out`'s crop camera (CLIFF, full-image camera)."""
+    return weak_perspective_to_translation(
+        out.camera.float(), cameras.box_center.float(), cameras.box_size.float(),
+        cameras.focal.float(), cameras.principal.float())
+
+
 def pose_body(out, cameras, body, crop_size):
-    """Fill `out`'s translation, vertices, joints (camera frame) and crop projections."""
+    """Fill `out`'s vertices, joints (camera frame), crop projections and translation.
+
+    A translation already set (e.g. by keypoint refinement) is kept.
+    """
     with torch.autocast(out.pose.device.type, enabled=False):   # SMPL in float32
-        out.translation = weak_perspective_to_translation(
-            out.camera.float(), cameras.box_center.float(), cameras.box_size.float(),
-            cameras.focal.float(), cameras.principal.float())
+        if out.translation is None:
+            out.translation = camera_translation(out, cameras)
         posed = body(out.pose.float(), out.betas.float(), out.translation)
         out.vertices, out.joints = posed.vertices, posed.joints
         out.keypoints3d = body.regress(posed.vertices, 'coco17')
@@ -240,9 +255,47 @@ class DPMesh(nn.Module):
         box = box_features(cameras, keypoints.shape[0], keypoints.device, keypoints.dtype)
         return self.keypoint_lifter(keypoints, valid, box, scores)
 
+    # ---------------------------------------------------- lifted profiles, in two parts
+    # With a keypoint lifter and the 'lifted' pose head, the result is the lifter's estimate
+    # from the keypoints plus corrections from the image (diffusion backbone -> regressor ->
+    # heads). Inference may compute the two apart: the image corrections of a tracked person
+    # change slowly, the keypoints every frame (DPMeshPredictor's image_correction_interval).
+    @property
+    def splits(self):
+        """True when the output is lifter estimate + image corrections (see above)."""
+        return self.keypoint_lifter is not None and self.config.pose_head.type == 'lifted'
+
+    def corrections(self, tokens):
+        """Return the heads' corrections: root6d, body6d (B, 23, 6), betas, camera (float32)."""
+        return {'root6d': self.heads['root'](tokens[:, :, 0]).float(),
+                'body6d': self.heads['pose'](tokens[:, :, 1]).float().view(-1, 23, 6),
+                'betas': self.heads['betas'](tokens[:, :, -2]).float(),
+                'camera': self.heads['camera'](tokens[:, :, -1]).float()}
+
+    def image_corrections(self, images, keypoints, valid):
+        """The image's corrections for B crops (keypoints sanitised as `forward` does)."""
+        back = self.backbone(images, keypoints, valid, self.heatmaps(keypoints, valid))
+        tokens, _ = self.regressor(back['features'])
+        return self.corrections(tokens)
+
+    def combine(self, lifted, corrections):
+        """DPMeshOutput of the lifter's estimate plus the corrections (lifted profiles)."""
+        cfg = self.config
+        # Geometry in float32 whatever the network runs in (fp16 on GPU).
+        root = rot6d_interleaved_to_matrix(lifted['root6d'].float() + corrections['root6d'])
+        body_rot = rot6d_interleaved_to_matrix(lifted['body6d'].float()
+                                               + corrections['body6d'])
+        out = parameters_output(root, body_rot, lifted['betas'].float() + corrections['betas'],
+                                lifted['camera'].float() + corrections['camera'],
+                                cfg.camera_mode, cfg.authors_camera_3d_size)
+        out.lifter_features = lifted.get('hidden')
+        return out
+
     def _decode_tokens(self, tokens, lifted=None):
         """Parameter tokens (L, B, P, d) (+ the lifter's estimate) -> pose, betas, camera."""
         cfg = self.config
+        if lifted is not None and cfg.pose_head.type == 'lifted':
+            return self.combine(lifted, self.corrections(tokens))
         # Geometry in float32 whatever the network runs in (fp16 on GPU).
         root6d = self.heads['root'](tokens[:, :, 0]).float()
         betas = self.heads['betas'](tokens[:, :, -2]).float()
@@ -253,10 +306,7 @@ class DPMesh(nn.Module):
             raw_cam = raw_cam + lifted['camera'].float()
         root = rot6d_interleaved_to_matrix(root6d)
         logits = None
-        if cfg.pose_head.type == 'lifted':
-            delta = self.heads['pose'](tokens[:, :, 1]).float().view(-1, 23, 6)
-            body_rot = rot6d_interleaved_to_matrix(lifted['body6d'].float() + delta)
-        elif cfg.pose_head.type == 'vqvae':
+        if cfg.pose_head.type == 'vqvae':
             t = cfg.pose_head.vqvae.num_tokens
             logits = self.heads['pose'](tokens[:, :, 1:1 + t])          # (B, T, N)
             body_rot = self.pose_prior.decode_probs(logits.softmax(-1))

@@ -5,8 +5,9 @@
 
 Steps: square crops around the people (front-end `make_crops`), COCO-17 keypoints into the
 crop (and into the model's keypoint set), heatmaps, one DPMesh forward for all N crops, CLIFF
-translation with the camera (focal = image diagonal when `camera` is None), SMPL through the
-body model. Timings of the last call are in `last_timings_ms`.
+translation with the camera (focal = image diagonal when `camera` is None), then (with a
+`refiner`, hmr_models.fitting) a few steps that fit each body to its confident keypoints, and
+SMPL through the body model. Timings of the last call are in `last_timings_ms`.
 """
 import logging
 import time
@@ -18,7 +19,7 @@ from hmr_models.runtime import Runtime
 from hmr_models.types import BodyEstimate, CameraIntrinsics, NUM_JOINTS, People
 
 from .keypoints import from_coco17, scores_from_coco17
-from .model import CropCameras, prepare_images
+from .model import CropCameras, DPMeshOutput, prepare_images
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,37 @@ def joint_confidence(keypoint_scores, unseen=0.2):
 class DPMeshPredictor:
     """Runs a DPMesh model on all people of a frame (see module docstring)."""
 
-    def __init__(self, model, body, runtime=None, keypoint_threshold=0.2):
+    def __init__(self, model, body, runtime=None, keypoint_threshold=0.2,
+                 image_correction_interval=1, refiner=None):
         runtime = runtime or Runtime()
-        if runtime.backend != 'torch':
-            raise ValueError(f"DPMesh runs on the 'torch' backend; backend "
-                             f"'{runtime.backend}' is not supported for it yet")
         self.runtime = runtime
         self.device = runtime.torch_device
         self.dtype = runtime.torch_dtype
+        self.network = None
+        if runtime.backend in ('onnxruntime', 'tensorrt'):
+            # Exported from float32 on the CPU (TensorRT makes its own fp16 engine from it).
+            self.network = OnnxNetwork.create(model.float().cpu().eval(), runtime)
+        self.backend = 'torch' if self.network is None else runtime.backend
         self.model = model.to(self.device, self.dtype).eval()
+        if self.network is None:
+            self.network = TorchNetwork(self.model)
         # SMPL stays in float32: fp16 LBS loses millimetres on large translations.
         self.body = body.to(self.device)
         self.keypoint_threshold = float(keypoint_threshold)
+        self.refiner = refiner      # hmr_models.fitting.KeypointRefiner or None
+        self.image_correction_interval = int(image_correction_interval)
+        if self.image_correction_interval > 1 and not model.splits:
+            log.warning('image_correction_interval %d needs a lifted model (keypoint lifter + '
+                        "'lifted' pose head); the image runs for every person of every frame",
+                        self.image_correction_interval)
+            self.image_correction_interval = 1
+        self._corrections = {}   # track id -> [corrections (dict of rows), frame, last seen]
+        self._frame = 0
         self.last_timings_ms = {}
+
+    def reset(self):
+        """Forget the tracks' cached image corrections (a new stream)."""
+        self._corrections = {}
 
     @property
     def config(self):
@@ -121,15 +140,95 @@ class DPMeshPredictor:
         images = prepare_images(crops.images, cfg.image_range, self.device, self.dtype)
         t1 = time.perf_counter()
         # cameras and scores: the keypoint lifter's box and confidence inputs
-        out = self.model(images, kp_t, ok_t, cameras=cams, scores=sc_t)
+        if self.model.splits:
+            out = self._lifted_output(people.track_ids, images, kp_t, ok_t, sc_t, cams)
+        else:
+            out = self.network.parameters(images, kp_t, ok_t, sc_t, cams)
         if self.device.type == 'cuda':
             torch.cuda.synchronize()
         t2 = time.perf_counter()
-        self.model.pose_body(out, cams, self.body)
+        timings = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1)}
+        if self.refiner is not None and self.refiner.config.enabled:
+            self._refine(out, cams, people, camera)
+            timings['refine'] = 1e3 * (time.perf_counter() - t2)
         t3 = time.perf_counter()
-        self.last_timings_ms = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1),
-                                'body': 1e3 * (t3 - t2)}
+        self.model.pose_body(out, cams, self.body)
+        timings['body'] = 1e3 * (time.perf_counter() - t3)
+        self.last_timings_ms = timings
         return self._estimate(out, scores)
+
+    def _refine(self, out, cams, people, camera):
+        """Fit `out`'s pose, betas and translation to the people's keypoints (in place)."""
+        from .model import camera_translation
+        f32 = lambda x: x.detach().float().cpu().numpy()  # noqa: E731
+        res = self.refiner.refine(f32(out.pose), f32(out.betas),
+                                  f32(camera_translation(out, cams)), people.keypoints,
+                                  people.keypoint_scores, people.boxes, camera)
+        t = lambda a: torch.as_tensor(a, device=out.pose.device)  # noqa: E731
+        out.pose, out.betas, out.translation = t(res.pose), t(res.betas), t(res.translation)
+        out.rotmats = None       # stale: the refined pose is in `pose`
+
+    def _lifted_output(self, track_ids, images, kp_t, ok_t, sc_t, cams):
+        """Lifter estimate + image corrections; tracked people reuse recent corrections.
+
+        With image_correction_interval k > 1, each frame runs the image part for the untracked
+        and new people and for the ceil(n/k) tracked people whose corrections are oldest, so
+        every track's corrections are at most k - 1 frames old and the cost per frame is even;
+        the keypoint lifter runs for everybody every frame.
+        """
+        self._frame += 1
+        fresh = self._needs_image(np.asarray(track_ids, np.int64))
+        idx_f, idx_r = np.nonzero(fresh)[0], np.nonzero(~fresh)[0]
+        parts = []
+        if idx_f.size:
+            sel = torch.as_tensor(idx_f, device=images.device)
+            lifted, corr = self.network.lifted_and_corrections(
+                images[sel], kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
+            parts.append((idx_f, lifted, corr))
+            for j, i in enumerate(idx_f):
+                if track_ids[i] >= 0 and self.image_correction_interval > 1:
+                    rows = {k: v[j:j + 1] for k, v in corr.items()}
+                    self._corrections[int(track_ids[i])] = [rows, self._frame, self._frame]
+        if idx_r.size:
+            sel = torch.as_tensor(idx_r, device=images.device)
+            lifted = self.network.lifted(kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
+            cached = [self._corrections[int(track_ids[i])] for i in idx_r]
+            for entry in cached:
+                entry[2] = self._frame
+            corr = {k: torch.cat([e[0][k] for e in cached]) for k in cached[0][0]}
+            parts.append((idx_r, lifted, corr))
+        order = np.argsort(np.concatenate([p[0] for p in parts]))
+        index = torch.as_tensor(order, device=images.device)
+        lifted = {k: torch.cat([p[1][k] for p in parts])[index] for k in _LIFTED}
+        corr = {k: torch.cat([p[2][k] for p in parts])[index] for k in _LIFTED}
+        self._forget_old_tracks()
+        return self.model.combine(lifted, corr)
+
+    def _needs_image(self, track_ids):
+        """(N,) bool: who gets the image part this frame (see _lifted_output)."""
+        k = self.image_correction_interval
+        fresh = np.ones(len(track_ids), bool)
+        if k <= 1:
+            return fresh
+        seen = set()
+        cached = []
+        for i, tid in enumerate(track_ids):
+            if tid >= 0 and tid in self._corrections and tid not in seen:
+                cached.append(i)
+            seen.add(tid)
+        if cached:
+            age = np.array([self._frame - self._corrections[int(track_ids[i])][1]
+                            for i in cached])
+            oldest = np.argsort(-age, kind='stable')[:-(-len(cached) // k)]
+            refresh = set(oldest.tolist()) | set(np.nonzero(age >= k)[0].tolist())
+            for j, i in enumerate(cached):
+                fresh[i] = j in refresh
+        return fresh
+
+    def _forget_old_tracks(self, frames=30):
+        stale = [t for t, e in self._corrections.items() if self._frame - e[2] > frames]
+        for t in stale:
+            del self._corrections[t]
 
     @torch.inference_mode()
     def lift(self, people, camera):
@@ -151,3 +250,148 @@ class DPMeshPredictor:
         out = lifter_output(self.model.lift(kp_t, ok_t, cams, sc_t), self.config.camera_mode)
         self.model.pose_body(out, cams, self.body)
         return self._estimate(out, scores)
+
+
+_LIFTED = ('root6d', 'body6d', 'betas', 'camera')
+_CAMERA_INPUTS = ('focal', 'principal', 'box_center', 'box_size')
+
+
+def _cameras(focal, principal, box_center, box_size):
+    return CropCameras(focal, principal, box_center, box_size, image_to_crop=None)
+
+
+class _Parameters(torch.nn.Module):
+    """DPMesh inputs -> (pose, betas, camera): any profile, tensors only (ONNX export)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images, keypoints, valid, scores, focal, principal, box_center, box_size):
+        out = self.model(images, keypoints, valid > 0.5, scores=scores,
+                         cameras=_cameras(focal, principal, box_center, box_size))
+        return out.pose, out.betas, out.camera
+
+
+class _LiftedAndCorrections(torch.nn.Module):
+    """Lifted profiles: inputs -> the lifter's estimate and the image's corrections."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images, keypoints, valid, scores, focal, principal, box_center, box_size):
+        valid = valid > 0.5
+        lifted = self.model.lift(keypoints, valid,
+                                 _cameras(focal, principal, box_center, box_size), scores)
+        corr = self.model.image_corrections(images, keypoints, valid)
+        return tuple(lifted[k] for k in _LIFTED) + tuple(corr[k] for k in _LIFTED)
+
+
+class _Lifted(torch.nn.Module):
+    """Lifted profiles: keypoints, scores and box -> the lifter's estimate (no image)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, keypoints, valid, scores, focal, principal, box_center, box_size):
+        lifted = self.model.lift(keypoints, valid > 0.5,
+                                 _cameras(focal, principal, box_center, box_size), scores)
+        return tuple(lifted[k] for k in _LIFTED)
+
+
+class TorchNetwork:
+    """The DPMesh network run by torch (the predictor's interface to it)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def parameters(self, images, kp, ok, sc, cams):
+        return self.model(images, kp, ok, cameras=cams, scores=sc)
+
+    def lifted_and_corrections(self, images, kp, ok, sc, cams):
+        lifted = self.model.lift(kp, ok, cams, sc)
+        return {k: lifted[k].float() for k in _LIFTED}, \
+            self.model.image_corrections(images, kp, ok)
+
+    def lifted(self, kp, ok, sc, cams):
+        lifted = self.model.lift(kp, ok, cams, sc)
+        return {k: lifted[k].float() for k in _LIFTED}
+
+
+class OnnxNetwork:
+    """The DPMesh network run by onnxruntime (or its TensorRT provider), same interface.
+
+    Lifted profiles export two graphs (lifter + image corrections, and the lifter alone), other
+    profiles one graph (inputs -> parameters).
+    """
+
+    def __init__(self, runners, device):
+        self.runners = runners
+        self.device = device
+
+    @classmethod
+    def create(cls, model, runtime, batch=2):
+        """An OnnxNetwork of `model` (float32, CPU), or None when it cannot be exported."""
+        from hmr_models.onnx_runner import ExportError, OnnxRunner
+        cfg = model.config
+        k, size = cfg.num_keypoints, cfg.crop_size
+        images = torch.zeros(batch, 3, size, size)
+        keypoints = (torch.full((batch, k, 2), 0.5), torch.ones(batch, k), torch.ones(batch, k))
+        cameras = (torch.full((batch, 2), 1000.0), torch.full((batch, 2), 400.0),
+                   torch.full((batch, 2), 420.0), torch.full((batch,), 300.0))
+        image_inputs = ['images', 'keypoints', 'valid', 'scores', *_CAMERA_INPUTS]
+        try:
+            if model.splits:
+                outs = [f'lifted_{n}' for n in _LIFTED] + [f'corr_{n}' for n in _LIFTED]
+                full = OnnxRunner(_LiftedAndCorrections(model).eval(),
+                                  (images, *keypoints, *cameras), image_inputs, outs,
+                                  {n: {0: 'people'} for n in image_inputs + outs}, runtime,
+                                  f'dpmesh_{cfg.profile}')
+                names = image_inputs[1:]
+                outs = [f'lifted_{n}' for n in _LIFTED]
+                lifter = OnnxRunner(_Lifted(model).eval(), (*keypoints, *cameras), names, outs,
+                                    {n: {0: 'people'} for n in names + outs}, runtime,
+                                    f'dpmesh_{cfg.profile}_lifter')
+                runners = {'full': full, 'lifter': lifter}
+            else:
+                outs = ['pose', 'betas', 'camera']
+                runners = {'parameters': OnnxRunner(
+                    _Parameters(model).eval(), (images, *keypoints, *cameras), image_inputs,
+                    outs, {n: {0: 'people'} for n in image_inputs + outs}, runtime,
+                    f'dpmesh_{cfg.profile}')}
+        except ExportError as exc:
+            log.warning('DPMesh runs with torch: the %s backend could not use it (%s)',
+                        runtime.backend, exc)
+            return None
+        return cls(runners, runtime.torch_device)
+
+    @property
+    def paths(self):
+        return [r.path for r in self.runners.values()]
+
+    def _feeds(self, kp, ok, sc, cams, images=None):
+        feeds = dict(keypoints=kp.float(), valid=ok.float(), scores=sc.float(),
+                     focal=cams.focal, principal=cams.principal, box_center=cams.box_center,
+                     box_size=cams.box_size)
+        if images is not None:
+            feeds['images'] = images.float()
+        return feeds
+
+    def _tensors(self, arrays):
+        return [torch.from_numpy(a).to(self.device) for a in arrays]
+
+    def parameters(self, images, kp, ok, sc, cams):
+        pose, betas, camera = self._tensors(self.runners['parameters'](
+            **self._feeds(kp, ok, sc, cams, images)))
+        return DPMeshOutput(pose=pose, rotmats=None, betas=betas, camera=camera,
+                            joint_coords=None, features=None)
+
+    def lifted_and_corrections(self, images, kp, ok, sc, cams):
+        out = self._tensors(self.runners['full'](**self._feeds(kp, ok, sc, cams, images)))
+        return dict(zip(_LIFTED, out[:4])), dict(zip(_LIFTED, out[4:]))
+
+    def lifted(self, kp, ok, sc, cams):
+        return dict(zip(_LIFTED, self._tensors(self.runners['lifter'](
+            **self._feeds(kp, ok, sc, cams)))))

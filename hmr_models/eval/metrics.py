@@ -138,3 +138,47 @@ def paired_difference(error_a, error_b, mask, clusters, confidence=0.95, resampl
                     random_state=np.random.default_rng(seed))
     return float(sums.sum() / counts.sum()), float(res.confidence_interval.low), \
         float(res.confidence_interval.high)
+
+
+def keypoint_agreement_2d(mesh_keypoints, keypoints, scores, boxes, min_score=0.3):
+    """2D agreement of a mesh with the keypoints it was made from, in % of the box height.
+
+    mesh_keypoints (N, K, 2): the mesh's keypoints projected into the image (pixels);
+    keypoints (N, K, 2) and scores (N, K): the 2D keypoints (NaN where missing); boxes (N, 4)
+    xyxy. Returns (N,) mean pixel distance over keypoints scored >= min_score, divided by the
+    box height, x 100 (NaN for a person without such keypoints). Needs no ground truth.
+    """
+    mesh = np.asarray(mesh_keypoints, np.float64)
+    kp = np.asarray(keypoints, np.float64)
+    ok = (np.asarray(scores) >= min_score) & np.isfinite(kp).all(-1) & np.isfinite(mesh).all(-1)
+    dist = np.where(ok, np.linalg.norm(np.nan_to_num(mesh - kp), axis=-1), 0.0)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    height = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(ok.any(-1), dist.sum(-1) / ok.sum(-1) / height * 100.0, np.nan)
+
+
+def cluster_bootstrap_difference(sums_a, counts_a, sums_b, counts_b, confidence=0.95,
+                                 resamples=2000, seed=0):
+    """Difference of two pooled means (B - A) with a paired cluster-bootstrap interval.
+
+    Each cluster (a sequence, or a block of frames) holds a summed error and a count for each
+    run, e.g. two runs of the node with different parameters on the same bags; the people they
+    match need not be the same. Clusters are resampled together for both runs. Returns
+    (difference, low, high) (NaN interval with fewer than two usable clusters).
+    """
+    a_s, a_c, b_s, b_c = (np.asarray(x, np.float64) for x in (sums_a, counts_a, sums_b,
+                                                              counts_b))
+    keep = (a_c > 0) & (b_c > 0)
+    a_s, a_c, b_s, b_c = a_s[keep], a_c[keep], b_s[keep], b_c[keep]
+    if not len(a_s):
+        return float('nan'), float('nan'), float('nan')
+    diff = b_s.sum() / b_c.sum() - a_s.sum() / a_c.sum()
+    if len(a_s) < 2:
+        return float(diff), float('nan'), float('nan')
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a_s), size=(resamples, len(a_s)))
+    boot = b_s[idx].sum(1) / np.maximum(b_c[idx].sum(1), 1e-12) \
+        - a_s[idx].sum(1) / np.maximum(a_c[idx].sum(1), 1e-12)
+    alpha = (1 - confidence) / 2
+    return float(diff), float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))

@@ -5,7 +5,7 @@ drop tiny people -> cap at `max_people` -> keypoints per person -> clean keypoin
 people with too little keypoint evidence and duplicates -> (optionally) tracker.
 Every person removed on the way is counted in `FrontEndStats`, never silently lost.
 """
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 import logging
 import time
 
@@ -19,6 +19,8 @@ from hmr_models.types import People
 
 log = logging.getLogger(__name__)
 _WARN_EVERY_S = 10.0
+TORSO = (5, 6, 11, 12)                    # COCO-17 shoulders and hips
+LIMBS = (7, 8, 9, 10, 13, 14, 15, 16)     # elbows, wrists, knees, ankles
 _GUIDE_MAX_OVERLAP = 0.3   # a predicted box overlapping a detection this much is that detection
 
 
@@ -33,7 +35,7 @@ class FrontEndStats:
     invalid_boxes: int = 0         # non-finite or empty boxes from a backend
     tiny_dropped: int = 0          # shorter than min_person_height_px
     capped: int = 0                # beyond max_people
-    low_score_dropped: int = 0     # too little keypoint evidence (min_mean_keypoint_score)
+    low_score_dropped: int = 0     # too little keypoint evidence (mean score or body evidence)
     duplicates_dropped: int = 0    # same person twice (keypoint similarity)
     keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
     keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
@@ -48,6 +50,36 @@ class FrontEndStats:
                     self.timings_ms[k] = self.timings_ms.get(k, 0.0) + v
             else:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def body_evidence(keypoint_scores, config):
+    """(N,) bool: enough confident torso and limb keypoints to be a body (FrontEndConfig)."""
+    good = np.nan_to_num(keypoint_scores) >= config.body_keypoint_score
+    return ((good[:, TORSO].sum(1) >= config.min_torso_keypoints)
+            & (good[:, LIMBS].sum(1) >= config.min_limb_keypoints))
+
+
+def duplicate_similarity(people, confident_score=0.3, min_common=4):
+    """(N, N) similarity of the people's keypoints: the larger of two OKS.
+
+    OKS over every keypoint both report, and OKS over the keypoints both report confidently
+    (score >= confident_score, at least min_common of them): a second, smaller box on the same
+    person (e.g. around the upper body) gives a crop in which MoveNet finds the same upper body
+    but guesses other legs, so only the confident keypoints show it is one person.
+    Both use the smaller box's area as the scale.
+    """
+    areas = box_area(people.boxes)
+    scale = np.minimum(areas[:, None], areas[None, :])
+    scores = np.nan_to_num(people.keypoint_scores)
+    oks = np.nan_to_num(keypoint_similarity(people.keypoints, scores > 0, people.keypoints,
+                                            scores > 0, scale))
+    if min_common <= 0:
+        return oks
+    good = scores >= confident_score
+    common = (good[:, None, :] & good[None, :, :]).sum(-1)
+    strong = np.nan_to_num(keypoint_similarity(people.keypoints, good, people.keypoints, good,
+                                               scale))
+    return np.maximum(oks, np.where(common >= min_common, strong, 0.0))
 
 
 def check_image(image_rgb):
@@ -80,11 +112,37 @@ class PersonFrontEnd:
             self.detector = NanoDetPersonDetector(
                 self.config.detector_model_path, runtime,
                 score_threshold=self.config.detector_candidate_threshold,
-                nms_iou=self.config.detector_nms_iou)
+                nms_iou=self.config.detector_nms_iou,
+                input_size=self.config.detector_input_size)
+        self._images = 0   # images processed with tracking (for detector_interval)
         self.tracker = Tracker(self.config)
         self.last_stats = FrontEndStats()
         self.totals = FrontEndStats()
         self._last_warning = -float('inf')
+
+    # Settings read afresh for every image, so they may change while the front-end runs (the
+    # node's live ROS parameters); models, backends and paths are fixed at construction.
+    LIVE_PARAMETERS = (
+        'keypoint_score_threshold', 'min_mean_keypoint_score', 'duplicate_oks_threshold',
+        'detector_score_threshold', 'detector_candidate_threshold',
+        'candidate_min_mean_keypoint_score', 'detector_nms_iou', 'max_people', 'people_priority',
+        'min_person_height_px', 'track_iou_weight', 'track_keypoint_weight',
+        'track_match_threshold', 'track_min_hits', 'track_max_age_s',
+        'track_reassociation_radius', 'track_velocity_smoothing', 'track_guided_max_s',
+        'detector_interval', 'detector_input_size')
+
+    def update_config(self, **changes):
+        """Change live settings (LIVE_PARAMETERS); raises ValueError and keeps the old ones."""
+        fixed = sorted(set(changes) - set(self.LIVE_PARAMETERS))
+        if fixed:
+            raise ValueError(f'{fixed} cannot change while the front-end runs')
+        config = replace(self.config, **changes)   # validated by __post_init__
+        if self.detector is not None:
+            self.detector.score_threshold = config.detector_candidate_threshold
+            self.detector.nms_iou = config.detector_nms_iou
+            self.detector.input_size = config.detector_input_size
+        self.tracker.config = config
+        self.config = config
 
     def close(self):
         self.backend.close()
@@ -110,9 +168,18 @@ class PersonFrontEnd:
         """
         cfg = self.config
         guide = None
-        if cfg.track_guided_max_s > 0 and self.backend.needs_boxes:
+        skip = False
+        if self.backend.needs_boxes and cfg.detector_interval > 1 and \
+                self._images % cfg.detector_interval:
+            # Between detector images: look for the tracked people where they are expected
+            # (tentative tracks too, or they would die unmatched); nobody tracked: detect.
+            guide = self.tracker.guide(float(stamp), max(cfg.track_guided_max_s, 1e9),
+                                       tentative=True)
+            skip = len(guide[0]) > 0
+        if not skip and cfg.track_guided_max_s > 0 and self.backend.needs_boxes:
             guide = self.tracker.guide(float(stamp), cfg.track_guided_max_s)
-        people, guided = self._detect(image_rgb, guide)
+        self._images += 1
+        people, guided = self._detect(image_rgb, guide, run_detector=not skip)
         t0 = time.perf_counter()
         people = self.tracker.update(people, stamp, guided)
         dt = (time.perf_counter() - t0) * 1e3
@@ -120,15 +187,22 @@ class PersonFrontEnd:
         self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
         return people
 
-    def _detect(self, image_rgb, guide=None):
-        """(People, guided (N,) bool); guide = Tracker.guide() output or None."""
+    def _detect(self, image_rgb, guide=None, run_detector=True):
+        """(People, guided (N,) bool); guide = Tracker.guide() output or None.
+
+        Without `run_detector` (detector_interval) the guide's boxes are the only candidates,
+        and they need the keypoint evidence of a confident detection, not of a weak candidate.
+        """
         image_rgb = check_image(image_rgb)
         cfg = self.config
         stats = FrontEndStats(frames=1)
         h, w = image_rgb.shape[:2]
 
         t0 = time.perf_counter()
-        if self.detector is not None:
+        if self.detector is not None and not run_detector:
+            boxes, scores = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            kps = kp_scores = None
+        elif self.detector is not None:
             boxes, scores = self.detector.detect(image_rgb)
             kps = kp_scores = None
         else:
@@ -169,7 +243,9 @@ class PersonFrontEnd:
         # Confident boxes need some keypoint evidence, weak candidates a lot of it.
         needed = np.where(scores >= cfg.detector_score_threshold, cfg.min_mean_keypoint_score,
                           cfg.candidate_min_mean_keypoint_score)
-        confident = kp_scores.mean(1) >= needed
+        if not run_detector:
+            needed = np.full(len(scores), cfg.min_mean_keypoint_score)
+        confident = (kp_scores.mean(1) >= needed) & body_evidence(kp_scores, cfg)
         stats.low_score_dropped = int((~confident).sum())
         if guided.any():
             boxes, scores = self._correct_guided(boxes, scores, guided, kps, kp_scores, guide_kps)
@@ -248,19 +324,19 @@ class PersonFrontEnd:
     def _drop_duplicates(self, people, guided, stats):
         """Drop people whose keypoints coincide with a better person's; (people, guided) out.
 
-        Detections rank before guided people, then by score.
+        Detections rank before guided people, then people with more confident keypoints (the
+        box that holds the whole body), then by score.
 
         One person seen in two boxes is a frequent detector artefact in crowds; MoveNet then finds
-        the same body in both crops.
+        the same body in both crops (see duplicate_similarity).
         """
         thr = self.config.duplicate_oks_threshold
         if len(people) < 2 or thr >= 1.0:
             return people, guided
-        valid = people.keypoint_scores > 0
-        areas = box_area(people.boxes)
-        oks = keypoint_similarity(people.keypoints, valid, people.keypoints, valid,
-                                  np.minimum(areas[:, None], areas[None, :]))
-        order = np.lexsort((-people.scores, guided))
+        oks = duplicate_similarity(people, self.config.body_keypoint_score,
+                                   self.config.duplicate_min_common_keypoints)
+        evidence = (np.nan_to_num(people.keypoint_scores) >= self.config.body_keypoint_score).sum(1)
+        order = np.lexsort((-people.scores, -evidence, guided))
         kept = []
         for i in order:
             if all(not (oks[i, j] > thr) for j in kept):

@@ -11,11 +11,14 @@ class ModelLoadError(RuntimeError):
     """A model file exists but cannot be used (not ONNX, wrong inputs/outputs, ...)."""
 
 
-def load_session(path, runtime=None, what='ONNX model', parameter=None, get_it=None):
+def load_session(path, runtime=None, what='ONNX model', parameter=None, get_it=None,
+                 transform=None):
     """An onnxruntime InferenceSession for `path`, configured by `runtime` (threads, no spinning).
 
-    Raises MissingModelFile when the file is absent and ModelLoadError when onnxruntime cannot
-    load it; both messages name the file and the parameter that chose it.
+    `transform(model) -> model` may edit the graph (an onnx ModelProto) before it is loaded;
+    the file itself is never changed. Raises MissingModelFile when the file is absent and
+    ModelLoadError when onnxruntime cannot load it; both messages name the file and the
+    parameter that chose it.
     """
     try:
         import onnxruntime as ort
@@ -25,12 +28,21 @@ def load_session(path, runtime=None, what='ONNX model', parameter=None, get_it=N
     path = require_file(path, what, parameter=parameter, get_it=get_it)
     runtime = runtime or Runtime()
     available = ort.get_available_providers()
-    providers = [p for p in runtime.onnx_providers() if p in available]
-    if len(providers) < len(runtime.onnx_providers()):
+    wanted = runtime.onnx_providers()
+
+    def name(provider):   # a provider is a name or (name, options)
+        return provider[0] if isinstance(provider, tuple) else provider
+    providers = [p for p in wanted if name(p) in available]
+    if len(providers) < len(wanted):
         log.warning('onnxruntime lacks %s; running the %s on %s',
-                    sorted(set(runtime.onnx_providers()) - set(available)), what, providers)
+                    sorted({name(p) for p in wanted} - set(available)), what,
+                    [name(p) for p in providers])
     try:
-        return ort.InferenceSession(str(path), sess_options=runtime.onnx_session_options(),
+        model = str(path)
+        if transform is not None:
+            import onnx
+            model = transform(onnx.load(model)).SerializeToString()
+        return ort.InferenceSession(model, sess_options=runtime.onnx_session_options(),
                                     providers=providers or ['CPUExecutionProvider'])
     except Exception as exc:
         where = f" (parameter '{parameter}')" if parameter else ''

@@ -70,14 +70,16 @@ class Tracker:
         self.tracks = []
         self._last_stamp = None
 
-    def guide(self, stamp, max_unsupported_s):
+    def guide(self, stamp, max_unsupported_s, tentative=False):
         """Predicted boxes (G, 4) and keypoints (G, 17, 2) of visible confirmed tracks at `stamp`.
 
         Only tracks matched at the last update whose last detector support is at most
         `max_unsupported_s` old are returned: the front-end looks for these people again when the
-        detector misses them, and never for long without the detector's confirmation.
+        detector misses them, and never for long without the detector's confirmation. With
+        `tentative`, tracks not yet confirmed are included (on images where the detector does not
+        run at all, they would otherwise die unmatched).
         """
-        picked = [t for t in self.tracks if t.state == CONFIRMED and t.hits > 0
+        picked = [t for t in self.tracks if (t.state == CONFIRMED or tentative) and t.hits > 0
                   and stamp - t.detected_stamp <= max_unsupported_s]
         if not picked:
             return np.zeros((0, 4), np.float32), np.zeros((0, 17, 2), np.float32)

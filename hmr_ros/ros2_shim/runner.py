@@ -20,6 +20,10 @@ import yaml
 COMPAT_DIR = str(Path(__file__).resolve().parent / 'compat')
 SIGINT_TIMEOUT = 10.0   # seconds a process gets to exit after SIGINT before SIGTERM
 SIGTERM_TIMEOUT = 5.0   # ... and after SIGTERM before SIGKILL
+# A SIGINT that lands while a Python process is still starting interrupts its imports before
+# it can print or install a handler (seen on busy machines): a shutdown waits until each
+# process is this old before interrupting it.
+STARTUP_GRACE = 5.0
 
 
 def _die_with_parent():
@@ -87,8 +91,14 @@ class _Process:
         self.action = action
         self.name = name
         self.popen = popen
+        self.started = time.monotonic()
+        self.interrupted = False
         self.returncode = None
         self.readers = []
+
+    @property
+    def running(self):
+        return self.returncode is None and self.popen.poll() is None
 
 
 class LaunchRunner:
@@ -230,8 +240,10 @@ class LaunchRunner:
         env = dict(self.context.environment)
         env.update({k: sub(self.context, v) for k, v in action.additional_env.items()}
                    if isinstance(action.additional_env, dict) else {})
+        # Own process group (Ctrl-C in the terminal reaches the launch alone, which shuts the
+        # processes down in order), same session: `nice ros2 launch ...` applies to the nodes.
         popen = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 stdin=subprocess.DEVNULL, process_group=0,
                                  preexec_fn=_die_with_parent)
         proc = _Process(action, name, popen)
         for stream, out in ((popen.stdout, sys.stdout), (popen.stderr, sys.stderr)):
@@ -248,17 +260,30 @@ class LaunchRunner:
         self.context.shutdown_requested = True
         self.context.shutdown_reason = reason
         self.log(f'shutting down: {reason}')
-        self._signal_all(signal.SIGINT)
-        self._deadline = time.monotonic() + SIGINT_TIMEOUT
+        self._deadline = time.monotonic() + STARTUP_GRACE + SIGINT_TIMEOUT
         self._escalated = False
+        self._interrupt_started()
+
+    def _interrupt_started(self, now_for_all=False):
+        """SIGINT to every running process that is past its start-up grace."""
+        now = time.monotonic()
+        for p in self.processes:
+            if p.running and not p.interrupted and (
+                    now_for_all or now - p.started >= STARTUP_GRACE):
+                p.interrupted = True
+                self._signal(p, signal.SIGINT)
+
+    @staticmethod
+    def _signal(p, sig):
+        try:
+            os.killpg(p.popen.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def _signal_all(self, sig):
         for p in self.processes:
-            if p.returncode is None and p.popen.poll() is None:
-                try:
-                    os.killpg(p.popen.pid, sig)
-                except ProcessLookupError:
-                    pass
+            if p.running:
+                self._signal(p, sig)
 
     def _on_exit(self, proc):
         from launch.some_substitutions_type import perform_substitutions  # noqa: F401
@@ -301,6 +326,8 @@ class LaunchRunner:
                     if p.returncode is None and p.popen.poll() is not None:
                         p.returncode = p.popen.returncode
                         self._on_exit(p)
+                if self.context.shutdown_requested:
+                    self._interrupt_started(now_for_all=self._deadline == 0.0)
                 if self.context.shutdown_requested and time.monotonic() > self._deadline:
                     if not self._escalated:
                         self.log('processes still running: sending SIGTERM')

@@ -73,7 +73,10 @@ def test_smoother_tracks_are_independent_and_first_frame_passes():
     first = estimate(2, rng.normal(0, 0.2, (2, 72)), [[0, 0, 3], [1, 0, 5]])
     out = s.update(0.0, np.array([1, 2]), first)
     np.testing.assert_allclose(out.pose, first.pose, atol=1e-5)
-    assert out.temporal
+    assert out.temporal_flags().all()
+    # An untracked person passes through unfiltered and is labelled so.
+    fresh = OneEuroSmoother(OneEuroConfig(), joint_model=jm)
+    assert fresh.update(0.0, np.array([-1, 2]), first).temporal_flags().tolist() == [False, True]
     # Track 2 jumps; track 1 stays: only track 2's output moves, and only part of the way.
     second = estimate(2, first.pose, [[0, 0, 3], [1, 0, 6]])
     out = s.update(P, np.array([1, 2]), second)

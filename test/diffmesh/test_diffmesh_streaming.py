@@ -98,7 +98,7 @@ def test_output_matches_people_and_is_temporal(tiny_model):
     s = smoother(tiny_model)
     est, people = frame(3, 0)
     out = s.update(0.0, people.track_ids, est, people)
-    assert out.temporal and len(out) == 3
+    assert out.temporal_flags().all() and len(out) == 3
     assert out.pose.shape == (3, 72) and out.joints.shape == (3, 24, 3)
     assert out.body_model == 'test_body' and out.model_profile == 'compact'
     assert np.isfinite(out.pose).all() and np.isfinite(out.joints).all()
@@ -129,18 +129,21 @@ def test_untracked_and_duplicate_ids_pass_through(tiny_model):
     np.testing.assert_array_equal(out.pose[1], est.pose[1])
     np.testing.assert_array_equal(out.pose[2], est.pose[2])
     assert s.counters['untracked'] == 1 and s.counters['duplicate_ids'] == 1
+    # Only the smoothed people are labelled temporal (the message's per-person flag).
+    assert out.temporal_flags().tolist() == [True, False, False, True]
     # Nobody tracked: no forward at all.
     est, people = frame(2, 1, track_ids=[-1, -1])
     out = s.update(P, people.track_ids, est, people)
     assert counter.batches == [2]
     np.testing.assert_array_equal(out.pose, est.pose)
+    assert not out.temporal_flags().any()
 
 
 def test_empty_frame(tiny_model):
     s = smoother(tiny_model)
     est, people = frame(0, 0)
     out = s.update(0.0, people.track_ids, est, people)
-    assert len(out) == 0 and out.temporal
+    assert len(out) == 0 and out.temporal_flags().shape == (0,)
 
 
 def test_mismatched_inputs_raise(tiny_model):
@@ -220,7 +223,7 @@ def test_delayed_output(tiny_model):
     d = results[9].delayed
     np.testing.assert_allclose(d.stamps, [6 * P, 6 * P])
     np.testing.assert_array_equal(d.track_ids, [0, 1])
-    assert d.estimate.temporal and d.estimate.pose.shape == (2, 72)
+    assert d.estimate.temporal_flags().all() and d.estimate.pose.shape == (2, 72)
     with pytest.raises(ValueError, match='smaller than the model window'):
         smoother(tiny_model, temporal_delay_frames=8)
 
@@ -254,3 +257,36 @@ def test_config_validation():
         StreamingConfig(temporal_max_gap_frames=0.5)
     with pytest.raises(ValueError, match='temporal_frame_period'):
         StreamingConfig(temporal_frame_period=-1)
+
+
+def test_newest_frame_is_fitted_to_the_current_keypoints(tiny_model, test_body):
+    """With a refiner and the frame's camera, the smoothed body moves onto the keypoints."""
+    from hmr_models.fitting import KeypointRefiner, RefineConfig
+    from hmr_models.types import CameraIntrinsics
+    camera = CameraIntrinsics.from_image_diagonal(640, 480)
+    refiner = KeypointRefiner(test_body, RefineConfig(refine_keypoint_sigma=0.03))
+    est, people = frame(1, 0, track_ids=[3])
+    pose = np.zeros((1, 72), np.float32)
+    pose[0, 0] = np.pi
+    target = refiner.project(pose, np.zeros((1, 10)), np.array([[0.3, 0.0, 4.0]]), camera)
+    people.keypoints = target.astype(np.float32)
+    people.boxes = np.concatenate([target.min(1) - 5, target.max(1) + 5], 1).astype(np.float32)
+    est.pose[:] = pose
+    est.translation[:] = [0.0, 0.0, 4.0]                 # 30 cm off: the trailing mesh
+    plain = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body)
+    fitted = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body,
+                               refiner=refiner)
+    a = plain.update(0.0, people.track_ids, est, people, camera)
+    b = fitted.update(0.0, people.track_ids, est, people, camera)
+
+    def err(o):
+        return refiner.keypoint_error(o.pose, o.betas, o.translation, people.keypoints,
+                                      people.keypoint_scores, people.boxes, camera)[0]
+    assert err(b) < 0.5 * err(a)
+    assert fitted.last_refine_ms > 0.0 and plain.last_refine_ms == 0.0
+    # without the camera nothing is fitted
+    c = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body,
+                          refiner=refiner)
+    np.testing.assert_allclose(c.update(0.0, people.track_ids, est, people).pose, a.pose,
+                               atol=1e-6)
+    assert c.last_refine_ms == 0.0

@@ -4,6 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from dpmesh_helpers import make_model
 from hmr_models.dpmesh import DPMeshPredictor
@@ -140,3 +141,26 @@ def test_lift_is_the_lifter_without_the_image_corrections(frame, test_body):
     assert len(pred.lift(people.select([]), cam)) == 0
     with pytest.raises(ValueError, match='no keypoint lifter'):
         DPMeshPredictor(make_model(), test_body).lift(people, cam)
+
+
+def test_refiner_moves_the_bodies_onto_their_keypoints(frame, test_body):
+    from hmr_models.fitting import KeypointRefiner, RefineConfig
+    h, w = frame.shape[:2]
+    people = _people(2, w, h, seed=3)
+    people.keypoint_scores[:] = 0.9
+    camera = CameraIntrinsics.from_image_diagonal(w, h)
+    model = make_model()
+    plain = DPMeshPredictor(model, test_body).predict(frame, people, camera)
+    refiner = KeypointRefiner(test_body, RefineConfig(refine_keypoint_sigma=0.03))
+    predictor = DPMeshPredictor(model, test_body, refiner=refiner)
+    fitted = predictor.predict(frame, people, camera)
+    assert set(predictor.last_timings_ms) == {'prepare', 'dpmesh', 'refine', 'body'}
+
+    def err(e):
+        return refiner.keypoint_error(e.pose, e.betas, e.translation, people.keypoints,
+                                      people.keypoint_scores, people.boxes, camera)
+    assert (err(fitted) < err(plain)).all()
+    # vertices are the body's for the refined parameters
+    ref = test_body(torch.from_numpy(fitted.pose), torch.from_numpy(fitted.betas),
+                    torch.from_numpy(fitted.translation))
+    np.testing.assert_allclose(fitted.vertices, ref.vertices.detach().numpy(), atol=1e-4)

@@ -33,12 +33,47 @@ def test_decode_gfl_recovers_distances():
     np.testing.assert_allclose(scores, [0.9])
 
 
+def test_decode_gfl_on_a_rectangular_grid():
+    stride, width, height, bins = 16, 416, 256, 11
+    cols = width // stride
+    cls = np.zeros(((height // stride) * cols, 80), np.float32)
+    reg = np.zeros((len(cls), 4 * bins), np.float32)
+    row, col = 7, 20
+    cls[row * cols + col, 0] = 0.8
+    reg[row * cols + col, [0, bins, 2 * bins, 3 * bins]] = 30.0   # all distances 0
+    boxes, _ = decode_gfl(cls, reg, stride, width, score_threshold=0.35)
+    np.testing.assert_allclose(boxes[0, :2], [(col + 0.5) * stride, (row + 0.5) * stride])
+
+
 def test_letterbox_keeps_aspect_and_pads_with_mean():
     image = np.full((300, 600, 3), 255, np.uint8)
     tensor, scale = preprocess(image, 416)
-    assert tensor.shape == (1, 3, 416, 416) and np.isclose(scale, 416 / 600)
+    # The input keeps the image's aspect: 416 wide, 208 -> 224 high (a multiple of 32).
+    assert tensor.shape == (1, 3, 224, 416) and np.isclose(scale, 416 / 600)
     assert np.all(tensor[0, :, :208] > 2)       # white image content
     assert np.all(tensor[0, :, 209:] == 0)      # padding = mean colour = 0 after normalising
+    tall, _ = preprocess(np.zeros((640, 100, 3), np.uint8), 320)
+    assert tall.shape == (1, 3, 320, 64)
+
+
+def test_rectangular_input_finds_what_the_square_finds(detector, sample_frames, runtime):
+    """The free-size graph on the image's aspect gives the square letterbox's boxes."""
+    from hmr_models.frontend.detector import nms
+    frame = sample_frames[max(SAMPLE_PEOPLE)]
+    boxes, _ = detector.detect(frame)
+    # The square 416 x 416 input of the exported graph, for comparison.
+    square = np.zeros((1, 3, 416, 416), np.float32)
+    tensor, scale = preprocess(frame, 416)
+    square[:, :, :tensor.shape[2], :] = tensor
+    names = [n for _, c, r in detector._levels for n in (c, r)]
+    out = dict(zip(names, detector.session.run(names, {detector.input_name: square})))
+    ref = [decode_gfl(out[c][0], out[r][0], st, 416, detector.score_threshold)
+           for st, c, r in detector._levels]
+    ref_boxes = np.concatenate([b for b, _ in ref]) / scale
+    ref_scores = np.concatenate([s for _, s in ref])
+    ref_boxes = ref_boxes[nms(ref_boxes, ref_scores, detector.nms_iou)]
+    assert len(boxes) == len(ref_boxes) >= 1
+    np.testing.assert_allclose(np.sort(boxes, 0), np.sort(ref_boxes, 0), atol=3.0)
 
 
 def test_finds_the_people_of_a_real_frame(detector, sample_frames):

@@ -159,7 +159,8 @@ def test_missing_optional_backend_fails_naming_the_parameter(monkeypatch):
 
 
 def test_tracked_people_the_detector_misses_are_found_by_guidance(runtime, sample_frames):
-    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.5), runtime)
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.5,
+                                          detector_interval=1), runtime)
     first = front.process(sample_frames[75], 0.0)
     ids = sorted(first.track_ids.tolist())
     assert len(ids) >= 2 and min(ids) >= 0
@@ -184,7 +185,41 @@ def test_tracked_people_the_detector_misses_are_found_by_guidance(runtime, sampl
 
 
 def test_guidance_off(runtime, sample_frames):
-    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.0), runtime)
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, track_guided_max_s=0.0,
+                                          detector_interval=1), runtime)
     front.process(sample_frames[75], 0.0)
     front.detector.score_threshold = 1.01
     assert len(front.process(sample_frames[75], 0.1)) == 0 and front.last_stats.guided == 0
+
+
+def test_detector_every_third_image_keeps_the_people_tracked(runtime):
+    """detector_interval 3: the detector runs on 1 image in 3; in between the tracked people
+    are found on their predicted boxes, with the same ids and keypoints."""
+    from .conftest import SAMPLE, read_frames
+    frames = read_frames(SAMPLE, set(range(60, 84)))
+    every = PersonFrontEnd(FrontEndConfig(), runtime)
+    third = PersonFrontEnd(FrontEndConfig(detector_interval=3), runtime)
+    ran = []
+    for k, i in enumerate(range(60, 84)):
+        a = every.process(frames[i], k / 30)
+        b = third.process(frames[i], k / 30)
+        ran.append(third.last_stats.detected > 0 or third.last_stats.timings_ms['detector'] > 1)
+        if k >= 3:   # once both have confirmed tracks: the same people, ids one-to-one
+            assert len(b) == len(a) >= 2, (k, len(a), len(b))
+            for j in range(len(a)):
+                m = find_person(b, (a.boxes[j, :2] + a.boxes[j, 2:]) / 2,
+                                0.2 * (a.boxes[j, 3] - a.boxes[j, 1]))
+                assert m is not None
+    assert len(set(third.process(frames[83], 1.0).track_ids.tolist())) >= 2
+    assert sum(ran) <= len(ran) // 3 + 2, ran   # the detector ran on about a third
+    assert third.totals.guided_kept > 0
+
+
+def test_keypoint_workers_follow_the_thread_budget():
+    from hmr_models.runtime import Runtime
+    front = PersonFrontEnd(FrontEndConfig(), Runtime(threads=1))
+    assert front.backend.workers == 1
+    front = PersonFrontEnd(FrontEndConfig(), Runtime(threads=2))
+    assert front.backend.workers == 2
+    front = PersonFrontEnd(FrontEndConfig(keypoint_workers=3), Runtime(threads=1))
+    assert front.backend.workers == 3

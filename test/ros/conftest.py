@@ -38,6 +38,19 @@ def wait_matched(*publishers, timeout=30, settle=0.5):
     return ok
 
 
+def wait_node_ready(node, timeout=120, topic='/hmr_node/ready'):
+    """Wait for hmr_node's latched ready message (models loaded, outputs discoverable)."""
+    from std_msgs.msg import Bool
+
+    from hmr_ros.frame_flow import READY_QOS
+    got = []
+    sub = node.create_subscription(Bool, topic, lambda m: got.append(m.data), READY_QOS)
+    try:
+        return wait_for(lambda: any(got), timeout)
+    finally:
+        node.destroy_subscription(sub)
+
+
 @pytest.fixture
 def ros_node():
     """A node in its own context, spun by a background executor."""

@@ -58,6 +58,22 @@ def test_custom_type_round_trips_between_rosbags_and_rclpy(tmp_path, storage):
     assert back[0] == msg
 
 
+def test_humans_outputs_round_trip_between_rclpy_and_the_bag_typestore():
+    """The humans node's REP-155 and proximity messages can be recorded and replayed."""
+    from hri_msgs.msg import NormalizedPointOfInterest2D, Skeleton2D
+
+    from hmr_ros.msg import NearestPerson
+    store = typestore()
+    skeleton = Skeleton2D(skeleton=[NormalizedPointOfInterest2D(x=0.5, y=0.25, c=0.75)] * 18)
+    skeleton.header.frame_id = 'cam'
+    near = NearestPerson(found=True, body_id='b7', distance=1.5, nearest_part='left_hand')
+    for msg, name in ((skeleton, 'hri_msgs/msg/Skeleton2D'),
+                      (near, 'hmr_ros/msg/NearestPerson')):
+        decoded = store.deserialize_cdr(serialize_message(msg), name)
+        again = bytes(store.serialize_cdr(decoded, name))
+        assert deserialize_message(again, type(msg)) == msg
+
+
 def test_record_then_play_preserves_content_and_timing(ros_node, spawn, tmp_path):
     pub_p = ros_node.create_publisher(SMPLPersonArray, '/rec/persons', RELIABLE)
     pub_s = ros_node.create_publisher(String, '/rec/text', RELIABLE)
@@ -90,9 +106,10 @@ def test_record_then_play_preserves_content_and_timing(ros_node, spawn, tmp_path
     assert received == sent
     assert [t.data for t in texts] == [f'hello {i}' for i in range(6)]
     # Pacing of the player itself (arrival times also carry the transport's discovery delays):
-    # 12 messages over 1.0 s of recording, played at 2x.
+    # the recording's span (about 1 s; longer when the machine is busy), played at 2x.
+    recorded = bag_info(out).duration_s
     seconds = float(re.search(r'published over ([0-9.]+) s', play.text).group(1))
-    assert seconds == pytest.approx(0.5, abs=0.1)
+    assert recorded >= 0.9 and seconds == pytest.approx(recorded / 2, abs=0.1)
 
 
 def test_damaged_and_missing_bags_give_clear_errors(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Mesh markers: the CDR bytes written from numpy decode into the same MarkerArray as the
 message-object path, and go through rclpy as a serialized publish."""
+from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
 from rclpy.qos import QoSProfile
@@ -27,9 +28,11 @@ def posed(tmp_path_factory):
     ([4, 9, -1], 12.25, True, True),
     ([0, 1, 2], (7, 999_999_999), False, True),
     ([5, 6, 7], 0.0, True, False),
+    ([3], Time(sec=42, nanosec=17), True, True),   # a header's stamp, as the node passes it
 ])
 def test_bytes_decode_to_the_slow_message(posed, track_ids, stamp, clear, with_joints):
     v, j, faces = posed
+    v, j = v[:len(track_ids)], j[:len(track_ids)]
     joints = j if with_joints else None
     style = MarkerStyle(mesh_alpha=0.6, lifetime=0.25)
     fast = body_markers_cdr(stamp, 'camera_optical', v, faces, track_ids, joints, style, clear)

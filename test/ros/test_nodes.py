@@ -10,7 +10,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from hmr_ros.image_conversion import rgb_to_image
 from hmr_ros.msg import SMPLPersonArray
-from ros.conftest import wait_for, wait_matched
+from ros.conftest import wait_for, wait_matched, wait_node_ready
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -89,7 +89,7 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     proc = spawn('--ros-args', '-p', 'image_topic:=/bad/image_raw', '-p',
                  'model_profile:=frontend_only', '-p', 'diagnostics_period:=0.2',
                  python_module='hmr_ros.hmr_node')
-    assert wait_matched(pub, timeout=30), proc.text
+    assert wait_node_ready(ros_node) and wait_matched(pub, timeout=30), proc.text
 
     def send(msg):
         msg.header.frame_id = 'cam'
@@ -130,7 +130,7 @@ def test_hmr_node_reads_compressed_images(ros_node, spawn):
     proc = spawn('--ros-args', '-p', 'image_topic:=/zip/image_raw', '-p',
                  'image_transport:=compressed', '-p', 'model_profile:=frontend_only',
                  python_module='hmr_ros.hmr_node')
-    assert wait_matched(pub, timeout=30), proc.text
+    assert wait_node_ready(ros_node) and wait_matched(pub, timeout=30), proc.text
     ok, buf = cv2.imencode('.jpg', np.zeros((48, 64, 3), np.uint8))
     msg = CompressedImage(format='jpeg', data=buf.tobytes())
     msg.header.frame_id = 'zip_cam'
@@ -160,7 +160,7 @@ def test_hmr_node_front_end_people_tracks_and_debug_image(ros_node, spawn):
     debug = collect(ros_node, Image, '/hmr_node/debug_image')
     proc = spawn('--ros-args', '-p', 'image_topic:=/fe/image_raw', '-p',
                  'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
-    assert wait_matched(pub, timeout=60), proc.text
+    assert wait_node_ready(ros_node) and wait_matched(pub, timeout=60), proc.text
     wait_for(lambda: ros_node.count_subscribers('/hmr_node/debug_image') > 0, 5)
     frame = sample_frame()
     for i in range(4):
@@ -196,7 +196,7 @@ class Racing:
         self.shut_down = shut_down
     def add_node(self, node):
         pass
-    def spin(self):
+    def spin_once(self, timeout_sec=None):
         if self.shut_down:
             rclpy.shutdown()
         raise RuntimeError('Unable to convert call argument')
@@ -220,3 +220,33 @@ def test_run_node_exits_cleanly_when_ctrl_c_races_a_message_take():
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert 'exit 0' in out.stdout and 'raised Unable to convert' in out.stdout, out.stdout
+
+
+def test_hmr_node_says_when_a_publisher_sends_nothing(ros_node, spawn):
+    """A matched image publisher but no image (e.g. another transport setting): logged once."""
+    pub = ros_node.create_publisher(Image, '/silent/image_raw', RELIABLE)
+    proc = spawn('--ros-args', '-p', 'image_topic:=/silent/image_raw', '-p',
+                 'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
+    assert wait_matched(pub, timeout=60), proc.text
+    assert wait_for(lambda: 'but no image received' in proc.text, 90), proc.text
+    assert 'FASTDDS_BUILTIN_TRANSPORTS' in proc.text
+    assert proc.interrupt() == 0
+
+
+def test_camera_source_every_frame_from_the_command_line(ros_node, spawn, tmp_path):
+    """`-p every_frame:=false` arrives as a bool, 'auto' as a string: both are accepted.
+
+    A file waits for its first subscriber: this test's node is one.
+    """
+    video = tmp_path / 'clip.avi'
+    write_video(video, frames=3, fps=20.0)
+    collect(ros_node, Image, '/cli/image_raw')
+    for value in ('false', 'auto', 'maybe'):
+        proc = spawn('--ros-args', '-r', '__ns:=/cli', '-p', f'source:={video}', '-p',
+                     f'every_frame:={value}', '-p', 'rate:=100.0',
+                     python_module='hmr_ros.camera_source')
+        code = proc.wait(timeout=60)
+        if value == 'maybe':
+            assert code == 2 and "parameter 'every_frame' = 'maybe'" in proc.text
+        else:
+            assert code == 0 and 'end of video' in proc.text, proc.text

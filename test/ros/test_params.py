@@ -68,3 +68,23 @@ def test_pipeline_config_rejects_unknown_profile(context):
     with pytest.raises(ParameterError, match='model_profile must be one of'):
         declare_config(node, PipelineConfig)
     node.destroy_node()
+
+
+def test_readme_documents_every_hmr_node_parameter_with_its_default(context):
+    """The README's hmr_node table is what a user reads: every parameter, the real default."""
+    from pathlib import Path
+    from hmr_ros import hmr_node
+    node = make_node(context)
+    declare_params(node, hmr_node.NODE_PARAMS)
+    declare_config(node, PipelineConfig)
+    for config in (hmr_node.FrontEndConfig, hmr_node.MeshConfig, hmr_node.TemporalConfig,
+                   hmr_node.StreamingConfig, hmr_node.OneEuroConfig):
+        declare_config(node, config)
+    readme = (Path(__file__).parents[2] / 'README.md').read_text()
+    rows = {name: f'| `{name}` | `{value!r}` |' for name, value in
+            ((n, node.get_parameter(n).value) for n in node._parameters)
+            if name not in ('use_sim_time', 'start_type_description_service')}
+    assert len(rows) > 40
+    missing = [row for row in rows.values() if row not in readme]
+    assert not missing, f'README parameter table lacks or misstates: {missing}'
+    node.destroy_node()

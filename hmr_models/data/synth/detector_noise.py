@@ -15,8 +15,19 @@ Per person and frame, following how top-down keypoint detectors fail in crowds:
 
 Output is :class:`hmr_models.types.People` (NaN keypoints with score 0 where missing) plus the
 error type of each keypoint for analysis and tests.
+
+Calibrated to MoveNet: ``calibrated_config()`` (or ``DetectorNoiseConfig.from_stats(path)``)
+returns a config whose visible-keypoint spreads, wrong-keypoint rates and scores are MoveNet
+Lightning's, measured against a multi-view reference (``hmr_models.eval.detector_stats``,
+``benchmarks/eval_real.py --detector-stats``; the shipped statistics are in
+``hmr_models/assets/detectors/movenet_lightning_errors.json``). The call is the same:
+``simulate_detections(keypoints, codes, occluder, image_size, rng, calibrated_config())``.
+What the multi-view data cannot measure (person misses, occluded keypoints, neighbour grabs:
+too few occluded samples) keeps the defaults.
 """
 from dataclasses import dataclass
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +64,58 @@ class DetectorNoiseConfig:
     p_clamp_outside: float = 0.25  # out-of-frame keypoint clamped to the border
     box_jitter: float = 0.04       # x box size, per edge
     score_threshold: float = 0.05  # keypoints scored below this are reported missing
+    # Per-keypoint calibration (17 values each; empty = the scalar rules above). Spreads are per
+    # axis in units of sqrt(box area) and replace jitter x COCO sigma for visible keypoints.
+    visible_sigma: tuple = ()
+    p_wrong_visible: tuple = ()    # a visible keypoint lands elsewhere (another limb, clutter)
+    wrong_spread: float = 0.35     # ... that far off (x sqrt(box area), per axis)
+    score_visible: float = 0.95    # typical score of a well placed visible keypoint
+    score_wrong: float = 0.45      # ... and of a wrong one
+
+    @classmethod
+    def from_stats(cls, stats, reference_views=2.5, **overrides):
+        """A config calibrated on measured detector statistics (JSON path or dict).
+
+        The statistics come from hmr_models.eval.detector_stats (errors against a reference
+        triangulated from `reference_views` other views on average, whose own error is removed
+        from the measured spread, assuming the same spread in every view).
+        """
+        if not isinstance(stats, dict):
+            stats = json.loads(Path(stats).read_text())
+        names = stats['keypoints']
+        vis = stats['per_joint']['visible']
+        pooled = vis['all']
+        deconvolve = np.sqrt(reference_views / (reference_views + 1.0))
+
+        def num(v):
+            return float('nan') if v is None else float(v)
+
+        def per_kp(key, fallback):
+            vals = [num(vis.get(n, {}).get(key)) for n in names]
+            return tuple(v if np.isfinite(v) else num(fallback) for v in vals)
+        sigma = tuple(s * deconvolve for s in per_kp('sigma', pooled['sigma']))
+        wrong = per_kp('outlier', pooled['outlier'])
+        values = dict(visible_sigma=sigma, p_wrong_visible=wrong)
+        for key, field_name in (('missing', 'p_missing_visible'), ('score_inlier', 'score_visible'),
+                                ('score_outlier', 'score_wrong')):
+            if np.isfinite(num(pooled.get(key))):
+                values[field_name] = num(pooled[key])
+        if np.isfinite(num(pooled.get('outlier_median'))):
+            values['wrong_spread'] = float(pooled['outlier_median']) / np.sqrt(2.0)
+        values.update(overrides)
+        return cls(**values)
+
+
+CALIBRATION_FILE = 'detectors/movenet_lightning_errors.json'
+
+
+def calibrated_config(**overrides):
+    """DetectorNoiseConfig calibrated on MoveNet Lightning's real errors (bundled statistics).
+
+    Same use as DetectorNoiseConfig(); any field can be overridden.
+    """
+    from hmr_models.paths import asset
+    return DetectorNoiseConfig.from_stats(asset(CALIBRATION_FILE), **overrides)
 
 
 def _scores(err, sigma, rng, base, spread):
@@ -95,8 +158,17 @@ def simulate_detections(keypoints, codes, occluder, image_size, rng, config=None
         & (bh >= cfg.min_height_px)
 
     sigma = cfg.jitter * COCO_SIGMAS[None] * scale[:, None]   # (P, 17) px
-    out = gt + rng.normal(0.0, 1.0, gt.shape) * sigma[..., None]
+    visible_sigma = sigma
+    if len(cfg.visible_sigma):
+        visible_sigma = np.asarray(cfg.visible_sigma, np.float64)[None] * scale[:, None]
+    out = gt + rng.normal(0.0, 1.0, gt.shape) * visible_sigma[..., None]
     etype = np.zeros((p, 17), np.uint8)
+    wrong = np.zeros((p, 17), bool)
+    if len(cfg.p_wrong_visible):
+        wrong = visible & (rng.random((p, 17)) < np.asarray(cfg.p_wrong_visible)[None])
+        spread = cfg.wrong_spread * scale[:, None, None]
+        out = np.where(wrong[..., None], gt + rng.normal(0.0, 1.0, gt.shape) * spread, out)
+        etype[wrong] = JITTER_OCCLUDED
     occluded = ~visible & (codes & OUT_OF_FRAME == 0)
     guess = occluded & (rng.random((p, 17)) >= cfg.p_missing_occluded)
     out = np.where(guess[..., None],
@@ -125,8 +197,11 @@ def simulate_detections(keypoints, codes, occluder, image_size, rng, config=None
 
     err = np.linalg.norm(out - gt, axis=-1)
     kp_sigma = COCO_SIGMAS[None] * scale[:, None]
-    score = np.where(visible, _scores(err, kp_sigma, rng, 0.95, 0.04),
+    score = np.where(visible, _scores(err, kp_sigma, rng, cfg.score_visible, 0.04),
                      _scores(err, kp_sigma, rng, 0.45, 0.08))
+    if wrong.any():
+        score = np.where(wrong, np.clip(cfg.score_wrong + rng.normal(0.0, 0.08, err.shape),
+                                        0.0, 1.0), score)
     score = np.where(clamp, score * 0.3, score)
     # Left/right swaps: positions and scores move together.
     for i in range(p):

@@ -32,16 +32,28 @@ def scene_seed(seed, k):
     return seed * 1_000_003 + k
 
 
-def scene_with_detections(gen, seed, k):
+DETECTORS = ('simulated', 'movenet')
+
+
+def detector_config(name):
+    """DetectorNoiseConfig of `--detector`: the hand-set simulation, or MoveNet-calibrated."""
+    from .detector_noise import DetectorNoiseConfig, calibrated_config
+    if name not in DETECTORS:
+        raise ValueError(f'detector must be one of {DETECTORS}, got {name!r}')
+    return calibrated_config() if name == 'movenet' else DetectorNoiseConfig()
+
+
+def scene_with_detections(gen, seed, k, detector=None):
     """Scene k of a split seeded `seed`, its simulated detections and the scene's generator.
 
     The generator continues (render style, estimator noise) from where the detections left it,
-    so a scene regenerated here is the very scene `main` wrote.
+    so a scene regenerated here is the very scene `main` wrote. `detector`: a
+    DetectorNoiseConfig (None: the default simulation, as the SynthOcc test split).
     """
     s = scene_seed(seed, k)
     rng = np.random.default_rng(s + 1)
     scene = gen.generate(seed=s)
-    return scene, detect_scene(scene, rng), rng
+    return scene, detect_scene(scene, rng, detector), rng
 
 
 def parse_args(argv=None):
@@ -63,6 +75,9 @@ def parse_args(argv=None):
     p.add_argument('--body', default='open', help="'open' or an SMPL-format .npz")
     p.add_argument('--corpus', default=None,
                    help='a built corpus folder (default: build/reuse it in the cache)')
+    p.add_argument('--detector', default='simulated', choices=DETECTORS,
+                   help="keypoint errors: the hand-set simulation ('simulated', SynthOcc's) or "
+                   "MoveNet's measured errors ('movenet', detector_noise.calibrated_config)")
     return p.parse_args(argv)
 
 
@@ -91,8 +106,9 @@ def main(argv=None):
         renderer = SceneRenderer(body)
     out = Path(args.out)
     shard, parts, count = 0, [], 0
+    detector = detector_config(args.detector)
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
-        scene, detections, rng = scene_with_detections(gen, args.seed, k)
+        scene, detections, rng = scene_with_detections(gen, args.seed, k, detector)
         images = None
         if renderer is not None:
             style = renderer.scene_style(scene, rng)

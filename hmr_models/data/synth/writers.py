@@ -311,11 +311,12 @@ def write_scene_bag(path, scene, images, detections=None, msg_dir=None, storage=
                                  f'{k.width}x{k.height}x3')
             stamp = start_ns + f * period_ns
             header = _header(store, stamp, frame_id)
+            # camera_info first: a node then has this camera's intrinsics for the image.
             msgs = {
+                'camera_info': _camera_info(store, header, k),
                 'image': Image(header=header, height=k.height, width=k.width,
                                encoding='rgb8', is_bigendian=0, step=3 * k.width,
                                data=image.reshape(-1)),
-                'camera_info': _camera_info(store, header, k),
                 'ground_truth': PersonArray(header=header,
                                             persons=_person_msgs(store, scene, f)),
             }

@@ -134,3 +134,36 @@ def test_spikes_and_identity_switches(scene):
     d_a = np.abs(ests[0].transl[switched] - a.transl[switched]).mean()
     assert d_b < d_a
     assert (ests[0].source_track[~switched] == a.track_id).all()
+
+
+def test_calibrated_detector_uses_the_measured_spreads_and_wrong_keypoints():
+    kp, boxes = people_grid()
+    codes = np.zeros((len(kp), 17), np.uint8)
+    sigma = tuple(np.linspace(0.01, 0.05, 17))
+    cfg = dn.DetectorNoiseConfig(p_miss_person=0.0, p_swap_all=0.0, p_swap_limb=0.0,
+                                 p_missing_visible=0.0, visible_sigma=sigma,
+                                 p_wrong_visible=(0.0,) * 16 + (0.5,), score_wrong=0.2)
+    people, etype, _ = dn.simulate_detections(kp, codes, np.full(codes.shape, -1),
+                                              (5000, 1000), np.random.default_rng(0), cfg,
+                                              boxes=boxes)
+    scale = np.sqrt(100 * 200)
+    err = people.keypoints - kp
+    np.testing.assert_allclose(err[:, :16].std(axis=(0, 2)), np.array(sigma[:16]) * scale,
+                               rtol=0.12)
+    wrong = etype[:, 16] != dn.OK
+    assert wrong.mean() == pytest.approx(0.5, abs=0.08)
+    assert people.keypoint_scores[wrong, 16].mean() < 0.35
+
+
+def test_bundled_movenet_calibration_loads():
+    cfg = dn.calibrated_config(p_grab=0.1)
+    assert len(cfg.visible_sigma) == 17 and all(0.005 < s < 0.1 for s in cfg.visible_sigma)
+    assert cfg.p_grab == 0.1 and 0.3 < cfg.score_visible <= 1.0
+
+
+def test_generator_detector_choice():
+    from hmr_models.data.synth.generate import detector_config
+    assert detector_config('simulated') == dn.DetectorNoiseConfig()
+    assert len(detector_config('movenet').visible_sigma) == 17
+    with pytest.raises(ValueError, match='detector'):
+        detector_config('yolo')

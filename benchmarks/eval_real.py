@@ -1,0 +1,483 @@
+"""Real footage: the pipeline against a multi-view 3D reference and its own 2D keypoints.
+
+Per variant, in one run:
+
+    ./scripts/fetch_eval_data.sh                      # once: data/real (pose2sim, sports2d, vtest)
+    python benchmarks/eval_real.py [--data data/real] [--threads 2] [--csv out/real.csv] \
+        [--variant today:refine_iterations=0,min_torso_keypoints=0,min_limb_keypoints=0,\
+duplicate_min_common_keypoints=0] [--variant default:] [--clips ...] [--max-frames N]
+
+Each variant is the whole pipeline (front-end, DPMesh, DiffMesh per track, as the node runs
+it) with some parameters changed (`name:param=value,...`, names as the ROS parameters; no
+variant given: `today` (refinement and the new body-evidence/duplicate rules off, i.e. the
+shipped behaviour before them) and `default`). Clips:
+
+- pose2sim_multi / pose2sim_single: Pose2Sim's demos, 4 calibrated views (1088x1920, 60 fps).
+  Every view runs through the pipeline on its own (with its calibrated intrinsics). The
+  reference: the first variant's keypoints of all views, matched across views and triangulated
+  (confidence-weighted DLT, outlier views rejected; hmr_models.eval.reference). Each view's
+  per-frame (`~/persons`) and smoothed (`~/persons_smoothed`) meshes are scored on the 12 COCO
+  body joints of the mesh (its COCO regressor): MPJPE aligned at the hip centre, PA-MPJPE, and
+  ACC-ERR over time (mm, mm/frame^2); per view and per person. Baseline in the same table: an
+  arms-down template body, similarity-aligned (PA only; its orientation is the reference's).
+- sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
+  given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
+  keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
+- no_people: OpenCV's sample images without people: people (meshes) found per image.
+
+Caveat: the 3D reference is triangulated from the same front-end's keypoints the models see, so
+it shares MoveNet's conventions (where a "hip" is) and some of its errors; reprojection errors
+of the triangulation are printed. `--detector-stats FILE` also writes MoveNet's real error
+statistics against the reference (leave-one-view-out, hmr_models.eval.detector_stats; pooled
+over the multi-view clips; the shipped hmr_models/assets/detectors/movenet_lightning_errors.json
+is that file, see detector_noise.calibrated_config).
+"""
+import argparse
+from collections import defaultdict
+from dataclasses import fields
+from pathlib import Path
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  # noqa: E402
+from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
+from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
+from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary,  # noqa: E402
+                                  body12_errors, keypoint_agreement)
+from hmr_models.eval.reference import build_reference, match_detections  # noqa: E402
+from hmr_models.eval.tables import write_csv  # noqa: E402
+from hmr_models.fitting import RefineConfig  # noqa: E402
+from hmr_models.frontend import FrontEndConfig  # noqa: E402
+from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
+from hmr_models.types import CameraIntrinsics  # noqa: E402
+
+MM = 1000.0
+STREAMS = ('per-frame', 'smoothed')
+TODAY = ('today:refine_iterations=0,min_torso_keypoints=0,min_limb_keypoints=0,'
+         'duplicate_min_common_keypoints=0')
+CONFIGS = (PipelineConfig, FrontEndConfig, MeshConfig, TemporalConfig, StreamingConfig,
+           OneEuroConfig, RefineConfig)
+MULTIVIEW = {'pose2sim_multi': 'pose2sim/Demo_MultiPerson',
+             'pose2sim_single': 'pose2sim/Demo_SinglePerson'}
+VIDEOS = {'sports2d': 'sports2d/demo.mp4', 'vtest': 'opencv/vtest.avi'}
+
+
+def parse_variant(spec):
+    """'name:k=v,k=v' -> (name, {k: typed v}) with the types of the config fields."""
+    name, _, rest = spec.partition(':')
+    types = {f.name: type(f.default) for cls in CONFIGS for f in fields(cls)}
+    values = {}
+    for item in filter(None, rest.split(',')):
+        key, _, raw = item.partition('=')
+        if key not in types:
+            raise SystemExit(f'--variant {spec!r}: unknown parameter {key!r}')
+        t = types[key]
+        values[key] = (raw.lower() in ('1', 'true', 'yes')) if t is bool else t(raw)
+    return name, values
+
+
+def make_pipeline(values, threads):
+    """The node's pipeline with `values` overriding the parameter defaults."""
+    def build(cls):
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+    config = build(PipelineConfig)
+    config.threads = threads
+    return build_pipeline(config, StageConfigs(
+        frontend=build(FrontEndConfig), mesh=build(MeshConfig), temporal=build(TemporalConfig),
+        streaming=build(StreamingConfig), one_euro=build(OneEuroConfig),
+        refine=build(RefineConfig)))
+
+
+def read_frames(path, max_frames=0, max_width=1280):
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SystemExit(f'cannot open {path} (run scripts/fetch_eval_data.sh)')
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    i = 0
+    while not max_frames or i < max_frames:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if max_width and bgr.shape[1] > max_width:
+            s = max_width / bgr.shape[1]
+            bgr = cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        yield i / fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        i += 1
+    cap.release()
+
+
+class Cache:
+    """Front-end and DPMesh-network outputs shared by variants that would compute them again.
+
+    Variants differing only in what runs after the network (refinement, DiffMesh) see the same
+    people and the same network estimates: they are computed once per front-end configuration
+    (people) and once per input (network). Outputs are identical to a fresh run.
+    """
+
+    def __init__(self):
+        self.people, self.network = {}, {}
+
+    def install(self, pipeline, clip_key):
+        """Wrap `pipeline`'s front-end and DPMesh network for the frames of `clip_key`."""
+        front = pipeline.frontend
+        if not hasattr(front, '_uncached_process'):
+            front._uncached_process = front.process
+            pipeline.mesh.network = self.memoize_network(pipeline.mesh.network)
+        config = tuple(sorted(vars(front.config).items()))
+        counter = iter(range(10 ** 9))
+
+        def process(image, stamp):
+            key = (config, clip_key, next(counter))
+            if key not in self.people:
+                self.people[key] = (front._uncached_process(image, stamp), front.last_stats)
+            people, front.last_stats = self.people[key]
+            return people
+        front.process = process
+
+    def memoize_network(self, network):
+        """`network` (the predictor's TorchNetwork or OnnxNetwork) reusing outputs it has seen."""
+        return network if isinstance(network, _MemoNetwork) else _MemoNetwork(network, self)
+
+
+def _digest(*tensors):
+    import hashlib
+    h = hashlib.sha1()
+    for t in tensors:
+        if t is not None:
+            h.update(t.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+class _MemoNetwork:
+    """A DPMesh network (dpmesh.predictor's interface) whose outputs are kept per input."""
+
+    def __init__(self, network, cache):
+        self._network, self._store = network, cache.network
+
+    def __getattr__(self, name):
+        return getattr(self._network, name)
+
+    def _memo(self, method, images, kp, ok, sc, cams):
+        key = (method, _digest(images[:, :, ::4, ::4] if images is not None else None, kp, ok,
+                               sc, cams.box_center, cams.box_size, cams.focal))
+        if key not in self._store:
+            args = (kp, ok, sc, cams) if images is None else (images, kp, ok, sc, cams)
+            out = getattr(self._network, method)(*args)
+            if method == 'parameters':           # kept small: what predict() reads
+                import dataclasses
+                out = dataclasses.replace(out, features=None, attention={}, joint_coords=None,
+                                          pose_logits=None, lifter_features=None)
+            self._store[key] = out
+        out = self._store[key]
+        if isinstance(out, tuple):
+            return tuple(dict(d) for d in out)
+        if isinstance(out, dict):
+            return dict(out)
+        import dataclasses
+        return dataclasses.replace(out)           # fields the caller sets stay its own
+
+    def parameters(self, images, kp, ok, sc, cams):
+        return self._memo('parameters', images, kp, ok, sc, cams)
+
+    def lifted_and_corrections(self, images, kp, ok, sc, cams):
+        return self._memo('lifted_and_corrections', images, kp, ok, sc, cams)
+
+    def lifted(self, kp, ok, sc, cams):
+        return self._memo('lifted', None, kp, ok, sc, cams)
+
+
+CACHE = Cache()
+
+
+def run_clip(pipeline, frames, camera, clip_key=None):
+    """Per frame: people and, per stream, COCO-17 mesh keypoints (3D camera frame, 2D pixels)."""
+    body = pipeline.mesh.body
+    records, refine_ms, total_ms = [], [], []
+    if pipeline.temporal is not None:             # a new clip: no tracks, no history
+        pipeline.temporal.reset()
+    pipeline.frontend.tracker = type(pipeline.frontend.tracker)(pipeline.frontend.config)
+    if clip_key is not None:
+        CACHE.install(pipeline, clip_key)
+    for stamp, rgb in frames:
+        cam = camera or CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
+        res = pipeline.process(rgb, stamp, cam)
+        rec = {'people': res.people, 'camera': cam}
+        for stream, est in zip(STREAMS, (res.bodies, res.smoothed)):
+            if est is None or len(est) == 0 or est.vertices is None:
+                rec[stream] = (np.zeros((0, 17, 3)), np.zeros((0, 17, 2)))
+                continue
+            kp3 = body.regress(est.vertices, 'coco17').astype(np.float64)
+            z = np.maximum(kp3[..., 2], 1e-3)
+            kp2 = np.stack([cam.fx * kp3[..., 0] / z + cam.cx, cam.fy * kp3[..., 1] / z + cam.cy],
+                           -1)
+            rec[stream] = (kp3, kp2)
+        if len(res.people) and 'refine' in pipeline.mesh.last_timings_ms:
+            # both fits of a person: the per-frame mesh and DiffMesh's newest frame
+            refine_ms.append((pipeline.mesh.last_timings_ms['refine']
+                              + res.timings_ms.get('temporal_refine', 0.0)) / len(res.people))
+        total_ms.append(res.timings_ms.get('total', 0.0))
+        records.append(rec)
+    return records, refine_ms, total_ms
+
+
+def agreement(records, stream):
+    errs = [keypoint_agreement(r[stream][1], r['people'].keypoints, r['people'].keypoint_scores,
+                               r['people'].boxes) for r in records if len(r['people'])]
+    return agreement_summary(np.concatenate(errs) if errs else np.zeros((0, 17)))
+
+
+def template_keypoints(body):
+    """COCO-17 keypoints (17, 3) of the mean-shape body standing with its arms down."""
+    from hmr_models.skeleton import SMPL24_NAMES
+    pose = np.zeros((1, 72), np.float32)
+    pose[0, 3 * SMPL24_NAMES.index('left_shoulder') + 2] = -1.2
+    pose[0, 3 * SMPL24_NAMES.index('right_shoulder') + 2] = 1.2
+    with torch.no_grad():
+        out = body(torch.from_numpy(pose))
+    return body.regress(out.vertices, 'coco17').numpy()[0].astype(np.float64)
+
+
+def score_multiview(records_per_view, reference, cameras, template, held_out=False):
+    """Rows of per-person-frame errors (mm) of every view and stream against the reference.
+
+    held_out: score each view against the reference triangulated without it.
+    """
+    rows = []
+    tracks = defaultdict(dict)       # (view, stream, person id) -> {frame: (pred, gt)}
+    for v, (records, cam) in enumerate(zip(records_per_view, cameras)):
+        for f, rec in enumerate(records):
+            ref = reference.frames[f]
+            match = match_detections(rec['people'], ref, cam)
+            for i, j in enumerate(match):
+                if j < 0:
+                    continue
+                points = ref[j].held_out.get(v) if held_out else ref[j].points
+                if points is None:
+                    continue
+                gt = cam.to_camera(points)                              # (17, 3), NaN kept
+                for stream in STREAMS:
+                    pred = rec[stream][0][i]
+                    mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
+                    if not np.isfinite(mp).any():
+                        continue
+                    _, tpa = body12_errors(template[None] * MM, gt[None] * MM)
+                    rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
+                                 'stream': stream, 'MPJPE': np.nanmean(mp),
+                                 'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
+                                 'joints': int(np.isfinite(mp).sum())})
+                    tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
+    acc = defaultdict(lambda: [0.0, 0])
+    for (view, stream, pid), by_frame in tracks.items():
+        frames = sorted(by_frame)
+        t = np.arange(frames[0], frames[-1] + 1)
+        pred = np.full((len(t), 17, 3), np.nan)
+        gt = np.full((len(t), 17, 3), np.nan)
+        for f in frames:
+            pred[f - t[0]], gt[f - t[0]] = by_frame[f]
+        valid = np.isfinite(pred).all((1, 2)) & np.isfinite(gt[:, 5:]).all((1, 2))
+        s, c = acceleration_error_tracks(pred, gt, valid)
+        for key in ((stream,), (stream, view), (stream, pid)):
+            acc[key][0] += s
+            acc[key][1] += c
+    return rows, acc
+
+
+def multiview_rows(variant, clip, reference, rows, acc, cams):
+    """Table rows: all person-frames, per view and per person, for each stream."""
+    out = []
+    for stream in STREAMS:
+        sel = [r for r in rows if r['stream'] == stream]
+        groups = [('all', sel, (stream,))]
+        groups += [(f'view {c.name}', [r for r in sel if r['view'] == c.name], (stream, c.name))
+                   for c in cams]
+        groups += [(f'person {pid}', [r for r in sel if r['person'] == pid], (stream, pid))
+                   for pid in sorted({r['person'] for r in sel})]
+        for label, g, key in groups:
+            s, c = acc.get(key, (0.0, 0))
+            out.append({'variant': variant, 'table': '3d', 'clip': clip, 'reference': reference,
+                        'group': label, 'stream': stream, **summarise(g),
+                        'ACC-ERR': s / c if c else float('nan')})
+    return out
+
+
+def ceiling_row(clip, reference, body):
+    """The body fitted to the reference itself (all views): the joint-placement ceiling."""
+    from hmr_models.fitting import KeypointSkeleton
+    from hmr_models.fitting.fit3d import fit_to_points
+    from hmr_models.fitting import so3
+    people = [p for frame in reference.frames for p in frame]
+    if not people:
+        return []
+    skeleton = KeypointSkeleton.from_body(body)
+    points = np.stack([p.points for p in people])
+    pose, betas, transl = fit_to_points(skeleton, points)
+    fitted = skeleton.pose(so3.exp(pose.reshape(-1, 24, 3)), betas, transl).keypoints
+    mp, pa = body12_errors(fitted * MM, points * MM)
+    keep = np.isfinite(pa).any(1)
+    return [{'variant': 'body fitted to the reference', 'table': '3d', 'clip': clip,
+             'reference': 'all views', 'group': 'all', 'stream': '-',
+             'person-frames': int(keep.sum()), 'MPJPE': float(np.nanmean(mp[keep])),
+             'PA-MPJPE': float(np.nanmean(pa[keep])),
+             'MPJPE median': float(np.median(np.nanmean(mp[keep], 1))),
+             'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
+
+
+def summarise(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE')):
+    out = {'person-frames': len(rows)}
+    for k in keys:
+        vals = [r[k] for r in rows if np.isfinite(r[k])]
+        out[k] = float(np.mean(vals)) if vals else float('nan')
+        out[k + ' median'] = float(np.median(vals)) if vals else float('nan')
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data', type=Path, default=REPO / 'data' / 'real')
+    p.add_argument('--variant', action='append', default=[], metavar='NAME:K=V,...')
+    p.add_argument('--clips', default='pose2sim_multi,pose2sim_single,sports2d,vtest,no_people')
+    p.add_argument('--max-frames', type=int, default=0, help='per clip/view (0 = all; vtest 300)')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--csv', type=Path, help='write the tables here (one CSV, a column per key)')
+    p.add_argument('--detector-stats', type=Path, help="write MoveNet's error statistics here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    variants = [parse_variant(v) for v in (args.variant or [TODAY, 'default:'])]
+    clips = args.clips.split(',')
+    table, reference, samples = [], {}, []
+    for name, values in variants:
+        t0 = time.perf_counter()
+        pipeline = make_pipeline(values, args.threads)
+        refine_ms, total_ms = [], []
+        print(f'\n=== variant {name}: {values or "defaults"} ===', flush=True)
+        for clip in clips:
+            if clip in MULTIVIEW:
+                folder = args.data / MULTIVIEW[clip]
+                cams = read_qualisys_calibration(folder / 'calibration' / 'Calib.qca.txt')
+                per_view = []
+                for cam in cams:
+                    recs, rm, tm = run_clip(pipeline, read_frames(
+                        folder / 'videos' / f'{cam.name}.mp4', args.max_frames, 0),
+                        cam.intrinsics(), (clip, cam.name))
+                    per_view.append(recs)
+                    refine_ms += rm
+                    total_ms += tm
+                    for stream in STREAMS:
+                        table.append({'variant': name, 'table': '2d', 'clip': f'{clip}/{cam.name}',
+                                      'stream': stream, **agreement(recs, stream)})
+                if clip not in reference:       # the first variant's keypoints: one reference
+                    reference[clip] = build_reference([[r['people'] for r in recs]
+                                                       for recs in per_view], cams)
+                    report_reference(clip, reference[clip])
+                    table += ceiling_row(clip, reference[clip], pipeline.mesh.body)
+                    if args.detector_stats:
+                        from hmr_models.eval.detector_stats import collect
+                        samples.append(collect([[r['people'] for r in recs]
+                                                for recs in per_view], cams, reference[clip]))
+                for ref_name, held in (('all views', False), ('held-out', True)):
+                    rows, acc = score_multiview(per_view, reference[clip], cams,
+                                                template_keypoints(pipeline.mesh.body), held)
+                    table += multiview_rows(name, clip, ref_name, rows, acc, cams)
+                for stream in STREAMS:
+                    table.append({'variant': name, 'table': '2d', 'clip': f'{clip} (all views)',
+                                  'stream': stream, **agreement(
+                                      [r for recs in per_view for r in recs], stream)})
+            elif clip in VIDEOS:
+                max_frames = args.max_frames or (300 if clip == 'vtest' else 0)
+                recs, rm, tm = run_clip(pipeline, read_frames(args.data / VIDEOS[clip],
+                                                              max_frames), None, (clip,))
+                refine_ms += rm
+                total_ms += tm
+                for stream in STREAMS:
+                    table.append({'variant': name, 'table': '2d', 'clip': clip, 'stream': stream,
+                                  **agreement(recs, stream)})
+                table.append({'variant': name, 'table': 'people', 'clip': clip,
+                              'people per frame': float(np.mean([len(r['people'])
+                                                                 for r in recs]))})
+            elif clip == 'no_people':
+                images = sorted((args.data / 'opencv' / 'no_people').glob('*'))
+                found = 0
+                for f in images:
+                    rgb = cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
+                    found += len(run_clip(pipeline, [(0.0, rgb)], None, (clip, f.name))[0][0]
+                                 ['people'])
+                table.append({'variant': name, 'table': 'people', 'clip': 'no_people',
+                              'images': len(images), 'people': found})
+            else:
+                raise SystemExit(f'unknown clip {clip!r}')
+        table.append({'variant': name, 'table': 'speed',
+                      'refine ms/person': statistics.median(refine_ms) if refine_ms else 0.0,
+                      'pipeline ms/frame': statistics.median(total_ms) if total_ms else 0.0,
+                      'wall s': time.perf_counter() - t0})
+        pipeline.close()
+    if samples:
+        from hmr_models.eval.detector_stats import write_stats
+        pooled = {k: np.concatenate([s[k] for s in samples]) for k in samples[0]}
+        print(f'wrote {write_stats(args.detector_stats, pooled)} (MoveNet error statistics)')
+    print_tables(table)
+    if args.csv:
+        keys = []
+        for r in table:
+            keys += [k for k in r if k not in keys]
+        print(f'wrote {write_csv(args.csv, table, keys)}')
+    return 0
+
+
+def report_reference(clip, ref):
+    people = [p for frame in ref.frames for p in frame]
+    err = np.concatenate([p.error[np.isfinite(p.error)] for p in people]) if people else []
+    views = np.concatenate([p.views.sum(0)[np.isfinite(p.error)] for p in people]) \
+        if people else []
+    ids = {p.person_id for p in people}
+    print(f'{clip} reference: {len(people)} person-frames over {len(ref.frames)} frames, '
+          f'{len(ids)} people; triangulated keypoints {len(err)}: reprojection error median '
+          f'{np.median(err):.1f} px (p90 {np.percentile(err, 90):.1f}), views per keypoint '
+          f'mean {np.mean(views):.2f}', flush=True)
+
+
+def print_tables(table):
+    def fmt(v):
+        return f'{v:.1f}' if isinstance(v, float) else str(v)
+    head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
+            'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median']
+    rows = [r for r in table if r['table'] == '3d']
+    print('\n3D per view and per person (same units):')
+    _print([r for r in rows if r['group'] != 'all'], head, fmt)
+    print('\n3D, multi-view reference (mm; MPJPE at the hip centre and PA-MPJPE on the 12 COCO '
+          'body joints, means over person-frames; ACC-ERR mm/frame^2; reference triangulated '
+          'from all views, or held-out: without the scored view):')
+    _print([r for r in rows if r['group'] == 'all'], head, fmt)
+    print('\n2D agreement (mesh COCO keypoints vs confident keypoints; % of box height):')
+    head = ['variant', 'clip', 'stream', 'keypoints', 'median %', 'PCK@0.05', 'PCK@0.1']
+    rows = [r for r in table if r['table'] == '2d']
+    _print(rows, head, lambda v: f'{v:.3f}' if isinstance(v, float) and v <= 1 else fmt(v))
+    by = {(r['variant'], r['clip'], r['stream']): r['median %'] for r in rows}
+    print('\nsmoothed / per-frame median 2D error:')
+    for (var, clip, stream), v in by.items():
+        if stream == 'smoothed' and (var, clip, 'per-frame') in by:
+            print(f'  {var:10s} {clip:34s} {v / by[(var, clip, "per-frame")]:.2f}')
+    print('\npeople and speed:')
+    for r in table:
+        if r['table'] in ('people', 'speed'):
+            print('  ' + ', '.join(f'{k} {fmt(v)}' for k, v in r.items() if k != 'table'))
+
+
+def _print(rows, head, fmt):
+    widths = [max(len(h), *(len(fmt(r.get(h, ''))) for r in rows)) if rows else len(h)
+              for h in head]
+    print('  '.join(h.rjust(w) for h, w in zip(head, widths)))
+    for r in rows:
+        print('  '.join(fmt(r.get(h, '')).rjust(w) for h, w in zip(head, widths)))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

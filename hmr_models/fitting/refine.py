@@ -1,0 +1,453 @@
+"""Make a body estimate agree with the confident 2D keypoints while it stays a plausible body.
+
+    refiner = KeypointRefiner(body, RefineConfig())
+    pose, betas, transl = refiner.refine(pose, betas, transl, keypoints, scores, boxes, camera)
+
+A network's estimate (the keypoint lifter + image corrections, or DiffMesh's smoothed one) is
+the anchor; a few batched Levenberg-Marquardt steps (Gauss-Newton with damping) then move the
+24 joint rotations, the translation and the shape so that the body's COCO-17 keypoints project
+onto the front-end's keypoints, minimising
+
+    sum_k c_k g_k |pi(X_k) - x_k|^2 / (h sigma_kp)^2                (confident keypoints only)
+  + sum_i |phi_i|^2 / sigma_i^2                                     (rotation away from the anchor)
+  + |beta - beta_0|^2 / sigma_beta^2 + (t_z - t_z0)^2 / (sigma_z t_z0)^2
+  + joint limits                                                    (knees, elbows, hips, spine)
+
+where x_k are keypoints scored c_k >= refine_min_score (weaker ones do not pull at all), h is the
+person's box height, g_k = d^2 / (d^2 + |pi(X_k) - x_k|^2 / h^2) makes the data term
+Geman-McClure (a keypoint much further off than d = refine_robust_distance, e.g. grabbed from a
+neighbour, stops pulling), R_i = R_i0 exp(phi_i) (phi = 0 is the network's estimate, so the prior
+is the geodesic distance to it), and the camera is fixed (calibrated, or the CLIFF focal length
+from the image diagonal). Before the steps, left/right groups of keypoints that the estimate
+says are swapped are swapped back. Keypoints follow the body's own COCO regressor exactly
+through forward kinematics (hmr_models.fitting.skeleton), with closed-form Jacobians, so one
+iteration is a few small numpy operations batched over every person of the frame.
+
+The defaults are a compromise measured on two benchmarks (README): fitting the keypoints
+closely (small sigma_kp) brings the mesh onto real people's keypoints, but on SynthOcc, whose
+simulated detector is as noisy as MoveNet measured against a multi-view reference, it fits the
+noise and loses 3D accuracy that the network had.
+"""
+from dataclasses import dataclass, field
+import logging
+import time
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotrs
+
+from hmr_models.skeleton import SMPL24_NAMES
+
+from . import so3
+from .skeleton import KeypointSkeleton
+
+log = logging.getLogger(__name__)
+
+_J = {n: i for i, n in enumerate(SMPL24_NAMES)}
+# Soft limits on the local axis-angle (x, y, z) of SMPL joints, radians (SMPL's rest T-pose:
+# knee flexion is +x, left elbow flexion -y, right elbow +y, hip flexion -x). Outside the range
+# a quadratic penalty applies (sigma refine_limit_sigma): hinges keep to their hinge, nothing
+# bends backwards. Knees and elbows must bend a little (0.08 rad): a straight hinge is then
+# pushed towards flexion, which breaks the front/back symmetry of a foreshortened limb seen
+# from the front the way real joints do (they do not hyperextend).
+JOINT_LIMITS = {
+    'left_knee': ((0.08, 2.7), (-0.35, 0.35), (-0.2, 0.2)),
+    'right_knee': ((0.08, 2.7), (-0.35, 0.35), (-0.2, 0.2)),
+    'left_elbow': ((-1.6, 1.6), (-2.7, -0.08), (-0.3, 0.3)),
+    'right_elbow': ((-1.6, 1.6), (0.08, 2.7), (-0.3, 0.3)),
+    'left_hip': ((-2.7, 0.5), (-1.0, 1.0), (-0.5, 1.3)),
+    'right_hip': ((-2.7, 0.5), (-1.0, 1.0), (-1.3, 0.5)),
+    'spine1': ((-0.4, 1.0), (-0.6, 0.6), (-0.4, 0.4)),
+    'spine2': ((-0.3, 0.6), (-0.4, 0.4), (-0.3, 0.3)),
+    'spine3': ((-0.3, 0.6), (-0.4, 0.4), (-0.3, 0.3)),
+}
+
+
+# Where a knee, hip or elbow of the estimate is nearly straight but its limb looks shorter in
+# the keypoints than in the estimate, the fit starts from this bend (local axis-angle) instead.
+# A straight limb lying in the image plane is a saddle of the keypoint error: bending it towards
+# or away from the camera changes its 2D length only to second order, so Gauss-Newton cannot
+# see that a short 2D thigh (a seated person seen from the front) needs the hip flexed. From
+# the bent start the first-order change is there; where the keypoints say straight, the fit
+# and the prior (still anchored at the estimate) straighten it.
+START_BEND = {
+    'left_hip': (-0.35, 0.0, 0.0), 'right_hip': (-0.35, 0.0, 0.0),
+    'left_knee': (0.45, 0.0, 0.0), 'right_knee': (0.45, 0.0, 0.0),
+    'left_elbow': (0.0, -0.45, 0.0), 'right_elbow': (0.0, 0.45, 0.0),
+}
+# The COCO-17 keypoints at both ends of the limb each bend moves, and the ratio of their 2D
+# distance to the estimate's below which the limb counts as foreshortened.
+# A knee bends for a short thigh too (seated, seen from the front: the shank stays upright).
+LIMB_KEYPOINTS = {'left_hip': ((11, 13),), 'right_hip': ((12, 14),),
+                  'left_knee': ((13, 15), (11, 13)), 'right_knee': ((14, 16), (12, 14)),
+                  'left_elbow': ((7, 9),), 'right_elbow': ((8, 10),)}
+FORESHORTENED = 0.75
+
+
+# Left/right keypoint groups (COCO-17) whose swap is undone when the estimate contradicts it,
+# and how much closer the swapped keypoints must be.
+SWAP_GROUPS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)), ((1, 3), (2, 4)))
+SWAP_RATIO = 0.6
+SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction of box height)
+
+
+@dataclass
+class RefineConfig:
+    """Keypoint refinement of the meshes. Same names as the hmr_node ROS parameters."""
+
+    refine_iterations: int = field(default=4, metadata={
+        'help': 'Levenberg-Marquardt steps that fit each mesh to its confident 2D keypoints '
+                '(0 = off: the networks alone)'})
+    refine_smoothed: bool = field(default=True, metadata={
+        'help': "also fit DiffMesh's newest frame to the current keypoints (~/persons_smoothed "
+                'stays on the body)'})
+    refine_min_score: float = field(default=0.5, metadata={
+        'help': 'keypoints scored below this do not pull the mesh'})
+    refine_keypoint_sigma: float = field(default=0.1, metadata={
+        'help': 'keypoint distance (fraction of the box height) that costs as much as turning '
+                'a joint by refine_pose_sigma: smaller = closer to the keypoints'})
+    refine_smoothed_keypoint_sigma: float = field(default=0.1, metadata={
+        'help': "refine_keypoint_sigma for DiffMesh's newest frame (larger: the smoothed "
+                "stream follows the person but takes less of each frame's keypoint noise)"})
+    refine_robust_distance: float = field(default=0.1, metadata={
+        'help': 'keypoints much further off than this (fraction of the box height) stop '
+                'pulling (a swapped or grabbed keypoint)'})
+    refine_pose_sigma: float = field(default=0.35, metadata={
+        'help': "radians a joint may turn away from the network's estimate at prior cost 1"})
+    refine_root_sigma: float = field(default=0.15, metadata={
+        'help': 'same for the global orientation, radians'})
+    refine_shape_sigma: float = field(default=0.0, metadata={
+        'help': "betas away from the network's, at prior cost 1 (0 = keep the network's shape)"})
+    refine_depth_sigma: float = field(default=0.1, metadata={
+        'help': "depth change at prior cost 1, fraction of the network's depth"})
+    refine_limit_sigma: float = field(default=0.05, metadata={
+        'help': 'radians beyond a joint limit at penalty 1'})
+    refine_fix_swaps: bool = field(default=True, metadata={
+        'help': 'undo left/right swaps of keypoint groups that the estimate contradicts'})
+    refine_min_keypoints: int = field(default=4, metadata={
+        'help': 'people with fewer confident keypoints keep the network estimate'})
+
+    def __post_init__(self):
+        if isinstance(self.refine_iterations, bool) or self.refine_iterations < 0:
+            raise ValueError(f'refine_iterations must be >= 0, got {self.refine_iterations}')
+        if not 0.0 <= self.refine_min_score <= 1.0:
+            raise ValueError(f'refine_min_score must be in [0, 1], got {self.refine_min_score}')
+        for name in ('refine_keypoint_sigma', 'refine_smoothed_keypoint_sigma',
+                     'refine_robust_distance', 'refine_pose_sigma',
+                     'refine_root_sigma', 'refine_depth_sigma', 'refine_limit_sigma'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+        if self.refine_shape_sigma < 0:
+            raise ValueError(f'refine_shape_sigma must be >= 0, got {self.refine_shape_sigma}')
+
+    @property
+    def enabled(self):
+        return self.refine_iterations > 0
+
+
+@dataclass
+class RefineResult:
+    """Refined parameters (float32) and the keypoint fit before and after.
+
+    error_before / error_after: median error / box height over the confident keypoints of each
+    person, NaN for people not refined.
+    """
+
+    pose: np.ndarray
+    betas: np.ndarray
+    translation: np.ndarray
+    error_before: np.ndarray
+    error_after: np.ndarray
+    refined: np.ndarray        # (N,) bool: people the refinement changed
+
+
+def _limit_table():
+    joints, lo, hi = [], [], []
+    for name, ranges in JOINT_LIMITS.items():
+        joints.append(_J[name])
+        lo.append([r[0] for r in ranges])
+        hi.append([r[1] for r in ranges])
+    return np.array(joints), np.array(lo, np.float64), np.array(hi, np.float64)
+
+
+class KeypointRefiner:
+    """Batched keypoint fitting of SMPL estimates (see module docstring)."""
+
+    def __init__(self, body, config=None):
+        self.config = config or RefineConfig()
+        self.skeleton = KeypointSkeleton.from_body(body, 'coco17')
+        self.num_betas = self.skeleton.num_betas
+        self.limit_joints, self.limit_lo, self.limit_hi = _limit_table()
+        self.last_ms = 0.0
+
+    # ------------------------------------------------------------------ public
+    def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
+               iterations=None, keypoint_sigma=None):
+        """Fit N estimates to their keypoints; see RefineResult.
+
+        Args:
+            pose (N, 72) axis-angle, betas (N, B'), translation (N, 3): the anchor (camera frame).
+            keypoints (N, 17, 2) COCO-17 pixels (NaN where missing), scores (N, 17).
+            boxes (N, 4) xyxy pixels (their height sets the keypoint scale).
+            camera: CameraIntrinsics of the image.
+            iterations, keypoint_sigma: override refine_iterations / refine_keypoint_sigma.
+        """
+        t0 = time.perf_counter()
+        cfg = self.config
+        iterations = cfg.refine_iterations if iterations is None else int(iterations)
+        pose = np.asarray(pose, np.float64).reshape(-1, 24, 3)
+        n = pose.shape[0]
+        betas_in = np.asarray(betas, np.float64).reshape(n, np.shape(betas)[-1])
+        nb = min(self.num_betas, betas_in.shape[1])
+        beta0 = np.zeros((n, self.num_betas))
+        beta0[:, :nb] = betas_in[:, :nb]
+        t_0 = np.asarray(translation, np.float64).reshape(n, 3)
+        obs, weight, scale = self._observations(keypoints, scores, boxes)
+        if cfg.refine_fix_swaps and n:
+            obs, weight = self._unswap(pose, beta0, t_0, obs, weight, scale, camera)
+        enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
+        enough &= t_0[:, 2] > 0.1
+        out_pose = pose.reshape(n, 72).copy()
+        out_betas, out_t = beta0.copy(), t_0.copy()
+        before, after = np.full(n, np.nan), np.full(n, np.nan)
+        if n and enough.any() and iterations > 0:
+            idx = np.flatnonzero(enough)
+            sigma = cfg.refine_keypoint_sigma if keypoint_sigma is None else keypoint_sigma
+            state = self._solve(pose[idx], beta0[idx], t_0[idx], obs[idx], weight[idx],
+                                scale[idx], camera, iterations, float(sigma))
+            out_pose[idx] = state['pose'].reshape(-1, 72)
+            out_betas[idx], out_t[idx] = state['betas'], state['transl']
+            before[idx], after[idx] = state['error_before'], state['error_after']
+        out_b = np.zeros_like(betas_in)
+        out_b[:, :nb] = out_betas[:, :nb]
+        if betas_in.shape[1] > nb:
+            out_b[:, nb:] = betas_in[:, nb:]
+        self.last_ms = 1e3 * (time.perf_counter() - t0)
+        f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+        return RefineResult(f32(out_pose), f32(out_b), f32(out_t), before, after,
+                            enough & (iterations > 0))
+
+    def project(self, pose, betas, translation, camera):
+        """(N, 17, 2) pixels of the body's COCO-17 keypoints (the fast skeleton)."""
+        pose = np.asarray(pose, np.float64).reshape(-1, 24, 3)
+        b = np.zeros((pose.shape[0], self.num_betas))
+        bi = np.asarray(betas, np.float64).reshape(pose.shape[0], -1)
+        b[:, :min(bi.shape[1], self.num_betas)] = bi[:, :self.num_betas]
+        posed = self.skeleton.pose(so3.exp(pose), b, np.asarray(translation, np.float64))
+        return _project(posed.keypoints, camera)[0]
+
+    def keypoint_error(self, pose, betas, translation, keypoints, scores, boxes, camera):
+        """(N,) median distance / box height between projected and confident keypoints."""
+        obs, weight, scale = self._observations(keypoints, scores, boxes)
+        proj = self.project(pose, betas, translation, camera)
+        return _masked_median(np.linalg.norm(proj - obs, axis=-1) / scale[:, None], weight > 0)
+
+    # ------------------------------------------------------------------ internals
+    def _observations(self, keypoints, scores, boxes):
+        kp = np.asarray(keypoints, np.float64)
+        sc = np.nan_to_num(np.asarray(scores, np.float64))
+        ok = np.isfinite(kp).all(-1) & (sc >= self.config.refine_min_score)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        scale = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        return np.nan_to_num(kp), np.where(ok, sc, 0.0), scale
+
+    def _unswap(self, pose, betas, transl, obs, weight, scale, camera):
+        """Undo left/right swaps of the keypoints that the estimate contradicts.
+
+        A detector often swaps left and right (a person seen from behind, one limb crossing
+        another). Fitting swapped keypoints twists the body; so for each left/right group
+        (arms with shoulders, legs with hips, face) whose swapped keypoints lie much closer to
+        the estimate's projection than the reported ones, the swap is undone first.
+        """
+        proj = self.project(pose.reshape(-1, 72), betas, transl, camera)
+        obs, weight = obs.copy(), weight.copy()
+        for left, right in SWAP_GROUPS:
+            a, b = list(left) + list(right), list(right) + list(left)
+            both = (weight[:, a] > 0) & (weight[:, b] > 0)
+            keep = np.linalg.norm(proj[:, a] - obs[:, a], axis=-1) / scale[:, None]
+            swap = np.linalg.norm(proj[:, a] - obs[:, b], axis=-1) / scale[:, None]
+            count = np.maximum(both.sum(1), 1)
+            keep_m = np.where(both, keep, 0.0).sum(1) / count
+            swap_m = np.where(both, swap, 0.0).sum(1) / count
+            flip = (both.sum(1) >= 2) & (swap_m < SWAP_RATIO * keep_m) & (keep_m > SWAP_MIN)
+            if flip.any():
+                obs[np.ix_(flip, a)] = obs[np.ix_(flip, b)]
+                weight[np.ix_(flip, a)] = weight[np.ix_(flip, b)]
+        return obs, weight
+
+    def _priors(self, n):
+        """Inverse variances of phi (N, 72), betas (N, B) and translation (N, 3) priors."""
+        cfg = self.config
+        inv_phi = np.full((n, 24, 3), 1.0 / cfg.refine_pose_sigma ** 2)
+        inv_phi[:, 0] = 1.0 / cfg.refine_root_sigma ** 2
+        # hands and feet are not observed by COCO-17: they stay as estimated
+        for j in ('left_foot', 'right_foot', 'left_hand', 'right_hand'):
+            inv_phi[:, _J[j]] = 1e4
+        shape = 1e8 if cfg.refine_shape_sigma == 0 else 1.0 / cfg.refine_shape_sigma ** 2
+        return inv_phi.reshape(n, 72), np.full((n, self.num_betas), shape)
+
+    def _start(self, rot0, proj, obs, weight):
+        """Initial phi: straight joints of foreshortened limbs bent towards flexion.
+
+        See START_BEND; a limb is foreshortened when its keypoints are less than
+        FORESHORTENED of the estimate's projected limb length apart.
+        """
+        n = rot0.shape[0]
+        phi = np.zeros((n, 24, 3))
+        for name, bend in START_BEND.items():
+            j = _J[name]
+            short = np.zeros(n, bool)
+            for a, b in LIMB_KEYPOINTS[name]:
+                seen = (weight[:, a] > 0) & (weight[:, b] > 0)
+                observed = np.linalg.norm(obs[:, a] - obs[:, b], axis=-1)
+                expected = np.linalg.norm(proj[:, a] - proj[:, b], axis=-1)
+                short |= seen & (observed < FORESHORTENED * expected)
+            axis = int(np.flatnonzero(bend)[0])
+            angle = so3.log(rot0[:, j])[:, axis]
+            straight = short & (np.abs(angle) < abs(bend[axis]))
+            target = rot0[:, j].copy()
+            target[straight] = so3.exp(np.array(bend, np.float64))
+            phi[:, j] = so3.log(np.swapaxes(rot0[:, j], -1, -2) @ target)
+        return phi
+
+    def _cost(self, rot0, phi, betas, transl, anchor, obs, weight, scale, camera, priors,
+              sigma):
+        """Total cost per person and what the linearisation needs."""
+        cfg = self.config
+        rot = rot0 @ so3.exp(phi)
+        posed = self.skeleton.pose(rot, betas, transl)
+        proj, jproj = _project(posed.keypoints, camera, with_jacobian=True)
+        res = (proj - obs) / (scale * sigma)[:, None, None]
+        dist = np.linalg.norm(res, axis=-1) * sigma                         # box heights
+        e2 = (res ** 2).sum(-1)
+        # Geman-McClure on the distance: keypoints much further off than the robust distance
+        # (a swapped or grabbed keypoint) stop pulling
+        c2 = cfg.refine_robust_distance ** 2
+        gm = c2 / (c2 + dist ** 2)
+        robust = weight * gm * e2
+        irls = weight * gm
+        inv_phi, inv_beta = priors
+        beta0, t0 = anchor
+        inv_z = 1.0 / (cfg.refine_depth_sigma * t0[:, 2]) ** 2
+        aa = so3.log(rot[:, self.limit_joints])                          # (N, L, 3)
+        over = aa - np.clip(aa, self.limit_lo, self.limit_hi)
+        cost = (robust.sum(1) + (inv_phi * phi.reshape(len(phi), -1) ** 2).sum(1)
+                + (inv_beta * (betas - beta0) ** 2).sum(1)
+                + inv_z * (transl[:, 2] - t0[:, 2]) ** 2
+                + (over ** 2).sum((1, 2)) / cfg.refine_limit_sigma ** 2)
+        error = _masked_median(dist, weight > 0)
+        jres = jproj / (scale * sigma)[:, None, None, None]               # d res / d X
+        return cost, dict(rot=rot, posed=posed, jres=jres, res=res, irls=irls, aa=aa,
+                          over=over, inv_z=inv_z, error=error)
+
+    def _solve(self, pose, beta0, t0, obs, weight, scale, camera, iterations, sigma):
+        cfg = self.config
+        n = pose.shape[0]
+        rot0 = so3.exp(pose)
+        start_proj = _project(self.skeleton.pose(rot0, beta0, t0).keypoints, camera)[0]
+        phi = self._start(rot0, start_proj, obs, weight)
+        betas, transl = beta0.copy(), t0.copy()
+        priors = self._priors(n)
+        inv_phi, inv_beta = priors
+        nb = self.num_betas
+        npar = 72 + 3 + nb
+        damping = np.full(n, 1e-3)
+        cost, lin = self._cost(rot0, np.zeros_like(phi), betas, transl, (beta0, t0), obs,
+                               weight, scale, camera, priors, sigma)
+        error_before = lin['error']
+        if np.any(phi):          # the bent start (see START_BEND) is where the steps begin
+            cost, lin = self._cost(rot0, phi, betas, transl, (beta0, t0), obs, weight, scale,
+                                   camera, priors, sigma)
+        for _ in range(iterations):
+            sk = self.skeleton
+            posed = lin['posed']
+            jr = so3.right_jacobian(phi)                                   # (N, 24, 3, 3)
+            d_rot = sk.rotation_jacobian(posed, jr)                        # (N, K, 24, 3, 3)
+            k = d_rot.shape[1]
+            jx = np.concatenate([d_rot.transpose(0, 1, 3, 2, 4).reshape(n, k, 3, 72),
+                                 np.broadcast_to(np.eye(3), (n, k, 3, 3)),
+                                 sk.shape_jacobian(posed)], -1)            # (N, K, 3, P)
+            jk = (lin['jres'] @ jx).reshape(n, 2 * k, npar)
+            w = np.repeat(lin['irls'], 2, axis=1)[..., None]               # (N, 2K, 1)
+            wjt = np.swapaxes(w * jk, 1, 2)
+            hess = wjt @ jk
+            grad = (wjt @ lin['res'].reshape(n, 2 * k, 1))[..., 0]
+            # priors (quadratic: exact)
+            diag = np.concatenate([inv_phi, np.zeros((n, 3)), inv_beta], 1)
+            diag[:, 74] += lin['inv_z']
+            hess[:, np.arange(npar), np.arange(npar)] += diag
+            grad[:, :72] += inv_phi * phi.reshape(n, 72)
+            grad[:, 75:] += inv_beta * (betas - beta0)
+            grad[:, 74] += lin['inv_z'] * (transl[:, 2] - t0[:, 2])
+            # joint limits: d aa / d phi = J_r^-1(aa) J_r(phi)
+            active = lin['over'] != 0
+            if active.any():
+                ja = np.einsum('nlab,nlbc->nlac', so3.right_jacobian_inv(lin['aa']),
+                               jr[:, self.limit_joints]) * active[..., None]
+                inv_l = 1.0 / cfg.refine_limit_sigma ** 2
+                for li, j in enumerate(self.limit_joints):
+                    sl = slice(3 * j, 3 * j + 3)
+                    hess[:, sl, sl] += inv_l * np.einsum('nab,nac->nbc', ja[:, li], ja[:, li])
+                    grad[:, sl] += inv_l * np.einsum('nab,na->nb', ja[:, li],
+                                                     lin['over'][:, li])
+            hess += damping[:, None, None] * (np.eye(npar) * np.diagonal(
+                hess, axis1=1, axis2=2)[:, None, :] + 1e-6 * np.eye(npar))
+            step = _solve_spd(hess, -grad)
+            phi_new = phi + step[:, :72].reshape(n, 24, 3)
+            t_new, b_new = transl + step[:, 72:75], betas + step[:, 75:]
+            t_new[:, 2] = np.maximum(t_new[:, 2], 0.1)
+            new_cost, new_lin = self._cost(rot0, phi_new, b_new, t_new, (beta0, t0), obs,
+                                           weight, scale, camera, priors, sigma)
+            better = new_cost < cost
+            damping = np.where(better, np.maximum(damping / 3.0, 1e-7), damping * 10.0)
+            phi = np.where(better[:, None, None], phi_new, phi)
+            transl = np.where(better[:, None], t_new, transl)
+            betas = np.where(better[:, None], b_new, betas)
+            cost = np.where(better, new_cost, cost)
+            lin = {k: _select(better, new_lin[k], v) for k, v in lin.items()}
+        return {'pose': so3.log(lin['rot']), 'betas': betas, 'transl': transl,
+                'error_before': error_before, 'error_after': lin['error']}
+
+
+def _solve_spd(a, b):
+    """Solve N symmetric positive definite systems a (N, P, P) x = b (N, P).
+
+    LAPACK's potrf + potrs one system at a time: for these small matrices that never starts BLAS
+    threads, which np.linalg.solve / cholesky do (10-50x slower on a busy 2-core CPU).
+    """
+    out = np.empty_like(b)
+    for i in range(len(a)):
+        low, info = dpotrf(a[i], lower=1)
+        if info != 0:                      # not positive definite (should not happen): no step
+            out[i] = 0.0
+            continue
+        out[i] = dpotrs(low, b[i], lower=1)[0]
+    return out
+
+
+def _masked_median(values, mask):
+    """(N,) median of each row's masked entries (NaN for rows without any)."""
+    return np.array([np.median(v[m]) if m.any() else np.nan for v, m in zip(values, mask)])
+
+
+def _select(mask, new, old):
+    """Per-person choice between two linearisations (arrays, or Posed dataclasses)."""
+    if isinstance(new, np.ndarray):
+        if new.ndim == 0 or new.shape[0] != mask.shape[0]:
+            return new
+        return np.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+    from dataclasses import fields, replace
+    return replace(new, **{f.name: _select(mask, getattr(new, f.name), getattr(old, f.name))
+                           for f in fields(new)})
+
+
+def _project(points, camera, with_jacobian=False):
+    """Pinhole projection of (N, K, 3) camera-frame points; optionally d uv / d xyz (N,K,2,3)."""
+    z = np.maximum(points[..., 2], 1e-2)
+    x, y = points[..., 0] / z, points[..., 1] / z
+    uv = np.stack([camera.fx * x + camera.cx, camera.fy * y + camera.cy], -1)
+    if not with_jacobian:
+        return uv, None
+    zero = np.zeros_like(z)
+    jac = np.stack([np.stack([camera.fx / z, zero, -camera.fx * x / z], -1),
+                    np.stack([zero, camera.fy / z, -camera.fy * y / z], -1)], -2)
+    return uv, jac

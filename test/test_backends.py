@@ -1,0 +1,223 @@
+"""The onnxruntime backend of the mesh stages: parity with torch, the cache, the fallback."""
+import logging
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from diffmesh.diffmesh_helpers import tiny_config
+from hmr_models.diffmesh import DiffMesh, StreamingConfig, StreamingSmoother
+from hmr_models.dpmesh import DPMesh, DPMeshPredictor, load_config
+from hmr_models.dpmesh.predictor import TorchNetwork
+from hmr_models.onnx_runner import cache_dir
+from hmr_models.paths import ASSETS_DIR
+from hmr_models.pipeline import PipelineConfig, build_pipeline
+from hmr_models.runtime import resolve_runtime
+
+SAMPLE = ASSETS_DIR.parents[1] / 'media' / 'sample_sports2d.mp4'
+ORT = resolve_runtime('cpu', 'float32', 1, 'onnxruntime')
+TORCH = resolve_runtime('cpu', 'float32', 1, 'torch')
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('HMR_CACHE_DIR', str(tmp_path / 'cache'))
+    return tmp_path / 'cache' / 'onnx'
+
+
+@pytest.fixture(scope='module')
+def test_body(tmp_path_factory):
+    from hmr_models.body import load_body_model
+    from hmr_models.body.testing import make_test_body_file
+    return load_body_model(make_test_body_file(tmp_path_factory.mktemp('body') / 'b.npz'))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope='module')
+def frame_and_people():
+    """A real frame and the front-end's people in it."""
+    cap = cv2.VideoCapture(str(SAMPLE))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, bgr = cap.read()
+    cap.release()
+    frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    pipeline = build_pipeline(PipelineConfig(model_profile='frontend_only', threads=1))
+    people = pipeline.process(frame, 0.0, None).people
+    assert len(people) >= 1
+    return frame, people
+
+
+def tiny_dpmesh(seed=0):
+    torch.manual_seed(seed)
+    return DPMesh(load_config('tiny'))
+
+
+def test_auto_is_onnxruntime_on_the_cpu():
+    assert resolve_runtime('cpu', 'auto', 1, 'auto').backend == 'onnxruntime'
+    with pytest.raises(ValueError, match='tensorrt needs a CUDA device'):
+        resolve_runtime('cpu', 'auto', 1, 'tensorrt')
+
+
+def test_dpmesh_onnxruntime_matches_torch_and_is_cached(cache, frame_and_people, test_body):
+    frame, people = frame_and_people
+    by_torch = DPMeshPredictor(tiny_dpmesh(), test_body, TORCH).predict(frame, people)
+    onnx = DPMeshPredictor(tiny_dpmesh(), test_body, ORT)
+    assert onnx.backend == 'onnxruntime'
+    by_onnx = onnx.predict(frame, people)
+    for field in ('pose', 'betas', 'translation', 'joints', 'vertices'):
+        np.testing.assert_allclose(getattr(by_onnx, field), getattr(by_torch, field),
+                                   atol=1e-4, err_msg=field)
+    files = sorted(cache.glob('dpmesh_tiny-*.onnx'))
+    assert len(files) == 1
+    # The same weights load the cached file; other weights export a file of their own.
+    stamp = files[0].stat().st_mtime_ns
+    assert DPMeshPredictor(tiny_dpmesh(), test_body, ORT).network.paths == [files[0]]
+    assert files[0].stat().st_mtime_ns == stamp
+    # Other weights would export a file of their own (the name holds the weights' hash).
+    from hmr_models.onnx_runner import weights_digest
+    assert weights_digest(tiny_dpmesh(seed=1)) != weights_digest(tiny_dpmesh(seed=0))
+    assert weights_digest(tiny_dpmesh(seed=0)) == weights_digest(tiny_dpmesh(seed=0))
+    # Any number of people (the batch axis is free), none included.
+    assert len(onnx.predict(frame, people.select([0]))) == 1
+    assert len(onnx.predict(frame, people.select(np.zeros(0, np.int64)))) == 0
+
+
+def test_diffmesh_onnxruntime_matches_torch(cache, rng):
+    torch.manual_seed(0)
+    model = DiffMesh(tiny_config()).eval()
+    config = StreamingConfig(temporal_jit=False, temporal_delay_frames=2)
+    by_torch = StreamingSmoother(model, config)
+    by_onnx = StreamingSmoother(model, config, runtime=ORT)
+    assert by_onnx.backend == 'onnxruntime' and by_torch.backend == 'torch'
+    from hmr_models.types import BodyEstimate, People
+    for k in range(12):
+        n = 3
+        est = BodyEstimate(pose=rng.normal(0, 0.2, (n, 72)).astype(np.float32),
+                           betas=np.zeros((n, 10), np.float32),
+                           translation=np.array([[0, 0, 3], [1, 0, 4], [-1, 0, 5]],
+                                                np.float32),
+                           joints=np.zeros((n, 24, 3), np.float32),
+                           joint_confidence=np.ones((n, 24), np.float32))
+        people = People(boxes=np.tile([[100, 100, 200, 400]], (n, 1)).astype(np.float32),
+                        scores=np.ones(n, np.float32),
+                        keypoints=rng.uniform(100, 400, (n, 17, 2)).astype(np.float32),
+                        keypoint_scores=np.ones((n, 17), np.float32),
+                        track_ids=np.array([4, 5, -1]))
+        a = by_torch.step(k / 30, people.track_ids, est, people)
+        b = by_onnx.step(k / 30, people.track_ids, est, people)
+        np.testing.assert_allclose(b.current.pose, a.current.pose, atol=1e-4)
+        np.testing.assert_allclose(b.current.joints, a.current.joints, atol=1e-4)
+        if a.delayed is not None:
+            np.testing.assert_allclose(b.delayed.estimate.pose, a.delayed.estimate.pose,
+                                       atol=1e-4)
+
+
+def test_a_model_that_does_not_export_runs_with_torch(cache, monkeypatch, caplog, test_body):
+    def broken(*args, **kwargs):
+        raise RuntimeError('exporter exploded')
+    monkeypatch.setattr(torch.onnx, 'export', broken)
+    with caplog.at_level(logging.WARNING):
+        predictor = DPMeshPredictor(tiny_dpmesh(), test_body, ORT)
+    assert predictor.backend == 'torch' and isinstance(predictor.network, TorchNetwork)
+    assert 'DPMesh runs with torch' in caplog.text and 'exporter exploded' in caplog.text
+    assert not list(cache.glob('*.onnx')), 'a failed export must not be cached'
+
+
+def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
+    """The shipped compact weights (the CPU default): same answers on both backends.
+
+    Uses the machine's cache, which scripts/setup.sh fills (an export takes ~30 s on 2 cores).
+    """
+    frame, people = frame_and_people
+    results = {}
+    for backend in ('torch', 'onnxruntime'):
+        pipeline = build_pipeline(PipelineConfig(threads=1, backend=backend,
+                                                 pipelining=False))
+        assert pipeline.mesh.backend == backend and pipeline.temporal.backend == backend
+        results[backend] = pipeline.mesh.predict(frame, people, None)
+    assert cache_dir().exists()
+    for field in ('pose', 'translation', 'joints'):
+        np.testing.assert_allclose(getattr(results['onnxruntime'], field),
+                                   getattr(results['torch'], field), atol=2e-4, err_msg=field)
+
+
+class CountingNetwork:
+    """Counts how many crops go through the image part of a network it wraps."""
+
+    def __init__(self, network):
+        self.network = network
+        self.image_crops = []
+
+    def __getattr__(self, name):
+        return getattr(self.network, name)
+
+    def lifted_and_corrections(self, images, *args):
+        self.image_crops.append(len(images))
+        return self.network.lifted_and_corrections(images, *args)
+
+
+class RecordingRefiner:
+    """Keeps the estimates a refiner it wraps was given (the network's, before the fit)."""
+
+    def __init__(self, refiner):
+        self.refiner = refiner
+        self.given = []
+
+    def __getattr__(self, name):
+        return getattr(self.refiner, name)
+
+    def refine(self, pose, betas, translation, *args, **kwargs):
+        self.given.append((pose.copy(), betas.copy(), translation.copy()))
+        return self.refiner.refine(pose, betas, translation, *args, **kwargs)
+
+
+@pytest.mark.parametrize('backend', ['torch', 'onnxruntime'])
+def test_image_corrections_are_reused_for_tracked_people(frame_and_people, backend):
+    """image_correction_interval 2: half the tracked people get the image part each frame,
+    everybody gets the lifter; with interval 1 every frame equals the full model. The default
+    keypoint refinement runs after the network on both backends, reused corrections included,
+    and brings the bodies closer to the keypoints than the network's estimate."""
+    from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor
+    from hmr_models.fitting import RefineConfig
+    from hmr_models.types import CameraIntrinsics
+    frame, people = frame_and_people
+    people = people.select(np.arange(len(people)))
+    people.track_ids = np.arange(len(people)) + 10    # as the tracker would number them
+    camera = CameraIntrinsics.from_image_diagonal(frame.shape[1], frame.shape[0])
+    runtime = resolve_runtime('cpu', 'float32', 1, backend)
+    every = create_mesh_predictor('compact', MeshConfig(), runtime, refine=RefineConfig())
+    assert every.model.splits and every.backend == backend
+    half = create_mesh_predictor('compact', MeshConfig(image_correction_interval=2), runtime,
+                                 body=every.body, refine=RefineConfig())
+    half.network = CountingNetwork(half.network)
+    half.refiner = RecordingRefiner(half.refiner)
+    n = len(people)
+
+    def closer_than_the_network(fitted, k):
+        def err(pose, betas, translation):
+            return half.refiner.keypoint_error(pose, betas, translation, people.keypoints,
+                                               people.keypoint_scores, people.boxes, camera)
+        assert 'refine' in half.last_timings_ms
+        assert err(fitted.pose, fitted.betas, fitted.translation).mean() < \
+            err(*half.refiner.given[k]).mean()
+    reference = every.predict(frame, people, camera)
+    first = half.predict(frame, people, camera)          # new tracks: all get the image
+    np.testing.assert_allclose(first.pose, reference.pose, atol=1e-5)
+    closer_than_the_network(first, 0)
+    for k in range(4):
+        later = half.predict(frame, people, camera)
+        # Same image and keypoints: reused corrections give the same answer.
+        np.testing.assert_allclose(later.pose, reference.pose, atol=1e-5)
+    closer_than_the_network(later, 4)
+    assert half.network.image_crops == [n] + [-(-n // 2)] * 4
+    # An untracked person always gets the image part.
+    untracked = people.select([0])
+    untracked.track_ids = np.array([-1])
+    half.network.image_crops.clear()
+    half.predict(frame, untracked, camera)
+    assert half.network.image_crops == [1]
