@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from hmr_models.body.model_file import (EXTRA_VERTEX_NAMES, NUM_POSE_FEATURES,  # noqa: E402
                                         write_body_file)
 from hmr_models.body.regressors import h36m17_regressor  # noqa: E402
+from hmr_models.geometry.kinematics import forward_kinematics_np  # noqa: E402
 from hmr_models.skeleton import COCO17_NAMES, SMPL24_NAMES, SMPL24_PARENTS  # noqa: E402
 
 OUT_DEFAULT = REPO / 'hmr_models' / 'assets' / 'body' / 'hmr_open_body.npz'
@@ -169,15 +170,10 @@ def joints_from_heads(heads, labels):
 # ----------------------------------------------------------------------------- T-pose by LBS
 def forward_kinematics(local_rots, joints):
     """Global transforms (N,24,4,4) of SMPL's chain with local rotations (N,24,3,3)."""
-    n = joints.shape[0]
-    glob = np.zeros((n, 24, 4, 4))
-    for j in range(24):
-        p = SMPL24_PARENTS[j]
-        local = np.zeros((n, 4, 4))
-        local[:, :3, :3] = local_rots[:, j]
-        local[:, :3, 3] = joints[:, j] - (joints[:, p] if p >= 0 else 0.0)
-        local[:, 3, 3] = 1.0
-        glob[:, j] = local if p < 0 else glob[:, p] @ local
+    offsets = joints - np.where(SMPL24_PARENTS[:, None] >= 0, joints[:, SMPL24_PARENTS], 0.0)
+    g_rot, g_pos = forward_kinematics_np(SMPL24_PARENTS, local_rots, offsets)
+    glob = np.zeros(joints.shape[:1] + (24, 4, 4))
+    glob[..., :3, :3], glob[..., :3, 3], glob[..., 3, 3] = g_rot, g_pos, 1.0
     return glob
 
 

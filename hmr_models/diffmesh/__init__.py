@@ -9,7 +9,8 @@ Usage::
 """
 from .config import DiffMeshConfig
 from .factory import TemporalConfig, create_smoother
-from .kinematics import JointModel, forward_kinematics
+from hmr_models.geometry.kinematics import forward_kinematics
+from .kinematics import JointModel
 from .model import DiffMesh, DiffMeshOutput, WindowBatch
 from .one_euro import OneEuroConfig, OneEuroSmoother, one_euro_step
 from .schedule import ReverseSchedule, reverse_schedule

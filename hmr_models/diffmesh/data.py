@@ -19,9 +19,9 @@ import torch
 from hmr_models.skeleton import SMPL24_FLIP
 from hmr_models.types import NUM_JOINTS, NUM_KEYPOINTS
 from hmr_models.diffmesh.features import normalise_keypoints
-from hmr_models.diffmesh.kinematics import forward_kinematics
+from hmr_models.geometry.kinematics import forward_kinematics
 from hmr_models.diffmesh.model import WindowBatch
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr_models.diffmesh.streaming import fit_betas, gather_windows, resample_index
 
 log = logging.getLogger(__name__)

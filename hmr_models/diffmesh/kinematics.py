@@ -10,35 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hmr_models.skeleton import SMPL24_PARENTS
+from hmr_models.geometry.kinematics import forward_kinematics
+from hmr_models.geometry.rotations import axis_angle_to_matrix
 from hmr_models.types import NUM_BETAS, NUM_JOINTS
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix
-
-
-def forward_kinematics(rotmats, rest_joints, parents=SMPL24_PARENTS, return_global=False):
-    """Posed joint positions (and, optionally, global joint rotations).
-
-    Args:
-        rotmats: (..., J, 3, 3) local joint rotations, root first.
-        rest_joints: (..., J, 3) rest-pose joint positions (broadcast against rotmats).
-        parents: (J,) parent index per joint, -1 for the root; parents come before children.
-        return_global: also return the global rotations (..., J, 3, 3).
-    Returns:
-        (..., J, 3) posed joints; the root stays at its rest position (smplx convention: the
-        translation is added afterwards).
-    """
-    rest_joints = rest_joints.expand(rotmats.shape[:-2] + (3,))
-    rel = rest_joints.clone()
-    rel[..., 1:, :] = rest_joints[..., 1:, :] - rest_joints[..., parents[1:], :]
-    glob_rot = [rotmats[..., 0, :, :]]
-    glob_pos = [rest_joints[..., 0, :]]
-    for j in range(1, len(parents)):
-        p = int(parents[j])
-        glob_pos.append(glob_pos[p] + (glob_rot[p] @ rel[..., j, :, None])[..., 0])
-        glob_rot.append(glob_rot[p] @ rotmats[..., j, :, :])
-    if return_global:
-        return torch.stack(glob_pos, -2), torch.stack(glob_rot, -3)
-    return torch.stack(glob_pos, -2)
 
 
 class JointModel(nn.Module):

@@ -2,7 +2,7 @@
 import torch
 
 from hmr_models.types import NUM_JOINTS
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix
+from hmr_models.geometry.rotations import axis_angle_to_matrix
 
 
 def _masked_mean(values, mask):

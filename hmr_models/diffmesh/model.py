@@ -23,7 +23,7 @@ from hmr_models.diffmesh.config import DiffMeshConfig
 from hmr_models.diffmesh.kinematics import JointModel, synthetic_rest_joints
 from hmr_models.diffmesh.layers import ConditionGenerator, MLP, TwoStreamBlock, \
     timestep_embedding
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix, matrix_to_axis_angle, \
+from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, \
     matrix_to_rot6d, rot6d_to_matrix
 from hmr_models.diffmesh.schedule import reverse_schedule
 

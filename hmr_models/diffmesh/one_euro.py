@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from hmr_models.types import NUM_BETAS, NUM_JOINTS
-from hmr_models.diffmesh.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
+from hmr_models.geometry.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
 from hmr_models.diffmesh.tracks import TrackTable
 
 MIN_DT = 1e-3  # seconds

@@ -27,7 +27,7 @@ import torch
 from hmr_models.types import BodyEstimate, NUM_JOINTS
 from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.model import WindowBatch
-from hmr_models.diffmesh.rotations import axis_angle_to_quaternion, matrix_to_axis_angle, \
+from hmr_models.geometry.rotations import axis_angle_to_quaternion, matrix_to_axis_angle, \
     quaternion_nlerp, quaternion_to_axis_angle
 from hmr_models.diffmesh.tracks import TrackBuffer, TrackTable
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from hmr_models.skeleton import SMPL24_NAMES
 
-from .geometry import axis_angle_to_matrix
+from hmr_models.geometry.rotations import axis_angle_to_matrix
 
 
 def masked_l1(pred, target, mask):

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from hmr_models.geometry.affine import apply_affine
+from hmr_models.geometry.projection import perspective_project, weak_perspective_to_translation
+from hmr_models.geometry.rotations import matrix_to_axis_angle, rot6d_interleaved_to_matrix
 from .backbone import DiffusionBackbone
 from .config import DPMeshConfig, load_config
-from .geometry import (apply_affine, authors_camera_to_weak_perspective, matrix_to_axis_angle,
-                       perspective_project, rot6d_interleaved_to_matrix,
-                       weak_perspective_to_translation)
 from .keypoint_lifter import KeypointLifter, box_features, load_lifter_weights
 from .pose_prior import PoseVQVAE, VPoserDecoder, load_pose_prior
 from .regressor import CascadeHead, CascadeRegressor
@@ -103,6 +103,18 @@ class DPMeshOutput:
     lifter_features: torch.Tensor = None
 
 
+def authors_camera_to_weak_perspective(raw, camera_3d_size=2.5):
+    """The authors' camera head (t_x, t_y, gamma) -> the (s, tx, ty) of the same projection.
+
+    Their head puts the body at depth t_z = k * sigmoid(gamma) with k = f * size / box (a
+    virtual camera of the image's focal f looking at the crop), offset by (t_x, t_y) metres. A
+    point X then lands at crop-normalised u = f / (box/2 * t_z) * (X + t_x)
+    = 2 / (size * sigmoid(gamma)) * (X + t_x): a weak-perspective camera, focal-independent.
+    """
+    s = 2.0 / (camera_3d_size * torch.sigmoid(raw[:, 2]).clamp_min(1e-6))
+    return torch.stack([s, raw[:, 0], raw[:, 1]], dim=-1)
+
+
 def parameters_output(root, body_rot, betas, raw_cam, camera_mode='cliff', camera_3d_size=2.5):
     """DPMeshOutput from root (B, 3, 3), body (B, 23, 3, 3), betas and the raw camera head.
 
@@ -148,7 +160,7 @@ def pose_body(out, cameras, body, crop_size):
         out.keypoints3d = body.regress(posed.vertices, 'coco17')
         for name, pts in (('joints2d', out.joints), ('keypoints2d', out.keypoints3d)):
             pix = perspective_project(pts, cameras.focal.float(), cameras.principal.float())
-            setattr(out, name, apply_affine(pix, cameras.image_to_crop.float()) / float(crop_size))
+            setattr(out, name, apply_affine(cameras.image_to_crop.float(), pix) / float(crop_size))
     return out
 
 

@@ -14,7 +14,7 @@ from torch import nn
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .geometry import project_to_rotation, rot6d_interleaved_to_matrix
+from hmr_models.geometry.rotations import project_to_rotation, rot6d_interleaved_to_matrix
 
 
 class MixerBlock(nn.Module):

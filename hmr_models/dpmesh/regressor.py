@@ -13,11 +13,37 @@ weights map onto it:
 4. Heads read the parameter tokens of every layer; each layer refines the previous estimate
    (out = head_0(h_0); out += head_i([h_i, out])).
 """
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .geometry import sine_embedding_2d, sine_table_1d
+
+def sine_embedding_2d(batch, height, width, dim, device, dtype=torch.float32):
+    """DETR sine positional embedding (B, dim, H, W) with normalised coordinates."""
+    half = dim // 2
+    y = torch.arange(1, height + 1, device=device, dtype=dtype) / height * 2 * math.pi
+    x = torch.arange(1, width + 1, device=device, dtype=dtype) / width * 2 * math.pi
+    freq = 10000.0 ** (2 * (torch.arange(half, device=device, dtype=dtype) // 2) / half)
+    py = y[:, None] / freq
+    px = x[:, None] / freq
+    py = torch.stack([py[:, 0::2].sin(), py[:, 1::2].cos()], dim=2).flatten(1)   # (H, half)
+    px = torch.stack([px[:, 0::2].sin(), px[:, 1::2].cos()], dim=2).flatten(1)   # (W, half)
+    pos = torch.cat([py[:, None, :].expand(height, width, half),
+                     px[None, :, :].expand(height, width, half)], dim=-1)
+    return pos.permute(2, 0, 1)[None].expand(batch, dim, height, width)
+
+
+def sine_table_1d(n, dim):
+    """Transformer sinusoid table (n, dim) for flattened volume positions."""
+    pos = torch.arange(n, dtype=torch.float64)[:, None]
+    i = torch.arange(dim, dtype=torch.float64)[None, :]
+    angle = pos / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode='floor') / dim)
+    table = torch.zeros(n, dim, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(angle[:, 0::2])
+    table[:, 1::2] = torch.cos(angle[:, 1::2])
+    return table.float()
 
 
 def inverse_sigmoid(x, eps=1e-5):

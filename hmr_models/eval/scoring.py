@@ -68,7 +68,7 @@ def gt_visible_keypoints(gt, camera=None):
 
 def similarity(gt, pred, method='oks', camera=None):
     """(N_gt, M_pred) similarity in [0, 1] (NaN: not comparable)."""
-    from hmr_models.frontend.geometry import box_area, box_iou, keypoint_similarity
+    from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
     n, m = len(gt), len(pred)
     if n == 0 or m == 0:
         return np.zeros((n, m))

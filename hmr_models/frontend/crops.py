@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hmr_models.frontend.geometry import apply_affine, box_to_crop_affine, invert_affine, \
-    square_boxes
+from hmr_models.frontend.boxes import square_boxes
+from hmr_models.geometry.affine import apply_affine, box_to_crop_affine, invert_affine
 
 CROP_SCALE = 1.25   # 3DCrowdNet / DPMesh `process_bbox`
 

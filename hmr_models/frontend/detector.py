@@ -12,7 +12,7 @@ import logging
 import cv2
 import numpy as np
 
-from hmr_models.frontend.geometry import nms
+from hmr_models.frontend.boxes import nms
 from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
 from hmr_models.paths import ASSETS_DIR
 

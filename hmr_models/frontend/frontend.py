@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from hmr_models.frontend.config import FrontEndConfig
-from hmr_models.frontend.geometry import box_area, box_iou, keypoint_similarity
+from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
 from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
 from hmr_models.frontend.tracker import Tracker
 from hmr_models.types import People

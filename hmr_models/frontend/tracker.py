@@ -24,7 +24,7 @@ import logging
 import lap
 import numpy as np
 
-from hmr_models.frontend.geometry import box_area, box_iou, keypoint_similarity
+from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
 
 log = logging.getLogger(__name__)
 

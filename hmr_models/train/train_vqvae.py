@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 import torch.nn.functional as F
 
 from hmr_models.dpmesh.config import VQVAEConfig, build_dataclass, load_config
-from hmr_models.dpmesh.geometry import project_to_rotation
+from hmr_models.geometry.rotations import project_to_rotation
 from hmr_models.dpmesh.pose_prior import PoseVQVAE
 from hmr_models.skeleton import SMPL24_FLIP
 

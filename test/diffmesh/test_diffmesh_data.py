@@ -8,7 +8,7 @@ from hmr_models.diffmesh.data import CameraModel, ErrorModel, WindowSampler, mir
     place_in_camera, random_cameras, simulate_estimates, simulate_sequences, \
     smooth_random_motion, _segments
 from hmr_models.diffmesh.kinematics import JointModel, synthetic_rest_joints
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix
+from hmr_models.geometry.rotations import axis_angle_to_matrix
 
 NO_ERRORS = ErrorModel(bias_rot=0, drift_rot=0, jitter_rot=0, root_jitter_rot=0, spike_prob=0,
                        betas_bias=0, betas_jitter=0, trans_jitter=0, depth_jitter=0,

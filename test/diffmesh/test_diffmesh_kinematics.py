@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmr_models.diffmesh.kinematics import JointModel, forward_kinematics, synthetic_rest_joints
+from hmr_models.diffmesh.kinematics import JointModel, synthetic_rest_joints
+from hmr_models.geometry.kinematics import forward_kinematics
 
 
 def test_zero_pose_gives_rest_joints():

@@ -7,7 +7,7 @@ from hmr_models.diffmesh import DiffMeshConfig
 from hmr_models.diffmesh.kinematics import JointModel, synthetic_rest_joints
 from hmr_models.diffmesh.losses import diffmesh_losses
 from hmr_models.diffmesh.model import DiffMeshOutput
-from hmr_models.diffmesh.rotations import axis_angle_to_matrix
+from hmr_models.geometry.rotations import axis_angle_to_matrix
 
 B, T = 2, 6
 

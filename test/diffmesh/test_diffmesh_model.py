@@ -80,7 +80,7 @@ def test_missing_weights_error_names_the_parameter(tmp_path):
 def test_untrained_refiner_starts_near_identity(tiny_model):
     """Small residual heads and a near-identity frame average: an untrained refiner changes a
     static window only a little."""
-    from hmr_models.diffmesh.rotations import axis_angle_to_matrix
+    from hmr_models.geometry.rotations import axis_angle_to_matrix
     batch = random_batch(2, 8)
     for name in ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores'):
         v = getattr(batch, name)
@@ -121,7 +121,7 @@ def _train(model, sampler, steps, rng, lr=3e-3):
 def _errors(model, batch):
     """Mean rotation-matrix entry error, root-relative joint error (mm) and translation error
     (mm) of the output against the ground truth, and the first two for the input."""
-    from hmr_models.diffmesh.rotations import axis_angle_to_matrix
+    from hmr_models.geometry.rotations import axis_angle_to_matrix
     with torch.no_grad():
         out = model(batch.inputs)
     b, t = batch.target_pose.shape[:2]

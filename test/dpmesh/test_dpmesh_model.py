@@ -5,7 +5,7 @@ import torch
 
 from dpmesh_helpers import make_model, random_inputs
 from hmr_models.dpmesh import CropCameras
-from hmr_models.dpmesh.geometry import perspective_project
+from hmr_models.geometry.projection import perspective_project
 
 
 @pytest.fixture(scope='module')

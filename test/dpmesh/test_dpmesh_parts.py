@@ -7,11 +7,11 @@ import torch
 
 from hmr_models.dpmesh import load_config
 from hmr_models.dpmesh.config import VQVAEConfig
-from hmr_models.dpmesh.geometry import (authors_camera_to_weak_perspective,
-                                        axis_angle_to_matrix, matrix_to_axis_angle,
-                                        matrix_to_rot6d, perspective_project, rot6d_to_matrix,
-                                        rot6d_interleaved_to_matrix,
-                                        weak_perspective_to_translation)
+from hmr_models.dpmesh.model import authors_camera_to_weak_perspective
+from hmr_models.geometry.projection import perspective_project, weak_perspective_to_translation
+from hmr_models.geometry.rotations import (axis_angle_to_matrix, matrix_to_axis_angle,
+                                           matrix_to_rot6d, rot6d_interleaved_to_matrix,
+                                           rot6d_to_matrix)
 from hmr_models.dpmesh.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints, \
     person_extent
 from hmr_models.dpmesh.keypoints import DPMESH30_NAMES, flip_permutation, from_coco17
@@ -236,7 +236,7 @@ def test_vqvae_shapes_ema_and_soft_decoding():
     assert bool(vq.initialised) and not torch.equal(vq.codebook, before)
     idx = out['indices'][:2]
     onehot = torch.nn.functional.one_hot(idx, 16).float()
-    from hmr_models.dpmesh.geometry import project_to_rotation
+    from hmr_models.geometry.rotations import project_to_rotation
     torch.testing.assert_close(vq.decode_probs(onehot),
                                project_to_rotation(vq.decode_indices(idx)), atol=1e-5, rtol=0)
 

@@ -104,7 +104,7 @@ def crop_sample(image, box, crop_size, camera=None, **labels):
 
 def sample_from_crop(crop, crop_to_image, camera, image_size, **labels):
     """Like `crop_sample` for a source that stores crops (and their crop -> image affine)."""
-    from hmr_models.frontend.geometry import invert_affine
+    from hmr_models.geometry.affine import invert_affine
     crop = np.asarray(crop, np.uint8)
     to_crop = invert_affine(np.asarray(crop_to_image, np.float32)[None])[0]
     return _finish(crop, to_crop, crop.shape[0], camera, image_size, labels)
@@ -116,7 +116,7 @@ def _finish(crop, to_crop, size, camera, image_size, labels):
         raise ValueError(f'unknown sample label(s) {unknown}; known: {LABELS}')
     if camera is None:
         camera = CameraIntrinsics.from_image_diagonal(*image_size)
-    from hmr_models.frontend.geometry import invert_affine
+    from hmr_models.geometry.affine import invert_affine
     to_image = invert_affine(to_crop[None].astype(np.float32))[0]
     corners = np.array([[0, 0], [size, size]], np.float32) @ to_image[:, :2].T + to_image[:, 2]
     s = {'image': np.ascontiguousarray(crop, np.uint8),

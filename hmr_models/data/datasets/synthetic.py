@@ -150,7 +150,8 @@ class SyntheticKeypoints(Dataset):
 
     def __init__(self, paths, input_keypoints='detected', detector_threshold=0.2,
                  min_keypoints=0):
-        from hmr_models.frontend.geometry import box_to_crop_affine, square_boxes
+        from hmr_models.frontend.boxes import square_boxes
+        from hmr_models.geometry.affine import box_to_crop_affine
         _check_input_mode(input_keypoints)
         need = ('pose', 'betas', 'joints3d', 'keypoints3d', 'keypoints2d', 'keypoint_codes',
                 'joints2d', 'joint_codes', 'K', 'det_keypoints2d', 'det_scores', 'det_box',

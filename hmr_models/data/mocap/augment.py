@@ -11,7 +11,8 @@ from hmr_models.skeleton import SMPL24_FLIP
 
 from .motion import resample
 from .retarget import default_rest_joints
-from .rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
+    matrix_to_axis_angle
 
 
 def _pelvis(motion, rest):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rotations import euler_to_matrix
+from hmr_models.geometry.rotations_np import euler_to_matrix
 from .source import MocapFormatError, SourceMotion
 
 _POSITION = ('Xposition', 'Yposition', 'Zposition')

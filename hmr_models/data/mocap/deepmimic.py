@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from .rotations import axis_rotation, quaternion_to_matrix, slerp_matrices
+from hmr_models.geometry.rotations_np import axis_rotation, quaternion_to_matrix, slerp_matrices
 from .source import MocapFormatError, SourceMotion
 
 # Joint layout of a frame after dt: (joint name, number of values).

@@ -11,8 +11,9 @@ import numpy as np
 
 from hmr_models.skeleton import SMPL24_PARENTS
 
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, slerp_matrices
-from .source import forward_kinematics
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, matrix_to_axis_angle, \
+    slerp_matrices
+from hmr_models.geometry.kinematics import forward_kinematics_np
 
 
 @dataclass
@@ -83,7 +84,7 @@ def smpl_forward_kinematics(pose, trans, rest_joints):
     local_t = rest - np.where(SMPL24_PARENTS[:, None] >= 0, rest[SMPL24_PARENTS], 0.0)
     local_t = np.broadcast_to(local_t, rot.shape[:2] + (3,)).copy()
     local_t[:, 0] = rest[0] + np.asarray(trans, np.float64)
-    g_rot, joints = forward_kinematics(SMPL24_PARENTS, rot, local_t)
+    g_rot, joints = forward_kinematics_np(SMPL24_PARENTS, rot, local_t)
     return joints, g_rot
 
 

@@ -27,9 +27,10 @@ import numpy as np
 
 from hmr_models.skeleton import SMPL24_NAMES, SMPL24_PARENTS
 
+from hmr_models.geometry.rotations_np import (align_directions, angle_between, axis_rotation,
+                                              matrix_to_axis_angle, project_to_rotation,
+                                              slerp_matrices)
 from .motion import SMPLMotion
-from .rotations import (align_directions, angle_between, axis_rotation,
-                        matrix_to_axis_angle, project_to_rotation, slerp_matrices)
 from .source import MocapFormatError, world_kinematics
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,16 @@
 """Source motion: a mocap clip on its own skeleton, as parsed, before retargeting.
 
 Every parser (BVH, DeepMimic) returns a :class:`SourceMotion`: a joint tree with local
-rotations and translations per frame. :func:`forward_kinematics` turns it into global joint
-positions and rotations in the source's world frame; ``to_smpl_axes`` maps that frame onto
-SMPL's (x = body left, y = up, z = forward is irrelevant here: only y = up and handedness
-matter, since the heading in the world is arbitrary).
+rotations and translations per frame. ``hmr_models.geometry.kinematics.forward_kinematics_np``
+turns it into global joint positions and rotations in the source's world frame;
+``to_smpl_axes`` maps that frame onto SMPL's (x = body left, y = up, z = forward is
+irrelevant here: only y = up and handedness matter, since the heading in the world is arbitrary).
 """
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from hmr_models.geometry.kinematics import forward_kinematics_np
 
 
 class MocapFormatError(ValueError):
@@ -73,36 +75,12 @@ class SourceMotion:
                                    f'{", ".join(self.names)})') from None
 
 
-def forward_kinematics(parents, rotations, translations):
-    """Global rotations and positions of a joint tree.
-
-    Args:
-        parents: (J,) parent indices, parents first, -1 for the root(s).
-        rotations: (T, J, 3, 3) local rotations.
-        translations: (T, J, 3) local translations (root: world position).
-    Returns:
-        (global_rotations (T, J, 3, 3), positions (T, J, 3)) in the source world frame.
-    """
-    rot = np.asarray(rotations, np.float64)
-    trans = np.asarray(translations, np.float64)
-    g_rot = np.empty_like(rot)
-    g_pos = np.empty_like(trans)
-    for j, p in enumerate(parents):  # loop over joints only; frames are vectorised
-        if p < 0:
-            g_rot[:, j] = rot[:, j]
-            g_pos[:, j] = trans[:, j]
-        else:
-            g_rot[:, j] = g_rot[:, p] @ rot[:, j]
-            g_pos[:, j] = g_pos[:, p] + np.einsum('tab,tb->ta', g_rot[:, p], trans[:, j])
-    return g_rot, g_pos
-
-
 def world_kinematics(motion):
     """FK of a SourceMotion expressed in SMPL's axes: (rotations (T,J,3,3), positions (T,J,3)).
 
     Positions stay in source units; rotations are conjugated so that a global rotation maps
     SMPL-axes directions: R_smpl = C R_src C^T with C = ``motion.to_smpl_axes``.
     """
-    g_rot, g_pos = forward_kinematics(motion.parents, motion.rotations, motion.translations)
+    g_rot, g_pos = forward_kinematics_np(motion.parents, motion.rotations, motion.translations)
     c = np.asarray(motion.to_smpl_axes, np.float64)
     return c @ g_rot @ c.T, g_pos @ c.T

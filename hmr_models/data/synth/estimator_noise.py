@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmr_models.data.mocap.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, matrix_to_axis_angle
 
 # Relative error level per SMPL joint: trunk small, distal joints large.
 JOINT_LEVEL = np.array([0.6, 1.0, 1.0, 0.5, 1.2, 1.2, 0.5, 1.4, 1.4, 0.5, 1.6, 1.6, 0.8, 0.8,

@@ -19,7 +19,7 @@ import torch
 
 from hmr_models.data.mocap.augment import augment
 from hmr_models.data.mocap.motion import SMPLMotion, smpl_forward_kinematics
-from hmr_models.data.mocap.rotations import axis_angle_to_matrix, axis_rotation, \
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
     matrix_to_axis_angle
 
 from . import visibility as vis

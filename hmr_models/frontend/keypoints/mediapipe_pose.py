@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from hmr_models.frontend.geometry import square_boxes
+from hmr_models.frontend.boxes import square_boxes
 from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
 from hmr_models.frontend.onnx_model import ModelLoadError
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from hmr_models.frontend.geometry import apply_affine, box_to_crop_affine, invert_affine, \
-    square_boxes
+from hmr_models.frontend.boxes import square_boxes
+from hmr_models.geometry.affine import apply_affine, box_to_crop_affine, invert_affine
 from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
 from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
 from hmr_models.paths import ASSETS_DIR

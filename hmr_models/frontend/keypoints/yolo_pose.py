@@ -14,7 +14,7 @@ I/O layout (Ultralytics' default export):
 import cv2
 import numpy as np
 
-from hmr_models.frontend.geometry import nms
+from hmr_models.frontend.boxes import nms
 from hmr_models.frontend.keypoints.base import KeypointBackend
 from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
 from hmr_models.types import NUM_KEYPOINTS

@@ -6,7 +6,7 @@ from hmr_models.data.mocap.augment import (augment, center_start, mirror, rotate
                                            speed_change)
 from hmr_models.data.mocap.motion import SMPLMotion, resample, smpl_forward_kinematics
 from hmr_models.data.mocap.retarget import default_rest_joints
-from hmr_models.data.mocap.rotations import axis_rotation
+from hmr_models.geometry.rotations_np import axis_rotation
 from hmr_models.skeleton import SMPL24_FLIP
 
 REST = default_rest_joints()

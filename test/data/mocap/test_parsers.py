@@ -6,8 +6,9 @@ import pytest
 
 from hmr_models.data.mocap.bvh import read_bvh, write_bvh
 from hmr_models.data.mocap.deepmimic import FRAME_SIZE, read_deepmimic, read_urdf_skeleton
-from hmr_models.data.mocap.rotations import euler_to_matrix, rotation_angle
-from hmr_models.data.mocap.source import MocapFormatError, forward_kinematics
+from hmr_models.geometry.rotations_np import euler_to_matrix, rotation_angle
+from hmr_models.data.mocap.source import MocapFormatError
+from hmr_models.geometry.kinematics import forward_kinematics_np
 
 # CMU-style: 6 channels on the root, 3 rotation channels (ZYX) on joints, an End Site.
 CMU_LIKE = """HIERARCHY
@@ -72,7 +73,7 @@ def test_bvh_hierarchy_and_motion(tmp_path):
     assert m.num_frames == 3
     assert m.fps == pytest.approx(120.0, rel=1e-4)
     np.testing.assert_allclose(m.offsets[2], [3, 0, 0])
-    _, pos = forward_kinematics(m.parents, m.rotations, m.translations)
+    _, pos = forward_kinematics_np(m.parents, m.rotations, m.translations)
     # Frame 0: rest pose; the end site is 1 + 3 + 2 along x, 10 + 2 up.
     np.testing.assert_allclose(pos[0, 3], [6, 12, 0], atol=1e-9)
     # Frame 1: the forearm turned 90 degrees about z: the end site points up (+y).
@@ -168,7 +169,7 @@ def test_deepmimic_frames_and_revolute_joints(tmp_path):
     m = read_deepmimic(tmp_path / 'clip.txt', tmp_path / 'humanoid.urdf')
     assert m.num_frames == 3
     np.testing.assert_allclose(m.times, [0.0, 0.05, 0.1])
-    _, pos = forward_kinematics(m.parents, m.rotations, m.translations)
+    _, pos = forward_kinematics_np(m.parents, m.rotations, m.translations)
     knee, ankle = m.index('right_knee'), m.index('right_ankle')
     # URDF lengths are scaled by 0.25 (pybullet's globalScaling): shin 1.6 -> 0.4 m.
     np.testing.assert_allclose(pos[0, ankle] - pos[0, knee], [0, -0.4, 0], atol=1e-9)

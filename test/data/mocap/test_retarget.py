@@ -6,8 +6,8 @@ from hmr_models.data.mocap.motion import smpl_forward_kinematics
 from hmr_models.data.mocap.retarget import (bone_direction_errors, calibrate,
                                             default_rest_joints, retarget)
 from hmr_models.data.mocap.rigs import RIGS, Rig
-from hmr_models.data.mocap.rotations import (axis_angle_to_matrix, axis_rotation,
-                                             matrix_to_axis_angle, rotation_angle)
+from hmr_models.geometry.rotations_np import (axis_angle_to_matrix, axis_rotation,
+                                              matrix_to_axis_angle, rotation_angle)
 from hmr_models.data.mocap.source import SourceMotion
 from hmr_models.skeleton import SMPL24_NAMES, SMPL24_PARENTS
 

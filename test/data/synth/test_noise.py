@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hmr_models.data.mocap.rotations import axis_angle_to_matrix, rotation_angle
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, rotation_angle
 from hmr_models.data.synth import detector_noise as dn
 from hmr_models.data.synth import visibility as vis
 from hmr_models.data.synth.estimator_noise import (EstimatorNoiseConfig, simulate_scene,

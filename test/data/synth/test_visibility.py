@@ -3,7 +3,7 @@ import numpy as np
 
 from hmr_models.data.mocap.motion import smpl_forward_kinematics
 from hmr_models.data.mocap.retarget import default_rest_joints
-from hmr_models.data.mocap.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmr_models.geometry.rotations_np import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr_models.data.synth import visibility as vis
 from hmr_models.skeleton import SMPL24_NAMES
 

@@ -1,9 +1,9 @@
-"""Rotation conversions: round trips, edge angles, gradients."""
+"""The geometry layer: rotation round trips, edge angles, gradients, torch vs numpy agreement."""
 import math
 
 import torch
 
-from hmr_models.diffmesh import rotations as R
+from hmr_models.geometry import rotations as R
 
 
 def _random_aa(n, seed=0, max_angle=math.pi):
@@ -70,3 +70,46 @@ def test_gradients_are_finite_at_zero():
     aa = torch.zeros(4, 3, requires_grad=True)
     R.axis_angle_to_matrix(aa).sum().backward()
     assert torch.isfinite(aa.grad).all()
+
+
+def test_torch_and_numpy_conversions_agree():
+    """The torch (models) and numpy (motion data) homes give the same rotations."""
+    import numpy as np
+
+    from hmr_models.geometry import rotations_np as N
+    aa = _random_aa(64, seed=3, max_angle=math.pi - 1e-3).double()
+    np.testing.assert_allclose(R.axis_angle_to_matrix(aa).numpy(),
+                               N.axis_angle_to_matrix(aa.numpy()), atol=1e-9)
+    mats = N.axis_angle_to_matrix(aa.numpy())
+    np.testing.assert_allclose(R.matrix_to_axis_angle(torch.from_numpy(mats)).numpy(),
+                               N.matrix_to_axis_angle(mats), atol=1e-6)
+    q_torch = R.matrix_to_quaternion(torch.from_numpy(mats)).numpy()
+    q_np = N.matrix_to_quaternion(mats)
+    # q and -q are one rotation; the torch side keeps w >= 0.
+    np.testing.assert_allclose(q_torch, q_np * np.sign(q_np[:, :1]), atol=1e-6)
+
+
+def test_forward_kinematics_torch_and_numpy_agree():
+    import numpy as np
+
+    from hmr_models.geometry.kinematics import forward_kinematics, forward_kinematics_np
+    from hmr_models.skeleton import SMPL24_PARENTS
+    rot = R.axis_angle_to_matrix(_random_aa(2 * 24, seed=5).double().reshape(2, 24, 3))
+    rest = torch.randn(24, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    joints, glob = forward_kinematics(rot, rest, return_global=True)
+    offsets = rest.numpy() - np.where(SMPL24_PARENTS[:, None] >= 0, rest.numpy()[SMPL24_PARENTS], 0)
+    g_rot, g_pos = forward_kinematics_np(SMPL24_PARENTS, rot.numpy(),
+                                         np.broadcast_to(offsets, (2, 24, 3)))
+    np.testing.assert_allclose(joints.numpy(), g_pos, atol=1e-9)
+    np.testing.assert_allclose(glob.numpy(), g_rot, atol=1e-9)
+
+
+def test_apply_affine_numpy_and_torch_agree():
+    import numpy as np
+
+    from hmr_models.geometry.affine import apply_affine
+    rng = np.random.default_rng(0)
+    affine = rng.normal(size=(3, 2, 3)).astype(np.float32)
+    points = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    np.testing.assert_allclose(apply_affine(torch.from_numpy(affine), torch.from_numpy(points)),
+                               apply_affine(affine, points), atol=1e-6)

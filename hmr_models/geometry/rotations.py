@@ -1,4 +1,8 @@
-"""Rotation conversions (torch, batched over any leading dimensions).
+"""Rotation conversions in torch (batched over any leading dimensions, differentiable).
+
+The one torch home of these conversions for DPMesh, DiffMesh, fitting and training; the numpy
+versions (float64, for motion data) are in `rotations_np` under the same names.
+Matrices act on column vectors (x' = R x); quaternions are (w, x, y, z).
 
 The temporal model works in the continuous 6D representation (Zhou et al., CVPR 2019: the first
 two columns of the rotation matrix), because axis-angle wraps at pi and jumps between
@@ -86,11 +90,31 @@ def rot6d_to_matrix(rot6d):
     return torch.stack([b1, b2, b3], -1)
 
 
+def rot6d_interleaved_to_matrix(rot6d):
+    """6D rotation in the HMR/SPIN/VPoser layout: (..., 6) read as a row-major 3x2 matrix.
+
+    Its two columns (x[0::2], x[1::2]) are orthonormalised as in `rot6d_to_matrix`. DPMesh's
+    root-orientation head and VPoser use this layout, so released weights keep their meaning.
+    """
+    m = rot6d.reshape(rot6d.shape[:-1] + (3, 2))
+    return rot6d_to_matrix(torch.cat([m[..., 0], m[..., 1]], dim=-1))
+
+
+def project_to_rotation(matrix):
+    """Rotation-like projection of raw (..., 3, 3) matrices by Gram-Schmidt on two columns.
+
+    Used on VQ-VAE outputs, which are regressed as 9 free numbers per joint.
+    """
+    return rot6d_to_matrix(matrix_to_rot6d(matrix))
+
+
 def axis_angle_to_rot6d(axis_angle):
+    """(..., 3) axis-angle -> (..., 6)."""
     return matrix_to_rot6d(axis_angle_to_matrix(axis_angle))
 
 
 def rot6d_to_axis_angle(rot6d):
+    """(..., 6) -> (..., 3) axis-angle."""
     return matrix_to_axis_angle(rot6d_to_matrix(rot6d))
 
 

@@ -1,7 +1,6 @@
-"""Pure, vectorised 2D geometry for the front-end: boxes, affines, NMS and keypoint similarity.
+"""Pure, vectorised box geometry for the front-end: areas, IoU, NMS, crop squares and OKS.
 
-Conventions: boxes are xyxy pixels, float32; affines are (N, 2, 3) matrices in OpenCV's
-convention (`dst = A[:, :2] @ src + A[:, 2]`), so they can be handed to `cv2.warpAffine`.
+Boxes are xyxy pixels, float32. Affine crops are in `hmr_models.geometry.affine`.
 """
 import numpy as np
 
@@ -56,36 +55,6 @@ def square_boxes(boxes, scale=1.25):
     half = scale * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2
     half = np.maximum(half, 0.5)  # never a zero-size crop, whatever the detector returned
     return np.concatenate([centre - half[:, None], centre + half[:, None]], 1).astype(np.float32)
-
-
-def box_to_crop_affine(squares, size):
-    """Affines (N, 2, 3) mapping image pixels into `size` x `size` crops of square boxes.
-
-    The square's corner (x1, y1) goes to (0, 0) and its centre to (size/2, size/2), as in
-    3DCrowdNet's `gen_trans_from_patch_cv` without rotation.
-    """
-    squares = np.asarray(squares, np.float32).reshape(-1, 4)
-    scale = size / np.maximum(squares[:, 2] - squares[:, 0], 1e-6)
-    affine = np.zeros((squares.shape[0], 2, 3), np.float32)
-    affine[:, 0, 0] = scale
-    affine[:, 1, 1] = scale
-    affine[:, :, 2] = -squares[:, :2] * scale[:, None]
-    return affine
-
-
-def invert_affine(affine):
-    """Inverse (N, 2, 3) of affines (N, 2, 3)."""
-    affine = np.asarray(affine, np.float64)
-    lin_inv = np.linalg.inv(affine[:, :, :2])
-    shift = -np.einsum('nij,nj->ni', lin_inv, affine[:, :, 2])
-    return np.concatenate([lin_inv, shift[:, :, None]], 2).astype(np.float32)
-
-
-def apply_affine(affine, points):
-    """Apply affines (N, 2, 3) to points (N, K, 2); NaN points stay NaN."""
-    affine = np.asarray(affine, np.float32)
-    points = np.asarray(points, np.float32)
-    return np.einsum('nij,nkj->nki', affine[:, :, :2], points) + affine[:, None, :, 2]
 
 
 def keypoint_similarity(kp_a, valid_a, kp_b, valid_b, areas, sigmas=COCO17_SIGMAS):

@@ -1,8 +1,8 @@
 """Pure geometry: IoU, NMS, square boxes, affines, keypoint similarity."""
 import numpy as np
 
-from hmr_models.frontend.geometry import apply_affine, box_iou, box_to_crop_affine, \
-    invert_affine, keypoint_similarity, nms, square_boxes
+from hmr_models.frontend.boxes import box_iou, keypoint_similarity, nms, square_boxes
+from hmr_models.geometry.affine import apply_affine, box_to_crop_affine, invert_affine
 
 
 def test_box_iou_known_values():
