@@ -10,15 +10,14 @@ Examples:
 """
 from launch import LaunchDescription
 from launch.actions import (
-    DeclareLaunchArgument, EmitEvent, ExecuteProcess, OpaqueFunction, RegisterEventHandler,
-    SetEnvironmentVariable)
+    DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, RegisterEventHandler)
 from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
-from launch.substitutions import (
-    EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution)
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
+
+from hmr_ros.launch_parts import (
+    hmr_node, large_data_transport, model_profile_argument, params_file_argument,
+    shutdown_when_exits, typed)
 
 MODES = ('lockstep', 'realtime')
 
@@ -45,7 +44,7 @@ def _nodes(context):
         package='hmr_ros', executable='bag_play', name='bag_play', output='screen',
         parameters=[{
             'bag': bag,
-            'rate': ParameterValue(LaunchConfiguration('rate'), value_type=float),
+            'rate': typed('rate', float),
             'every_frame': lockstep,
             **play,
             # The recorder says when the node is ready *and* its outputs are subscribed.
@@ -60,31 +59,21 @@ def _nodes(context):
             'max_in_flight': 1 if lockstep else 2,
             'ack_timeout': 30.0 if lockstep else 20.0,
         }])
-    hmr = Node(
-        package='hmr_ros', executable='hmr_node', name='hmr_node', output='screen',
-        parameters=[LaunchConfiguration('params_file'), {
-            'image_topic': ParameterValue(LaunchConfiguration('image_topic'), value_type=str),
-            'image_transport': ParameterValue(LaunchConfiguration('image_transport'),
-                                              value_type=str),
-            'model_profile': ParameterValue(LaunchConfiguration('model_profile'), value_type=str),
-            'people_topic': ParameterValue(LaunchConfiguration('people_topic'), value_type=str),
-            # Nobody looks at the visuals during an evaluation: they would only cost time.
-            'publish_overlay': False, 'publish_debug_image': False, 'publish_markers': False,
-        }])
+    hmr = hmr_node(
+        LaunchConfiguration('params_file'), image_topic=typed('image_topic', str),
+        image_transport=typed('image_transport', str), people_topic=typed('people_topic', str),
+        # Nobody looks at the visuals during an evaluation: they would only cost time.
+        publish_overlay=False, publish_debug_image=False, publish_markers=False)
     recorder = Node(
         package='hmr_ros', executable='eval_record', name='eval_record', output='screen',
         parameters=[{
             'output': result, 'input_bag': bag, 'mode': arg('mode'),
-            'image_topic': ParameterValue(LaunchConfiguration('image_topic'), value_type=str),
-            'image_transport': ParameterValue(LaunchConfiguration('image_transport'),
-                                              value_type=str),
-            'params_file': ParameterValue(LaunchConfiguration('params_file'), value_type=str),
-            'model_profile': ParameterValue(LaunchConfiguration('model_profile'), value_type=str),
+            'image_topic': typed('image_topic', str),
+            'image_transport': typed('image_transport', str),
+            'params_file': typed('params_file', str), 'model_profile': typed('model_profile', str),
             'idle_timeout': 1800.0 if lockstep else 15.0,
         }])
-    actions = [player, hmr, recorder,
-               RegisterEventHandler(OnProcessExit(target_action=hmr, on_exit=[
-                   EmitEvent(event=Shutdown(reason='hmr_node exited'))]))]
+    actions = [player, hmr, recorder, shutdown_when_exits(hmr, 'hmr_node')]
     if arg('score') == 'true':
         cmd = [sys.executable, '-m', 'hmr_ros.eval_tool', 'score', out]
         if arg('ground_truth'):
@@ -92,18 +81,14 @@ def _nodes(context):
         if arg('compare'):
             cmd += ['--compare', arg('compare')]
         scorer = ExecuteProcess(cmd=cmd, name='hmr_eval_score', output='screen')
-        actions += [
-            RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[scorer])),
-            RegisterEventHandler(OnProcessExit(target_action=scorer, on_exit=[
-                EmitEvent(event=Shutdown(reason='report written'))]))]
+        actions += [RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[scorer])),
+                    shutdown_when_exits(scorer, 'the scorer (report written)')]
     else:
-        actions.append(RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=[
-            EmitEvent(event=Shutdown(reason='result bag written'))])))
+        actions.append(shutdown_when_exits(recorder, 'eval_record (result bag written)'))
     return actions
 
 
 def generate_launch_description():
-    share = FindPackageShare('hmr_ros')
     arguments = [
         DeclareLaunchArgument('bag', description='input rosbag2 (MCAP or sqlite3; file or '
                                                  'folder) with the camera images'),
@@ -125,12 +110,8 @@ def generate_launch_description():
         DeclareLaunchArgument('image_transport', default_value='raw',
                               choices=['raw', 'compressed'],
                               description="'compressed' for <image_topic>/compressed"),
-        DeclareLaunchArgument(
-            'params_file', default_value=PathJoinSubstitution([share, 'config', 'hmr.yaml']),
-            description='parameters of hmr_node'),
-        DeclareLaunchArgument('model_profile', default_value='compact',
-                              choices=['compact', 'sd15', 'frontend_only'],
-                              description='model profile of hmr_node'),
+        params_file_argument('hmr_node'),
+        model_profile_argument(),
         DeclareLaunchArgument('people_topic', default_value='',
                               description="people from a topic instead of hmr_node's "
                                           "front-end (e.g. the bag's /ground_truth/detections, "
@@ -141,7 +122,5 @@ def generate_launch_description():
         DeclareLaunchArgument('compare', default_value='',
                               description='another evaluation folder to compare with (A/B)'),
     ]
-    # Images are large: Fast DDS's LARGE_DATA transports (as the other launch files).
-    large_data = SetEnvironmentVariable('FASTDDS_BUILTIN_TRANSPORTS', EnvironmentVariable(
-        'FASTDDS_BUILTIN_TRANSPORTS', default_value='LARGE_DATA'))
-    return LaunchDescription(arguments + [large_data, OpaqueFunction(function=_nodes)])
+    return LaunchDescription(arguments + [large_data_transport(),
+                                          OpaqueFunction(function=_nodes)])

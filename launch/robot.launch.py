@@ -10,15 +10,13 @@ Examples:
   ros2 launch hmr_ros robot.launch.py source:=/dev/video0 reference_frame:=base_footprint
 """
 from launch import LaunchDescription
-from launch.actions import (
-    DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable)
-from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
-from launch.substitutions import (
-    EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution)
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
+
+from hmr_ros.launch_parts import (
+    FRAME_FLOW, hmr_node, large_data_transport, model_profile_argument, params_file_argument,
+    shutdown_when_exits, source_argument, typed)
 
 CAMERA_MOUNT = (('x', '0.0', 'metres ahead of the reference frame\'s origin'),
                 ('y', '0.0', 'metres to the left'),
@@ -29,19 +27,12 @@ CAMERA_MOUNT = (('x', '0.0', 'metres ahead of the reference frame\'s origin'),
 
 
 def generate_launch_description():
-    share = FindPackageShare('hmr_ros')
     params_file = LaunchConfiguration('params_file')
     arguments = [
-        DeclareLaunchArgument(
-            'source', default_value='',
-            description="camera ('0' or '/dev/video0'), video file or image folder; "
-                        'empty: the bundled sample video'),
-        DeclareLaunchArgument(
-            'params_file', default_value=PathJoinSubstitution([share, 'config', 'hmr.yaml']),
-            description='parameters of camera_source, hmr_node and humans'),
-        DeclareLaunchArgument(
-            'model_profile', default_value='compact', choices=['compact', 'sd15'],
-            description='hmr_node model profile (the humans node needs meshes)'),
+        source_argument(),
+        params_file_argument('camera_source, hmr_node and humans'),
+        model_profile_argument('hmr_node model profile (the humans node needs meshes)',
+                               choices=['compact', 'sd15']),
         DeclareLaunchArgument('loop', default_value='true', choices=['true', 'false'],
                               description='restart a video or image folder at its end'),
         DeclareLaunchArgument(
@@ -60,45 +51,28 @@ def generate_launch_description():
     mount = Node(
         package='hmr_ros', executable='static_transform', name='camera_mount', output='screen',
         parameters=[{
-            'frame_id': ParameterValue(LaunchConfiguration('reference_frame'), value_type=str),
-            'child_frame_id': ParameterValue(LaunchConfiguration('camera_frame'), value_type=str),
+            'frame_id': typed('reference_frame', str),
+            'child_frame_id': typed('camera_frame', str),
             # camera_source's frame_id (config/hmr.yaml): the frame of the images
             'optical_frame_id': 'camera_optical_frame',
-            **{name: ParameterValue(LaunchConfiguration(f'camera_{name}'), value_type=float)
-               for name, _, _ in CAMERA_MOUNT},
+            **{name: typed(f'camera_{name}', float) for name, _, _ in CAMERA_MOUNT},
         }])
     camera = Node(
         package='hmr_ros', executable='camera_source', name='camera_source',
         namespace='camera', output='screen',
         parameters=[params_file, {
-            'source': ParameterValue(LaunchConfiguration('source'), value_type=str),
-            'loop': ParameterValue(LaunchConfiguration('loop'), value_type=bool),
-            'frame_id': 'camera_optical_frame',
-            'every_frame': ParameterValue(LaunchConfiguration('every_frame'), value_type=str),
-            'ready_topic': '/hmr_node/ready',     # as live.launch.py: wait for hmr_node
-            'done_topic': '/hmr_node/frame_done',
+            'source': typed('source', str), 'loop': typed('loop', bool),
+            'frame_id': 'camera_optical_frame', 'every_frame': typed('every_frame', str),
+            **FRAME_FLOW,
         }])
-    hmr = Node(
-        package='hmr_ros', executable='hmr_node', name='hmr_node', output='screen',
-        parameters=[params_file, {
-            'image_topic': '/camera/image_raw',
-            'model_profile': ParameterValue(LaunchConfiguration('model_profile'), value_type=str),
-        }])
+    hmr = hmr_node(params_file, image_topic='/camera/image_raw')
     humans = Node(
         package='hmr_ros', executable='humans', name='humans', output='screen',
         parameters=[params_file, {
-            'reference_frame': ParameterValue(LaunchConfiguration('reference_frame'),
-                                              value_type=str),
+            'reference_frame': typed('reference_frame', str),
             'camera_info_topic': '/camera/camera_info',
         }])
-    stop_with_source = RegisterEventHandler(OnProcessExit(
-        target_action=camera,
-        on_exit=[EmitEvent(event=Shutdown(reason='camera_source exited'))]))
-    stop_with_nodes = [RegisterEventHandler(OnProcessExit(
-        target_action=node, on_exit=[EmitEvent(event=Shutdown(reason=f'{name} exited'))]))
-        for node, name in ((hmr, 'hmr_node'), (humans, 'humans'))]
-    # Images are large: see live.launch.py. Kept if already set.
-    large_data = SetEnvironmentVariable('FASTDDS_BUILTIN_TRANSPORTS', EnvironmentVariable(
-        'FASTDDS_BUILTIN_TRANSPORTS', default_value='LARGE_DATA'))
-    return LaunchDescription(arguments + [large_data, mount, camera, hmr, humans,
-                                          stop_with_source] + stop_with_nodes)
+    return LaunchDescription(arguments + [
+        large_data_transport(), mount, camera, hmr, humans,
+        shutdown_when_exits(camera, 'camera_source'), shutdown_when_exits(hmr, 'hmr_node'),
+        shutdown_when_exits(humans, 'humans')])

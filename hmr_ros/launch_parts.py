@@ -1,0 +1,92 @@
+"""Pieces the launch files share, written once: arguments, nodes, transports, shutdown rules.
+
+Imported by the files in `launch/` when `ros2 launch` runs them (real ROS 2 `launch` or the
+shim's), so it is only imported there, never by the nodes.
+"""
+from launch.actions import (
+    DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable)
+from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PROFILES = ['compact', 'sd15', 'frontend_only']
+# A source waits for the node's latched ready before its first frame, and in every-frame mode
+# for the node's acknowledgement of the earlier frames (hmr_ros.frame_flow).
+FRAME_FLOW = {'ready_topic': '/hmr_node/ready', 'done_topic': '/hmr_node/frame_done'}
+
+
+def share():
+    return FindPackageShare('hmr_ros')
+
+
+def typed(name, value_type):
+    """The launch argument `name` as a parameter of `value_type` (str, bool, int, float)."""
+    return ParameterValue(LaunchConfiguration(name), value_type=value_type)
+
+
+def source_argument():
+    return DeclareLaunchArgument(
+        'source', default_value='',
+        description="camera ('0' or '/dev/video0'), video file or image folder; "
+                    'empty: the bundled sample video')
+
+
+def params_file_argument(nodes):
+    return DeclareLaunchArgument(
+        'params_file', default_value=PathJoinSubstitution([share(), 'config', 'hmr.yaml']),
+        description=f'parameters of {nodes}')
+
+
+def model_profile_argument(description='model profile of hmr_node', choices=PROFILES):
+    return DeclareLaunchArgument('model_profile', default_value='compact', choices=choices,
+                                 description=description)
+
+
+def display_arguments(viewer='false'):
+    """rviz, viewer and viewer_port; `viewer` is the web viewer's default ('true'/'false')."""
+    return [
+        DeclareLaunchArgument('rviz', default_value='false', choices=['true', 'false'],
+                              description='start RViz with config/hmr.rviz'),
+        DeclareLaunchArgument('viewer', default_value=viewer, choices=['true', 'false'],
+                              description='serve the live 3D web viewer (URL in the log)'),
+        DeclareLaunchArgument('viewer_port', default_value='8080',
+                              description='web viewer port (the next free one if taken)'),
+    ]
+
+
+def hmr_node(params_file, **parameters):
+    """hmr_node with the parameters file, the model_profile argument and `parameters`."""
+    return Node(package='hmr_ros', executable='hmr_node', name='hmr_node', output='screen',
+                parameters=[params_file, {'model_profile': typed('model_profile', str),
+                                          **parameters}])
+
+
+def display_nodes(params_file):
+    """The web viewer and RViz, each started when its argument says so."""
+    viewer = Node(
+        package='hmr_ros', executable='viewer', name='viewer', output='screen',
+        parameters=[params_file, {'viewer_port': typed('viewer_port', int)}],
+        condition=IfCondition(LaunchConfiguration('viewer')))
+    rviz = Node(
+        package='rviz2', executable='rviz2', name='rviz2', output='screen',
+        arguments=['-d', PathJoinSubstitution([share(), 'config', 'hmr.rviz'])],
+        condition=IfCondition(LaunchConfiguration('rviz')))
+    return [viewer, rviz]
+
+
+def shutdown_when_exits(action, name, then=None):
+    """Stop the whole launch when `action` exits (after the actions in `then`, if any)."""
+    return RegisterEventHandler(OnProcessExit(
+        target_action=action,
+        on_exit=(then or []) + [EmitEvent(event=Shutdown(reason=f'{name} exited'))]))
+
+
+def large_data_transport():
+    # Images are large: Fast DDS's LARGE_DATA transports deliver 1280x720 rgb8 at 30 FPS where
+    # the default UDP transport lost most frames (measured 4.7 of 30 FPS). Kept if already set.
+    return SetEnvironmentVariable('FASTDDS_BUILTIN_TRANSPORTS', EnvironmentVariable(
+        'FASTDDS_BUILTIN_TRANSPORTS', default_value='LARGE_DATA'))
