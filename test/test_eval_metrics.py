@@ -97,3 +97,12 @@ def test_eval_synthocc_compares_models_pairwise(capsys):
     assert numbers[3] == pytest.approx(gain[occluded].mean(), abs=0.01)
     with pytest.raises(SystemExit, match='no model'):
         bench.compare(results, 'nobody', gt, occluded, np.ones(40, bool), np.zeros(40))
+
+
+def test_greedy_match_takes_the_closest_pair_first_and_respects_the_limit():
+    from hmr_models.eval.tracking import greedy_match
+    cost = np.array([[0.5, 0.1], [0.2, 0.3], [np.nan, 9.0]])
+    # (0, 1) first, then (1, 0); row 2 only has a pair above the limit.
+    np.testing.assert_array_equal(greedy_match(cost, 1.0), [1, 0, -1])
+    np.testing.assert_array_equal(greedy_match(cost, 10.0), [1, 0, -1])   # columns used up
+    np.testing.assert_array_equal(greedy_match(np.zeros((2, 0)), 1.0), [-1, -1])

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from hmr_models.eval.tracking import greedy_match
 from hmr_models.types import CameraIntrinsics
 
 
@@ -286,15 +287,10 @@ def link_over_time(centres, max_distance=0.5):
     out = []
     for frame in centres:
         frame = np.asarray(frame, np.float64).reshape(-1, 3)
-        ids = np.full(len(frame), -1, int)
-        pairs = sorted((np.linalg.norm(c - pos), i, pid) for i, c in enumerate(frame)
-                       if np.isfinite(c).all() for pid, pos in last.items())
-        used = set()
-        for d, i, pid in pairs:
-            if d > max_distance or ids[i] >= 0 or pid in used:
-                continue
-            ids[i] = pid
-            used.add(pid)
+        pids = np.array(list(last), int)
+        seen = np.array(list(last.values())).reshape(-1, 3)
+        match = greedy_match(np.linalg.norm(frame[:, None] - seen[None], axis=-1), max_distance)
+        ids = np.where(match >= 0, pids[np.maximum(match, 0)] if len(pids) else -1, -1)
         for i, c in enumerate(frame):
             if ids[i] < 0 and np.isfinite(c).all():
                 ids[i] = next_id

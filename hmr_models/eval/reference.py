@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .multiview import associate_views, link_over_time, triangulate
+from .tracking import greedy_match
 
 
 @dataclass
@@ -108,11 +109,4 @@ def match_detections(people, reference_people, camera, min_score=0.3, max_distan
     with np.errstate(all='ignore'):
         cost = np.nanmedian(np.where(np.isfinite(d), d, np.nan), axis=-1) / height[:, None]
     cost = np.where(np.isfinite(cost), cost, np.inf)
-    pairs = sorted((cost[i, j], i, j) for i in range(n) for j in range(m))
-    used = set()
-    for c, i, j in pairs:
-        if c > max_distance or out[i] >= 0 or j in used:
-            continue
-        out[i] = j
-        used.add(j)
-    return out
+    return greedy_match(cost, max_distance)

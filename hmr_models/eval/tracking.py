@@ -38,6 +38,27 @@ def assign(similarity, threshold):
     return [(int(r), int(c)) for r, c in zip(rows, cols) if allowed[r, c]]
 
 
+def greedy_match(cost, max_cost):
+    """Greedy one-to-one matching by increasing cost: (N,) column of each row, -1 if none.
+
+    cost (N, M); pairs costing more than `max_cost` (or NaN) are never matched. Unlike `assign`
+    (the best total, for the metrics) this takes the closest pair first, as a person associator
+    does; ties go to the lower row, then the lower column.
+    """
+    cost = np.asarray(cost, np.float64)
+    out = np.full(cost.shape[0], -1, int)
+    if cost.size == 0:
+        return out
+    used = np.zeros(cost.shape[1], bool)
+    for flat in np.argsort(cost, axis=None, kind='stable'):      # NaN sorts last
+        i, j = divmod(int(flat), cost.shape[1])
+        if not cost[i, j] <= max_cost:
+            break
+        if out[i] < 0 and not used[j]:
+            out[i], used[j] = j, True
+    return out
+
+
 @dataclass
 class TrackingFrame:
     """One frame for the tracking metrics: ids of ground truth and predictions, similarities."""
