@@ -17,10 +17,10 @@ launch's nodes):
 
     .venv/bin/python examples/safety_and_attention.py --ros-args -p reference_frame:=base_link
 """
-import rclpy
+import sys
+
 from geometry_msgs.msg import Twist
 from hri_msgs.msg import IdsList
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32
@@ -29,6 +29,7 @@ from tf2_msgs.msg import TFMessage
 from hmr_models.awareness import TransformTree
 from hmr_models.awareness.attention import facing_angle, pointing_miss
 from hmr_ros.msg import NearestPerson, ZoneEvent
+from hmr_ros.node_main import run_node
 from hmr_ros.tf_conversion import transform_from_msg
 
 
@@ -112,18 +113,6 @@ class SafetyAndAttention(Node):
                                        else f'{body_id} is not facing the robot')
 
 
-def main():
-    rclpy.init()
-    node = SafetyAndAttention()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-
-
 if __name__ == '__main__':
-    main()
+    # hmr_ros's runner: spin until Ctrl-C or SIGTERM, then a clean shutdown (exit code 0).
+    sys.exit(run_node(SafetyAndAttention))

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -17,6 +16,7 @@ from hmr_models.body import load_body_model
 from hmr_models.types import BodyEstimate, People
 from hmr_ros.image_conversion import rgb_to_image
 from hmr_ros.msg import SMPLPersonArray
+from hmr_ros.node_main import run_node
 from hmr_ros.person_msgs import to_person_array
 
 WIDTH, HEIGHT = 640, 480
@@ -42,9 +42,8 @@ def people_and_bodies(first_id, body):
     return people, bodies
 
 
-def main():
+def make_node():
     first_id = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    rclpy.init()
     node = rclpy.create_node('fake_people')
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pubs = [node.create_publisher(SMPLPersonArray, t, reliable)
@@ -66,15 +65,8 @@ def main():
         for pub in pubs:
             pub.publish(to_person_array(header, people, bodies, 'compact'))
     node.create_timer(0.1, tick)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return node
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_node(make_node))
