@@ -25,6 +25,15 @@ def wait_for(predicate, timeout, period=0.05):
     return value
 
 
+def pid_alive(pid):
+    """Whether a process still exists (a launch's children must be gone after it stops)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def wait_matched(*publishers, timeout=30, settle=0.5):
     """Wait until every publisher has a subscriber, then `settle` seconds more.
 

@@ -8,9 +8,8 @@ from tf2_msgs.msg import TFMessage
 from hmr_models.awareness import TransformTree
 from hmr_ros.msg import NearestPerson
 from hmr_ros.tf_conversion import to_seconds, transform_from_msg
-from ros.conftest import ros2_command, wait_for
+from ros.conftest import pid_alive, ros2_command, wait_for
 from ros.test_humans import LATCHED
-from ros.test_launch import pid_alive
 from ros.test_nodes import collect, RELIABLE
 
 

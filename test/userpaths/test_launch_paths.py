@@ -1,25 +1,18 @@
 """The README's launch commands as a user runs them, with subscribers on every output."""
-import os
 import re
 
 import numpy as np
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
 from hmr_models.body import load_body_model
 from hmr_ros.msg import SMPLPersonArray
+from ros.conftest import pid_alive
 from userpaths.conftest import OUTPUTS, TopicLog, ros2_command, wait_for
 
 LAUNCH_TIMEOUT = 420   # seconds: model loading and the first frames on a busy 2-core machine
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def diagnostic_values(log, node='hmr_node'):
@@ -36,16 +29,31 @@ def test_main_command_with_a_subscriber_on_every_output(ros_node, spawn):
 
     A subscriber on ~/markers used to turn every frame into a pipeline error.
     """
-    logs = {topic: TopicLog(ros_node, msg_type, topic) for topic, msg_type in OUTPUTS.items()}
+    logs = {topic: TopicLog(ros_node, msg_type, topic, keep=20 if 'persons' in topic else 5)
+            for topic, msg_type in OUTPUTS.items()}
+    images = TopicLog(ros_node, Image, '/camera/image_raw', qos=qos_profile_sensor_data)
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py')
     assert wait_for(lambda: all(log.count >= 3 for log in logs.values()), LAUNCH_TIMEOUT), \
         ({t: log.count for t, log in logs.items()}, launch.text)
+    assert 'sample_sports2d.mp4' in launch.text
+    # Every output carries the stamp and frame of the source image it was computed from.
+    persons, smoothed = logs['/hmr_node/persons'], logs['/hmr_node/persons_smoothed']
+    assert set(persons.stamps) & set(images.stamps), (persons.stamps[:3], images.stamps[:3])
+    assert all(m.header.frame_id == 'camera_optical_frame' for m in persons.last)
+    # The default profile runs the bundled DPMesh and DiffMesh: meshes in front of the camera.
+    meshes = [q for m in persons.last for q in m.persons if q.has_mesh]
+    assert meshes, 'no mesh from the default compact model'
+    assert all(q.model_profile == 'compact' and q.translation.z > 0 for q in meshes)
+    # Tracked people are smoothed; untracked ones are passed through and labelled so.
+    assert wait_for(lambda: any(q.temporal for m in list(smoothed.last) for q in m.persons), 60)
+    assert all(q.has_mesh and q.temporal == (q.track_id >= 0) for m in list(smoothed.last)
+               for q in m.persons)
     # Markers: the full mesh of a person, as a TRIANGLE_LIST of the body's every triangle.
     faces = load_body_model().faces
-    meshes = [m for arr in logs['/hmr_node/markers'].last for m in arr.markers
-              if m.type == Marker.TRIANGLE_LIST]
-    assert meshes and max(len(m.points) for m in meshes) == 3 * len(faces)
-    assert all(m.header.frame_id == 'camera_optical_frame' for m in meshes)
+    mesh_markers = [m for arr in logs['/hmr_node/markers'].last for m in arr.markers
+                    if m.type == Marker.TRIANGLE_LIST]
+    assert mesh_markers and max(len(m.points) for m in mesh_markers) == 3 * len(faces)
+    assert all(m.header.frame_id == 'camera_optical_frame' for m in mesh_markers)
     # Images: the source's size; the overlay differs from the debug image (meshes drawn).
     overlay, debug = logs['/hmr_node/overlay'].last[-1], logs['/hmr_node/debug_image'].last[-1]
     assert (overlay.width, overlay.height) == (debug.width, debug.height) == (1280, 720)
@@ -56,7 +64,9 @@ def test_main_command_with_a_subscriber_on_every_output(ros_node, spawn):
     print(f"markers received at {logs['/hmr_node/markers'].rate():.2f} /s, persons at "
           f"{logs['/hmr_node/persons'].rate():.2f} /s with every output subscribed")
     pids = [int(p) for p in re.findall(r'process started with pid \[(\d+)\]', launch.text)]
+    assert len(pids) == 3, launch.text      # camera_source, hmr_node, viewer
     assert launch.interrupt(timeout=90) == 0, launch.text
+    assert 'process has finished cleanly' in launch.text
     assert 'pipeline error' not in launch.text, launch.text
     assert 'Failed to publish log message' not in launch.text, launch.text
     assert 'process has died' not in launch.text, launch.text
