@@ -115,8 +115,9 @@ def run(code, clip, args, label):
     """One measured run of the code in folder `code` on `clip`; returns a dict of figures."""
     env = dict(os.environ)
     env['PYTHONPATH'] = str(code)
-    env.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
-    os.environ['FASTDDS_BUILTIN_TRANSPORTS'] = env['FASTDDS_BUILTIN_TRANSPORTS']
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport(env)          # as the launch files' processes
+    use_large_image_transport()
     params_file = Path(code) / 'config' / 'hmr.yaml'
     logs = Path(tempfile.mkdtemp(prefix='bench_live_'))
     observer = Observer()

@@ -184,7 +184,8 @@ def main():
     parser.add_argument('--keep', action='store_true', help='keep the logs and bags')
     args = parser.parse_args()
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
-    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport()     # as the launch files' processes
     os.environ['PYTHONPATH'] = os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
     work = Path(tempfile.mkdtemp(prefix='bench_userpaths_'))

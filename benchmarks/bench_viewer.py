@@ -122,7 +122,8 @@ def main():
     ap.add_argument('--screenshot', type=Path, default=None)
     ap.add_argument('--logs', type=Path, default=Path('out/bench_viewer'))
     args = ap.parse_args()
-    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport()     # as the launch files' processes
     args.logs.mkdir(parents=True, exist_ok=True)
     ros2 = str(Path(sys.executable).parent / 'ros2')
     diag = Diagnostics()

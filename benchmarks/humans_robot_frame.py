@@ -1,13 +1,12 @@
 r"""Watch the humans node as a subscriber does: dump its messages, plot bodies in the robot frame.
 
-Run beside ``ros2 launch hmr_ros robot.launch.py`` (same ROS_DOMAIN_ID, and
-``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` like the launch's nodes):
+Run beside ``ros2 launch hmr_ros robot.launch.py`` (same ROS_DOMAIN_ID):
 
     .venv/bin/python benchmarks/humans_robot_frame.py --frames 60 --out out/humans \\
         --png docs/results/humans_robot_frame.png
 
 With ``--synthetic`` it needs nothing else: it starts the humans node itself and plays the
-test clip with exact geometry (hmr_models.awareness.testing.approach_scene: one person walks
+test clip with exact geometry (hmr_models.awareness.scenarios.approach_scene: one person walks
 at the robot while another points at it) on a camera 1.3 m up, pitched 0.2 rad down.
 
 It records /tf, /tf_static, /humans/bodies/tracked, /humans/nearest_person and
@@ -17,7 +16,6 @@ events and the nearest-person series into --out, and draws the skeletons of the 
 few images in the reference frame: top view with the safety zones, side view with the ground.
 """
 import argparse
-import os
 from pathlib import Path
 import threading
 import time
@@ -183,7 +181,7 @@ def play_synthetic(node, rec, log):
     from tf2_msgs.msg import TFMessage
 
     from hmr_models.awareness.frames import OPTICAL_IN_CAMERA, make_transform, rpy_to_rotation
-    from hmr_models.awareness.testing import approach_scene, default_camera, level_camera
+    from hmr_models.awareness.scenarios import approach_scene, default_camera, level_camera
     from hmr_models.body import load_body_model
     from hmr_ros.awareness_msgs import person_array
     from hmr_ros.msg import SMPLPersonArray
@@ -236,7 +234,8 @@ def main():
     parser.add_argument('--synthetic', action='store_true',
                         help='start the humans node and play the synthetic approach scene')
     args = parser.parse_args()
-    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport()     # as the launch files' processes
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     rclpy.init()

@@ -12,8 +12,7 @@ Copy it and adapt. It uses only the humans node's outputs (robot.launch.py start
   a person faces the robot when the body frame's x axis points at the robot's origin, and
   points at it when a straight, raised arm's shoulder->wrist ray passes near it.
 
-Run (in a second terminal, same ROS_DOMAIN_ID; FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA like the
-launch's nodes):
+Run (in a second terminal, same ROS_DOMAIN_ID; the default Fast DDS settings are fine):
 
     .venv/bin/python examples/safety_and_attention.py --ros-args -p reference_frame:=base_link
 """

@@ -18,7 +18,6 @@ hmr_models.eval as numpy: the scoring and the report stay ROS-free and reusable.
 import argparse
 import csv
 import json
-import os
 from pathlib import Path
 import shutil
 import subprocess
@@ -578,7 +577,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if '--ros-args' in argv:     # started by a launch file as a node would be
         argv = argv[:argv.index('--ros-args')]
-    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport()     # as the launch file's processes
     try:
         if argv and argv[0] == 'score':
             ns = build_score_parser().parse_args(argv[1:])

@@ -515,8 +515,9 @@ class HMRNode(Node):
             self._warned_no_input = True
             self.get_logger().warning(
                 f'{publishers} publisher(s) on {self.image_topic} but no image received in '
-                f'{waited:.0f} s: a publisher in another process needs the same '
-                'FASTDDS_BUILTIN_TRANSPORTS as this node (the launch files use LARGE_DATA)')
+                f'{waited:.0f} s: a publisher in another process may use other Fast DDS '
+                'transports (FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA cannot talk to the '
+                'defaults); the launch files use config/fastdds_large_images.xml')
 
     def close(self):
         self._intake.close()

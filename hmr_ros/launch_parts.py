@@ -4,11 +4,12 @@ Imported by the files in `launch/` when `ros2 launch` runs them (real ROS 2 `lau
 shim's), so it is only imported there, never by the nodes.
 """
 from launch.actions import (
-    DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable)
+    DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler,
+    SetEnvironmentVariable)
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
@@ -85,8 +86,11 @@ def shutdown_when_exits(action, name, then=None):
         on_exit=(then or []) + [EmitEvent(event=Shutdown(reason=f'{name} exited'))]))
 
 
-def large_data_transport():
-    # Images are large: Fast DDS's LARGE_DATA transports deliver 1280x720 rgb8 at 30 FPS where
-    # the default UDP transport lost most frames (measured 4.7 of 30 FPS). Kept if already set.
-    return SetEnvironmentVariable('FASTDDS_BUILTIN_TRANSPORTS', EnvironmentVariable(
-        'FASTDDS_BUILTIN_TRANSPORTS', default_value='LARGE_DATA'))
+def large_image_transport():
+    """Fast DDS shared memory that holds whole camera images (hmr_ros.transport), unless the
+    user set a Fast DDS variable: the default transports delivered 4 of 30 FPS of 1280x720."""
+    def settings(context):
+        from hmr_ros.transport import large_image_environment
+        return [SetEnvironmentVariable(name, value)
+                for name, value in large_image_environment().items()]
+    return OpaqueFunction(function=settings)

@@ -16,7 +16,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    hmr_node, large_data_transport, model_profile_argument, params_file_argument,
+    hmr_node, large_image_transport, model_profile_argument, params_file_argument,
     shutdown_when_exits, typed)
 
 MODES = ('lockstep', 'realtime')
@@ -122,5 +122,5 @@ def generate_launch_description():
         DeclareLaunchArgument('compare', default_value='',
                               description='another evaluation folder to compare with (A/B)'),
     ]
-    return LaunchDescription(arguments + [large_data_transport(),
+    return LaunchDescription(arguments + [large_image_transport(),
                                           OpaqueFunction(function=_nodes)])

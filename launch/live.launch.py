@@ -12,7 +12,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_data_transport,
+    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
     model_profile_argument, params_file_argument, shutdown_when_exits, source_argument, typed)
 
 
@@ -45,5 +45,5 @@ def generate_launch_description():
     hmr = hmr_node(params_file, image_topic='/camera/image_raw')
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
-        large_data_transport(), camera, hmr, *display_nodes(params_file),
+        large_image_transport(), camera, hmr, *display_nodes(params_file),
         shutdown_when_exits(camera, 'camera_source'), shutdown_when_exits(hmr, 'hmr_node')])

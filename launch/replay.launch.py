@@ -11,7 +11,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_data_transport,
+    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
     model_profile_argument, params_file_argument, shutdown_when_exits, typed)
 
 
@@ -50,5 +50,5 @@ def generate_launch_description():
     hmr = hmr_node(params_file, image_topic=typed('image_topic', str),
                    image_transport=typed('image_transport', str))
     return LaunchDescription(arguments + [
-        large_data_transport(), player, hmr, *display_nodes(params_file),
+        large_image_transport(), player, hmr, *display_nodes(params_file),
         shutdown_when_exits(player, 'bag_play'), shutdown_when_exits(hmr, 'hmr_node')])

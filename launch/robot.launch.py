@@ -15,7 +15,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, hmr_node, large_data_transport, model_profile_argument, params_file_argument,
+    FRAME_FLOW, hmr_node, large_image_transport, model_profile_argument, params_file_argument,
     shutdown_when_exits, source_argument, typed)
 
 CAMERA_MOUNT = (('x', '0.0', 'metres ahead of the reference frame\'s origin'),
@@ -73,6 +73,6 @@ def generate_launch_description():
             'camera_info_topic': '/camera/camera_info',
         }])
     return LaunchDescription(arguments + [
-        large_data_transport(), mount, camera, hmr, humans,
+        large_image_transport(), mount, camera, hmr, humans,
         shutdown_when_exits(camera, 'camera_source'), shutdown_when_exits(hmr, 'hmr_node'),
         shutdown_when_exits(humans, 'humans')])

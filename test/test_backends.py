@@ -29,7 +29,7 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture(scope='module')
 def test_body(tmp_path_factory):
     from hmr_models.body import load_body_model
-    from hmr_models.body.testing import make_test_body_file
+    from fixtures.bodies import make_test_body_file
     return load_body_model(make_test_body_file(tmp_path_factory.mktemp('body') / 'b.npz'))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from hmr_models.awareness import AwarenessConfig, HumanAwareness, TransformTree
 from hmr_models.awareness.attention import facing_angle, pointing_miss
 from hmr_models.awareness.frames import camera_pose_to_optical, make_transform
-from hmr_models.awareness.testing import (
+from hmr_models.awareness.scenarios import (
     default_camera, facing, level_camera, pointing_pose, synthetic_person, walking_pose)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from hmr_models.awareness import (
     AwarenessConfig, HumanAwareness, TrackState, TransformTree, camera_pose_to_optical)
-from hmr_models.awareness.testing import (
+from hmr_models.awareness.scenarios import (
     approach_sequence, default_camera, level_camera, synthetic_person, walking_pose)
 
 CAMERA_POSE = level_camera(height=1.3, pitch_down=0.2, x=0.1)

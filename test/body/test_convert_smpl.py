@@ -10,7 +10,7 @@ import scipy.sparse
 from hmr_models.body import load_body_model
 from hmr_models.body.convert_smpl import (SMPLConversionError, convert_smpl, gender_from_filename,
                                           load_smpl_pkl, main)
-from hmr_models.body.testing import make_test_body_arrays
+from fixtures.bodies import make_test_body_arrays
 
 
 class _FakeChumpy:

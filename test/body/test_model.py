@@ -5,7 +5,7 @@ import torch
 
 from hmr_models.body import BodyModelFormatError, load_body_model
 from hmr_models.body.model_file import read_body_file
-from hmr_models.body.testing import TEST_REST_JOINTS, make_test_body_file
+from fixtures.bodies import TEST_REST_JOINTS, make_test_body_file
 from hmr_models.paths import MissingModelFile
 
 

@@ -9,7 +9,7 @@ from hmr_models.body.keypoint_sets import (COCO17_TO_DPMESH30, DPMESH30_EDGES, D
 from hmr_models.body.regressors import (coco17_regressor, dpmesh30_regressor,
                                         h36m17_regressor, head_top_vertices,
                                         keypoint_regressors)
-from hmr_models.body.testing import make_test_body_arrays
+from fixtures.bodies import make_test_body_arrays
 from hmr_models.skeleton import COCO17_NAMES, H36M17_NAMES, SMPL24_NAMES
 
 

@@ -41,7 +41,7 @@ def make_walk():
 @pytest.fixture(scope='session')
 def test_body(tmp_path_factory):
     from hmr_models.body import load_body_model
-    from hmr_models.body.testing import make_test_body_file
+    from fixtures.bodies import make_test_body_file
     path = tmp_path_factory.mktemp('body') / 'test_body.npz'
     make_test_body_file(path)
     return load_body_model(path)

@@ -12,7 +12,7 @@ from hmr_models.data.datasets import (COCOKeypoints, PW3DSequences, Preprocessed
                                       SampleList, SyntheticSamples, crop_sample, remap,
                                       sample_from_crop, validate_sample)
 from hmr_models.data.datasets.formats import OPENPOSE18_NAMES, SPIN24_NAMES
-from hmr_models.data.datasets.testing import make_test_people, write_test_shard
+from fixtures.datasets import make_test_people, write_test_shard
 from hmr_models.skeleton import COCO17_NAMES
 from hmr_models.types import CameraIntrinsics
 

@@ -15,9 +15,9 @@ def tiny_model():
 
 @pytest.fixture(scope='session')
 def test_body(tmp_path_factory):
-    """A small SMPL-format body (hmr_models.body.testing), loaded through load_body_model."""
+    """A small SMPL-format body (fixtures.bodies), loaded through load_body_model."""
     from hmr_models.body import load_body_model
-    from hmr_models.body.testing import make_test_body_file
+    from fixtures.bodies import make_test_body_file
     path = tmp_path_factory.mktemp('body') / 'test_body.npz'
     make_test_body_file(path)
     return load_body_model(path)

@@ -77,7 +77,7 @@ def test_adopt_weights_keeps_what_fits(tmp_path):
 
 def test_lifter_learns_poses_from_keypoints(test_body):
     """A few people, lifted from their projected keypoints: the 3D error must fall a lot."""
-    from hmr_models.data.datasets.testing import make_test_people
+    from fixtures.datasets import make_test_people
     torch.manual_seed(0)
     people = make_test_people(test_body, n=4, seed=3, pose_scale=0.5)
     cam = people['camera']
@@ -111,7 +111,7 @@ def test_lifter_learns_poses_from_keypoints(test_body):
 
 def test_synthetic_keypoints_match_the_crop_samples(tmp_path, test_body):
     from hmr_models.data.datasets import SyntheticKeypoints, SyntheticSamples
-    from hmr_models.data.datasets.testing import write_test_shard
+    from fixtures.datasets import write_test_shard
     shard = write_test_shard(tmp_path / 's.npz', test_body, n=5, crop_size=64)
     crops = SyntheticSamples(shard, input_keypoints='detected')
     points = SyntheticKeypoints(shard, input_keypoints='detected')

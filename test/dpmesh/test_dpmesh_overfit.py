@@ -12,7 +12,7 @@ from torch.utils.data import default_collate
 
 from dpmesh_helpers import make_model
 from hmr_models.data.datasets import crop_sample
-from hmr_models.data.datasets.testing import draw_stick_figure
+from fixtures.datasets import draw_stick_figure
 from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, \
     project_to_rotation
 from hmr_models.train.train_dpmesh import DPMeshTraining

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hmr_models.body import load_body_model
-from hmr_models.body.testing import make_test_body_file
+from fixtures.bodies import make_test_body_file
 from hmr_models.render import OverlayRenderer, track_color, track_colors, vertex_normals
 from hmr_models.types import CameraIntrinsics
 

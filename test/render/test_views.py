@@ -2,7 +2,7 @@
 import numpy as np
 
 from hmr_models.body import load_body_model
-from hmr_models.body.testing import make_test_body_file
+from fixtures.bodies import make_test_body_file
 from hmr_models.render import OverlayRenderer
 from hmr_models.render.views import grid, look_at_camera_frame, render_views
 

@@ -1,7 +1,7 @@
 """The humans node on the real middleware: TF tree, REP-155 topics, URDF, proximity events.
 
 A static camera pose goes out on /tf_static (as a robot's URDF or robot.launch.py would send
-it), then a synthetic clip with exact geometry (hmr_models.awareness.testing): person 7 walks
+it), then a synthetic clip with exact geometry (hmr_models.awareness.scenarios): person 7 walks
 straight at the robot from 4 m while person 3 stands aside pointing at it, then 7 disappears.
 """
 from pathlib import Path
@@ -16,7 +16,7 @@ from std_msgs.msg import Float32, String
 from tf2_msgs.msg import TFMessage
 
 from hmr_models.awareness import TransformTree
-from hmr_models.awareness.testing import approach_scene, default_camera, level_camera
+from hmr_models.awareness.scenarios import approach_scene, default_camera, level_camera
 from hmr_models.awareness.urdf import urdf_forward_kinematics
 from hmr_ros.awareness_msgs import person_array
 from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneEvent

@@ -8,7 +8,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hmr_models.body import load_body_model
-from hmr_models.body.testing import make_test_body_file
+from fixtures.bodies import make_test_body_file
 from hmr_ros.markers import MarkerStyle, body_markers, body_markers_cdr
 
 from ros.conftest import wait_for

@@ -11,14 +11,14 @@ from hmr_models.train import train_dpmesh, train_vqvae
 
 @pytest.fixture(scope='module')
 def body_file(tmp_path_factory):
-    from hmr_models.body.testing import make_test_body_file
+    from fixtures.bodies import make_test_body_file
     return make_test_body_file(tmp_path_factory.mktemp('body') / 'body.npz')
 
 
 @pytest.fixture(scope='module')
 def shard(tmp_path_factory, body_file):
     from hmr_models.body import load_body_model
-    from hmr_models.data.datasets.testing import write_test_shard
+    from fixtures.datasets import write_test_shard
     return write_test_shard(tmp_path_factory.mktemp('data') / 'shard.npz',
                             load_body_model(body_file), n=6, crop_size=64)
 

@@ -104,7 +104,7 @@ def test_rendered_frames(scene, test_body):
 
 
 def test_generate_cli(shared_mocap, tmp_path, test_body):
-    from hmr_models.body.testing import make_test_body_file
+    from fixtures.bodies import make_test_body_file
     from hmr_models.data.mocap.corpus import build_corpus
     from hmr_models.data.synth.generate import main
     corpus = build_corpus(cache_dir=tmp_path / 'cache', mocap_dir=shared_mocap,

@@ -1,4 +1,4 @@
-"""Synthetic people with exact geometry, for tests and demos of the awareness layer.
+"""Synthetic scenarios with exact geometry, for tests and benchmarks of the awareness layer.
 
 A person is placed in a robot frame (x forward, y left, z up, ground z = 0), standing on the
 ground at (x, y) and facing `yaw`, then seen by a camera whose optical frame has the pose
@@ -70,22 +70,16 @@ def synthetic_person(body_model, track_id, position, yaw, robot_from_optical, in
     pose_c[0] = Rotation.from_matrix(optical_from_robot[:3, :3] @ world_orient).as_rotvec()
     joints_c = transform_points(optical_from_robot, joints)
     vertices_c = transform_points(optical_from_robot, vertices)
-    uv = project(vertices_c, intrinsics)
-    keypoints = project(body_model.regress(vertices_c[None].astype(np.float32), 'coco17')[0],
-                        intrinsics)
+    uv = intrinsics.project(vertices_c)          # NaN for vertices behind the camera
+    keypoints = intrinsics.project(
+        body_model.regress(vertices_c[None].astype(np.float32), 'coco17')[0])
     person = PersonInput(
-        track_id=track_id, bbox=np.array([*uv.min(0), *uv.max(0)]), keypoints=keypoints,
+        track_id=track_id, bbox=np.array([*np.nanmin(uv, 0), *np.nanmax(uv, 0)]),
+        keypoints=keypoints,
         keypoint_scores=np.full(17, score), score=score, has_mesh=True,
         pose=pose_c.reshape(72), betas=betas, joints=joints_c, body_model=body_model.name,
         translation=joints_c[0] - rest_pelvis)
     return person, vertices
-
-
-def project(points, intrinsics):
-    p = np.asarray(points, np.float64)
-    z = np.maximum(p[:, 2], 1e-6)
-    return np.stack([intrinsics.fx * p[:, 0] / z + intrinsics.cx,
-                     intrinsics.fy * p[:, 1] / z + intrinsics.cy], axis=1)
 
 
 def default_camera(width=640, height=480):
