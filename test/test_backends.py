@@ -129,7 +129,8 @@ def test_a_model_that_does_not_export_runs_with_torch(cache, monkeypatch, caplog
 
 
 def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
-    """The shipped compact weights (the CPU default): same answers on both backends.
+    """The shipped compact weights (what live.launch.py runs) load and give the same answers
+    on both backends.
 
     Uses the machine's cache, which scripts/setup.sh fills (an export takes ~30 s on 2 cores).
     """
@@ -138,6 +139,8 @@ def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
     for backend in ('torch', 'onnxruntime'):
         pipeline = build_pipeline(PipelineConfig(threads=1, backend=backend,
                                                  pipelining=False))
+        assert pipeline.mesh.config.profile == 'compact'
+        assert isinstance(pipeline.temporal, StreamingSmoother)
         assert pipeline.mesh.backend == backend and pipeline.temporal.backend == backend
         results[backend] = pipeline.mesh.predict(frame, people, None)
     assert cache_dir().exists()

@@ -36,7 +36,10 @@ def frames():
 
 
 def build(checkpoints, **kw):
+    """The plumbing on torch (no ONNX export per pipeline); the node's default backend
+    (onnxruntime on the CPU) runs in the first test and in test_backends.py."""
     method = kw.pop('temporal_method', 'diffmesh')
+    kw.setdefault('backend', 'torch')
     config = PipelineConfig(threads=1, **kw)
     stages = StageConfigs(mesh=MeshConfig(dpmesh_checkpoint=str(checkpoints / 'dpmesh')),
                           temporal=TemporalConfig(method, str(checkpoints / 'diffmesh')))
@@ -44,7 +47,7 @@ def build(checkpoints, **kw):
 
 
 def test_full_pipeline_gives_per_frame_and_smoothed_bodies(checkpoints, frames):
-    pipeline = build(checkpoints)
+    pipeline = build(checkpoints, backend='auto')
     assert isinstance(pipeline.mesh, DPMeshPredictor)
     assert isinstance(pipeline.temporal, StreamingSmoother)
     for i, frame in enumerate(frames):
@@ -88,13 +91,6 @@ def test_missing_weights_name_the_parameter(tmp_path):
         PipelineConfig(enable_tracking=False)
 
 
-def test_bundled_defaults_load():
-    """The shipped compact weights (what live.launch.py runs) are present and load."""
-    pipeline = build_pipeline(PipelineConfig(threads=1))
-    assert pipeline.mesh.config.profile == 'compact'
-    assert isinstance(pipeline.temporal, StreamingSmoother)
-
-
 def test_halves_give_what_process_gives(checkpoints, frames):
     """process_front + process_bodies (the node's two threads) == process, frame by frame."""
     whole, halves = build(checkpoints), build(checkpoints)
@@ -111,7 +107,7 @@ def test_halves_give_what_process_gives(checkpoints, frames):
 def test_delayed_frames_pair_smoothed_people_with_their_frame(checkpoints, frames):
     from hmr_models.diffmesh import StreamingConfig
     pipeline = build_pipeline(
-        PipelineConfig(threads=1),
+        PipelineConfig(threads=1, backend='torch'),
         StageConfigs(mesh=MeshConfig(dpmesh_checkpoint=str(checkpoints / 'dpmesh')),
                      temporal=TemporalConfig('diffmesh', str(checkpoints / 'diffmesh')),
                      streaming=StreamingConfig(temporal_delay_frames=3)))
