@@ -87,8 +87,11 @@ def shutdown_when_exits(action, name, then=None):
 
 
 def large_image_transport():
-    """Fast DDS shared memory that holds whole camera images (hmr_ros.transport), unless the
-    user set a Fast DDS variable: the default transports delivered 4 of 30 FPS of 1280x720."""
+    """Fast DDS shared memory that holds whole camera images (hmr_ros.transport).
+
+    Unless the user set a Fast DDS variable: the default transports delivered 4 of 30 FPS
+    of 1280x720.
+    """
     def settings(context):
         from hmr_ros.transport import large_image_environment
         return [SetEnvironmentVariable(name, value)
