@@ -177,6 +177,20 @@ def _delete_all_spec():
                 points=np.zeros((0, 3)), text='')
 
 
+def _body_specs(vertices, faces, track_ids, joints, style, clear):
+    """Marker specs (dicts) of N bodies, DELETEALL first when `clear`.
+
+    One layout for both the fast CDR path and the message path.
+    """
+    vertices, faces, joints, track_ids = _check(vertices, faces, joints, track_ids)
+    specs = _marker_specs(vertices, faces, joints, track_ids, style)
+    for spec in specs:
+        spec['action'] = ADD
+    if clear:
+        specs.insert(0, _delete_all_spec())
+    return specs
+
+
 def body_markers_cdr(stamp, frame_id, vertices, faces, track_ids, joints=None, style=None,
                      clear=True):
     """Serialized ``visualization_msgs/MarkerArray`` (CDR bytes) for N posed bodies.
@@ -194,12 +208,7 @@ def body_markers_cdr(stamp, frame_id, vertices, faces, track_ids, joints=None, s
         bytes that ``Publisher.publish`` sends as they are (publisher of MarkerArray).
     """
     style = style or MarkerStyle()
-    vertices, faces, joints, track_ids = _check(vertices, faces, joints, track_ids)
-    specs = _marker_specs(vertices, faces, joints, track_ids, style)
-    for spec in specs:
-        spec['action'] = ADD
-    if clear:
-        specs.insert(0, _delete_all_spec())
+    specs = _body_specs(vertices, faces, track_ids, joints, style, clear)
     sec, nanosec = _split_stamp(stamp)
     w = _CdrWriter()
     w.pack('I', len(specs), align=4)
@@ -218,12 +227,7 @@ def body_markers(stamp, frame_id, vertices, faces, track_ids, joints=None, style
     from visualization_msgs.msg import Marker, MarkerArray
 
     style = style or MarkerStyle()
-    vertices, faces, joints, track_ids = _check(vertices, faces, joints, track_ids)
-    specs = _marker_specs(vertices, faces, joints, track_ids, style)
-    for spec in specs:
-        spec['action'] = ADD
-    if clear:
-        specs.insert(0, _delete_all_spec())
+    specs = _body_specs(vertices, faces, track_ids, joints, style, clear)
     sec, nanosec = _split_stamp(stamp)
     life_ns = int(round(style.lifetime * 1e9))
     out = MarkerArray()
