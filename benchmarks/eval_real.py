@@ -54,6 +54,7 @@ from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary,  # noqa: E402
                                   body12_errors, keypoint_agreement)
 from hmr_models.eval.reference import build_reference, match_detections  # noqa: E402
+from hmr_models.eval import variants  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.fitting import RefineConfig  # noqa: E402
 from hmr_models.frontend import FrontEndConfig  # noqa: E402
@@ -73,16 +74,7 @@ VIDEOS = {'sports2d': 'sports2d/demo.mp4', 'vtest': 'opencv/vtest.avi'}
 
 def parse_variant(spec):
     """'name:k=v,k=v' -> (name, {k: typed v}) with the types of the config fields."""
-    name, _, rest = spec.partition(':')
-    types = {f.name: type(f.default) for cls in CONFIGS for f in fields(cls)}
-    values = {}
-    for item in filter(None, rest.split(',')):
-        key, _, raw = item.partition('=')
-        if key not in types:
-            raise SystemExit(f'--variant {spec!r}: unknown parameter {key!r}')
-        t = types[key]
-        values[key] = (raw.lower() in ('1', 'true', 'yes')) if t is bool else t(raw)
-    return name, values
+    return variants.parse_variant(spec, CONFIGS)
 
 
 def make_pipeline(values, threads):

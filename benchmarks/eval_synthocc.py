@@ -102,17 +102,9 @@ def refine(params, dataset, body, config):
 
 def parse_refine(spec, as_config=True):
     """'name:refine_k=v,...' -> (name, RefineConfig) (or the values dict)."""
-    from dataclasses import fields
+    from hmr_models.eval.variants import parse_variant
     from hmr_models.fitting import RefineConfig
-    name, _, rest = spec.partition(':')
-    types = {f.name: type(f.default) for f in fields(RefineConfig)}
-    values = {}
-    for item in filter(None, rest.split(',')):
-        key, _, raw = item.partition('=')
-        if key not in types:
-            raise SystemExit(f'--refine {spec!r}: unknown parameter {key!r}')
-        t = types[key]
-        values[key] = raw.lower() in ('1', 'true') if t is bool else t(raw)
+    name, values = parse_variant(spec, (RefineConfig,), option='--refine')
     return name, RefineConfig(**values) if as_config else values
 
 

@@ -106,3 +106,14 @@ def test_greedy_match_takes_the_closest_pair_first_and_respects_the_limit():
     np.testing.assert_array_equal(greedy_match(cost, 1.0), [1, 0, -1])
     np.testing.assert_array_equal(greedy_match(cost, 10.0), [1, 0, -1])   # columns used up
     np.testing.assert_array_equal(greedy_match(np.zeros((2, 0)), 1.0), [-1, -1])
+
+
+def test_benchmark_variants_are_typed_by_the_config_fields():
+    import pytest
+
+    from hmr_models.eval.variants import parse_variant
+    from hmr_models.fitting import RefineConfig
+    name, values = parse_variant('fit:refine_iterations=2,refine_fix_swaps=false', (RefineConfig,))
+    assert name == 'fit' and values == {'refine_iterations': 2, 'refine_fix_swaps': False}
+    with pytest.raises(SystemExit, match='--refine.*unknown parameter .nope.'):
+        parse_variant('x:nope=1', (RefineConfig,), option='--refine')

@@ -1,0 +1,19 @@
+"""Named parameter variants of a benchmark run, given as 'name:key=value,...' options."""
+from dataclasses import fields
+
+
+def parse_variant(spec, configs, option='--variant'):
+    """'name:k=v,k=v' -> (name, {k: v typed as the field k of one of the `configs` classes}).
+
+    An unknown key stops the run with a message naming the option and the key.
+    """
+    name, _, rest = spec.partition(':')
+    types = {f.name: type(f.default) for cls in configs for f in fields(cls)}
+    values = {}
+    for item in filter(None, rest.split(',')):
+        key, _, raw = item.partition('=')
+        if key not in types:
+            raise SystemExit(f'{option} {spec!r}: unknown parameter {key!r}')
+        kind = types[key]
+        values[key] = raw.lower() in ('1', 'true', 'yes') if kind is bool else kind(raw)
+    return name, values
