@@ -47,6 +47,18 @@ def model_profile_argument(description='model profile of hmr_node', choices=PROF
                                  description=description)
 
 
+def bag_image_arguments():
+    """image_topic and image_transport of a bag that hmr_node reads (replay, evaluation)."""
+    return [
+        DeclareLaunchArgument('image_topic', default_value='/camera/image_raw',
+                              description='image topic in the bag that hmr_node reads'),
+        DeclareLaunchArgument('image_transport', default_value='raw',
+                              choices=['raw', 'compressed'],
+                              description="'compressed': <image_topic>/compressed (bags "
+                                          'recorded with hmr-bag record --compress-images)'),
+    ]
+
+
 def display_arguments(viewer='false'):
     """rviz, viewer and viewer_port; `viewer` is the web viewer's default ('true'/'false')."""
     return [

@@ -16,8 +16,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    hmr_node, large_image_transport, model_profile_argument, params_file_argument,
-    shutdown_when_exits, typed)
+    bag_image_arguments, hmr_node, large_image_transport, model_profile_argument,
+    params_file_argument, shutdown_when_exits, typed)
 
 MODES = ('lockstep', 'realtime')
 
@@ -105,11 +105,7 @@ def generate_launch_description():
                                           "'realtime': the bag's timing, drops as live"),
         DeclareLaunchArgument('rate', default_value='1.0',
                               description='playback speed factor (realtime mode)'),
-        DeclareLaunchArgument('image_topic', default_value='/camera/image_raw',
-                              description='image topic in the bag that hmr_node reads'),
-        DeclareLaunchArgument('image_transport', default_value='raw',
-                              choices=['raw', 'compressed'],
-                              description="'compressed' for <image_topic>/compressed"),
+        *bag_image_arguments(),
         params_file_argument('hmr_node'),
         model_profile_argument(),
         DeclareLaunchArgument('people_topic', default_value='',

@@ -11,8 +11,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
-    model_profile_argument, params_file_argument, shutdown_when_exits, typed)
+    FRAME_FLOW, bag_image_arguments, display_arguments, display_nodes, hmr_node,
+    large_image_transport, model_profile_argument, params_file_argument, shutdown_when_exits,
+    typed)
 
 
 def generate_launch_description():
@@ -23,12 +24,7 @@ def generate_launch_description():
         DeclareLaunchArgument('rate', default_value='1.0', description='playback speed factor'),
         DeclareLaunchArgument('loop', default_value='false', choices=['true', 'false'],
                               description='restart the bag at its end'),
-        DeclareLaunchArgument('image_topic', default_value='/camera/image_raw',
-                              description='image topic in the bag that hmr_node reads'),
-        DeclareLaunchArgument('image_transport', default_value='raw',
-                              choices=['raw', 'compressed'],
-                              description="'compressed' for bags recorded with hmr-bag record "
-                                          '--compress-images (<image_topic>/compressed)'),
+        *bag_image_arguments(),
         DeclareLaunchArgument('every_frame', default_value='false', choices=['true', 'false'],
                               description="'true': lockstep, every image processed (the next "
                                           "is sent when hmr_node has finished); 'false': the "
