@@ -113,11 +113,10 @@ def stop(proc):
 
 def run(code, clip, args, label):
     """One measured run of the code in folder `code` on `clip`; returns a dict of figures."""
+    from hmr_ros.transport import use_large_image_transport
+    use_large_image_transport()     # this process and the nodes: as the launch files' processes
     env = dict(os.environ)
     env['PYTHONPATH'] = str(code)
-    from hmr_ros.transport import use_large_image_transport
-    use_large_image_transport(env)          # as the launch files' processes
-    use_large_image_transport()
     params_file = Path(code) / 'config' / 'hmr.yaml'
     logs = Path(tempfile.mkdtemp(prefix='bench_live_'))
     observer = Observer()

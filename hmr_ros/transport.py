@@ -17,16 +17,19 @@ def profile_path():
     return str(share_file('config', 'fastdds_large_images.xml'))
 
 
-def large_image_environment(environ=None):
-    """{variable: value} to add to `environ` (default os.environ); {} when the user chose."""
+def large_image_environment(environ=None, profile=None):
+    """{variable: value} to add to `environ` (default os.environ); {} when the user chose.
+
+    `profile`: the profile file (default: the installed one, `profile_path()`).
+    """
     environ = os.environ if environ is None else environ
     if any(environ.get(name) for name in USER_SETTINGS):
         return {}
-    return {PROFILE_VARIABLE: profile_path()}
+    return {PROFILE_VARIABLE: str(profile or profile_path())}
 
 
-def use_large_image_transport(environ=None):
+def use_large_image_transport(environ=None, profile=None):
     """Set the profile in `environ` (default os.environ) unless the user chose; returns it."""
     environ = os.environ if environ is None else environ
-    environ.update(large_image_environment(environ))
+    environ.update(large_image_environment(environ, profile))
     return environ

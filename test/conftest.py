@@ -16,15 +16,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(1, 100)))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-# Every process of the session (nodes, launches, this one) with the launch files' Fast DDS
-# profile (shared memory for whole images; hmr_ros.transport).
-os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
-                      str(REPO / 'config' / 'fastdds_large_images.xml'))
 os.environ['PYTHONPATH'] = os.pathsep.join(
     [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
 _prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
 if sys.prefix not in _prefixes:
     os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join(_prefixes + [sys.prefix])
+# Every process of the session (nodes, launches, this one) with the launch files' Fast DDS
+# profile from this checkout, unless the user chose Fast DDS settings (hmr_ros.transport).
+from hmr_ros.transport import use_large_image_transport  # noqa: E402
+use_large_image_transport(profile=REPO / 'config' / 'fastdds_large_images.xml')
 
 
 @pytest.fixture(scope='session', autouse=True)
