@@ -5,12 +5,16 @@
     model = DPMesh.from_pretrained('path/to/checkpoint')
     estimate = DPMeshPredictor(model, body, runtime).predict(image_rgb, people, camera)
 
-Modules: config (profiles), backbone (SD UNet + ControlNet + LoRA, feature taps, fusion),
-attention (cross-attention map recording), regressor (cascade transformer decoder),
-pose_prior (VQ-VAE pose tokenizer, VPoser decoder), keypoint_lifter (2D keypoints -> first SMPL
-estimate, compact profile), model (DPMesh), losses, keypoint_noise
-(NKR student inputs), checkpoint, sd_weights (local SD1.5 loading), ldm_keys (CompVis <->
-diffusers names), convert_authors (released DPMesh checkpoints), predictor.
+Layout, by role:
+- the model and its use: config (profiles), model (DPMesh), checkpoint, predictor (one image ->
+  bodies), factory (the pipeline's mesh stage from its parameters);
+- parts/: backbone (SD UNet + ControlNet + LoRA, feature taps, fusion), attention
+  (cross-attention map recording), regressor (cascade transformer decoder), pose_prior (VQ-VAE
+  pose tokenizer, VPoser decoder), keypoint_lifter (2D keypoints -> first SMPL estimate, compact
+  profile), keypoints (keypoint sets);
+- training/: losses, keypoint_noise (NKR student inputs);
+- weights/: sd15 (local SD1.5 loading), ldm_keys (CompVis <-> diffusers names), authors
+  (the authors' released DPMesh checkpoints).
 """
 from .config import (DPMeshConfig, LossConfig, PoseHeadConfig, RegressorConfig, VQVAEConfig,
                      load_config)

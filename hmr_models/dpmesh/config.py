@@ -13,7 +13,7 @@ import yaml
 
 from hmr_models.paths import ASSETS_DIR
 
-from .keypoint_lifter import KeypointLifterConfig
+from .parts.keypoint_lifter import KeypointLifterConfig
 
 PROFILE_DIR = ASSETS_DIR / 'configs' / 'dpmesh'
 SD_CONFIG_ROOT = ASSETS_DIR / 'configs'
@@ -49,7 +49,7 @@ class PoseHeadConfig:
     `vqvae`: the paper's head (classification over a frozen VQ-VAE codebook, soft decode).
     `vposer`: the head of the authors' released checkpoints (32-d VPoser v1 code, frozen decoder).
     `lifted`: the keypoint lifter's 23 rotations (6D) corrected by one pose token (needs
-    `keypoint_lifter.enabled`; the compact profile, see dpmesh.keypoint_lifter).
+    `keypoint_lifter.enabled`; the compact profile, see dpmesh.parts.keypoint_lifter).
     """
 
     type: str = 'vqvae'

@@ -12,7 +12,7 @@ SD15_HELP = (
     "The 'sd15' profile needs a DPMesh checkpoint trained at paper size: train one with "
     '`python -m hmr_models.train.train_dpmesh --config hmr_models/assets/configs/train/'
     "dpmesh_sd15.yaml` (your local SD1.5 + ControlNet weights), or convert the authors' "
-    'release with `python -m hmr_models.dpmesh.convert_authors`, and set dpmesh_checkpoint '
+    'release with `python -m hmr_models.dpmesh.weights.authors`, and set dpmesh_checkpoint '
     'to the folder.')
 
 

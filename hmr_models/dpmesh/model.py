@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from hmr_models.geometry.affine import apply_affine
 from hmr_models.geometry.projection import perspective_project, weak_perspective_to_translation
 from hmr_models.geometry.rotations import matrix_to_axis_angle, rot6d_interleaved_to_matrix
-from .backbone import DiffusionBackbone
 from .config import DPMeshConfig, load_config
-from .keypoint_lifter import KeypointLifter, box_features, load_lifter_weights
-from .pose_prior import PoseVQVAE, VPoserDecoder, load_pose_prior
-from .regressor import CascadeHead, CascadeRegressor
+from .parts.backbone import DiffusionBackbone
+from .parts.keypoint_lifter import KeypointLifter, box_features, load_lifter_weights
+from .parts.pose_prior import PoseVQVAE, VPoserDecoder, load_pose_prior
+from .parts.regressor import CascadeHead, CascadeRegressor
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import torch
 from hmr_models.runtime import Runtime
 from hmr_models.types import BodyEstimate, CameraIntrinsics, NUM_JOINTS, People
 
-from .keypoints import from_coco17, scores_from_coco17
 from .model import CropCameras, DPMeshOutput, prepare_images
+from .parts.keypoints import from_coco17, scores_from_coco17
 
 log = logging.getLogger(__name__)
 

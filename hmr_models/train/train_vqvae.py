@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from hmr_models.dpmesh.config import VQVAEConfig, build_dataclass, load_config
 from hmr_models.geometry.rotations import project_to_rotation
-from hmr_models.dpmesh.pose_prior import PoseVQVAE
+from hmr_models.dpmesh.parts.pose_prior import PoseVQVAE
 from hmr_models.skeleton import SMPL24_FLIP
 
 from .config_io import add_common_arguments, apply_overrides, load_run_config

@@ -4,14 +4,14 @@ The names are produced by a small replica of their module tree (attribute names 
 EternalEvan/DPMesh `common/model.py`, `common/nets/transformer.py`, `common/vpd/*`,
 `cldm/cldm.py`, cloneofsimo/lora's `LoraInjectedLinear`, VPoser v1), filled with random values,
 at any width. The SD components are diffusers models renamed to CompVis names with our
-ldm_keys maps (checked against diffusers' own single-file converter in test_sd_weights.py).
+ldm_keys maps (checked against diffusers' own single-file converter in test_dpmesh_sd15.py).
 """
 import re
 
 import torch
 from torch import nn
 
-from hmr_models.dpmesh.ldm_keys import controlnet_pairs, convert_state_dict, unet_pairs, \
+from hmr_models.dpmesh.weights.ldm_keys import controlnet_pairs, convert_state_dict, unet_pairs, \
     vae_pairs
 
 LORA_RE = re.compile(r'(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ff\.net\.0\.proj)\.(weight|bias)$')

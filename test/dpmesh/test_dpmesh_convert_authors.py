@@ -6,7 +6,7 @@ import torch
 
 from dpmesh_authors_replica import make_authors_state
 from hmr_models.dpmesh import DPMesh, load_config
-from hmr_models.dpmesh.convert_authors import convert_state, main, merge_lora, \
+from hmr_models.dpmesh.weights.authors import convert_state, main, merge_lora, \
     missing_targets
 
 SD = 'module.backbone.sd_model.'
@@ -86,7 +86,7 @@ def test_values_land_in_the_right_places(converted):
 def test_converted_unet_computes_what_the_merged_weights_compute(converted):
     """peft LoRA (kept trainable) == the authors' W + up @ down, numerically."""
     from diffusers import UNet2DConditionModel
-    from hmr_models.dpmesh.ldm_keys import convert_state_dict, unet_pairs
+    from hmr_models.dpmesh.weights.ldm_keys import convert_state_dict, unet_pairs
     state, comps, model, cfg, _, _ = converted
     unet_cfg = cfg.resolved_component('unet')
     prefix = SD + 'model.diffusion_model.'
@@ -142,7 +142,7 @@ def test_merge_all_lora_option():
 def test_vqvae_head_checkpoint_converts():
     """The authors' VQ variant (`vq_model.py`, PCT tokenizer) maps onto our VQ-VAE head."""
     from hmr_models.dpmesh.config import VQVAEConfig
-    from hmr_models.dpmesh.pose_prior import PoseVQVAE
+    from hmr_models.dpmesh.parts.pose_prior import PoseVQVAE
     cfg = load_config('tiny')
     state, _ = make_authors_state(cfg, seed=2)
     state = {k: v for k, v in state.items() if not k.startswith('module.vposer.')}

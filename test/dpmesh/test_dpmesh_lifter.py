@@ -6,7 +6,7 @@ import torch
 from dpmesh_helpers import make_model, random_inputs
 from hmr_models.dpmesh import load_config
 from hmr_models.dpmesh.checkpoint import adopt_weights
-from hmr_models.dpmesh.keypoint_lifter import KeypointLifter, KeypointLifterConfig
+from hmr_models.dpmesh.parts.keypoint_lifter import KeypointLifter, KeypointLifterConfig
 from hmr_models.dpmesh.model import CropCameras, lifter_output
 from hmr_models.paths import MissingModelFile
 
@@ -180,7 +180,7 @@ def test_the_trained_input_convention_travels_with_the_weights(tmp_path):
 
 
 def test_scores_in_other_keypoint_sets():
-    from hmr_models.dpmesh.keypoints import KEYPOINT_SET_NAMES, scores_from_coco17
+    from hmr_models.dpmesh.parts.keypoints import KEYPOINT_SET_NAMES, scores_from_coco17
     from hmr_models.skeleton import COCO17_NAMES
     s = np.random.default_rng(0).uniform(size=(3, 17)).astype(np.float32)
     np.testing.assert_array_equal(scores_from_coco17(s, 'coco17'), s)
@@ -194,7 +194,7 @@ def test_scores_in_other_keypoint_sets():
 
 def test_flip_test_is_mirror_equivariant():
     """With flip_test, lifting the mirrored person gives exactly the mirrored answer."""
-    from hmr_models.dpmesh.keypoint_lifter import MIRROR_6D
+    from hmr_models.dpmesh.parts.keypoint_lifter import MIRROR_6D
     from hmr_models.skeleton import COCO17_NAMES, SMPL24_FLIP, flip_permutation
     torch.manual_seed(0)
     lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1, scores=True,

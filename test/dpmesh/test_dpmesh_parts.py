@@ -12,11 +12,11 @@ from hmr_models.geometry.projection import perspective_project, weak_perspective
 from hmr_models.geometry.rotations import (axis_angle_to_matrix, matrix_to_axis_angle,
                                            matrix_to_rot6d, rot6d_interleaved_to_matrix,
                                            rot6d_to_matrix)
-from hmr_models.dpmesh.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints, \
+from hmr_models.dpmesh.training.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints, \
     person_extent
-from hmr_models.dpmesh.keypoints import DPMESH30_NAMES, flip_permutation, from_coco17
-from hmr_models.dpmesh.losses import NKRLoss, masked_l1
-from hmr_models.dpmesh.pose_prior import PoseVQVAE, VPoserDecoder
+from hmr_models.dpmesh.parts.keypoints import DPMESH30_NAMES, flip_permutation, from_coco17
+from hmr_models.dpmesh.training.losses import NKRLoss, masked_l1
+from hmr_models.dpmesh.parts.pose_prior import PoseVQVAE, VPoserDecoder
 
 
 # ---------------------------------------------------------------------------- config
@@ -183,7 +183,7 @@ def test_masked_l1_and_nkr():
 
 
 def test_losses_vanish_at_the_ground_truth(test_body):
-    from hmr_models.dpmesh.losses import dpmesh_losses, joint_volume_targets, \
+    from hmr_models.dpmesh.training.losses import dpmesh_losses, joint_volume_targets, \
         regressor_joint_index
     from hmr_models.dpmesh.model import DPMeshOutput
     cfg = load_config('tiny')

@@ -91,7 +91,7 @@ def test_teacher_then_student(tmp_path, shard, body_file):
     assert (tmp_path / 'student' / 'checkpoints' / 'epoch_000' /
             'nkr_head.safetensors').is_file()
     # the lifted model: image teacher's backbone + a pretrained, frozen lifter; heads learn
-    from hmr_models.dpmesh.keypoint_lifter import KeypointLifter, KeypointLifterConfig
+    from hmr_models.dpmesh.parts.keypoint_lifter import KeypointLifter, KeypointLifterConfig
     from hmr_models.train.train_lifter import save_lifter
     lifter = KeypointLifter(17, KeypointLifterConfig(hidden=32, blocks=1))
     save_lifter(lifter, tmp_path / 'lifter')
@@ -188,7 +188,7 @@ def test_train_lifter_teacher_then_nkr_student(tmp_path, shard, body_file):
 def test_train_lifter_init_and_nce(tmp_path, shard, body_file):
     """`init` starts a stage from a saved lifter; `w_nkr_nce` adds DPMesh's SimCLR term."""
     from safetensors.torch import load_file
-    from hmr_models.dpmesh.keypoint_lifter import KeypointLifter, KeypointLifterConfig
+    from hmr_models.dpmesh.parts.keypoint_lifter import KeypointLifter, KeypointLifterConfig
     from hmr_models.train import train_lifter
     start = train_lifter.save_lifter(
         KeypointLifter(17, KeypointLifterConfig(hidden=48, blocks=1, scores=True)),

@@ -12,7 +12,7 @@ import torch
 
 from dpmesh_helpers import make_model
 from hmr_models.dpmesh import DPMesh, load_config
-from hmr_models.dpmesh.ldm_keys import LDM_PREFIX, controlnet_pairs, convert_state_dict, \
+from hmr_models.dpmesh.weights.ldm_keys import LDM_PREFIX, controlnet_pairs, convert_state_dict, \
     unet_pairs, vae_pairs
 from hmr_models.paths import MissingModelFile
 

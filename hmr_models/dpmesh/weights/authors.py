@@ -1,6 +1,6 @@
 """Convert the DPMesh authors' released checkpoints into this implementation.
 
-    python -m hmr_models.dpmesh.convert_authors 3dpw-oc_best_ckpt.pth.tar out/dpmesh_3dpw_oc
+    python -m hmr_models.dpmesh.weights.authors 3dpw-oc_best_ckpt.pth.tar out/dpmesh_3dpw_oc
     model = DPMesh.from_pretrained('out/dpmesh_3dpw_oc')
 
 The release (github.com/EternalEvan/DPMesh, `common/model.py`) is a `DistributedDataParallel`
@@ -36,7 +36,7 @@ import sys
 
 import torch
 
-from .config import load_config
+from ..config import load_config
 from .ldm_keys import controlnet_pairs, map_key, unet_pairs, vae_pairs
 
 log = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def convert_state(state, base_profile='sd15', merge_all_lora=False, build_model=
     state = strip_module_prefix(state)
     overrides = infer_overrides(state, base_profile)
     cfg = load_config(base_profile, overrides)
-    from .model import DPMesh
+    from ..model import DPMesh
     model = DPMesh(cfg) if build_model else None
     model_keys = set(model.state_dict()) if model is not None else None
     report, converted = [], {}
@@ -419,7 +419,7 @@ def main(argv=None):
                         help='fold every LoRA into its base weight (no trainable LoRA kept)')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    from .sd_weights import read_checkpoint
+    from .sd15 import read_checkpoint
     src = Path(args.checkpoint).expanduser()
     if not src.is_file():
         print(f'error: checkpoint not found: {src}', file=sys.stderr)

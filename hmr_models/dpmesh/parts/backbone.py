@@ -15,8 +15,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..weights.sd15 import sd_components
 from .attention import AttentionStore, install_recorders
-from .sd_weights import sd_components
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""Weights from outside: local SD1.5 / ControlNet files (sd15), CompVis <-> diffusers parameter
+names (ldm_keys) and the authors' released DPMesh checkpoints (authors)."""
