@@ -30,9 +30,9 @@ from torch import nn
 import yaml
 
 from hmr_models.dpmesh.config import LossConfig, build_dataclass
-from hmr_models.dpmesh.parts.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS, KeypointLifter,
-                                               KeypointLifterConfig, box_features,
-                                               load_lifter_weights)
+from hmr_models.dpmesh.parts.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS,
+                                                     KeypointLifter, KeypointLifterConfig,
+                                                     box_features, load_lifter_weights)
 from hmr_models.dpmesh.training.losses import NKRLoss, dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe

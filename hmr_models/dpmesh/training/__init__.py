@@ -1,2 +1,4 @@
-"""What only training needs: DPMesh's losses and the detector-like keypoint corruption of the
-NKR student's inputs."""
+"""What only DPMesh's training needs.
+
+Its losses, and the detector-like keypoint corruption of the NKR student's inputs.
+"""
