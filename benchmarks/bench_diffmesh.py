@@ -34,7 +34,7 @@ from hmr_models.diffmesh import (DiffMesh, OneEuroConfig, OneEuroSmoother,  # no
                                  StreamingConfig, StreamingSmoother)
 from hmr_models.diffmesh.data import ErrorModel, simulate_sequences, \
     smooth_random_motion  # noqa: E402
-from hmr_models.eval.metrics import acceleration_errors, per_joint_error  # noqa: E402
+from hmr_models.eval.metrics import sequence_error_sums  # noqa: E402
 from hmr_models.types import BodyEstimate, People  # noqa: E402
 
 TRACKS = 8
@@ -131,24 +131,12 @@ def stream(method, gt, est, joint_model, fps, timings=None):
     return pred_j, pred_t
 
 
-def group_errors(pred_j, pred_t, gt):
-    """Sums and counts: MPJPE (mm), ACC-ERR (mm/frame^2), translation error (mm)."""
-    gj = gt['joints'] * 1000.0
-    pj = pred_j * 1000.0
-    ok = np.isfinite(pj).all(axis=(-1, -2))                        # (B, T)
-    err = per_joint_error(np.nan_to_num(pj), gj, root=0).mean(-1)  # (B, T)
-    acc, acc_ok = acceleration_errors(pj, gj, ok)                 # (B, T-2)
-    terr = np.linalg.norm(np.nan_to_num(pred_t) - gt['trans'], axis=-1) * 1000.0
-    return np.array([err[ok].sum(), ok.sum(), acc[acc_ok].sum(), acc_ok.sum(),
-                     terr[ok].sum()])
-
-
 def evaluate(make_method, gts, ests, joint_model, fps, timings=None, progress=None):
     total = np.zeros(5)
     for gt, est in zip(gts, ests):
         method = make_method() if make_method else None
         pj, pt = stream(method, gt, est, joint_model, fps, timings)
-        total += group_errors(pj, pt, gt)
+        total += sequence_error_sums(pj, pt, gt['joints'], gt['trans'])
         if progress is not None:
             progress.update(1)
     return {'mpjpe': total[0] / total[1], 'acc_err': total[2] / total[3],
@@ -274,7 +262,7 @@ def evaluate_delayed(model, cfg, gts, ests, jm, fps):
                 if est['observed'][tid, f]:
                     pj[tid, f] = d.estimate.joints[row]
                     pt[tid, f] = d.estimate.translation[row]
-        total += group_errors(pj, pt, gt)
+        total += sequence_error_sums(pj, pt, gt['joints'], gt['trans'])
     return {'mpjpe': total[0] / total[1], 'acc_err': total[2] / total[3],
             'trans': total[4] / total[1]}
 

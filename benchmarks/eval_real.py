@@ -33,7 +33,6 @@ over the multi-view clips; the shipped hmr_models/assets/detectors/movenet_light
 is that file, see detector_noise.calibrated_config).
 """
 import argparse
-from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
 import statistics
@@ -51,9 +50,9 @@ if str(REPO) not in sys.path:
 from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  # noqa: E402
 from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
 from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
-from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary,  # noqa: E402
-                                  body12_errors, keypoint_agreement)
-from hmr_models.eval.reference import build_reference, match_detections  # noqa: E402
+from hmr_models.eval.real import (STREAMS, ceiling_row, multiview_rows,  # noqa: E402
+                                  score_multiview, stream_agreement, template_keypoints)
+from hmr_models.eval.reference import build_reference  # noqa: E402
 from hmr_models.eval import variants  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.fitting import RefineConfig  # noqa: E402
@@ -61,8 +60,6 @@ from hmr_models.frontend import FrontEndConfig  # noqa: E402
 from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
 
-MM = 1000.0
-STREAMS = ('per-frame', 'smoothed')
 TODAY = ('today:refine_iterations=0,min_torso_keypoints=0,min_limb_keypoints=0,'
          'duplicate_min_common_keypoints=0')
 CONFIGS = (PipelineConfig, FrontEndConfig, MeshConfig, TemporalConfig, StreamingConfig,
@@ -221,117 +218,6 @@ def run_clip(pipeline, frames, camera, clip_key=None):
     return records, refine_ms, total_ms
 
 
-def agreement(records, stream):
-    errs = [keypoint_agreement(r[stream][1], r['people'].keypoints, r['people'].keypoint_scores,
-                               r['people'].boxes) for r in records if len(r['people'])]
-    return agreement_summary(np.concatenate(errs) if errs else np.zeros((0, 17)))
-
-
-def template_keypoints(body):
-    """COCO-17 keypoints (17, 3) of the mean-shape body standing with its arms down."""
-    from hmr_models.skeleton import SMPL24_NAMES
-    pose = np.zeros((1, 72), np.float32)
-    pose[0, 3 * SMPL24_NAMES.index('left_shoulder') + 2] = -1.2
-    pose[0, 3 * SMPL24_NAMES.index('right_shoulder') + 2] = 1.2
-    with torch.no_grad():
-        out = body(torch.from_numpy(pose))
-    return body.regress(out.vertices, 'coco17').numpy()[0].astype(np.float64)
-
-
-def score_multiview(records_per_view, reference, cameras, template, held_out=False):
-    """Rows of per-person-frame errors (mm) of every view and stream against the reference.
-
-    held_out: score each view against the reference triangulated without it.
-    """
-    rows = []
-    tracks = defaultdict(dict)       # (view, stream, person id) -> {frame: (pred, gt)}
-    for v, (records, cam) in enumerate(zip(records_per_view, cameras)):
-        for f, rec in enumerate(records):
-            ref = reference.frames[f]
-            match = match_detections(rec['people'], ref, cam)
-            for i, j in enumerate(match):
-                if j < 0:
-                    continue
-                points = ref[j].held_out.get(v) if held_out else ref[j].points
-                if points is None:
-                    continue
-                gt = cam.to_camera(points)                              # (17, 3), NaN kept
-                for stream in STREAMS:
-                    pred = rec[stream][0][i]
-                    mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
-                    if not np.isfinite(mp).any():
-                        continue
-                    _, tpa = body12_errors(template[None] * MM, gt[None] * MM)
-                    rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
-                                 'stream': stream, 'MPJPE': np.nanmean(mp),
-                                 'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
-                                 'joints': int(np.isfinite(mp).sum())})
-                    tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
-    acc = defaultdict(lambda: [0.0, 0])
-    for (view, stream, pid), by_frame in tracks.items():
-        frames = sorted(by_frame)
-        t = np.arange(frames[0], frames[-1] + 1)
-        pred = np.full((len(t), 17, 3), np.nan)
-        gt = np.full((len(t), 17, 3), np.nan)
-        for f in frames:
-            pred[f - t[0]], gt[f - t[0]] = by_frame[f]
-        valid = np.isfinite(pred).all((1, 2)) & np.isfinite(gt[:, 5:]).all((1, 2))
-        s, c = acceleration_error_tracks(pred, gt, valid)
-        for key in ((stream,), (stream, view), (stream, pid)):
-            acc[key][0] += s
-            acc[key][1] += c
-    return rows, acc
-
-
-def multiview_rows(variant, clip, reference, rows, acc, cams):
-    """Table rows: all person-frames, per view and per person, for each stream."""
-    out = []
-    for stream in STREAMS:
-        sel = [r for r in rows if r['stream'] == stream]
-        groups = [('all', sel, (stream,))]
-        groups += [(f'view {c.name}', [r for r in sel if r['view'] == c.name], (stream, c.name))
-                   for c in cams]
-        groups += [(f'person {pid}', [r for r in sel if r['person'] == pid], (stream, pid))
-                   for pid in sorted({r['person'] for r in sel})]
-        for label, g, key in groups:
-            s, c = acc.get(key, (0.0, 0))
-            out.append({'variant': variant, 'table': '3d', 'clip': clip, 'reference': reference,
-                        'group': label, 'stream': stream, **summarise(g),
-                        'ACC-ERR': s / c if c else float('nan')})
-    return out
-
-
-def ceiling_row(clip, reference, body):
-    """The body fitted to the reference itself (all views): the joint-placement ceiling."""
-    from hmr_models.fitting import KeypointSkeleton
-    from hmr_models.fitting.fit3d import fit_to_points
-    from hmr_models.fitting import so3
-    people = [p for frame in reference.frames for p in frame]
-    if not people:
-        return []
-    skeleton = KeypointSkeleton.from_body(body)
-    points = np.stack([p.points for p in people])
-    pose, betas, transl = fit_to_points(skeleton, points)
-    fitted = skeleton.pose(so3.exp(pose.reshape(-1, 24, 3)), betas, transl).keypoints
-    mp, pa = body12_errors(fitted * MM, points * MM)
-    keep = np.isfinite(pa).any(1)
-    return [{'variant': 'body fitted to the reference', 'table': '3d', 'clip': clip,
-             'reference': 'all views', 'group': 'all', 'stream': '-',
-             'person-frames': int(keep.sum()), 'MPJPE': float(np.nanmean(mp[keep])),
-             'PA-MPJPE': float(np.nanmean(pa[keep])),
-             'MPJPE median': float(np.median(np.nanmean(mp[keep], 1))),
-             'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
-
-
-def summarise(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE')):
-    out = {'person-frames': len(rows)}
-    for k in keys:
-        vals = [r[k] for r in rows if np.isfinite(r[k])]
-        out[k] = float(np.mean(vals)) if vals else float('nan')
-        out[k + ' median'] = float(np.median(vals)) if vals else float('nan')
-    return out
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data', type=Path, default=REPO / 'data' / 'real')
@@ -365,7 +251,7 @@ def main(argv=None):
                     total_ms += tm
                     for stream in STREAMS:
                         table.append({'variant': name, 'table': '2d', 'clip': f'{clip}/{cam.name}',
-                                      'stream': stream, **agreement(recs, stream)})
+                                      'stream': stream, **stream_agreement(recs, stream)})
                 if clip not in reference:       # the first variant's keypoints: one reference
                     reference[clip] = build_reference([[r['people'] for r in recs]
                                                        for recs in per_view], cams)
@@ -381,7 +267,7 @@ def main(argv=None):
                     table += multiview_rows(name, clip, ref_name, rows, acc, cams)
                 for stream in STREAMS:
                     table.append({'variant': name, 'table': '2d', 'clip': f'{clip} (all views)',
-                                  'stream': stream, **agreement(
+                                  'stream': stream, **stream_agreement(
                                       [r for recs in per_view for r in recs], stream)})
             elif clip in VIDEOS:
                 max_frames = args.max_frames or (300 if clip == 'vtest' else 0)
@@ -391,7 +277,7 @@ def main(argv=None):
                 total_ms += tm
                 for stream in STREAMS:
                     table.append({'variant': name, 'table': '2d', 'clip': clip, 'stream': stream,
-                                  **agreement(recs, stream)})
+                                  **stream_agreement(recs, stream)})
                 table.append({'variant': name, 'table': 'people', 'clip': clip,
                               'people per frame': float(np.mean([len(r['people'])
                                                                  for r in recs]))})

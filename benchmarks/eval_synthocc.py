@@ -32,21 +32,11 @@ if str(REPO) not in sys.path:
 
 from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.datasets import SyntheticSamples  # noqa: E402
-from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.dpmesh import DPMesh  # noqa: E402
-from hmr_models.eval.metrics import body_errors, paired_difference, per_joint_error  # noqa: E402
+from hmr_models.eval.synthocc import (errors_mm, ground_truth, occlusion_masks,  # noqa: E402
+                                      paired_comparison, per_person)
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.train.train_dpmesh import DPMeshTraining  # noqa: E402
-
-
-def per_person(dataset, key):
-    """One shard array, (N, ...) in the dataset's order of people."""
-    return np.stack([dataset.shards[s][key][j] for s, j in dataset.index])
-
-
-def occlusion_masks(dataset):
-    """(N, 24) bool: SMPL joints occluded (self, other person, object) and inside the image."""
-    return occluded_in_frame(per_person(dataset, 'joint_codes'))
 
 
 @torch.no_grad()
@@ -108,24 +98,6 @@ def parse_refine(spec, as_config=True):
     return name, RefineConfig(**values) if as_config else values
 
 
-def ground_truth(dataset, body):
-    pose = torch.as_tensor(per_person(dataset, 'pose'))
-    betas = torch.as_tensor(per_person(dataset, 'betas'))
-    with torch.no_grad():
-        out = body(pose.float(), betas.float())
-    joints = per_person(dataset, 'joints3d')
-    return joints.astype(np.float64), out.vertices.numpy().astype(np.float64), \
-        out.joints.numpy().astype(np.float64)
-
-
-def metrics(pred_j, pred_v, gt_j, gt_v, gt_vj, occluded, pred_vroot=None):
-    """Errors in mm (inputs in metres); MPVE aligns the vertices on the pelvis."""
-    mm = 1000.0
-    pred_vroot = pred_j[:, 0] if pred_vroot is None else pred_vroot
-    return body_errors(pred_j * mm, pred_v * mm, gt_j * mm, gt_v * mm, occluded,
-                       pred_vroot * mm, gt_vj[:, 0] * mm)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('samples', nargs='+', help='synthetic sample shards or folders (test split)')
@@ -176,7 +148,7 @@ def main(argv=None):
         print(f'\n{subset} people ({m.sum()}):')
         print(f"{'model':36s}" + ''.join(f'{k:>12s}' for k in keys) + '   (mm)')
         for name, pj, pv, root in results:
-            r = {'model': name, 'people': subset, **metrics(
+            r = {'model': name, 'people': subset, **errors_mm(
                 pj[m], pv[m], gt_j[m], gt_v[m], gt_vj[m], occluded[m],
                 None if root is None else root[m])}
             rows.append(r)
@@ -190,24 +162,16 @@ def main(argv=None):
 
 
 def compare(results, baseline, gt_j, occluded, subset, scenes):
-    """Paired differences to the model named `baseline` on `subset`, intervals over scenes.
-
-    Joints in metres, as everywhere in this script; the differences are printed in mm.
-    """
-    errors = {name: per_joint_error(pj[subset], gt_j[subset]) * 1000.0
-              for name, pj, _, _ in results}
-    if baseline not in errors:
-        raise SystemExit(f'--compare-to {baseline!r}: no model of that name')
+    """Print every other model minus `baseline` (mm, 95 % interval over scenes)."""
+    try:
+        rows = paired_comparison(results, baseline, gt_j, occluded, subset, scenes)
+    except ValueError as e:
+        raise SystemExit(f'--compare-to {e}')
     print(f'\nminus {baseline!r} (detected people; mm, 95 % interval over '
           f'{len(np.unique(scenes[subset]))} scenes):')
-    masks = {'MPJPE': np.ones_like(occluded[subset]), 'OCC-MPJPE': occluded[subset]}
-    for name, err in errors.items():
-        if name == baseline:
-            continue
-        cells = [paired_difference(errors[baseline], err, mask, scenes[subset])
-                 for mask in masks.values()]
+    for name, cells in rows.items():
         print(f'{name:36s}' + ''.join(f'  {k} {d:+.2f} [{lo:+.2f}, {hi:+.2f}]'
-                                      for k, (d, lo, hi) in zip(masks, cells)))
+                                      for k, (d, lo, hi) in cells.items()))
 
 
 if __name__ == '__main__':

@@ -35,10 +35,9 @@ from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
 from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
-from hmr_models.diffmesh.streaming import (StreamingConfig, StreamingResult,  # noqa: E402
-                                           StreamingSmoother)
+from hmr_models.diffmesh.streaming import StreamingConfig  # noqa: E402
 from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa: E402
-from hmr_models.eval.metrics import acceleration_errors, body_errors  # noqa: E402
+from hmr_models.eval.synthocc import run_scene, score_person_frames, vertex_errors  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
 from eval_real import Cache  # noqa: E402
@@ -46,7 +45,6 @@ from eval_synthocc import parse_refine  # noqa: E402
 from hmr_models.dpmesh.predictor import DPMeshPredictor  # noqa: E402
 from hmr_models.fitting import KeypointRefiner  # noqa: E402
 
-MM = 1000.0
 SAMPLE_EVERY = 10          # eval_synthocc.py's frames
 
 
@@ -75,81 +73,6 @@ def parse_args(argv=None):
                    '(hmr_models.fitting.RefineConfig; refine_iterations=0 = off); several: '
                    'compared in the same run (default: no refinement)')
     return p.parse_args(argv)
-
-
-class Track:
-    """Per-frame arrays of one person over a scene (NaN until predicted)."""
-
-    def __init__(self, frames, num_vertices):
-        nan = lambda *s: np.full(s, np.nan, np.float32)  # noqa: E731
-        self.joints = nan(frames, 24, 3)
-        self.vertices = nan(frames, num_vertices, 3)
-
-
-def run_scene(scene, detections, images, predictor, smoothers, prefix=''):
-    """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
-    nf, nv = scene.num_frames, predictor.body.num_vertices
-    methods = ['per-frame'] + list(smoothers)
-    methods += [f'{m}, delayed' for m, sm in smoothers.items() if getattr(sm, 'delay', 0)]
-    out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
-    k = scene.camera.intrinsics
-
-    def keep(method, track_ids, est, frames):
-        for i, (t, g) in enumerate(zip(track_ids, frames)):
-            out[method][int(t)].joints[g] = est.joints[i]
-            out[method][int(t)].vertices[g] = est.vertices[i]
-
-    for f in range(nf):
-        people = detections[f][0]
-        if len(people) == 0:
-            continue
-        est = predictor.predict(images(f), people, k)
-        keep('per-frame', people.track_ids, est, [f] * len(people))
-        for name, smoother in smoothers.items():
-            if isinstance(smoother, StreamingSmoother):
-                res = smoother.step(f / scene.fps, people.track_ids, est, people, k)
-            else:                                   # One-Euro: newest frame only
-                res = StreamingResult(smoother.update(f / scene.fps, people.track_ids, est,
-                                                      people))
-            keep(name, people.track_ids, res.current, [f] * len(people))
-            if res.delayed is not None:
-                d = res.delayed
-                keep(f'{name}, delayed', d.track_ids, d.estimate,
-                     [int(round(s * scene.fps)) for s in d.stamps])
-    return {prefix + m: tracks for m, tracks in out.items()}
-
-
-def vertex_errors(pred_j, pred_v, gt_j, gt_v):
-    """(T,) MPVE of each frame (vertices aligned on each body's pelvis, as body_errors does)."""
-    return np.linalg.norm((pred_v - pred_j[:, :1]) - (gt_v - gt_j[:, :1]), axis=-1).mean(-1)
-
-
-def score(rows, subset):
-    """Metrics over the person-frames of `rows` (list of dicts of stacked arrays).
-
-    A row holds either the vertices ('pred_v', 'gt_v') or their per-frame errors ('ve', from
-    vertex_errors; what main keeps, vertices of every track and method do not fit in memory).
-    """
-    pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
-    gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
-    if all('ve' in r for r in rows):
-        ve = np.concatenate([r['ve'][r[subset]] for r in rows]) * MM
-        pv = gv = np.zeros((len(pj), 1, 3))            # MPVE from the per-frame errors
-    else:
-        pv = np.concatenate([r['pred_v'][r[subset]] for r in rows]) * MM
-        gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
-    occ = np.concatenate([r['occ'][r[subset]] for r in rows])
-    acc_sum, acc_n = 0.0, 0
-    for r in rows:                      # per track: consecutive detected frames only
-        a, ok = acceleration_errors(r['pred_j'] * MM, r['gt_j'] * MM, r['ok'])
-        if subset == 'sampled':
-            ok &= r['sampled'][1:-1]
-        acc_sum += a[ok].sum()
-        acc_n += ok.sum()
-    errors = body_errors(pj, pv, gj, gv, occ)
-    if all('ve' in r for r in rows):
-        errors['MPVE'] = float(ve.mean())
-    return {'person-frames': len(pj), **errors, 'ACC-ERR': acc_sum / max(acc_n, 1)}
 
 
 def main(argv=None):
@@ -223,11 +146,11 @@ def main(argv=None):
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
     table = []
     for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):
-        n = score(next(iter(rows.values())), subset)['person-frames']
+        n = score_person_frames(next(iter(rows.values())), subset)['person-frames']
         print(f'\nSynthOcc sequences, detected people, {title} ({n} person-frames):')
         print(f"{'method':42s}" + ''.join(f'{k:>11s}' for k in keys) + '   (mm; ACC mm/f^2)')
         for m, r in rows.items():
-            s = score(r, subset)
+            s = score_person_frames(r, subset)
             table.append({'method': m, 'frames': subset, **s})
             print(f'{m:42s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
     if args.csv:

@@ -40,3 +40,11 @@ def cpu_load():
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope='session')
+def test_body(tmp_path_factory):
+    """A small SMPL-format body (fixtures.bodies), loaded through load_body_model."""
+    from hmr_models.body import load_body_model
+    from fixtures.bodies import make_test_body_file
+    return load_body_model(make_test_body_file(tmp_path_factory.mktemp('body') / 'test_body.npz'))

@@ -26,13 +26,6 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / 'cache' / 'onnx'
 
 
-@pytest.fixture(scope='module')
-def test_body(tmp_path_factory):
-    from hmr_models.body import load_body_model
-    from fixtures.bodies import make_test_body_file
-    return load_body_model(make_test_body_file(tmp_path_factory.mktemp('body') / 'b.npz'))
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -182,3 +182,21 @@ def cluster_bootstrap_difference(sums_a, counts_a, sums_b, counts_b, confidence=
         - a_s[idx].sum(1) / np.maximum(a_c[idx].sum(1), 1e-12)
     alpha = (1 - confidence) / 2
     return float(diff), float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
+
+
+def sequence_error_sums(pred_joints, pred_translation, gt_joints, gt_translation):
+    """Sums and counts over tracks of frames (B, T) in metres, NaN where nothing was predicted.
+
+    Returns [MPJPE sum, frames, ACC-ERR sum, accelerations, translation error sum] (mm,
+    mm/frame^2; pelvis-aligned joints, accelerations over runs of predicted frames): add them
+    over groups of tracks, then MPJPE = sums[0] / sums[1], ACC-ERR = sums[2] / sums[3],
+    translation error = sums[4] / sums[1].
+    """
+    gj = gt_joints * 1000.0
+    pj = pred_joints * 1000.0
+    ok = np.isfinite(pj).all(axis=(-1, -2))                        # (B, T)
+    err = per_joint_error(np.nan_to_num(pj), gj, root=0).mean(-1)  # (B, T)
+    acc, acc_ok = acceleration_errors(pj, gj, ok)                 # (B, T-2)
+    terr = np.linalg.norm(np.nan_to_num(pred_translation) - gt_translation, axis=-1) * 1000.0
+    return np.array([err[ok].sum(), ok.sum(), acc[acc_ok].sum(), acc_ok.sum(),
+                     terr[ok].sum()])

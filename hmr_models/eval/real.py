@@ -10,14 +10,26 @@ joints:
   the 12 body joints (shoulders, elbows, wrists, hips, knees, ankles); joints without a
   reference are left out of both.
 - `acceleration_error_tracks`: ACC-ERR over runs of consecutive frames of one track.
-"""
-import numpy as np
 
+Over the records of a pipeline run (`benchmarks/eval_real.py`: per frame, the people and, per
+stream, the mesh's COCO-17 keypoints in 3D and projected): `stream_agreement` (2D),
+`score_multiview` and `multiview_rows` (3D against a multi-view reference, per view and per
+person, with an arms-down template body as baseline), `ceiling_row` (the body fitted to the
+reference itself: the joint-placement ceiling).
+"""
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from hmr_models.eval.reference import match_detections
 from hmr_models.skeleton import COCO17_NAMES
 
 BODY12 = np.arange(5, 17)                  # COCO-17 shoulders .. ankles
 BODY12_NAMES = COCO17_NAMES[5:]
 _HIPS = (6, 7)                             # left/right hip inside BODY12
+MM = 1000.0
+STREAMS = ('per-frame', 'smoothed')     # ~/persons and ~/persons_smoothed
 
 
 def keypoint_agreement(projected, keypoints, scores, boxes, min_score=0.3):
@@ -116,3 +128,116 @@ def acceleration_error_tracks(pred, gt, valid):
     ok = valid[2:] & valid[1:-1] & valid[:-2]
     err = np.linalg.norm(np.nan_to_num(acc(pred)) - np.nan_to_num(acc(gt)), axis=-1).mean(-1)
     return float(err[ok].sum()), int(ok.sum())
+
+
+def stream_agreement(records, stream):
+    """agreement_summary of one stream's projected keypoints over pipeline records."""
+    errs = [keypoint_agreement(r[stream][1], r['people'].keypoints, r['people'].keypoint_scores,
+                               r['people'].boxes) for r in records if len(r['people'])]
+    return agreement_summary(np.concatenate(errs) if errs else np.zeros((0, 17)))
+
+
+def template_keypoints(body):
+    """COCO-17 keypoints (17, 3) of the mean-shape body standing with its arms down."""
+    from hmr_models.skeleton import SMPL24_NAMES
+    pose = np.zeros((1, 72), np.float32)
+    pose[0, 3 * SMPL24_NAMES.index('left_shoulder') + 2] = -1.2
+    pose[0, 3 * SMPL24_NAMES.index('right_shoulder') + 2] = 1.2
+    with torch.no_grad():
+        out = body(torch.from_numpy(pose))
+    return body.regress(out.vertices, 'coco17').numpy()[0].astype(np.float64)
+
+
+def score_multiview(records_per_view, reference, cameras, template, held_out=False):
+    """Rows of per-person-frame errors (mm) of every view and stream against the reference.
+
+    held_out: score each view against the reference triangulated without it.
+    """
+    rows = []
+    tracks = defaultdict(dict)       # (view, stream, person id) -> {frame: (pred, gt)}
+    for v, (records, cam) in enumerate(zip(records_per_view, cameras)):
+        for f, rec in enumerate(records):
+            ref = reference.frames[f]
+            match = match_detections(rec['people'], ref, cam)
+            for i, j in enumerate(match):
+                if j < 0:
+                    continue
+                points = ref[j].held_out.get(v) if held_out else ref[j].points
+                if points is None:
+                    continue
+                gt = cam.to_camera(points)                              # (17, 3), NaN kept
+                for stream in STREAMS:
+                    pred = rec[stream][0][i]
+                    mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
+                    if not np.isfinite(mp).any():
+                        continue
+                    _, tpa = body12_errors(template[None] * MM, gt[None] * MM)
+                    rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
+                                 'stream': stream, 'MPJPE': np.nanmean(mp),
+                                 'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
+                                 'joints': int(np.isfinite(mp).sum())})
+                    tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
+    acc = defaultdict(lambda: [0.0, 0])
+    for (view, stream, pid), by_frame in tracks.items():
+        frames = sorted(by_frame)
+        t = np.arange(frames[0], frames[-1] + 1)
+        pred = np.full((len(t), 17, 3), np.nan)
+        gt = np.full((len(t), 17, 3), np.nan)
+        for f in frames:
+            pred[f - t[0]], gt[f - t[0]] = by_frame[f]
+        valid = np.isfinite(pred).all((1, 2)) & np.isfinite(gt[:, 5:]).all((1, 2))
+        s, c = acceleration_error_tracks(pred, gt, valid)
+        for key in ((stream,), (stream, view), (stream, pid)):
+            acc[key][0] += s
+            acc[key][1] += c
+    return rows, acc
+
+
+def multiview_rows(variant, clip, reference, rows, acc, cams):
+    """Table rows: all person-frames, per view and per person, for each stream."""
+    out = []
+    for stream in STREAMS:
+        sel = [r for r in rows if r['stream'] == stream]
+        groups = [('all', sel, (stream,))]
+        groups += [(f'view {c.name}', [r for r in sel if r['view'] == c.name], (stream, c.name))
+                   for c in cams]
+        groups += [(f'person {pid}', [r for r in sel if r['person'] == pid], (stream, pid))
+                   for pid in sorted({r['person'] for r in sel})]
+        for label, g, key in groups:
+            s, c = acc.get(key, (0.0, 0))
+            out.append({'variant': variant, 'table': '3d', 'clip': clip, 'reference': reference,
+                        'group': label, 'stream': stream, **summarise_rows(g),
+                        'ACC-ERR': s / c if c else float('nan')})
+    return out
+
+
+def ceiling_row(clip, reference, body):
+    """The body fitted to the reference itself (all views): the joint-placement ceiling."""
+    from hmr_models.fitting import KeypointSkeleton
+    from hmr_models.fitting.fit3d import fit_to_points
+    from hmr_models.fitting import so3
+    people = [p for frame in reference.frames for p in frame]
+    if not people:
+        return []
+    skeleton = KeypointSkeleton.from_body(body)
+    points = np.stack([p.points for p in people])
+    pose, betas, transl = fit_to_points(skeleton, points)
+    fitted = skeleton.pose(so3.exp(pose.reshape(-1, 24, 3)), betas, transl).keypoints
+    mp, pa = body12_errors(fitted * MM, points * MM)
+    keep = np.isfinite(pa).any(1)
+    return [{'variant': 'body fitted to the reference', 'table': '3d', 'clip': clip,
+             'reference': 'all views', 'group': 'all', 'stream': '-',
+             'person-frames': int(keep.sum()), 'MPJPE': float(np.nanmean(mp[keep])),
+             'PA-MPJPE': float(np.nanmean(pa[keep])),
+             'MPJPE median': float(np.median(np.nanmean(mp[keep], 1))),
+             'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
+
+
+def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE')):
+    """Count, mean and median of each key over rows (non-finite values left out)."""
+    out = {'person-frames': len(rows)}
+    for k in keys:
+        vals = [r[k] for r in rows if np.isfinite(r[k])]
+        out[k] = float(np.mean(vals)) if vals else float('nan')
+        out[k + ' median'] = float(np.median(vals)) if vals else float('nan')
+    return out

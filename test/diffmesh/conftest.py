@@ -13,16 +13,6 @@ def tiny_model():
     return DiffMesh(tiny_config()).eval()
 
 
-@pytest.fixture(scope='session')
-def test_body(tmp_path_factory):
-    """A small SMPL-format body (fixtures.bodies), loaded through load_body_model."""
-    from hmr_models.body import load_body_model
-    from fixtures.bodies import make_test_body_file
-    path = tmp_path_factory.mktemp('body') / 'test_body.npz'
-    make_test_body_file(path)
-    return load_body_model(path)
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -1,8 +1,5 @@
-"""benchmarks/eval_synthocc_sequences.py: the real predictor and smoothers over a scene, and
-metrics that measure what they claim."""
-import importlib.util
-from pathlib import Path
-
+"""SynthOcc over time (hmr_models.eval.synthocc): the real predictor and smoothers over a scene,
+and metrics that measure what they claim."""
 import numpy as np
 import pytest
 
@@ -13,11 +10,8 @@ from hmr_models.data.synth.writers import detect_scene
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother
 from hmr_models.diffmesh.streaming import StreamingConfig
 from hmr_models.dpmesh.factory import create_mesh_predictor
-
-_PATH = Path(__file__).resolve().parents[3] / 'benchmarks' / 'eval_synthocc_sequences.py'
-_spec = importlib.util.spec_from_file_location('eval_synthocc_sequences', _PATH)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from hmr_models.eval.synthocc import run_scene, score_person_frames
+from fixtures.motions import walking_motion
 
 
 def _rows(pred, gt, ok, nv=4):
@@ -34,23 +28,25 @@ def test_scores_are_zero_for_the_truth_and_see_offsets_and_shakes():
     t = 30
     gt = np.cumsum(rng.normal(0, 0.01, (t, 24, 3)), 0).astype(np.float32)
     ok = np.ones(t, bool)
-    perfect = bench.score(_rows(gt.copy(), gt, ok), 'all')
+    perfect = score_person_frames(_rows(gt.copy(), gt, ok), 'all')
     assert perfect['MPJPE'] == pytest.approx(0, abs=1e-6)
     assert perfect['ACC-ERR'] == pytest.approx(0, abs=1e-6)
     hand = gt.copy()
     hand[:, 5] += [0.1, 0, 0]                        # one joint 100 mm off, steadily
-    off = bench.score(_rows(hand, gt, ok), 'all')
+    off = score_person_frames(_rows(hand, gt, ok), 'all')
     assert off['MPJPE'] == pytest.approx(100 / 24, rel=1e-4) and off['ACC-ERR'] < 1e-3
     shaky = gt.copy()
     shaky[::2, 5] += [0.01, 0, 0]                     # 10 mm every other frame: accelerations
     # second difference of +-10 mm: 20 mm on one joint of 24, every frame
-    assert bench.score(_rows(shaky, gt, ok), 'all')['ACC-ERR'] == pytest.approx(20 / 24, rel=1e-4)
+    shaky_acc = score_person_frames(_rows(shaky, gt, ok), 'all')['ACC-ERR']
+    assert shaky_acc == pytest.approx(20 / 24, rel=1e-4)
     missed = ok.copy()
     missed[3:] = False                                # only three frames seen: one acceleration
-    assert bench.score(_rows(gt, gt, missed), 'all')['person-frames'] == 3
+    assert score_person_frames(_rows(gt, gt, missed), 'all')['person-frames'] == 3
 
 
-def test_run_scene_with_the_shipped_models(test_body, motions):
+def test_run_scene_with_the_shipped_models(test_body):
+    motions = [walking_motion(60, phase=p) for p in (0.0, 1.0, 2.5)]
     cfg = SceneConfig(num_frames=12, people=(2,), people_weights=(1.0,),
                       camera=CameraConfig(resolutions=((320, 240),)))
     scene = SceneGenerator(test_body, MotionPool(motions), cfg).generate(seed=3)
@@ -61,7 +57,7 @@ def test_run_scene_with_the_shipped_models(test_body, motions):
         temporal_delay_frames=4), body=body),
         'One-Euro': create_smoother(TemporalConfig(temporal_method='one_euro'), body=body)}
     image = np.full((240, 320, 3), 90, np.uint8)
-    out = bench.run_scene(scene, detections, lambda f: image, predictor, smoothers)
+    out = run_scene(scene, detections, lambda f: image, predictor, smoothers)
     assert set(out) == {'per-frame', 'DiffMesh', 'One-Euro', 'DiffMesh, delayed'}
     for p in scene.people:
         seen = np.array([p.track_id in d[0].track_ids for d in detections])

@@ -240,3 +240,44 @@ def test_detector_statistics_of_a_known_error(tmp_path):
     from hmr_models.data.synth.detector_noise import DetectorNoiseConfig
     cfg = DetectorNoiseConfig.from_stats(path)
     assert len(cfg.visible_sigma) == 17 and len(cfg.p_wrong_visible) == 17
+
+
+def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
+    from hmr_models.eval.real import multiview_rows, score_multiview
+    rng = np.random.default_rng(4)
+    cams = ring_of_cameras(4)
+    truth = [skeleton_points(np.array([0.02 * f, 0.1, 0]), rng) for f in range(5)]
+    views = []
+    for c in cams:
+        per_frame = []
+        for pts in truth:
+            kp = c.project(pts)[None].astype(np.float32)
+            per_frame.append(People(boxes=np.concatenate([kp.min(1), kp.max(1)], 1),
+                                    scores=np.ones(1), keypoints=kp,
+                                    keypoint_scores=np.ones((1, 17), np.float32),
+                                    track_ids=np.zeros(1, np.int64)))
+        views.append(per_frame)
+    ref = build_reference(views, cams)
+    template = truth[0] - truth[0][11:13].mean(0)           # any fixed body: the baseline
+
+    def records(offset):
+        # what the pipeline gives per view and frame: the people, and per stream the mesh's
+        # COCO-17 joints in the camera frame (and their projection, unused here)
+        return [[{'people': people, 'per-frame': (c.to_camera(pts)[None] + offset, None),
+                  'smoothed': (c.to_camera(pts)[None], None)}
+                 for people, pts in zip(per_frame, truth)] for c, per_frame in zip(cams, views)]
+
+    rows, acc = score_multiview(records(0.0), ref, cams, template)
+    assert len(rows) == 4 * 5 * 2
+    assert max(r['MPJPE'] for r in rows) < 1e-3 and max(r['PA-MPJPE'] for r in rows) < 1e-3
+    wrist = np.zeros((17, 3))
+    wrist[9, 0] = 0.05                                      # the left wrist 5 cm off
+    rows, acc = score_multiview(records(wrist), ref, cams, template)
+    table = multiview_rows('v', 'clip', 'all views', rows, acc, cams)
+    per_frame = [r for r in table if r['group'] == 'all' and r['stream'] == 'per-frame'][0]
+    smoothed = [r for r in table if r['group'] == 'all' and r['stream'] == 'smoothed'][0]
+    # 50 mm on one of the 12 body joints (the hips untouched), and no acceleration
+    assert per_frame['person-frames'] == 20
+    assert per_frame['MPJPE'] == pytest.approx(50 / 12, abs=0.01) and smoothed['MPJPE'] < 1e-3
+    assert per_frame['ACC-ERR'] < 1e-3 and smoothed['ACC-ERR'] < 1e-3
+    assert per_frame['template PA-MPJPE'] > 1.0                  # the baseline is not exact

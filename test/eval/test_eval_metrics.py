@@ -73,30 +73,24 @@ def test_paired_difference_interval_over_scenes():
     assert all(np.isnan(paired_difference(a, b, np.zeros_like(mask), scenes)))
 
 
-def test_eval_synthocc_compares_models_pairwise(capsys):
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'eval_synthocc.py'
-    spec = importlib.util.spec_from_file_location('eval_synthocc', path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_synthocc_compares_models_pairwise():
+    from hmr_models.eval.synthocc import paired_comparison
     rng = np.random.default_rng(1)
     gt = rng.normal(0, 0.3, (40, 24, 3))                # metres in, mm out
     occluded = rng.random((40, 24)) < 0.3
     base = gt + rng.normal(0, 0.05, gt.shape)
     better = gt + (base - gt) * 0.5                      # half the error everywhere
     results = [('base', base, None, None), ('better', better, None, None)]
-    bench.compare(results, 'base', gt, occluded, np.ones(40, bool), np.repeat(np.arange(8), 5))
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    import re
-    numbers = [float(x) for x in re.findall(r'[-+]\d+\.\d+', line)]
-    assert line.startswith('better') and len(numbers) == 6
-    assert all(x < 0 for x in numbers)             # better, and the intervals say so
+    rows = paired_comparison(results, 'base', gt, occluded, np.ones(40, bool),
+                             np.repeat(np.arange(8), 5))
+    assert list(rows) == ['better']
+    cells = rows['better']
+    assert all(x < 0 for cell in cells.values() for x in cell)   # better, and intervals say so
     gain = (per_joint_error(better, gt) - per_joint_error(base, gt)) * 1000.0
-    assert numbers[0] == pytest.approx(gain.mean(), abs=0.01)
-    assert numbers[3] == pytest.approx(gain[occluded].mean(), abs=0.01)
-    with pytest.raises(SystemExit, match='no model'):
-        bench.compare(results, 'nobody', gt, occluded, np.ones(40, bool), np.zeros(40))
+    assert cells['MPJPE'][0] == pytest.approx(gain.mean(), abs=0.01)
+    assert cells['OCC-MPJPE'][0] == pytest.approx(gain[occluded].mean(), abs=0.01)
+    with pytest.raises(ValueError, match='no model'):
+        paired_comparison(results, 'nobody', gt, occluded, np.ones(40, bool), np.zeros(40))
 
 
 def test_greedy_match_takes_the_closest_pair_first_and_respects_the_limit():
@@ -117,3 +111,19 @@ def test_benchmark_variants_are_typed_by_the_config_fields():
     assert name == 'fit' and values == {'refine_iterations': 2, 'refine_fix_swaps': False}
     with pytest.raises(SystemExit, match='--refine.*unknown parameter .nope.'):
         parse_variant('x:nope=1', (RefineConfig,), option='--refine')
+
+
+def test_sequence_error_sums_skip_unpredicted_frames():
+    from hmr_models.eval.metrics import sequence_error_sums
+    rng = np.random.default_rng(3)
+    gt = rng.normal(0, 0.3, (2, 10, 24, 3))
+    trans = rng.normal(0, 1, (2, 10, 3))
+    pred = gt.copy()
+    pred[:, :, 5] += [0.024, 0, 0]             # 24 mm on one joint of 24: 1 mm MPJPE
+    pred[1, 4] = np.nan                         # not predicted: out of every sum
+    sums = sequence_error_sums(pred, trans + [0, 0, 0.002], gt, trans)
+    assert sums[1] == 19
+    assert sums[0] / sums[1] == pytest.approx(1.0)
+    assert sums[2] / sums[3] == pytest.approx(0.0, abs=1e-9)   # a constant offset
+    assert sums[3] == 8 + 2 + 3     # accelerations need three predicted frames in a row
+    assert sums[4] / sums[1] == pytest.approx(2.0)

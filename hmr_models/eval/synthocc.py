@@ -1,0 +1,138 @@
+"""Scores on SynthOcc, the synthetic crowd/occlusion split (`hmr_models.data.synth`).
+
+Inputs in metres, figures in mm. Single frames (`benchmarks/eval_synthocc.py`):
+`per_person` reads a shard array in the dataset's order of people, `occlusion_masks` the joints
+the scene marks occluded and inside the image, `ground_truth` the true joints and vertices,
+`errors_mm` MPJPE / PA-MPJPE / MPVE / OCC-MPJPE, and `paired_comparison` every model minus a
+baseline with bootstrap intervals over scenes. Over time (`benchmarks/eval_synthocc_sequences.py`):
+`run_scene` runs the per-frame model and the smoothers over one scene as the node does, and
+`score_person_frames` adds ACC-ERR over runs of consecutive detected frames of each track.
+"""
+import numpy as np
+import torch
+
+from hmr_models.data.synth.visibility import occluded_in_frame
+from hmr_models.diffmesh.streaming import StreamingResult, StreamingSmoother
+from hmr_models.eval.metrics import (acceleration_errors, body_errors, paired_difference,
+                                     per_joint_error)
+
+MM = 1000.0
+
+
+def per_person(dataset, key):
+    """One shard array, (N, ...) in the dataset's order of people."""
+    return np.stack([dataset.shards[s][key][j] for s, j in dataset.index])
+
+
+def occlusion_masks(dataset):
+    """(N, 24) bool: SMPL joints occluded (self, other person, object) and inside the image."""
+    return occluded_in_frame(per_person(dataset, 'joint_codes'))
+
+
+def ground_truth(dataset, body):
+    pose = torch.as_tensor(per_person(dataset, 'pose'))
+    betas = torch.as_tensor(per_person(dataset, 'betas'))
+    with torch.no_grad():
+        out = body(pose.float(), betas.float())
+    joints = per_person(dataset, 'joints3d')
+    return joints.astype(np.float64), out.vertices.numpy().astype(np.float64), \
+        out.joints.numpy().astype(np.float64)
+
+
+def errors_mm(pred_j, pred_v, gt_j, gt_v, gt_vj, occluded, pred_vroot=None):
+    """Errors in mm (inputs in metres); MPVE aligns the vertices on the pelvis."""
+    pred_vroot = pred_j[:, 0] if pred_vroot is None else pred_vroot
+    return body_errors(pred_j * MM, pred_v * MM, gt_j * MM, gt_v * MM, occluded,
+                       pred_vroot * MM, gt_vj[:, 0] * MM)
+
+
+def paired_comparison(results, baseline, gt_j, occluded, subset, scenes):
+    """Every other model minus the model named `baseline` on `subset`, intervals over scenes.
+
+    results: [(name, joints (N, 24, 3) m, ...)]; returns {name: {'MPJPE': (d, lo, hi),
+    'OCC-MPJPE': (d, lo, hi)}} in mm (95 % bootstrap over `scenes`).
+    """
+    errors = {name: per_joint_error(pj[subset], gt_j[subset]) * MM
+              for name, pj, *_ in results}
+    if baseline not in errors:
+        raise ValueError(f'{baseline!r}: no model of that name')
+    masks = {'MPJPE': np.ones_like(occluded[subset]), 'OCC-MPJPE': occluded[subset]}
+    return {name: {k: paired_difference(errors[baseline], err, mask, scenes[subset])
+                   for k, mask in masks.items()}
+            for name, err in errors.items() if name != baseline}
+
+
+def vertex_errors(pred_j, pred_v, gt_j, gt_v):
+    """(T,) MPVE of each frame (vertices aligned on each body's pelvis, as body_errors does)."""
+    return np.linalg.norm((pred_v - pred_j[:, :1]) - (gt_v - gt_j[:, :1]), axis=-1).mean(-1)
+
+
+def score_person_frames(rows, subset):
+    """Metrics over the person-frames of `rows` (list of dicts of stacked arrays).
+
+    A row holds either the vertices ('pred_v', 'gt_v') or their per-frame errors ('ve', from
+    vertex_errors; what the sequence benchmark keeps: the vertices of every track and method
+    do not fit in memory).
+    """
+    pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
+    gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
+    if all('ve' in r for r in rows):
+        ve = np.concatenate([r['ve'][r[subset]] for r in rows]) * MM
+        pv = gv = np.zeros((len(pj), 1, 3))            # MPVE from the per-frame errors
+    else:
+        pv = np.concatenate([r['pred_v'][r[subset]] for r in rows]) * MM
+        gv = np.concatenate([r['gt_v'][r[subset]] for r in rows]) * MM
+    occ = np.concatenate([r['occ'][r[subset]] for r in rows])
+    acc_sum, acc_n = 0.0, 0
+    for r in rows:                      # per track: consecutive detected frames only
+        a, ok = acceleration_errors(r['pred_j'] * MM, r['gt_j'] * MM, r['ok'])
+        if subset == 'sampled':
+            ok &= r['sampled'][1:-1]
+        acc_sum += a[ok].sum()
+        acc_n += ok.sum()
+    errors = body_errors(pj, pv, gj, gv, occ)
+    if all('ve' in r for r in rows):
+        errors['MPVE'] = float(ve.mean())
+    return {'person-frames': len(pj), **errors, 'ACC-ERR': acc_sum / max(acc_n, 1)}
+
+
+class Track:
+    """Per-frame arrays of one person over a scene (NaN until predicted)."""
+
+    def __init__(self, frames, num_vertices):
+        nan = lambda *s: np.full(s, np.nan, np.float32)  # noqa: E731
+        self.joints = nan(frames, 24, 3)
+        self.vertices = nan(frames, num_vertices, 3)
+
+
+def run_scene(scene, detections, images, predictor, smoothers, prefix=''):
+    """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
+    nf, nv = scene.num_frames, predictor.body.num_vertices
+    methods = ['per-frame'] + list(smoothers)
+    methods += [f'{m}, delayed' for m, sm in smoothers.items() if getattr(sm, 'delay', 0)]
+    out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
+    k = scene.camera.intrinsics
+
+    def keep(method, track_ids, est, frames):
+        for i, (t, g) in enumerate(zip(track_ids, frames)):
+            out[method][int(t)].joints[g] = est.joints[i]
+            out[method][int(t)].vertices[g] = est.vertices[i]
+
+    for f in range(nf):
+        people = detections[f][0]
+        if len(people) == 0:
+            continue
+        est = predictor.predict(images(f), people, k)
+        keep('per-frame', people.track_ids, est, [f] * len(people))
+        for name, smoother in smoothers.items():
+            if isinstance(smoother, StreamingSmoother):
+                res = smoother.step(f / scene.fps, people.track_ids, est, people, k)
+            else:                                   # One-Euro: newest frame only
+                res = StreamingResult(smoother.update(f / scene.fps, people.track_ids, est,
+                                                      people))
+            keep(name, people.track_ids, res.current, [f] * len(people))
+            if res.delayed is not None:
+                d = res.delayed
+                keep(f'{name}, delayed', d.track_ids, d.estimate,
+                     [int(round(s * scene.fps)) for s in d.stamps])
+    return {prefix + m: tracks for m, tracks in out.items()}
