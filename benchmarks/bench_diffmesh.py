@@ -32,9 +32,10 @@ if str(REPO) not in sys.path:
 
 from hmr_models.diffmesh import (DiffMesh, OneEuroConfig, OneEuroSmoother,  # noqa: E402
                                  StreamingConfig, StreamingSmoother)
-from hmr_models.diffmesh.data import ErrorModel, simulate_sequences, \
-    smooth_random_motion  # noqa: E402
+from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig  # noqa: E402
+from hmr_models.data.synth.sequences import simulate_sequences  # noqa: E402
 from hmr_models.eval.metrics import sequence_error_sums  # noqa: E402
+from hmr_models.train.diffmesh_data import smooth_random_motion  # noqa: E402
 from hmr_models.types import BodyEstimate, People  # noqa: E402
 
 TRACKS = 8
@@ -70,7 +71,7 @@ def simulate(pose_w, trans_w, joint_model, seed, stride=1):
     for g in range(0, n, TRACKS):
         sl = slice(g, g + TRACKS)
         gt, est = simulate_sequences(pose_w[sl, ::stride], trans_w[sl, ::stride], betas[sl],
-                                     joint_model, 30.0 / stride, rng, errors=ErrorModel())
+                                     joint_model, 30.0 / stride, rng, errors=EstimatorNoiseConfig())
         gts.append(gt)
         ests.append(est)
     return gts, ests

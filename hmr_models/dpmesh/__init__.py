@@ -12,7 +12,8 @@ Layout, by role:
   (cross-attention map recording), regressor (cascade transformer decoder), pose_prior (VQ-VAE
   pose tokenizer, VPoser decoder), keypoint_lifter (2D keypoints -> first SMPL estimate, compact
   profile), keypoints (keypoint sets);
-- training/: losses, keypoint_noise (NKR student inputs);
+- training/: losses (the NKR student's corrupted keypoints:
+  hmr_models.data.synth.keypoint_corruption);
 - weights/: sd15 (local SD1.5 loading), ldm_keys (CompVis <-> diffusers names), authors
   (the authors' released DPMesh checkpoints).
 """

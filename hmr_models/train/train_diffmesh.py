@@ -17,13 +17,13 @@ Config (YAML; every section optional, defaults below):
       val_items: 64            # fixed validation windows = val_items * windows_per_item
       strides: [1, 2, 3]       # frame strides at 30 fps: cameras at 30 / 15 / 10 fps
       mirror: true
-      errors: {}               # hmr_models.diffmesh.data.ErrorModel overrides
+      errors: {}               # data.synth.estimator_noise.EstimatorNoiseConfig overrides
       estimates: []            # tracks of the per-frame model's real estimates over synthetic
                                # scenes (python -m hmr_models.data.synth.estimates): windows
                                # cut from them train on its real errors
       estimates_share: 0.75    # share of each batch from `estimates` (the rest simulated)
       val_estimates: []        # validate on such tracks instead of simulated windows
-      camera: {}               # hmr_models.diffmesh.data.CameraModel overrides
+      camera: {}               # data.synth.camera.PersonCameraConfig overrides
     train: {epochs: 20, batch_size: 4, lr: 3.0e-4, ...}   # TrainConfig; batch_size counts
                                # items, so a step sees batch_size * windows_per_item windows
 The run writes `<out_dir>/final/` (config.json + diffmesh.pt), loadable with
@@ -40,11 +40,13 @@ import torch
 from torch.utils.data import Dataset
 
 from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, WindowBatch
-from hmr_models.diffmesh.data import CameraModel, ErrorModel, MixedSampler, \
-    TrackWindowSampler, WindowSampler, smooth_random_motion
+from hmr_models.data.synth.camera import PersonCameraConfig
+from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.diffmesh.kinematics import JointModel
 from hmr_models.diffmesh.losses import diffmesh_losses
 from hmr_models.diffmesh.model import WEIGHTS_NAME
+from hmr_models.train.diffmesh_data import (MixedSampler, TrackWindowSampler, WindowSampler,
+                                            smooth_random_motion)
 
 from .config_io import apply_overrides, load_run_config
 from .trainer import TrainConfig, Trainer, seed_everything
@@ -216,8 +218,8 @@ def run(run_config, out_dir=None):
     seed_everything(train_cfg.seed)
     model_cfg = DiffMeshConfig.from_dict(run_config.get('model') or {})
     data = dict(run_config.get('data') or {})
-    errors = _dataclass(ErrorModel, data.get('errors'), 'data.errors')
-    camera = _dataclass(CameraModel, data.get('camera'), 'data.camera')
+    errors = _dataclass(EstimatorNoiseConfig, data.get('errors'), 'data.errors')
+    camera = _dataclass(PersonCameraConfig, data.get('camera'), 'data.camera')
     joint_model = load_joint_model(data, model_cfg.num_betas)
     model = DiffMesh(model_cfg, joint_model)
     kw = dict(num_frames=model_cfg.num_frames, strides=tuple(data.get('strides', (1, 2, 3))),

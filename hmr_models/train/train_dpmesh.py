@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from hmr_models.dpmesh.checkpoint import adopt_weights
 from hmr_models.dpmesh.config import DPMeshConfig, load_config
-from hmr_models.dpmesh.training.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints
+from hmr_models.data.synth.keypoint_corruption import KeypointNoiseConfig, corrupt_keypoints
 from hmr_models.dpmesh.parts.keypoints import flip_permutation, from_coco17, scores_from_coco17
 from hmr_models.dpmesh.training.losses import NKRLoss, dpmesh_losses, pose_token_targets
 from hmr_models.dpmesh.model import CropCameras, DPMesh, prepare_images

@@ -4,16 +4,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hmr_models.diffmesh.data import CameraModel, ErrorModel, WindowSampler, mirror_motion, \
-    place_in_camera, random_cameras, simulate_estimates, simulate_sequences, \
-    smooth_random_motion, _segments
+from hmr_models.data.synth.camera import PersonCameraConfig, person_cameras, place_in_camera
+from hmr_models.data.synth.estimator_noise import (EstimatorNoiseConfig, _segments,
+                                                   simulate_estimates)
+from hmr_models.data.synth.sequences import simulate_sequences
+from hmr_models.train.diffmesh_data import WindowSampler, mirror_motion, smooth_random_motion
 from hmr_models.diffmesh.kinematics import JointModel, synthetic_rest_joints
 from hmr_models.geometry.rotations import axis_angle_to_matrix
 
-NO_ERRORS = ErrorModel(bias_rot=0, drift_rot=0, jitter_rot=0, root_jitter_rot=0, spike_prob=0,
-                       betas_bias=0, betas_jitter=0, trans_jitter=0, depth_jitter=0,
-                       depth_bias=0, kp_jitter=0, kp_miss_prob=0, drop_prob=0,
-                       id_switch_prob=0, short_track_prob=0)
+NO_ERRORS = EstimatorNoiseConfig.exact()
 
 
 def joint_model():
@@ -34,8 +33,8 @@ def test_mirror_twice_is_identity(rng):
 
 def test_cameras_see_the_person_in_front(rng):
     pelvis = rng.normal(0, 3, (50, 3)).astype(np.float32)
-    cam = CameraModel()
-    rot, centre, focal = random_cameras(pelvis, rng, cam)
+    cam = PersonCameraConfig()
+    rot, centre, focal = person_cameras(pelvis, rng, cam)
     np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.tile(np.eye(3), (50, 1, 1)),
                                atol=1e-5)
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-5)
@@ -53,7 +52,7 @@ def test_camera_placement_moves_the_body_rigidly(rng):
     trans = np.stack([x.trans for x in m])
     betas = rng.normal(0, 1, (2, 10)).astype(np.float32)
     rest_root = jm.rest_joints(torch.from_numpy(betas)).numpy()[:, 0]
-    rot, centre, _ = random_cameras((trans + rest_root[:, None]).mean(1), rng, CameraModel())
+    rot, centre, _ = person_cameras((trans + rest_root[:, None]).mean(1), rng, PersonCameraConfig())
     pose_c, trans_c = place_in_camera(pose, trans, rest_root, rot, centre)
     b = torch.from_numpy(betas)[:, None].expand(-1, 10, -1)
     world = jm.from_axis_angle(torch.from_numpy(pose), b, torch.from_numpy(trans)).numpy()

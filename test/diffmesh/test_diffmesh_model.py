@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, WindowBatch
-from hmr_models.diffmesh.data import WindowSampler, smooth_random_motion, ErrorModel
+from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
+from hmr_models.train.diffmesh_data import WindowSampler, smooth_random_motion
 from hmr_models.diffmesh.losses import diffmesh_losses
 
 from diffmesh_helpers import tiny_config
@@ -138,10 +139,7 @@ def _errors(model, batch):
             float((inp - gt).abs().mean()), mm(in_j))
 
 
-CLEAN = ErrorModel(bias_rot=0, drift_rot=0, jitter_rot=0, root_jitter_rot=0, spike_prob=0,
-                   betas_bias=0, betas_jitter=0, trans_jitter=0, depth_jitter=0, depth_bias=0,
-                   kp_jitter=0, kp_miss_prob=0, drop_prob=0, id_switch_prob=0,
-                   short_track_prob=0)
+CLEAN = EstimatorNoiseConfig.exact()
 
 
 def _clean_setup(rng, **cfg):

@@ -12,7 +12,7 @@ from hmr_models.geometry.projection import perspective_project, weak_perspective
 from hmr_models.geometry.rotations import (axis_angle_to_matrix, matrix_to_axis_angle,
                                            matrix_to_rot6d, rot6d_interleaved_to_matrix,
                                            rot6d_to_matrix)
-from hmr_models.dpmesh.training.keypoint_noise import KeypointNoiseConfig, corrupt_keypoints, \
+from hmr_models.data.synth.keypoint_corruption import KeypointNoiseConfig, corrupt_keypoints, \
     person_extent
 from hmr_models.dpmesh.parts.keypoints import DPMESH30_NAMES, flip_permutation, from_coco17
 from hmr_models.dpmesh.training.losses import NKRLoss, masked_l1

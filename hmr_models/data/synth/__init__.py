@@ -1,7 +1,10 @@
-"""Synthetic multi-person scenes from real mocap.
+"""Synthetic data from real mocap, and the one home of simulated detector and estimator errors.
 
-The scenes carry the errors real detectors and per-frame estimators make; writers turn them
-into training samples, sequences and rosbags.
+Scenes (several people, one camera) carry the errors real detectors (detector_noise) and
+per-frame estimators (estimator_noise) make; writers turn them into training samples,
+sequences and rosbags. Single motions seen by a camera with the same estimator errors
+(sequences) are DiffMesh's training windows; keypoint_corruption is the detector's errors on
+training batches (DPMesh's NKR student); camera holds both kinds of random cameras.
 
     from hmr_models.data.synth import MotionPool, SceneGenerator
     gen = SceneGenerator(body, MotionPool.from_corpus(corpus, 'train'))

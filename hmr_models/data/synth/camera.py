@@ -1,4 +1,8 @@
-"""Random cameras for synthetic scenes: intrinsics like real ones, placed above the floor.
+"""Random cameras for synthetic data: intrinsics like real ones, placed above the floor.
+
+Scenes (several people, one camera): CameraConfig, sample_camera. Single tracks (DiffMesh's
+training and benchmark windows): PersonCameraConfig, person_cameras, place_in_camera,
+project_centred.
 
 World: y up, floor y = 0 (the pose corpus's frame). Camera: optical frame (x right, y down,
 z forward); a world point X maps to ``rotation @ (X - centre)``.
@@ -7,7 +11,9 @@ from dataclasses import dataclass
 import math
 
 import numpy as np
+import torch
 
+from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr_models.types import CameraIntrinsics
 
 # Resolutions of common robot / webcam / phone cameras (width, height).
@@ -102,3 +108,84 @@ def sample_camera(rng, config=None):
     rot = look_rotation(0.0, math.radians(rng.uniform(*cfg.pitch_deg)),
                         math.radians(rng.uniform(*cfg.roll_deg)))
     return Camera(k, rot, np.array([0.0, rng.uniform(*cfg.height), 0.0]))
+
+
+# ---- one camera per person track ------------------------------------------------------
+
+
+@dataclass
+class PersonCameraConfig:
+    """One random camera per person track, placed around it (ranges are uniform).
+
+    What DiffMesh's training and bench_diffmesh see a motion through; scenes with several
+    people use CameraConfig / sample_camera.
+    """
+
+    distance: tuple = (2.0, 10.0)      # metres from the camera to the window's mean pelvis
+    lateral: tuple = (-0.3, 0.3)       # fraction of the distance, sideways
+    height: tuple = (0.6, 2.2)         # camera height above the floor (metres)
+    pitch_deg: tuple = (-20.0, 10.0)   # camera tilt (negative: looking down)
+    focal: tuple = (500.0, 1600.0)     # pixels
+    image_size: tuple = (1280, 720)    # pixels (cx, cy at the centre)
+
+
+def person_cameras(mean_pelvis, rng, cam):
+    """World -> camera rotations (B, 3, 3), centres (B, 3) and focal lengths (B,).
+
+    The person (window mean pelvis, world (B, 3)) ends up at a random distance, sideways
+    offset and heading in front of a camera at a random height and tilt.
+    """
+    b = len(mean_pelvis)
+    yaw = rng.uniform(-np.pi, np.pi, b)
+    pitch = np.deg2rad(rng.uniform(*cam.pitch_deg, b))
+    dist = rng.uniform(*cam.distance, b)
+    lat = rng.uniform(*cam.lateral, b) * dist
+    height = rng.uniform(*cam.height, b)
+    # Camera looks along world direction d(yaw) (horizontal); tilt about its own x axis.
+    fwd = np.stack([np.sin(yaw), np.zeros(b), np.cos(yaw)], -1)
+    right = np.stack([np.cos(yaw), np.zeros(b), -np.sin(yaw)], -1)  # world dir seen as +x
+    centre = mean_pelvis - dist[:, None] * fwd - lat[:, None] * right
+    centre[:, 1] = height
+    # Rows: camera x, y, z axes expressed in world coordinates (level camera first).
+    down = np.tile(np.array([0.0, -1.0, 0.0]), (b, 1))
+    level = np.stack([np.cross(down, fwd), down, fwd], 1)  # x = y cross z, right-handed
+    c, s = np.cos(pitch), np.sin(pitch)
+    tilt = np.zeros((b, 3, 3))
+    tilt[:, 0, 0] = 1.0
+    tilt[:, 1, 1], tilt[:, 1, 2] = c, s
+    tilt[:, 2, 1], tilt[:, 2, 2] = -s, c
+    rotation = np.einsum('bij,bjk->bik', tilt, level).astype(np.float32)
+    focal = rng.uniform(*cam.focal, b).astype(np.float32)
+    return rotation, centre.astype(np.float32), focal
+
+
+def place_in_camera(pose, trans, rest_root, rotation, centre):
+    """Express world-frame SMPL parameters in a camera frame.
+
+    Args:
+        pose: (B, T, 72) world axis-angle; trans: (B, T, 3) smplx translation (world).
+        rest_root: (B, 3) rest pelvis position (it depends on betas).
+        rotation: (B, 3, 3) world -> camera rotation; centre: (B, 3) camera centre (world).
+    Returns:
+        (pose (B, T, 72), trans (B, T, 3)) in the camera frame. Only the global orientation
+        changes in the pose; the pelvis (rest_root + trans) moves rigidly.
+    """
+    b, t = pose.shape[:2]
+    pose = pose.copy()
+    g = axis_angle_to_matrix(torch.from_numpy(pose[..., :3]).float()).numpy()
+    g = np.einsum('bij,btjk->btik', rotation, g)
+    pose[..., :3] = matrix_to_axis_angle(torch.from_numpy(g)).numpy()
+    pelvis = trans + rest_root[:, None]
+    pelvis_c = np.einsum('bij,btj->bti', rotation, pelvis - centre[:, None])
+    return pose, (pelvis_c - rest_root[:, None]).astype(np.float32)
+
+
+def project_centred(points, focal, image_size):
+    """Pinhole projection of camera-frame points (B, T, K, 3) -> pixels (B, T, K, 2).
+
+    focal (B,) pixels; the principal point is the image centre.
+    """
+    z = np.maximum(points[..., 2:3], 1e-3)
+    cx, cy = image_size[0] / 2.0, image_size[1] / 2.0
+    uv = points[..., :2] / z * focal[:, None, None, None]
+    return (uv + np.array([cx, cy], np.float32)).astype(np.float32)

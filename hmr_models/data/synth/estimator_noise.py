@@ -1,57 +1,178 @@
-"""Per-frame SMPL estimates as a per-frame HMR model would produce them (DiffMesh inputs).
+"""Per-frame SMPL estimates as a per-frame HMR model would produce them (DiffMesh's inputs).
 
-Errors, per track of a scene (rotations in radians, applied as R_est = R_gt @ exp(noise)):
+One simulator, `simulate_estimates`, used for DiffMesh's training windows and benchmark
+(sequences.simulate_sequences: motions seen by random cameras) and for synthetic scenes
+(`simulate_scene`: every track of a scene, `hmr-synth --sequences`). Errors, per track
+(rotations in radians, applied as R_est = R_gt @ exp(noise)):
 
-- a constant bias per joint and a slowly varying (AR(1)) error: per-frame models are wrong in
-  correlated ways, not only noisy;
-- white jitter per frame, larger for distal joints;
-- occlusion: joints the camera cannot see get a larger error (growing over a few frames), and
-  rare failures throw random limbs (and sometimes the global orientation, front/back) far off
-  for 1-4 frames;
-- depth error proportional to distance (bias + jitter), smaller sideways error;
-- betas: a per-track bias plus per-frame jitter;
-- identity noise: for a few frames a track receives the estimate of an overlapping person
-  (what a tracker does when two people cross).
+- a constant bias per joint, a slowly varying drift and white jitter: per-frame models are
+  wrong in correlated ways, not only noisy;
+- failures ("spikes"): for 1-4 frames some limbs are thrown far off, and the 2D detector loses
+  half the keypoints; in scenes, optionally, the body turned around (front/back);
+- in scenes, joints the camera cannot see err more (the occlusion of every joint is known);
+- depth error proportional to distance (bias + jitter), smaller sideways error; betas bias and
+  jitter; noisy 2D keypoints and dropped frames;
+- identity switches: for a few frames a track receives another person's estimate.
 """
-import copy
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from hmr_models.geometry.rotations_np import axis_angle_to_matrix, matrix_to_axis_angle
-
-# Relative error level per SMPL joint: trunk small, distal joints large.
-JOINT_LEVEL = np.array([0.6, 1.0, 1.0, 0.5, 1.2, 1.2, 0.5, 1.4, 1.4, 0.5, 1.6, 1.6, 0.8, 0.8,
-                        0.8, 1.2, 1.0, 1.0, 1.3, 1.3, 1.6, 1.6, 1.8, 1.8])
+from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from hmr_models.types import NUM_JOINTS
 
 
 @dataclass
 class EstimatorNoiseConfig:
-    """Spreads of the simulated per-frame estimator."""
+    """What a per-frame estimator gets wrong (radians, metres, fractions of box size).
 
-    bias_rot: float = 0.08          # constant per track and joint
-    drift_rot: float = 0.05         # AR(1) slowly varying error (stationary std)
-    drift_rho: float = 0.97         # its frame-to-frame correlation
-    jitter_rot: float = 0.008       # white, per frame and joint
-    occluded_factor: float = 2.0    # x error on joints the camera cannot see
-    occlusion_memory: float = 0.7   # smoothing of the occlusion state (errors grow, not jump)
-    p_spike: float = 0.01           # per frame: a failure starts
-    spike_len: tuple = (1, 4)
-    spike_rot: float = 0.8
-    spike_joints: float = 0.25      # fraction of joints a failure throws off
-    p_flip: float = 0.2             # a failure turns the body around (front/back)
-    depth_bias: float = 0.05        # x depth
-    depth_jitter: float = 0.02      # x depth
-    lateral_jitter: float = 0.004   # x depth, for x and y
-    betas_bias: float = 0.3
-    betas_jitter: float = 0.1
-    p_id_switch: float = 0.003      # per frame and track with an overlapping neighbour
-    id_switch_len: tuple = (1, 6)
+    The defaults give per-frame inputs of about 90 mm MPJPE and 30-35 mm/frame^2 ACC-ERR at
+    30 fps (measured on smooth synthetic motion; mostly bias, plus jitter and spikes), the
+    range image-based models show on 3DPW.
+    """
+
+    bias_rot: float = 0.08         # per-window constant error per joint
+    drift_rot: float = 0.04        # slowly varying error per joint (amplitude)
+    drift_hz: tuple = (0.2, 1.5)   # its frequency
+    jitter_rot: float = 0.008      # independent per frame and joint
+    root_jitter_rot: float = 0.006  # extra jitter of the global orientation
+    spike_prob: float = 0.03       # per frame: an occlusion-like failure starts
+    spike_len: tuple = (1, 4)      # frames
+    spike_rot: float = 0.6         # on the affected joints
+    spike_joints: float = 0.3      # fraction of joints affected (limbs first)
+    betas_bias: float = 0.4
+    betas_jitter: float = 0.15
+    trans_jitter: float = 0.01     # metres, x/y
+    depth_jitter: float = 0.025    # fraction of depth
+    depth_bias: float = 0.06       # fraction of depth, per window
+    kp_jitter: float = 0.012       # fraction of box size
+    kp_miss_prob: float = 0.05
+    drop_prob: float = 0.03        # per frame: no detection
+    drop_len: tuple = (1, 5)
+    id_switch_prob: float = 0.04   # per window: frames taken from another person
+    id_switch_len: tuple = (1, 4)
+    short_track_prob: float = 0.2  # per window: the track starts inside the window
+    # Scenes only (simulate_scene, where the occlusion of every joint is known):
+    occluded_factor: float = 2.0   # x bias, drift and jitter on joints the camera cannot see
+    occlusion_memory: float = 0.7  # smoothing of that state (errors grow, not jump)
+    flip_prob: float = 0.0         # per track with failures: they turn the body around
+
+    @classmethod
+    def exact(cls):
+        """A simulator that makes no error at all (the ground truth comes out; for tests)."""
+        return cls(bias_rot=0, drift_rot=0, jitter_rot=0, root_jitter_rot=0, spike_prob=0,
+                   betas_bias=0, betas_jitter=0, trans_jitter=0, depth_jitter=0, depth_bias=0,
+                   kp_jitter=0, kp_miss_prob=0, drop_prob=0, id_switch_prob=0,
+                   short_track_prob=0, occluded_factor=1.0)
+
+
+# Joints an occlusion most often corrupts (limbs), in order of preference.
+_LIMBS = np.array([18, 19, 20, 21, 4, 5, 7, 8, 16, 17, 22, 23, 10, 11])
+
+
+def _segments(rng, shape, prob, length):
+    """Boolean (B, T) mask of random segments: each frame starts one with `prob`."""
+    b, t = shape
+    starts = rng.random((b, t)) < prob
+    lens = rng.integers(length[0], length[1] + 1, (b, t))
+    # Frame j is covered if some start s <= j has s + len > j: a running max of the ends.
+    ends = np.where(starts, np.arange(t)[None] + lens, 0)
+    return np.maximum.accumulate(ends, axis=1) > np.arange(t)[None]
+
+
+def simulate_estimates(pose, betas, trans, keypoints_px, boxes, fps, rng, err, occluded=None):
+    """Per-frame estimates of a per-frame model from ground truth.
+
+    Args:
+        pose (B, T, 72), betas (B, nb), trans (B, T, 3): camera-frame ground truth.
+        keypoints_px (B, T, 17, 2), boxes (B, T, 4): true keypoints and person boxes (px).
+        fps: frame rate of the T frames (for the drift frequency).
+        occluded: optional (B, T, 24) bool, joints the camera cannot see: their bias, drift
+            and jitter grow by err.occluded_factor (smoothed in time by occlusion_memory).
+    Returns:
+        dict of noisy pose (B, T, 72), betas (B, T, nb), translation (B, T, 3),
+        keypoints (B, T, 17, 2) px (NaN where missed), keypoint_scores (B, T, 17),
+        boxes (B, T, 4), observed (B, T) bool (False: the frame was dropped), spike (B, T)
+        bool (a failure frame) and source (B, T) int (whose ground truth the frame comes from:
+        another row after an identity switch).
+    """
+    b, t = pose.shape[:2]
+    nb = betas.shape[-1]
+    time = np.arange(t) / float(fps)
+    # Rotation error per joint: bias + slow drift + jitter (+ spikes), composed locally.
+    bias = rng.normal(0, err.bias_rot, (b, 1, NUM_JOINTS, 3))
+    hz = rng.uniform(*err.drift_hz, (b, 1, NUM_JOINTS, 1))
+    phase = rng.uniform(0, 2 * np.pi, (b, 1, NUM_JOINTS, 3))
+    wave = np.sin(2 * np.pi * hz * time[None, :, None, None] + phase)
+    drift = err.drift_rot * rng.normal(0, 1, (b, 1, NUM_JOINTS, 3)) * wave
+    jitter = rng.normal(0, err.jitter_rot, (b, t, NUM_JOINTS, 3))
+    jitter[:, :, 0] += rng.normal(0, err.root_jitter_rot, (b, t, 3))
+    spikes = _segments(rng, (b, t), err.spike_prob, err.spike_len)
+    n_spiked = max(1, int(round(err.spike_joints * len(_LIMBS))))
+    # A random subset of limb joints per spiked frame (argsort of uniforms = a permutation).
+    pick = _LIMBS[rng.random((b, t, len(_LIMBS))).argsort(-1)[..., :n_spiked]]
+    hit = np.zeros((b, t, NUM_JOINTS), bool)
+    np.put_along_axis(hit, pick, True, axis=-1)
+    hit &= spikes[..., None]
+    spike_err = np.where(hit[..., None], rng.normal(0, err.spike_rot, (b, t, NUM_JOINTS, 3)),
+                         0.0)
+    steady = bias + drift + jitter
+    if occluded is not None:
+        # Occluded joints err more; the state is smoothed in time so that a joint flickering
+        # between visible and hidden does not make its error flicker.
+        occ = np.asarray(occluded, np.float64).copy()
+        for f in range(1, t):
+            occ[:, f] = err.occlusion_memory * occ[:, f - 1] + \
+                (1 - err.occlusion_memory) * occ[:, f]
+        steady = steady * (1.0 + (err.occluded_factor - 1.0) * occ)[..., None]
+    noise = (steady + spike_err).astype(np.float32)
+    gt_rot = axis_angle_to_matrix(torch.from_numpy(pose.reshape(b, t, NUM_JOINTS, 3)).float())
+    noisy_rot = gt_rot @ axis_angle_to_matrix(torch.from_numpy(noise))
+    noisy_pose = matrix_to_axis_angle(noisy_rot).reshape(b, t, -1).numpy()
+    if err.flip_prob > 0:
+        # Front/back confusion: a failing track's global orientation turned half around.
+        half_turn = axis_angle_to_matrix(torch.tensor([0.0, np.pi, 0.0]))
+        for i in np.flatnonzero(spikes.any(1) & (rng.random(b) < err.flip_prob)):
+            g = axis_angle_to_matrix(torch.from_numpy(noisy_pose[i, spikes[i], :3])) @ half_turn
+            noisy_pose[i, spikes[i], :3] = matrix_to_axis_angle(g).numpy()
+
+    noisy_betas = (betas[:, None] + rng.normal(0, err.betas_bias, (b, 1, nb))
+                   + rng.normal(0, err.betas_jitter, (b, t, nb))).astype(np.float32)
+    depth = trans[..., 2:3]
+    tn = np.concatenate([rng.normal(0, err.trans_jitter, (b, t, 2)),
+                         depth * (rng.normal(0, err.depth_bias, (b, 1, 1))
+                                  + rng.normal(0, err.depth_jitter, (b, t, 1)))], -1)
+    noisy_trans = (trans + tn).astype(np.float32)
+
+    size = np.maximum(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1])
+    kp_sigma = (err.kp_jitter * size)[..., None, None]
+    kp = keypoints_px + rng.normal(0, 1, keypoints_px.shape) * kp_sigma
+    # Spiked frames: the 2D detector struggles too (occlusion): lose half the keypoints.
+    miss = rng.random(kp.shape[:3]) < err.kp_miss_prob
+    miss |= spikes[..., None] & (rng.random(kp.shape[:3]) < 0.5)
+    kp = np.where(miss[..., None], np.nan, kp).astype(np.float32)
+    scores = np.where(miss, 0.0, rng.uniform(0.4, 1.0, kp.shape[:3])).astype(np.float32)
+
+    out = {'pose': noisy_pose, 'betas': noisy_betas, 'translation': noisy_trans,
+           'keypoints': kp, 'keypoint_scores': scores, 'boxes': boxes.astype(np.float32),
+           'spike': spikes.copy(), 'source': np.repeat(np.arange(b)[:, None], t, 1)}
+    # Identity switches: a few frames come from another window's person (and its position).
+    if b > 1:
+        for i in np.flatnonzero(rng.random(b) < err.id_switch_prob):
+            j = (i + rng.integers(1, b)) % b
+            n = int(rng.integers(err.id_switch_len[0], err.id_switch_len[1] + 1))
+            s = int(rng.integers(0, max(1, t - n)))
+            for v in out.values():
+                v[i, s:s + n] = v[j, s:s + n]
+    observed = ~_segments(rng, (b, t), err.drop_prob, err.drop_len)
+    out['observed'] = observed
+    return out
 
 
 @dataclass
 class TrackEstimates:
-    """Simulated per-frame estimates of one track (camera frame, like PersonTrack)."""
+    """Simulated per-frame estimates of one scene track (camera frame, like PersonTrack)."""
 
     pose: np.ndarray              # (T, 72)
     betas: np.ndarray             # (T, B)
@@ -61,88 +182,33 @@ class TrackEstimates:
     source_track: np.ndarray      # (T,) int: whose estimate this frame really is
 
 
-def _segments(rng, t, prob, length):
-    """(T,) bool mask: each frame starts a segment with `prob`, lasting length[0..1] frames."""
-    starts = np.flatnonzero(rng.random(t) < prob)
-    mask = np.zeros(t, bool)
-    for s in starts:
-        mask[s:s + rng.integers(length[0], length[1] + 1)] = True
-    return mask
-
-
-def _rotate(pose, noise):
-    """Apply axis-angle noise (T, 24, 3) on the right of each joint's rotation."""
-    r = axis_angle_to_matrix(pose.reshape(-1, 24, 3)) @ axis_angle_to_matrix(noise)
-    return matrix_to_axis_angle(r).reshape(-1, 72)
-
-
-def simulate_track(track, rng, config=None):
-    """Noisy per-frame estimates of one PersonTrack (no identity noise: see simulate_scene)."""
-    cfg = config or EstimatorNoiseConfig()
-    t = track.pose.shape[0]
-    level = JOINT_LEVEL[None, :, None]
-    occluded = track.joint_codes != 0                                   # (T, 24)
-    bias = rng.normal(0, cfg.bias_rot, (1, 24, 3)) * level
-    drift = np.empty((t, 24, 3))
-    drift[0] = rng.normal(0, cfg.drift_rot, (24, 3))
-    innov = np.sqrt(1 - cfg.drift_rho ** 2) * cfg.drift_rot
-    for f in range(1, t):
-        drift[f] = cfg.drift_rho * drift[f - 1] + rng.normal(0, innov, (24, 3))
-    jitter = rng.normal(0, cfg.jitter_rot, (t, 24, 3))
-    noise = bias + drift * level + jitter * level
-    # Occluded joints err more; the state is smoothed in time so that a joint flickering
-    # between visible and hidden does not make its error flicker.
-    occ = occluded.astype(np.float64)
-    for f in range(1, t):
-        occ[f] = cfg.occlusion_memory * occ[f - 1] + (1 - cfg.occlusion_memory) * occ[f]
-    noise *= (1.0 + (cfg.occluded_factor - 1.0) * occ)[..., None]
-    spike = _segments(rng, t, cfg.p_spike, cfg.spike_len)
-    if spike.any():
-        thrown = rng.random((t, 24)) < cfg.spike_joints
-        noise += np.where((spike[:, None] & thrown)[..., None],
-                          rng.normal(0, cfg.spike_rot, (t, 24, 3)), 0.0)
-    pose = _rotate(track.pose.astype(np.float64), noise)
-    if spike.any() and rng.random() < cfg.p_flip:
-        # Front/back confusion: the global orientation turned half around the vertical.
-        flip = axis_angle_to_matrix(np.array([0.0, np.pi, 0.0]))
-        g = axis_angle_to_matrix(pose[spike, :3]) @ flip
-        pose[spike, :3] = matrix_to_axis_angle(g)
-    depth = np.maximum(track.transl[:, 2:3].astype(np.float64), 0.1)
-    transl = track.transl + depth * np.concatenate([
-        rng.normal(0, cfg.lateral_jitter, (t, 2)),
-        rng.normal(0, cfg.depth_bias) + rng.normal(0, cfg.depth_jitter, (t, 1))], -1)
-    betas = track.betas[None] + rng.normal(0, cfg.betas_bias, track.betas.shape) + \
-        rng.normal(0, cfg.betas_jitter, (t,) + track.betas.shape)
-    conf = np.clip(np.where(occluded, 0.35, 0.9) + rng.normal(0, 0.05, (t, 24)), 0, 1)
-    conf[spike] *= 0.6
-    return TrackEstimates(pose=pose.astype(np.float32), betas=betas.astype(np.float32),
-                          transl=transl.astype(np.float32),
-                          joint_confidence=conf.astype(np.float32), spike=spike,
-                          source_track=np.full(t, track.track_id, np.int64))
-
-
 def simulate_scene(scene, rng, config=None):
-    """Estimates for every track of a scene, with identity switches between overlapping ones.
+    """simulate_estimates for every track of a scene (one row per person, same order).
 
-    Returns:
-        list of TrackEstimates (one per scene.people, same order).
+    Occluded joints err more (scene joint codes); identity switches take frames of another
+    person of the scene. Returns a list of TrackEstimates.
     """
     cfg = config or EstimatorNoiseConfig()
-    base = [simulate_track(p, rng, cfg) for p in scene.people]
-    ests = copy.deepcopy(base)  # switched frames copy from the unswitched estimates
-    for i, p in enumerate(scene.people):
-        for j, q in enumerate(scene.people):
-            if i == j:
-                continue
-            # Frames where the boxes overlap: a tracker can confuse the two.
-            a, b = p.boxes, q.boxes
-            ix = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-            iy = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-            overlap = (ix > 0) & (iy > 0)
-            switch = _segments(rng, len(overlap), cfg.p_id_switch, cfg.id_switch_len) & overlap
-            if switch.any():
-                src = base[j]
-                for key in ('pose', 'betas', 'transl', 'joint_confidence'):
-                    getattr(ests[i], key)[switch] = getattr(src, key)[switch]
-                ests[i].source_track[switch] = q.track_id
-    return ests
+    people = scene.people
+    if not people:
+        return []
+    stack = lambda key: np.stack([getattr(p, key) for p in people])  # noqa: E731
+    occluded = stack('joint_codes') != 0
+    est = simulate_estimates(stack('pose').astype(np.float32), stack('betas').astype(np.float32),
+                             stack('transl').astype(np.float32),
+                             stack('keypoints2d').astype(np.float32),
+                             stack('boxes').astype(np.float32), scene.fps, rng, cfg, occluded)
+    # What the model would report: lower confidence on hidden joints and in failures.
+    conf = np.where(occluded, 0.35, 0.9) * np.where(est['spike'], 0.6, 1.0)[..., None]
+    ids = np.array([p.track_id for p in people], np.int64)
+    return [TrackEstimates(pose=est['pose'][i], betas=est['betas'][i],
+                           transl=est['translation'][i],
+                           joint_confidence=conf[i].astype(np.float32), spike=est['spike'][i],
+                           source_track=ids[est['source'][i]])
+            for i in range(len(people))]
+
+
+def simulate_track(track, rng, config=None, fps=30.0):
+    """simulate_scene for one track alone (no identity switches)."""
+    from types import SimpleNamespace
+    return simulate_scene(SimpleNamespace(people=[track], fps=fps), rng, config)[0]

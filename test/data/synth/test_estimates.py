@@ -7,7 +7,7 @@ from hmr_models.data.synth.camera import CameraConfig
 from hmr_models.data.synth.estimates import TRACK_KEYS, load_tracks, scene_tracks, write_tracks
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator
 from hmr_models.data.synth.writers import detect_scene
-from hmr_models.diffmesh.data import MixedSampler, TrackWindowSampler
+from hmr_models.train.diffmesh_data import MixedSampler, TrackWindowSampler
 from hmr_models.dpmesh.factory import create_mesh_predictor
 
 

@@ -105,7 +105,7 @@ def scene(test_body, motions):
 
 def test_estimator_errors_are_correlated_and_larger_when_occluded(scene):
     track = scene.people[0]
-    cfg = EstimatorNoiseConfig(p_spike=0.0)
+    cfg = EstimatorNoiseConfig(spike_prob=0.0)
     est = simulate_track(track, np.random.default_rng(0), cfg)
     r_est = axis_angle_to_matrix(est.pose.reshape(-1, 24, 3))
     r_gt = axis_angle_to_matrix(track.pose.reshape(-1, 24, 3))
@@ -123,7 +123,7 @@ def test_estimator_errors_are_correlated_and_larger_when_occluded(scene):
 
 
 def test_spikes_and_identity_switches(scene):
-    cfg = EstimatorNoiseConfig(p_spike=0.1, p_id_switch=0.2)
+    cfg = EstimatorNoiseConfig(spike_prob=0.1, id_switch_prob=1.0)
     ests = simulate_scene(scene, np.random.default_rng(1), cfg)
     a, b = scene.people
     assert ests[0].spike.any()

@@ -3,7 +3,9 @@
 The student sees what a real 2D detector gives in crowds: keypoints that are missing, jittered
 in proportion to the person's size, swapped left/right, or taken from a neighbouring person.
 Everything is vectorised over the batch and driven by an explicit torch.Generator, so a seeded
-run corrupts the same way every time.
+run corrupts the same way every time. This is the training-batch form (torch, crop-normalised
+keypoints, applied on the fly); detector_noise simulates the same kinds of errors on whole
+scenes, calibrated to MoveNet, for the written samples and bags.
 """
 from dataclasses import dataclass
 
