@@ -31,7 +31,7 @@ setup(
         'hmr-bag = hmr_ros.bag_tool:main',
         'hmr-convert-smpl = hmr_models.body.convert_smpl:main',
         'hmr-build-corpus = hmr_models.data.mocap.build_corpus:main',
-        'hmr-synth = hmr_models.data.synth.generate:main',
+        'hmr-synth = hmr_ros.ground_truth_bags:main',
         'hmr-eval = hmr_ros.eval_tool:main',
         'hmr-convert-3dpw = hmr_ros.convert_3dpw:main',
     ]},

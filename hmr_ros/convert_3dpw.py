@@ -49,18 +49,13 @@ def convert(pkl, image_dir, out, body=None, fps=FPS):
     """Write the bag; returns (frames written, person-frames)."""
     import cv2
     import torch
-    from rosbags.rosbag2 import StoragePlugin, Writer
 
     from hmr_models.body import load_body_model
-    from hmr_models.types import CameraIntrinsics
-    from hmr_models.data.synth.writers import _camera_info, _header, typestore
+    from hmr_models.types import BodyEstimate, CameraIntrinsics, People
+    from hmr_ros.ground_truth_bags import GroundTruthBagWriter
+    from hmr_ros.person_msgs import to_person_array
     seq = read_3dpw(pkl)
     body = body or load_body_model(None)
-    store = typestore()
-    Image = store.types['sensor_msgs/msg/Image']
-    Person = store.types['hmr_ros/msg/SMPLPerson']
-    PersonArray = store.types['hmr_ros/msg/SMPLPersonArray']
-    Vector3 = store.types['geometry_msgs/msg/Vector3']
     cam_poses = np.asarray(seq['cam_poses'], np.float64)
     k = np.asarray(seq['cam_intrinsics'], np.float64)
     frames = np.asarray(seq.get('img_frame_ids', np.arange(len(cam_poses))), np.int64)
@@ -70,19 +65,11 @@ def convert(pkl, image_dir, out, body=None, fps=FPS):
     if seq.get('v_template', seq.get('v_template_clothed')) is not None:
         print('hmr-convert-3dpw: the per-actor v_template is not applied (the mesh comes from '
               'betas; the joints from jointPositions when present)', file=sys.stderr)
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f'{out} already exists (rosbag2 writes a new folder)')
     image_dir = Path(image_dir)
     period = int(round(1e9 / fps))
     start = 1_600_000_000 * 10**9
     written = people = 0
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        conn_im = writer.add_connection('/camera/image_raw', Image.__msgtype__, typestore=store)
-        conn_ci = writer.add_connection('/camera/camera_info', 'sensor_msgs/msg/CameraInfo',
-                                        typestore=store)
-        conn_gt = writer.add_connection('/ground_truth/persons', PersonArray.__msgtype__,
-                                        typestore=store)
+    with GroundTruthBagWriter(out) as bag:
         for t, fid in enumerate(frames):
             path = image_dir / f'image_{int(fid):05d}.jpg'
             bgr = cv2.imread(str(path))
@@ -91,24 +78,21 @@ def convert(pkl, image_dir, out, body=None, fps=FPS):
             rgb = np.ascontiguousarray(bgr[..., ::-1])
             h, w = rgb.shape[:2]
             intr = CameraIntrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], w, h)
-            stamp = start + int(fid) * period
-            header = _header(store, stamp, 'camera_optical_frame')
             rot, shift = cam_poses[t, :3, :3], cam_poses[t, :3, 3]
-            persons = []
+            rows = []                    # (actor, box, keypoints, visible, pose, transl, joints)
             for a in range(actors):
                 if not bool(np.asarray(seq['campose_valid'][a])[t]):
                     continue
                 b = torch.as_tensor(betas[a][None])
-                model = body
                 with torch.no_grad():
-                    rest_root = model(torch.zeros(1, 72), b).joints[0, 0].double().numpy()
+                    rest_root = body(torch.zeros(1, 72), b).joints[0, 0].double().numpy()
                     pose, transl = camera_frame_params(seq['poses'][a][t], seq['trans'][a][t],
                                                        rot, shift, rest_root)
-                    res = model(torch.as_tensor(pose[None], dtype=torch.float32), b,
-                                torch.as_tensor(transl[None], dtype=torch.float32))
+                    res = body(torch.as_tensor(pose[None], dtype=torch.float32), b,
+                               torch.as_tensor(transl[None], dtype=torch.float32))
                     verts = res.vertices[0].numpy()
                     joints = res.joints[0].numpy()
-                    coco = model.regress(res.vertices, 'coco17')[0].numpy()
+                    coco = body.regress(res.vertices, 'coco17')[0].numpy()
                 if 'jointPositions' in seq:
                     world = np.asarray(seq['jointPositions'][a][t], np.float64).reshape(24, 3)
                     joints = (world @ rot.T + shift).astype(np.float32)
@@ -116,24 +100,24 @@ def convert(pkl, image_dir, out, body=None, fps=FPS):
                 inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h) \
                     & (coco[:, 2] > 0)
                 vuv = verts[:, :2] / verts[:, 2:3] * [k[0, 0], k[1, 1]] + k[:2, 2]
-                box = np.concatenate([vuv.min(0), vuv.max(0)]).astype(np.float32)
-                persons.append(Person(
-                    track_id=a, score=1.0, bbox=box,
-                    keypoints_2d=uv.reshape(-1).astype(np.float32),
-                    keypoint_scores=inside.astype(np.float32), has_mesh=True,
-                    pose=pose.astype(np.float32), betas=betas[a],
-                    translation=Vector3(x=float(transl[0]), y=float(transl[1]),
-                                        z=float(transl[2])),
-                    joints_3d=joints.reshape(-1).astype(np.float32),
-                    joint_confidence=np.ones(24, np.float32), temporal=False,
-                    body_model=body.name, model_profile=f'3dpw_ground_truth_{genders[a]}'))
-            people += len(persons)
-            msgs = ((conn_im, Image(header=header, height=h, width=w, encoding='rgb8',
-                                    is_bigendian=0, step=3 * w, data=rgb.reshape(-1))),
-                    (conn_ci, _camera_info(store, header, intr)),
-                    (conn_gt, PersonArray(header=header, persons=persons)))
-            for conn, msg in msgs:
-                writer.write(conn, stamp, store.serialize_cdr(msg, msg.__msgtype__))
+                box = np.concatenate([vuv.min(0), vuv.max(0)])
+                rows.append((a, box, uv, inside, pose, transl, joints))
+            n = len(rows)
+
+            def col(i, shape):
+                return np.array([r[i] for r in rows], np.float32).reshape(shape)
+            gt = to_person_array(None, People(
+                boxes=col(1, (n, 4)), scores=np.ones(n, np.float32), keypoints=col(2, (n, 17, 2)),
+                keypoint_scores=col(3, (n, 17)),
+                track_ids=np.array([r[0] for r in rows], np.int64)), BodyEstimate(
+                pose=col(4, (n, 72)),
+                betas=np.array([betas[r[0]] for r in rows], np.float32).reshape(n, 10),
+                translation=col(5, (n, 3)), joints=col(6, (n, 24, 3)),
+                joint_confidence=np.ones((n, 24), np.float32), body_model=body.name))
+            for person, row in zip(gt.persons, rows):   # 3DPW's gender per actor
+                person.model_profile = f'3dpw_ground_truth_{genders[row[0]]}'
+            bag.write(start + int(fid) * period, rgb, intr, gt)
+            people += n
             written += 1
     return written, people
 

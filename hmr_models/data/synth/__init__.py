@@ -17,5 +17,4 @@ from .detector_noise import DetectorNoiseConfig, simulate_detections  # noqa: F4
 from .estimator_noise import EstimatorNoiseConfig, simulate_scene, simulate_track  # noqa: F401
 from .scene import MotionPool, Occluder, PersonTrack, Scene, SceneConfig, \
     SceneGenerator  # noqa: F401
-from .writers import (detect_scene, person_samples, write_samples, write_scene_bag,  # noqa
-                      write_sequence)
+from .writers import detect_scene, person_samples, write_samples, write_sequence  # noqa: F401

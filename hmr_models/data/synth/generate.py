@@ -5,9 +5,10 @@
         [--render] [--sample-every 10] [--seed 0] [--body open|PATH.npz] [--corpus DIR]
 
 Writes DIR/samples/shard_NNNN.npz (per-person samples, DPMesh), DIR/sequences/
-scene_NNNNN.npz (per-track sequences with simulated estimates, DiffMesh) and DIR/bags/
-scene_NNNNN/ (rosbag2 MCAP with images and ground truth; needs the renderer). Scene k uses
-seed (seed * 1_000_003 + k): any scene can be regenerated alone.
+scene_NNNNN.npz (per-track sequences with simulated estimates, DiffMesh) and, through
+`hmr-synth` (hmr_ros.ground_truth_bags: the ROS messages), DIR/bags/scene_NNNNN/ (rosbag2 MCAP with
+images and ground truth; needs the renderer). Scene k uses seed (seed * 1_000_003 + k): any
+scene can be regenerated alone.
 """
 import argparse
 import logging
@@ -22,8 +23,7 @@ from hmr_models.data.mocap.corpus import PoseCorpus, build_corpus
 
 from .estimator_noise import simulate_scene
 from .scene import MotionPool, SceneConfig, SceneGenerator
-from .writers import (concat_samples, detect_scene, person_samples, write_samples,
-                      write_scene_bag, write_sequence)
+from .writers import concat_samples, detect_scene, person_samples, write_samples, write_sequence
 
 log = logging.getLogger('hmr_models.data.synth.generate')
 
@@ -56,9 +56,8 @@ def scene_with_detections(gen, seed, k, detector=None):
     return scene, detect_scene(scene, rng, detector), rng
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m hmr_models.data.synth.generate',
-                                description=__doc__.split('\n')[0])
+def parse_args(argv=None, prog='python -m hmr_models.data.synth.generate'):
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--scenes', type=int, default=100)
     p.add_argument('--frames', type=int, default=60, help='frames per scene')
@@ -67,7 +66,9 @@ def parse_args(argv=None):
                    help='only freely licensed mocap (CMU + DeepMimic)')
     p.add_argument('--samples', action='store_true', help='write per-person samples')
     p.add_argument('--sequences', action='store_true', help='write per-track sequences')
-    p.add_argument('--bags', type=int, default=0, help='write this many scenes as rosbags')
+    p.add_argument('--bags', type=int, default=0,
+                   help='write this many scenes as rosbags (hmr-synth only: it has the ROS '
+                   'messages)')
     p.add_argument('--render', action='store_true', help='render images (crops in samples)')
     p.add_argument('--sample-every', type=int, default=10, help='frame stride of samples')
     p.add_argument('--shard-size', type=int, default=2000, help='samples per shard')
@@ -81,9 +82,17 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    """Console entry point; returns the process exit code."""
-    args = parse_args(argv)
+def main(argv=None, write_bag=None, prog=None):
+    """Console entry point; returns the process exit code.
+
+    write_bag(path, scene, images, detections): writes `--bags` (hmr_ros.ground_truth_bags, which
+    calls this as `hmr-synth`); without it `--bags` is refused.
+    """
+    args = parse_args(argv, **({'prog': prog} if prog else {}))
+    if args.bags and write_bag is None:
+        print('error: --bags writes ROS messages: run it as `hmr-synth` (hmr_ros)',
+              file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     if not (args.samples or args.sequences or args.bags):
         print('error: choose at least one of --samples, --sequences, --bags', file=sys.stderr)
@@ -128,8 +137,8 @@ def main(argv=None):
             write_sequence(out / 'sequences' / f'scene_{k:05d}.npz', scene,
                            simulate_scene(scene, rng), detections)
         if k < args.bags:
-            write_scene_bag(out / 'bags' / f'scene_{k:05d}', scene,
-                            (images[f] for f in range(scene.num_frames)), detections)
+            write_bag(out / 'bags' / f'scene_{k:05d}', scene,
+                      (images[f] for f in range(scene.num_frames)), detections)
     if parts:
         write_samples(out / 'samples' / f'shard_{shard:04d}.npz', concat_samples(parts))
     print(f'wrote {args.scenes} scenes to {out}')

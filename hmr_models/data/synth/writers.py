@@ -1,7 +1,8 @@
 """Files made from synthetic scenes.
 
-Per-person training samples (DPMesh), per-track sequences (DiffMesh) and rosbags with ground
-truth (replay evaluation).
+Per-person training samples (DPMesh) and per-track sequences (DiffMesh). Rosbags with ground
+truth (replay evaluation) are ROS messages: hmr_ros.ground_truth_bags writes them
+(`hmr-synth --bags`).
 
 Per-person samples (:func:`person_samples`, :func:`write_samples`): one npz shard holds N
 samples stacked along the first axis (camera frame, pixels of the full image):
@@ -25,21 +26,14 @@ Sequences (:func:`write_sequence`): one npz per scene with (P, T, ...) arrays: g
 (est_pose, est_betas, est_transl, est_confidence, est_spike, est_source_track) and detections
 (det_keypoints2d, det_scores, detected), plus K, image_size, fps, clip ids and licences.
 """
-import json
 import logging
 from pathlib import Path
-import sys
 
 import numpy as np
 
 from .detector_noise import simulate_detections
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-MESSAGES = ('SMPLPerson', 'SMPLPersonArray')
-TOPICS = {'image': '/camera/image_raw', 'camera_info': '/camera/camera_info',
-          'ground_truth': '/ground_truth/persons', 'detections': '/ground_truth/detections'}
 
 
 def detect_scene(scene, rng, config=None):
@@ -172,166 +166,4 @@ def write_sequence(path, scene, estimates, detections):
         fps=np.float32(scene.fps), scene_seed=np.int64(scene.seed),
         clip_id=np.array([p.clip_id for p in ppl]), free=np.array([p.free for p in ppl]),
         body=np.array(scene.body_name))
-    return path
-
-
-# ---- rosbags ------------------------------------------------------------------------------
-
-
-def message_dir():
-    """Folder with SMPLPerson.msg / SMPLPersonArray.msg.
-
-    The checkout's msg/, else the installed share/hmr_ros/msg.
-    """
-    for folder in (REPO_ROOT / 'msg', Path(sys.prefix) / 'share' / 'hmr_ros' / 'msg'):
-        if (folder / 'SMPLPersonArray.msg').is_file():
-            return folder
-    raise FileNotFoundError('hmr_ros message definitions (SMPLPersonArray.msg) not found in '
-                            f'{REPO_ROOT / "msg"} or {Path(sys.prefix) / "share/hmr_ros/msg"}'
-                            ': pass msg_dir=')
-
-
-def typestore(msg_dir=None):
-    """rosbags type store: ROS 2 Kilted types + hmr_ros/msg/* registered from the .msg text."""
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
-    store = get_typestore(Stores.ROS2_KILTED)
-    folder = Path(msg_dir) if msg_dir else message_dir()
-    types = {}
-    for name in MESSAGES:
-        types.update(get_types_from_msg((folder / f'{name}.msg').read_text(),
-                                        f'hmr_ros/msg/{name}'))
-    store.register(types)
-    return store
-
-
-def _header(store, stamp_ns, frame_id):
-    Time = store.types['builtin_interfaces/msg/Time']
-    Header = store.types['std_msgs/msg/Header']
-    return Header(stamp=Time(sec=int(stamp_ns // 10**9), nanosec=int(stamp_ns % 10**9)),
-                  frame_id=frame_id)
-
-
-def _camera_info(store, header, k):
-    CameraInfo = store.types['sensor_msgs/msg/CameraInfo']
-    RegionOfInterest = store.types['sensor_msgs/msg/RegionOfInterest']
-    kk = k.matrix.reshape(-1)
-    p = np.array([k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0], np.float64)
-    return CameraInfo(header=header, height=k.height, width=k.width,
-                      distortion_model='plumb_bob', d=np.zeros(5), k=kk,
-                      r=np.eye(3).reshape(-1), p=p, binning_x=0, binning_y=0,
-                      roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0,
-                                           do_rectify=False))
-
-
-def _person_msgs(store, scene, frame, detections=None):
-    """SMPLPerson messages: ground truth of every person (or the simulated detections)."""
-    Person = store.types['hmr_ros/msg/SMPLPerson']
-    Vector3 = store.types['geometry_msgs/msg/Vector3']
-    out = []
-    if detections is not None:
-        people = detections[frame][0]
-        for i in range(len(people)):
-            out.append(Person(
-                track_id=int(people.track_ids[i]), score=float(people.scores[i]),
-                bbox=people.boxes[i].astype(np.float32),
-                keypoints_2d=people.keypoints[i].reshape(-1).astype(np.float32),
-                keypoint_scores=people.keypoint_scores[i].astype(np.float32), has_mesh=False,
-                pose=np.zeros(72, np.float32), betas=np.zeros(10, np.float32),
-                translation=Vector3(x=0.0, y=0.0, z=0.0), joints_3d=np.zeros(72, np.float32),
-                joint_confidence=np.zeros(24, np.float32), temporal=False, body_model='',
-                model_profile='simulated_detector'))
-        return out
-    for p in scene.people:
-        vis = (p.keypoint_codes[frame] == 0).astype(np.float32)
-        betas = np.zeros(10, np.float32)
-        betas[:min(10, len(p.betas))] = p.betas[:10]
-        out.append(Person(
-            track_id=int(p.track_id), score=1.0, bbox=p.boxes[frame].astype(np.float32),
-            keypoints_2d=p.keypoints2d[frame].reshape(-1).astype(np.float32),
-            keypoint_scores=vis, has_mesh=True, pose=p.pose[frame].astype(np.float32),
-            betas=betas, translation=Vector3(x=float(p.transl[frame, 0]),
-                                             y=float(p.transl[frame, 1]),
-                                             z=float(p.transl[frame, 2])),
-            joints_3d=p.joints[frame].reshape(-1).astype(np.float32),
-            joint_confidence=(p.joint_codes[frame] == 0).astype(np.float32), temporal=False,
-            body_model=scene.body_name, model_profile='ground_truth'))
-    return out
-
-
-def write_scene_bag(path, scene, images, detections=None, msg_dir=None, storage='mcap',
-                    frame_id='camera_optical_frame', start_ns=1_700_000_000 * 10**9):
-    """Write a rosbag2 (MCAP by default) of one scene for replay evaluation.
-
-    Topics: /camera/image_raw (sensor_msgs/Image rgb8), /camera/camera_info,
-    /ground_truth/persons (hmr_ros/SMPLPersonArray: the true SMPL parameters, 3D joints,
-    COCO-17 pixels with visibility as keypoint_scores, joint_confidence = joint visible) and,
-    with `detections`, /ground_truth/detections (the simulated detector's keypoints).
-
-    Args:
-        path: new bag folder (must not exist).
-        scene: Scene.
-        images: iterable of (H, W, 3) uint8 RGB frames (e.g. from SceneRenderer), one per
-            scene frame.
-        detections: optional output of :func:`detect_scene`.
-    Returns:
-        the bag path.
-    """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f'bag output {path} already exists (rosbag2 writes a new folder)')
-    plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-    if storage not in plugins:
-        raise ValueError(f"storage must be 'mcap' or 'sqlite3', got {storage!r}")
-    store = typestore(msg_dir)
-    Image = store.types['sensor_msgs/msg/Image']
-    PersonArray = store.types['hmr_ros/msg/SMPLPersonArray']
-    k = scene.camera.intrinsics
-    period_ns = int(round(1e9 / scene.fps))
-    with Writer(path, version=9, storage_plugin=plugins[storage]) as writer:
-        conns = {
-            'image': writer.add_connection(TOPICS['image'], Image.__msgtype__,
-                                           typestore=store),
-            'camera_info': writer.add_connection(TOPICS['camera_info'],
-                                                 'sensor_msgs/msg/CameraInfo',
-                                                 typestore=store),
-            'ground_truth': writer.add_connection(TOPICS['ground_truth'],
-                                                  PersonArray.__msgtype__, typestore=store),
-        }
-        if detections is not None:
-            conns['detections'] = writer.add_connection(
-                TOPICS['detections'], PersonArray.__msgtype__, typestore=store)
-        count = 0
-        for f, image in enumerate(images):
-            if f >= scene.num_frames:
-                break
-            image = np.ascontiguousarray(image, np.uint8)
-            if image.shape != (k.height, k.width, 3):
-                raise ValueError(f'frame {f}: image is {image.shape}, camera is '
-                                 f'{k.width}x{k.height}x3')
-            stamp = start_ns + f * period_ns
-            header = _header(store, stamp, frame_id)
-            # camera_info first: a node then has this camera's intrinsics for the image.
-            msgs = {
-                'camera_info': _camera_info(store, header, k),
-                'image': Image(header=header, height=k.height, width=k.width,
-                               encoding='rgb8', is_bigendian=0, step=3 * k.width,
-                               data=image.reshape(-1)),
-                'ground_truth': PersonArray(header=header,
-                                            persons=_person_msgs(store, scene, f)),
-            }
-            if detections is not None:
-                msgs['detections'] = PersonArray(
-                    header=header, persons=_person_msgs(store, scene, f, detections))
-            for key, msg in msgs.items():
-                writer.write(conns[key], stamp, store.serialize_cdr(msg, msg.__msgtype__))
-            count += 1
-    (path / 'scene.json').write_text(json.dumps(dict(
-        seed=scene.seed, fps=scene.fps, frames=count, body=scene.body_name,
-        people=[dict(track_id=p.track_id, clip_id=p.clip_id, collection=p.collection,
-                     free=p.free) for p in scene.people],
-        occluders=[dict(kind=o.kind, centre=o.centre.tolist(),
-                        half_size=o.half_size.tolist(), yaw=o.yaw)
-                   for o in scene.occluders]), indent=1))
-    log.info('wrote %s: %d frames', path, count)
     return path

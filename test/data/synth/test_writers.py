@@ -1,13 +1,12 @@
-"""Writers: per-person samples, sequences, and a rosbag read back with rosbags."""
+"""Writers: per-person samples and sequences (bags: test/ros/test_ground_truth_bags.py)."""
 import numpy as np
 import pytest
 
 from hmr_models.data.synth.camera import CameraConfig
 from hmr_models.data.synth.estimator_noise import simulate_scene
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator
-from hmr_models.data.synth.writers import (TOPICS, concat_samples, detect_scene,
-                                           person_samples, typestore, write_samples,
-                                           write_scene_bag, write_sequence)
+from hmr_models.data.synth.writers import (concat_samples, detect_scene, person_samples,
+                                           write_samples, write_sequence)
 
 
 @pytest.fixture(scope='module')
@@ -51,41 +50,6 @@ def test_sequence_file(scene, detections, tmp_path):
     assert float(z['fps']) == scene.fps and z['image_size'].tolist() == [96, 64]
 
 
-def test_bag_written_and_read_back(scene, detections, tmp_path):
-    from rosbags.rosbag2 import Reader
-    frames = [np.full((64, 96, 3), i * 20, np.uint8) for i in range(scene.num_frames)]
-    bag = write_scene_bag(tmp_path / 'bag', scene, frames, detections)
-    store = typestore()
-    with Reader(bag) as reader:
-        counts = {c.topic: c.msgcount for c in reader.connections}
-        assert counts == {TOPICS[k]: 6 for k in TOPICS}
-        gt, images, stamps = [], [], []
-        for conn, stamp, raw in reader.messages():
-            msg = store.deserialize_cdr(raw, conn.msgtype)
-            if conn.topic == TOPICS['ground_truth']:
-                gt.append(msg)
-                stamps.append(stamp)
-            elif conn.topic == TOPICS['image']:
-                images.append(msg)
-    assert np.diff(stamps).tolist() == [int(round(1e9 / scene.fps))] * 5
-    person = gt[3].persons[1]
-    p = scene.people[1]
-    np.testing.assert_allclose(person.pose, p.pose[3])
-    np.testing.assert_allclose(person.joints_3d, p.joints[3].reshape(-1))
-    assert person.translation.z == pytest.approx(float(p.transl[3, 2]))
-    assert person.has_mesh and person.model_profile == 'ground_truth'
-    img = images[2]
-    assert (img.width, img.height, img.encoding) == (96, 64, 'rgb8')
-    assert np.asarray(img.data).reshape(64, 96, 3)[0, 0, 0] == 40
-    with pytest.raises(FileExistsError):
-        write_scene_bag(bag, scene, frames)
-
-
-def test_bag_rejects_wrong_image_size(scene, tmp_path):
-    with pytest.raises(ValueError, match='camera is 96x64'):
-        write_scene_bag(tmp_path / 'bad', scene, [np.zeros((10, 10, 3), np.uint8)])
-
-
 def test_rendered_frames(scene, test_body):
     from hmr_models.data.synth.render import SceneRenderer, random_background
     rng = np.random.default_rng(0)
@@ -106,13 +70,15 @@ def test_rendered_frames(scene, test_body):
 def test_generate_cli(shared_mocap, tmp_path, test_body):
     from fixtures.bodies import make_test_body_file
     from hmr_models.data.mocap.corpus import build_corpus
-    from hmr_models.data.synth.generate import main
+    from hmr_models.data.synth.generate import main as generate
+    from hmr_ros.ground_truth_bags import main           # hmr-synth: generate + ROS bags
     corpus = build_corpus(cache_dir=tmp_path / 'cache', mocap_dir=shared_mocap,
                           collections=('deepmimic',), limit=4, progress=False)
     body = make_test_body_file(tmp_path / 'body.npz')
     args = ['--out', str(tmp_path / 'out'), '--scenes', '2', '--frames', '8',
             '--corpus', str(corpus.root), '--body', str(body), '--split', 'train',
             '--samples', '--sequences', '--sample-every', '4']
+    assert generate(args + ['--bags', '1']) == 2      # bags are ROS messages: hmr-synth only
     try:
         from hmr_models.data.synth.render import make_renderer
         make_renderer(test_body.faces).release()
