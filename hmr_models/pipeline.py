@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from hmr_models.config import Config
 from hmr_models.types import CameraIntrinsics, People
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ PROFILES = ('compact', 'sd15', 'frontend_only')
 
 
 @dataclass
-class PipelineConfig:
+class PipelineConfig(Config):
     """Which stages run and on what. Same names as the hmr_node ROS parameters."""
 
     model_profile: str = field(default='compact', metadata={
@@ -41,7 +42,7 @@ class PipelineConfig:
         'help': "inference backend of the mesh stages: 'auto' (onnxruntime on CPU, torch on "
                 "GPU), 'torch', 'onnxruntime' (exported once, cached) or 'tensorrt' (GPU)"})
 
-    def __post_init__(self):
+    def validate(self):
         if self.model_profile not in PROFILES:
             raise ValueError(f"model_profile must be one of {PROFILES}, got '{self.model_profile}'")
         if self.threads < 0:

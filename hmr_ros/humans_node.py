@@ -31,7 +31,7 @@ from tf2_msgs.msg import TFMessage
 
 from hmr_models.awareness import (
     AwarenessConfig, HumanAwareness, TransformTree, camera_pose_to_optical)
-from hmr_models.config_docs import field_docs
+from hmr_models.config import field_docs
 from hmr_models.paths import MissingModelFile
 from hmr_ros.awareness_msgs import person_input
 from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneEvent

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 
-from hmr_models.config_docs import field_docs
+from hmr_models.config import field_docs
 
 
 class ParameterError(ValueError):
@@ -74,10 +74,10 @@ def declare_params(node, params, live=()):
 def declare_config(node, config_cls, prefix='', live=()):
     """Declare one parameter per field of an hmr_models config dataclass; return an instance.
 
-    Descriptions come from the fields' comments or metadata (hmr_models.config_docs). Fields
+    Descriptions come from the fields' metadata['help'] (hmr_models.config). Fields
     whose default is None or a non-scalar are skipped (ROS parameters need a type). Fields
     named in `live` may change while the node runs; the others are read-only.
-    The dataclass's own validation (ValueError in __post_init__) becomes a ParameterError.
+    The config's own validation (ValueError from validate()) becomes a ParameterError.
     """
     if not is_dataclass(config_cls):
         raise TypeError(f'{config_cls} is not a dataclass')

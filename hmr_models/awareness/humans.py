@@ -21,6 +21,7 @@ import logging
 
 import numpy as np
 
+from hmr_models.config import Config
 from hmr_models.skeleton import SMPL24_NAMES, SMPL24_PARENTS
 
 from .frames import SMPL_TO_BODY, camera_pose_to_optical, invert, transform_points
@@ -37,35 +38,40 @@ BODY_TF_PARENTS = ('sensor', 'reference')
 
 
 @dataclass
-class AwarenessConfig:
-    # Frame for positions, velocities and proximity (e.g. base_link: z up, ground z = 0); empty:
-    # the camera frame of the images (a level camera is then assumed for 'up').
-    reference_frame: str = ''
-    # Pose of the camera in reference_frame, [x, y, z, qx, qy, qz, qw], camera axes x forward
-    # (optical axis), y left, z up (as the viewer's camera_pose); used when /tf_static does not
-    # connect reference_frame to the images' frame. Empty: not set.
-    camera_pose: tuple = ()
-    # Body ids are this prefix and the track id ('b12': frames body_b12, left_wrist_b12, topics
-    # /humans/bodies/b12/...); ROS topic name tokens cannot start with a digit.
-    body_id_prefix: str = 'b'
-    # Parent of the body_<id> TF frames: 'sensor' (the images' frame, REP-155) or 'reference'.
-    body_tf_parent: str = 'sensor'
-    # Seconds an unseen person stays (OCCLUDED, position predicted) before it is LOST.
-    prediction_timeout: float = 1.0
-    # Seconds of body positions the velocity is fitted over.
-    velocity_window: float = 0.5
-    # Safety zones around the reference frame's origin: names and radii (metres).
-    zone_names: tuple = ('warning', 'protective')
-    zone_radii: tuple = (2.0, 1.0)   # metres, one per zone name
-    # Metres beyond a zone's radius a person must go before it counts as having left it.
-    zone_hysteresis: float = 0.2
-    # Measure proximity to the body mesh (true) or to the 24 joints only (false).
-    proximity_use_mesh: bool = True
-    # SMPL-format .npz or folder (as hmr_node's); empty: the bundled open body. Must be the
-    # body model the estimates were made with.
-    body_model_path: str = ''
+class AwarenessConfig(Config):
+    reference_frame: str = field(default='', metadata={
+        'help': "Frame for positions, velocities and proximity (e.g. base_link: z up, ground z = "
+                "0); empty: the camera frame of the images (a level camera is then assumed for "
+                "'up')."})
+    camera_pose: tuple = field(default=(), metadata={
+        'help': "Pose of the camera in reference_frame, [x, y, z, qx, qy, qz, qw], camera axes x "
+                "forward (optical axis), y left, z up (as the viewer's camera_pose); used when "
+                "/tf_static does not connect reference_frame to the images' frame. Empty: not "
+                "set."})
+    body_id_prefix: str = field(default='b', metadata={
+        'help': "Body ids are this prefix and the track id ('b12': frames body_b12, "
+                "left_wrist_b12, topics /humans/bodies/b12/...); ROS topic name tokens cannot "
+                "start with a digit."})
+    body_tf_parent: str = field(default='sensor', metadata={
+        'help': "Parent of the body_<id> TF frames: 'sensor' (the images' frame, REP-155) or "
+                "'reference'."})
+    prediction_timeout: float = field(default=1.0, metadata={
+        'help': 'Seconds an unseen person stays (OCCLUDED, position predicted) before it is LOST.'})
+    velocity_window: float = field(default=0.5, metadata={
+        'help': 'Seconds of body positions the velocity is fitted over.'})
+    zone_names: tuple = field(default=('warning', 'protective'), metadata={
+        'help': "Safety zones around the reference frame's origin: names and radii (metres)."})
+    zone_radii: tuple = field(default=(2.0, 1.0), metadata={'help': 'metres, one per zone name'})
+    zone_hysteresis: float = field(default=0.2, metadata={
+        'help': "Metres beyond a zone's radius a person must go before it counts as having left "
+                "it."})
+    proximity_use_mesh: bool = field(default=True, metadata={
+        'help': 'Measure proximity to the body mesh (true) or to the 24 joints only (false).'})
+    body_model_path: str = field(default='', metadata={
+        'help': "SMPL-format .npz or folder (as hmr_node's); empty: the bundled open body. Must "
+                "be the body model the estimates were made with."})
 
-    def __post_init__(self):
+    def validate(self):
         if self.body_tf_parent not in BODY_TF_PARENTS:
             raise ValueError(f'body_tf_parent must be one of {BODY_TF_PARENTS}')
         if self.prediction_timeout <= 0 or self.velocity_window <= 0:

@@ -1,13 +1,14 @@
 """DiffMeshConfig: every size and loss weight of the temporal model, saved with its weights."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 import json
 from pathlib import Path
 
+from hmr_models.config import Config
 from hmr_models.types import NUM_BETAS, NUM_KEYPOINTS
 
 
 @dataclass
-class DiffMeshConfig:
+class DiffMeshConfig(Config):
     """Architecture, schedule and loss weights of a DiffMesh refiner.
 
     The defaults are the compact CPU profile: 16 frames, 30 reverse steps, 6 tokens of width 64
@@ -55,7 +56,7 @@ class DiffMeshConfig:
     # that frame, estimated from past context only.
     loss_newest_frame: float = 0.0
 
-    def __post_init__(self):
+    def validate(self):
         if self.num_steps < self.num_frames:
             raise ValueError(f'num_steps ({self.num_steps}) must be >= num_frames '
                              f'({self.num_frames})')
@@ -63,18 +64,6 @@ class DiffMeshConfig:
             raise ValueError(f'width ({self.width}) must be divisible by heads ({self.heads})')
         if self.head_kernel % 2 == 0:
             raise ValueError(f'head_kernel must be odd, got {self.head_kernel}')
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        """Build from a dict, refusing unknown keys (a typo would silently change nothing)."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f'unknown DiffMeshConfig keys {unknown}; known: {sorted(names)}')
-        return cls(**d)
 
     def save(self, path):
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 
+from hmr_models.config import Config
 from hmr_models.paths import ASSETS_DIR, MissingModelFile
 
 log = logging.getLogger(__name__)
@@ -12,7 +13,7 @@ BUNDLED_WEIGHTS = 'weights/diffmesh_compact'
 
 
 @dataclass
-class TemporalConfig:
+class TemporalConfig(Config):
     """Which smoother runs per track, and its weights."""
 
     temporal_method: str = field(default='diffmesh', metadata={
@@ -20,7 +21,7 @@ class TemporalConfig:
     temporal_weights: str = field(default='', metadata={
         'help': 'DiffMesh weights folder (config.json + diffmesh.pt); empty = bundled'})
 
-    def __post_init__(self):
+    def validate(self):
         if self.temporal_method not in METHODS:
             raise ValueError(f'temporal_method must be one of {METHODS}, got '
                              f"'{self.temporal_method}'")

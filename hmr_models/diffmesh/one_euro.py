@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from hmr_models.config import Config
 from hmr_models.types import NUM_BETAS, NUM_JOINTS
 from hmr_models.geometry.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
 from hmr_models.diffmesh.tracks import TrackTable
@@ -45,7 +46,7 @@ def one_euro_step(x, x_prev, dx_prev, dt, min_cutoff, beta, d_cutoff):
 
 
 @dataclass
-class OneEuroConfig:
+class OneEuroConfig(Config):
     """One-Euro smoother settings (same names as the hmr_node ROS parameters)."""
 
     one_euro_min_cutoff: float = field(default=1.0, metadata={
@@ -57,7 +58,7 @@ class OneEuroConfig:
     temporal_track_timeout: float = field(default=1.0, metadata={
         'help': 'seconds after which the state of an unseen track is dropped'})
 
-    def __post_init__(self):
+    def validate(self):
         for name in ('one_euro_min_cutoff', 'one_euro_d_cutoff', 'temporal_track_timeout'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')

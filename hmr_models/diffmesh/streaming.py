@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from hmr_models.config import Config
 from hmr_models.types import BodyEstimate, NUM_JOINTS
 from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.model import WindowBatch
@@ -41,7 +42,7 @@ SNAP = 0.5
 
 
 @dataclass
-class StreamingConfig:
+class StreamingConfig(Config):
     """Online smoothing settings. Same names as the hmr_node ROS parameters."""
 
     temporal_frame_period: float = field(default=0.0, metadata={
@@ -58,7 +59,7 @@ class StreamingConfig:
     temporal_buffer_frames: int = field(default=0, metadata={
         'help': 'ring buffer length per track; 0 = twice the model window'})
 
-    def __post_init__(self):
+    def validate(self):
         if self.temporal_frame_period < 0:
             raise ValueError('temporal_frame_period must be >= 0 (0 = automatic), got '
                              f'{self.temporal_frame_period}')

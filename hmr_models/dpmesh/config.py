@@ -5,12 +5,13 @@ A profile (`sd15`, `compact`, `tiny`) is a YAML file in `hmr_models/assets/confi
 messages that name the offending key. A checkpoint stores the resolved config beside its
 weights (`config.yaml`), so it is self-describing.
 """
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 import copy
 from pathlib import Path
 
 import yaml
 
+from hmr_models.config import Config
 from hmr_models.paths import ASSETS_DIR
 
 from .parts.keypoint_lifter import KeypointLifterConfig
@@ -94,7 +95,7 @@ class LossConfig:
 
 
 @dataclass
-class DPMeshConfig:
+class DPMeshConfig(Config):
     """Everything that defines a DPMesh model (not its training schedule)."""
 
     profile: str = 'custom'
@@ -176,22 +177,15 @@ class DPMeshConfig:
         return base
 
     # ---------------------------------------------------------------- (de)serialisation
-    def to_dict(self):
-        return _plain(asdict(self))
-
     def save(self, path):
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
-    def from_dict(cls, data):
-        cfg = build_dataclass(cls, data, 'dpmesh')
-        cfg.validate()
-        return cfg
+    def from_dict(cls, data, where='dpmesh'):
+        return super().from_dict(data, where)
 
     def replace(self, **changes):
-        new = replace(self, **changes)
-        new.validate()
-        return new
+        return replace(self, **changes)             # validated by Config.__post_init__
 
     def validate(self):
         _choice('image_range', self.image_range, ('minus_one_one', 'zero_one'))
@@ -279,35 +273,6 @@ def _deep_merge(base, over):
         else:
             out[k] = copy.deepcopy(v)
     return out
-
-
-def build_dataclass(cls, data, where):
-    """Dataclass `cls` from a dict; unknown keys raise with their dotted path."""
-    data = dict(data or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"unknown config key(s) in '{where}': {unknown}; "
-                         f'known keys: {sorted(known)}')
-    kwargs = {}
-    for name, value in data.items():
-        f = known[name]
-        default = f.default_factory() if f.default_factory is not MISSING else f.default
-        if is_dataclass(default) and isinstance(value, dict):
-            kwargs[name] = build_dataclass(type(default), value, f'{where}.{name}')
-        elif isinstance(f.default, tuple) and isinstance(value, (list, tuple)):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 def _choice(name, value, allowed):

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 
+from hmr_models.config import Config
 from hmr_models.paths import ASSETS_DIR, MissingModelFile
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ SD15_HELP = (
 
 
 @dataclass
-class MeshConfig:
+class MeshConfig(Config):
     """Which DPMesh weights and body model the per-frame stage uses."""
 
     dpmesh_checkpoint: str = field(default='', metadata={
@@ -33,7 +34,7 @@ class MeshConfig:
                 'every this many frames and reuses its corrections in between (the keypoint '
                 'lifter runs every frame); 1 = every frame'})
 
-    def __post_init__(self):
+    def validate(self):
         if not 0.0 <= self.keypoint_threshold <= 1.0:
             raise ValueError(f'keypoint_threshold must be in [0, 1], got '
                              f'{self.keypoint_threshold}')

@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from hmr_models.config import Config
 from hmr_models.eval.metrics import (acceleration_errors, keypoint_agreement_2d,
                                      per_joint_error, procrustes_align)
 from hmr_models.eval.tracking import assign, clear_mot, idf1, TrackingFrame
@@ -43,7 +44,7 @@ OCCLUSION_LABELS = ('none', '< 25 %', '25-50 %', '> 50 %')
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(Config):
     match: str = 'oks'               # 'oks', 'iou' or 'ids'
     match_threshold: float = 0.5
     min_visible_keypoints: int = 4
@@ -51,7 +52,7 @@ class EvalConfig:
     agreement_min_score: float = 0.3
     worst_frames: int = 6
 
-    def __post_init__(self):
+    def validate(self):
         if self.match not in ('oks', 'iou', 'ids'):
             raise ValueError(f"match must be 'oks', 'iou' or 'ids', got {self.match!r}")
 

@@ -35,6 +35,7 @@ import time
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 
+from hmr_models.config import Config
 from hmr_models.skeleton import SMPL24_NAMES
 
 from . import so3
@@ -91,7 +92,7 @@ SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction
 
 
 @dataclass
-class RefineConfig:
+class RefineConfig(Config):
     """Keypoint refinement of the meshes. Same names as the hmr_node ROS parameters."""
 
     refine_iterations: int = field(default=4, metadata={
@@ -126,7 +127,7 @@ class RefineConfig:
     refine_min_keypoints: int = field(default=4, metadata={
         'help': 'people with fewer confident keypoints keep the network estimate'})
 
-    def __post_init__(self):
+    def validate(self):
         if isinstance(self.refine_iterations, bool) or self.refine_iterations < 0:
             raise ValueError(f'refine_iterations must be >= 0, got {self.refine_iterations}')
         if not 0.0 <= self.refine_min_score <= 1.0:

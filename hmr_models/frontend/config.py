@@ -2,17 +2,20 @@
 
 `FrontEndConfig` is plain data: `hmr_node` declares one ROS parameter per field (same name, same
 default) and `config/*.yaml` may set any of them; `FrontEndConfig.from_dict` turns such a mapping
-back into a checked config and names the offending key when something is wrong.
+back into a checked config and names the offending key when something is wrong
+(hmr_models.config).
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 import math
+
+from hmr_models.config import Config
 
 KEYPOINT_BACKENDS = ('movenet_lightning', 'movenet_thunder', 'mediapipe', 'yolo_pose')
 PEOPLE_PRIORITIES = ('score', 'area')
 
 
 @dataclass
-class FrontEndConfig:
+class FrontEndConfig(Config):
     """Person detection, 2D keypoints and tracking settings.
 
     Paths left empty ('') mean "the model bundled with the package" except `yolo_pose_model_path`,
@@ -20,58 +23,84 @@ class FrontEndConfig:
     """
 
     # --- keypoints -------------------------------------------------------------------------
-    # 'movenet_lightning' (default, fast), 'movenet_thunder' (slower, more accurate), 'mediapipe'
-    # (BlazePose landmarks on the detector's boxes) or 'yolo_pose' (one-stage, user's ONNX file).
-    keypoint_backend: str = 'movenet_lightning'
-    keypoint_model_path: str = ''       # MoveNet ONNX override; '' = bundled file for the backend
-    yolo_pose_model_path: str = ''      # required when keypoint_backend == 'yolo_pose'
-    keypoint_score_threshold: float = 0.1   # keypoints scored below this are reported missing
-    min_mean_keypoint_score: float = 0.2    # people whose mean keypoint score is lower are dropped
-    keypoint_crop_scale: float = 1.25       # square keypoint crop side / longer box side
-    duplicate_oks_threshold: float = 0.8    # two people this similar (OKS) are one; 1 = off
-    # Two boxes on one person: their OKS is also taken over the keypoints both report with
-    # body_keypoint_score when they share at least this many (0 = every reported keypoint only).
-    duplicate_min_common_keypoints: int = 4
-    # Body evidence: a keypoint scored at least this counts (people need the two below; a bin or
-    # a blur of far spectators has neither).
-    body_keypoint_score: float = 0.3
-    min_torso_keypoints: int = 2        # confident shoulders and hips needed (of 4; 0 = off)
-    min_limb_keypoints: int = 2         # confident elbows, wrists, knees, ankles needed (of 8)
-    # MoveNet people in parallel; 0 = one per front-end thread (the pipeline's thread budget).
-    keypoint_workers: int = 0
+    keypoint_backend: str = field(default='movenet_lightning', metadata={
+        'help': "'movenet_lightning' (default, fast), 'movenet_thunder' (slower, more accurate), "
+                "'mediapipe' (BlazePose landmarks on the detector's boxes) or 'yolo_pose' (one-"
+                "stage, user's ONNX file)."})
+    keypoint_model_path: str = field(default='', metadata={
+        'help': "MoveNet ONNX override; '' = bundled file for the backend"})
+    yolo_pose_model_path: str = field(default='', metadata={
+        'help': "required when keypoint_backend == 'yolo_pose'"})
+    keypoint_score_threshold: float = field(default=0.1, metadata={
+        'help': 'keypoints scored below this are reported missing'})
+    min_mean_keypoint_score: float = field(default=0.2, metadata={
+        'help': 'people whose mean keypoint score is lower are dropped'})
+    keypoint_crop_scale: float = field(default=1.25, metadata={
+        'help': 'square keypoint crop side / longer box side'})
+    duplicate_oks_threshold: float = field(default=0.8, metadata={
+        'help': 'two people this similar (OKS) are one; 1 = off'})
+    duplicate_min_common_keypoints: int = field(default=4, metadata={
+        'help': 'Two boxes on one person: their OKS is also taken over the keypoints both report '
+                'with body_keypoint_score when they share at least this many (0 = every reported '
+                'keypoint only).'})
+    body_keypoint_score: float = field(default=0.3, metadata={
+        'help': 'Body evidence: a keypoint scored at least this counts (people need the two '
+                'below; a bin or a blur of far spectators has neither).'})
+    min_torso_keypoints: int = field(default=2, metadata={
+        'help': 'confident shoulders and hips needed (of 4; 0 = off)'})
+    min_limb_keypoints: int = field(default=2, metadata={
+        'help': 'confident elbows, wrists, knees, ankles needed (of 8)'})
+    keypoint_workers: int = field(default=0, metadata={
+        'help': "MoveNet people in parallel; 0 = one per front-end thread (the pipeline's thread "
+                "budget)"})
 
     # --- person detector (NanoDet-m) --------------------------------------------------------
-    detector_model_path: str = ''       # '' = bundled NanoDet-m
-    detector_score_threshold: float = 0.35  # boxes scored this high need min_mean_keypoint_score
-    # Weaker boxes (backlit, unusual poses) down to this score are kept only with strong keypoint
-    # evidence (candidate_min_mean_keypoint_score); set equal to detector_score_threshold to skip.
-    detector_candidate_threshold: float = 0.2
-    candidate_min_mean_keypoint_score: float = 0.45
-    detector_nms_iou: float = 0.5
-    # Longer side of the detector's input (multiple of 32); the input keeps the image's aspect.
-    detector_input_size: int = 416
-    # Run the detector on every k-th image only; in between, keypoints are found on the boxes
-    # where the tracker expects its people (new people appear at the next detector image).
-    # vtest.avi, 1 thread: 2 keeps recall at 94.7 % and takes the front-end 108 -> 60 ms.
-    detector_interval: int = 2
-    max_people: int = 10                # people kept per image (the rest dropped and counted)
-    people_priority: str = 'score'      # which people the cap keeps: 'score' or 'area' (nearest)
-    min_person_height_px: float = 20.0  # smaller people are dropped (and counted)
+    detector_model_path: str = field(default='', metadata={'help': "'' = bundled NanoDet-m"})
+    detector_score_threshold: float = field(default=0.35, metadata={
+        'help': 'boxes scored this high need min_mean_keypoint_score'})
+    detector_candidate_threshold: float = field(default=0.2, metadata={
+        'help': 'Weaker boxes (backlit, unusual poses) down to this score are kept only with '
+                'strong keypoint evidence (candidate_min_mean_keypoint_score); set equal to '
+                'detector_score_threshold to skip.'})
+    candidate_min_mean_keypoint_score: float = field(default=0.45, metadata={
+        'help': 'mean keypoint score a weaker (candidate) box needs to be kept'})
+    detector_nms_iou: float = field(default=0.5, metadata={
+        'help': "IoU above which the detector's overlapping boxes are merged (non-maximum "
+                'suppression)'})
+    detector_input_size: int = field(default=416, metadata={
+        'help': "Longer side of the detector's input (multiple of 32); the input keeps the "
+                "image's aspect."})
+    detector_interval: int = field(default=2, metadata={
+        'help': 'Run the detector on every k-th image only; in between, keypoints are found on '
+                'the boxes where the tracker expects its people (new people appear at the next '
+                'detector image). vtest.avi, 1 thread: 2 keeps recall at 94.7 % and takes the '
+                'front-end 108 -> 60 ms.'})
+    max_people: int = field(default=10, metadata={
+        'help': 'people kept per image (the rest dropped and counted)'})
+    people_priority: str = field(default='score', metadata={
+        'help': "which people the cap keeps: 'score' or 'area' (nearest)"})
+    min_person_height_px: float = field(default=20.0, metadata={
+        'help': 'smaller people are dropped (and counted)'})
 
     # --- tracker ----------------------------------------------------------------------------
-    track_iou_weight: float = 0.5       # weight of box IoU in the association similarity
-    track_keypoint_weight: float = 0.5  # weight of keypoint similarity (OKS)
-    track_match_threshold: float = 0.1  # minimum similarity for a detection to join a track
-    track_min_hits: int = 2             # matched frames before a track gets an id (birth)
-    track_max_age_s: float = 1.0        # unseen time after which a track dies (occlusions)
-    track_reassociation_radius: float = 1.0  # lost tracks: search radius in box heights
-    track_velocity_smoothing: float = 0.6   # EMA weight of the old velocity (1 = no motion)
-    # Tracked people the detector misses are looked for where the tracker expects them
-    # (keypoints on the predicted box) for at most this long without a detection; 0 = off.
-    track_guided_max_s: float = 0.5
-
-    def __post_init__(self):
-        self.validate()
+    track_iou_weight: float = field(default=0.5, metadata={
+        'help': 'weight of box IoU in the association similarity'})
+    track_keypoint_weight: float = field(default=0.5, metadata={
+        'help': 'weight of keypoint similarity (OKS)'})
+    track_match_threshold: float = field(default=0.1, metadata={
+        'help': 'minimum similarity for a detection to join a track'})
+    track_min_hits: int = field(default=2, metadata={
+        'help': 'matched frames before a track gets an id (birth)'})
+    track_max_age_s: float = field(default=1.0, metadata={
+        'help': 'unseen time after which a track dies (occlusions)'})
+    track_reassociation_radius: float = field(default=1.0, metadata={
+        'help': 'lost tracks: search radius in box heights'})
+    track_velocity_smoothing: float = field(default=0.6, metadata={
+        'help': 'EMA weight of the old velocity (1 = no motion)'})
+    track_guided_max_s: float = field(default=0.5, metadata={
+        'help': 'Tracked people the detector misses are looked for where the tracker expects them'
+                ' (keypoints on the predicted box) for at most this long without a detection; 0 ='
+                ' off'})
 
     def validate(self):
         """Raise ValueError naming the parameter when a value is out of range."""
@@ -120,18 +149,6 @@ class FrontEndConfig:
         for name in ('keypoint_model_path', 'yolo_pose_model_path', 'detector_model_path'):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f'{name} must be a string path, got {getattr(self, name)!r}')
-
-    @classmethod
-    def from_dict(cls, values, strict=True):
-        """Build from a mapping (YAML / ROS parameters); unknown keys raise unless strict=False."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown and strict:
-            raise ValueError(f'unknown front-end parameter(s) {unknown}; known: {sorted(known)}')
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def _check_range(cfg, name, low, high, low_open=False):

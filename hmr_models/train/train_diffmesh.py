@@ -30,7 +30,7 @@ The run writes `<out_dir>/final/` (config.json + diffmesh.pt), loadable with
 `DiffMesh.from_pretrained` and what the `temporal_weights` parameter points at.
 """
 import argparse
-from dataclasses import asdict, fields
+from dataclasses import asdict
 import logging
 from pathlib import Path
 import sys
@@ -40,6 +40,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, WindowBatch
+from hmr_models.config import build_dataclass
 from hmr_models.data.synth.camera import PersonCameraConfig
 from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.diffmesh.kinematics import JointModel
@@ -57,19 +58,6 @@ DEFAULT_TRAIN = dict(epochs=20, batch_size=4, lr=3e-4, lr_final=3e-5, final_epoc
                      warmup_steps=200, weight_decay=0.01, grad_clip=1.0, log_every=20)
 INPUT_KEYS = ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid')
 TARGET_KEYS = ('target_pose', 'target_betas', 'target_translation', 'mask')
-
-
-def _dataclass(cls, values, where):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values or {}) - known)
-    if unknown:
-        raise ValueError(f"unknown key(s) in '{where}': {unknown}; known: {sorted(known)}")
-    out = cls(**(values or {}))
-    # YAML lists -> the tuples the dataclasses use for ranges.
-    for f in fields(out):
-        if isinstance(getattr(out, f.name), list):
-            setattr(out, f.name, tuple(getattr(out, f.name)))
-    return out
 
 
 class WindowDataset(Dataset):
@@ -216,10 +204,10 @@ def run(run_config, out_dir=None):
     if out_dir:
         train_cfg.out_dir = str(out_dir)
     seed_everything(train_cfg.seed)
-    model_cfg = DiffMeshConfig.from_dict(run_config.get('model') or {})
+    model_cfg = DiffMeshConfig.from_dict(run_config.get('model') or {}, 'model')
     data = dict(run_config.get('data') or {})
-    errors = _dataclass(EstimatorNoiseConfig, data.get('errors'), 'data.errors')
-    camera = _dataclass(PersonCameraConfig, data.get('camera'), 'data.camera')
+    errors = build_dataclass(EstimatorNoiseConfig, data.get('errors'), 'data.errors')
+    camera = build_dataclass(PersonCameraConfig, data.get('camera'), 'data.camera')
     joint_model = load_joint_model(data, model_cfg.num_betas)
     model = DiffMesh(model_cfg, joint_model)
     kw = dict(num_frames=model_cfg.num_frames, strides=tuple(data.get('strides', (1, 2, 3))),

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 import yaml
 
-from hmr_models.dpmesh.config import LossConfig, build_dataclass
+from hmr_models.config import build_dataclass
+from hmr_models.dpmesh.config import LossConfig
 from hmr_models.dpmesh.parts.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS,
                                                      KeypointLifter, KeypointLifterConfig,
                                                      box_features, load_lifter_weights)

@@ -29,7 +29,8 @@ import torch
 from torch.utils.data import Dataset
 import torch.nn.functional as F
 
-from hmr_models.dpmesh.config import VQVAEConfig, build_dataclass, load_config
+from hmr_models.config import build_dataclass
+from hmr_models.dpmesh.config import VQVAEConfig, load_config
 from hmr_models.geometry.rotations import project_to_rotation
 from hmr_models.dpmesh.parts.pose_prior import PoseVQVAE
 from hmr_models.skeleton import SMPL24_FLIP

@@ -36,13 +36,15 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
+from hmr_models.config import Config
+
 log = logging.getLogger(__name__)
 
 TRAIN_STATE = 'train_state.pt'
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """Training schedule and plumbing (model-independent; same names in every entry point)."""
 
     out_dir: str = 'runs/train'
@@ -71,15 +73,8 @@ class TrainConfig:
     progress: bool = True
 
     @classmethod
-    def from_dict(cls, data):
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown key(s) in 'train' config: {unknown}; known: "
-                             f'{sorted(known)}')
-        cfg = cls(**data)
-        cfg.validate()
-        return cfg
+    def from_dict(cls, data, where='train'):
+        return super().from_dict(data, where)
 
     def validate(self):
         if self.epochs < 1 or self.batch_size < 1:

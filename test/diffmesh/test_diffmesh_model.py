@@ -52,7 +52,7 @@ def test_without_keypoints():
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
-    with pytest.raises(ValueError, match='unknown DiffMeshConfig keys'):
+    with pytest.raises(ValueError, match="unknown config key.*'DiffMeshConfig'.*num_frame"):
         DiffMeshConfig.from_dict({'num_frame': 16})
     with pytest.raises(ValueError, match='num_steps'):
         DiffMeshConfig(num_frames=16, num_steps=10)

@@ -49,6 +49,3 @@ def test_from_dict_round_trip_and_unknown_keys():
     assert FrontEndConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match='max_peopel'):
         FrontEndConfig.from_dict({'max_peopel': 3})
-    # Non-strict: a shared parameter file may hold other stages' keys.
-    mixed = {'max_people': 4, 'device': 'cpu'}
-    assert FrontEndConfig.from_dict(mixed, strict=False).max_people == 4

@@ -71,7 +71,7 @@ def test_learning_rate_schedule():
     assert [short.lr_at(e, 100) for e in range(3)] == [short.lr, short.lr_final, short.lr_final]
     with pytest.raises(ValueError, match='final_epochs'):
         TrainConfig(epochs=3, final_epochs=-1).validate()
-    with pytest.raises(ValueError, match="unknown key.*'train'"):
+    with pytest.raises(ValueError, match="unknown config key.*'train'.*learning_rate"):
         TrainConfig.from_dict({'epochs': 2, 'learning_rate': 1})
 
 
