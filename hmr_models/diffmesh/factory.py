@@ -19,7 +19,7 @@ class TemporalConfig(Config):
     temporal_method: str = field(default='diffmesh', metadata={
         'help': "'diffmesh' (learned, one batched forward per frame) or 'one_euro' (filter)"})
     temporal_weights: str = field(default='', metadata={
-        'help': 'DiffMesh weights folder (config.json + diffmesh.pt); empty = bundled'})
+        'help': 'DiffMesh checkpoint folder (config.json + model.safetensors); empty = bundled'})
 
     def validate(self):
         if self.temporal_method not in METHODS:

@@ -10,7 +10,6 @@ one betas per window (the authors' refine variant). Ours adds the residuals to a
 average of the observed input frames (`mix_inputs`) instead of to each raw input frame.
 """
 from dataclasses import dataclass
-import json
 import logging
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from hmr_models.diffmesh.schedule import reverse_schedule
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_NAME = 'diffmesh.pt'
-CONFIG_NAME = 'config.json'
 MIN_DEPTH = 0.5  # metres: floor for the depth that normalises translations
 
 
@@ -233,33 +230,28 @@ class DiffMesh(nn.Module):
         logits = logits.masked_fill(valid[:, None, :] <= 0, float('-inf'))
         return torch.softmax(logits, -1)
 
-    # ---- persistence (diffusers-like: a folder with config.json + weights) -------------------
+    # ---- persistence (hmr_models.checkpoints: config.json + model.safetensors + meta.json) --
 
     def save_pretrained(self, directory, extra=None):
-        """Write config.json and diffmesh.pt (state dict incl. the joint model) to `directory`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        meta = {'config': self.config.to_dict(), **(extra or {})}
-        (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        torch.save(self.state_dict(), directory / WEIGHTS_NAME)
-        return directory
+        """Write the checkpoint folder (weights incl. the joint model; `extra` -> meta.json)."""
+        from hmr_models.checkpoints import save_checkpoint
+        return save_checkpoint(directory, self.config.to_dict(), self.state_dict(), 'diffmesh',
+                               **(extra or {}))
 
     @classmethod
     def from_pretrained(cls, path, map_location='cpu'):
         """Load a model saved by save_pretrained or a training checkpoint.
 
-        `path` is a folder written by save_pretrained, or a training checkpoint file that
-        holds 'config' (or 'model_config') and 'model' state dicts.
+        `path` is a checkpoint folder (also one written before the common format:
+        config.json + diffmesh.pt), or a training checkpoint file that holds 'config' (or
+        'model_config') and 'model' state dicts.
         """
+        from hmr_models.checkpoints import read_config, read_weights
         from hmr_models.paths import require_file
         path = Path(path).expanduser()
         if path.is_dir():
-            meta = json.loads(require_file(path / CONFIG_NAME, 'DiffMesh config',
-                                           'temporal_weights').read_text())
-            state = torch.load(require_file(path / WEIGHTS_NAME, 'DiffMesh weights',
-                                            'temporal_weights'),
-                               map_location=map_location, weights_only=True)
-            cfg = meta['config']
+            cfg = read_config(path, 'DiffMesh checkpoint', 'temporal_weights')
+            state = read_weights(path, 'DiffMesh checkpoint', 'temporal_weights')
         else:
             ckpt = torch.load(require_file(path, 'DiffMesh checkpoint', 'temporal_weights'),
                               map_location=map_location, weights_only=False)

@@ -1,4 +1,5 @@
-"""Self-describing DPMesh checkpoints: `config.yaml` beside `model.safetensors`.
+"""Self-describing DPMesh checkpoints (hmr_models.checkpoints: config.json, model.safetensors,
+meta.json).
 
     save_pretrained(model, 'runs/teacher/best')
     model = load_pretrained('runs/teacher/best')          # no network, ever
@@ -8,21 +9,18 @@ frozen, their 3.4 GB are not copied into every checkpoint: only what training ch
 ControlNet, heads, fusion, pose prior) is stored, and the base weights load from the same
 paths on the way back. Compact/tiny models, trained from scratch, are stored whole.
 """
-import json
 import logging
 from pathlib import Path
 
 import torch
 
+from hmr_models.checkpoints import (CONFIG, META, WEIGHTS, config_file, read_weights,  # noqa: F401
+                                    save_checkpoint)
 from hmr_models.paths import MissingModelFile
 
 from .config import load_config
 
 log = logging.getLogger(__name__)
-
-WEIGHTS = 'model.safetensors'
-CONFIG = 'config.yaml'
-META = 'meta.json'
 
 
 def _base_prefixes(cfg):
@@ -40,40 +38,29 @@ def _is_base(key, prefixes):
 
 
 def save_pretrained(model, directory, full=False):
-    """Write config.yaml, model.safetensors and meta.json into `directory`."""
-    from safetensors.torch import save_file
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
+    """Write config.json, model.safetensors and meta.json into `directory`."""
     cfg = model.config
     prefixes = () if full else _base_prefixes(cfg)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-             if not _is_base(k, prefixes)}
-    save_file(state, str(d / WEIGHTS))
-    cfg.save(d / CONFIG)
-    (d / META).write_text(json.dumps({'format': 'hmr_models.dpmesh', 'version': 1,
-                                      'base_prefixes_not_stored': list(prefixes),
-                                      'tensors': len(state)}, indent=1))
+    state = {k: v for k, v in model.state_dict().items() if not _is_base(k, prefixes)}
+    d = save_checkpoint(directory, cfg.to_dict(), state, 'dpmesh',
+                        base_prefixes_not_stored=list(prefixes))
     log.info('saved DPMesh (%s, %d tensors) to %s', cfg.profile, len(state), d)
     return d
 
 
 def load_pretrained(directory, overrides=None, device='cpu'):
     """DPMesh from a checkpoint folder; `overrides` patch its config (e.g. new weight paths)."""
-    from safetensors.torch import load_file
-
     from .model import DPMesh
     d = Path(directory).expanduser()
-    for name in (CONFIG, WEIGHTS):
-        if not (d / name).is_file():
-            raise MissingModelFile(f'DPMesh checkpoint incomplete: {d / name} not found '
-                                   "(parameter 'dpmesh_checkpoint'); a checkpoint folder holds "
-                                   f'{CONFIG} and {WEIGHTS}')
-    cfg = load_config(str(d / CONFIG), overrides)
+    if config_file(d) is None or not (d / WEIGHTS).is_file():
+        raise MissingModelFile(f'DPMesh checkpoint incomplete: {d} needs {CONFIG} and {WEIGHTS} '
+                               "(parameter 'dpmesh_checkpoint')")
+    cfg = load_config(str(config_file(d)), overrides)
     # The prior's trained weights travel inside the checkpoint: do not reload them from disk.
     cfg.pose_head.prior_weights = ''
     cfg.keypoint_lifter.weights = ''      # so do the lifter's
     model = DPMesh(cfg)
-    state = load_file(str(d / WEIGHTS), device='cpu')
+    state = read_weights(d, 'DPMesh checkpoint', 'dpmesh_checkpoint')
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes = _base_prefixes(cfg)
     missing = [k for k in missing if not _is_base(k, prefixes)]

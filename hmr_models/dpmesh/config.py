@@ -3,7 +3,7 @@
 A profile (`sd15`, `compact`, `tiny`) is a YAML file in `hmr_models/assets/configs/dpmesh/`;
 `load_config('sd15', overrides)` reads it, applies overrides and validates everything with
 messages that name the offending key. A checkpoint stores the resolved config beside its
-weights (`config.yaml`), so it is self-describing.
+weights (`config.json`, hmr_models.checkpoints), so it is self-describing.
 """
 from dataclasses import dataclass, field, replace
 import copy
@@ -178,6 +178,7 @@ class DPMeshConfig(Config):
 
     # ---------------------------------------------------------------- (de)serialisation
     def save(self, path):
+        """Write the resolved config as YAML (a profile-like file to edit and load_config)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod

@@ -340,7 +340,7 @@ class DPMesh(nn.Module):
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory, full=False):
-        """config.yaml + model.safetensors in `directory` (see dpmesh.checkpoint)."""
+        """A checkpoint folder (config.json, model.safetensors, meta.json; dpmesh.checkpoint)."""
         from .checkpoint import save_pretrained
         return save_pretrained(self, directory, full=full)
 

@@ -23,23 +23,15 @@ BUDGET_MB = 50.0
 
 def export_dpmesh(src, dst):
     """Write `src` (a DPMesh checkpoint) to `dst` with float16 weights; return the max error."""
-    from safetensors.torch import load_file, save_file
-
-    from hmr_models.dpmesh import DPMesh
-    from hmr_models.dpmesh.checkpoint import CONFIG, META, WEIGHTS
-    from hmr_models.dpmesh.config import load_config
+    from hmr_models.checkpoints import read_config, read_meta, read_weights, save_checkpoint
+    from hmr_models.dpmesh import DPMesh, load_config
     src, dst = Path(src), Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    state = load_file(str(src / WEIGHTS))
-    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    save_file(half, str(dst / WEIGHTS))
-    for name in (CONFIG, META):
-        if (src / name).is_file():
-            shutil.copy2(src / name, dst / name)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in read_weights(src).items()}
     # The weights of the prior and the lifter travel inside the checkpoint: no training paths.
-    cfg = load_config(str(dst / CONFIG))
+    cfg = load_config(read_config(src))
     cfg.pose_head.prior_weights = cfg.keypoint_lifter.weights = ''
-    cfg.save(dst / CONFIG)
+    meta = {k: v for k, v in read_meta(src).items() if k not in ('format', 'version', 'tensors')}
+    save_checkpoint(dst, cfg.to_dict(), half, 'dpmesh', exported_from=str(src), **meta)
     # How much float16 storage changes the outputs, on random inputs.
     full, exported = DPMesh.from_pretrained(src).eval(), DPMesh.from_pretrained(dst).eval()
     cfg = full.config

@@ -26,7 +26,8 @@ Config (YAML; every section optional, defaults below):
       camera: {}               # data.synth.camera.PersonCameraConfig overrides
     train: {epochs: 20, batch_size: 4, lr: 3.0e-4, ...}   # TrainConfig; batch_size counts
                                # items, so a step sees batch_size * windows_per_item windows
-The run writes `<out_dir>/final/` (config.json + diffmesh.pt), loadable with
+The run writes `<out_dir>/final/` (hmr_models.checkpoints: config.json, model.safetensors,
+meta.json), loadable with
 `DiffMesh.from_pretrained` and what the `temporal_weights` parameter points at.
 """
 import argparse
@@ -45,7 +46,7 @@ from hmr_models.data.synth.camera import PersonCameraConfig
 from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.diffmesh.kinematics import JointModel
 from hmr_models.diffmesh.losses import diffmesh_losses
-from hmr_models.diffmesh.model import WEIGHTS_NAME
+from hmr_models.checkpoints import read_weights, weights_file
 from hmr_models.train.diffmesh_data import (MixedSampler, TrackWindowSampler, WindowSampler,
                                             smooth_random_motion)
 
@@ -194,8 +195,7 @@ def save_diffmesh(module, directory, run_config=None):
 
 
 def load_diffmesh_weights(module, directory):
-    state = torch.load(Path(directory) / WEIGHTS_NAME, map_location='cpu', weights_only=True)
-    module.load_state_dict(state)
+    module.load_state_dict(read_weights(directory, 'DiffMesh checkpoint'))
 
 
 def run(run_config, out_dir=None):
@@ -242,7 +242,7 @@ def run(run_config, out_dir=None):
     final = Path(train_cfg.out_dir) / 'final'
     if trainer.is_main:
         best = Path(train_cfg.out_dir) / 'best'
-        source = best if (best / WEIGHTS_NAME).is_file() else None
+        source = best if weights_file(best) is not None else None
         if source is not None:
             load_diffmesh_weights(trainer.module, source)
         save_diffmesh(trainer.module, final, record)

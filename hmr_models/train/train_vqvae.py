@@ -146,15 +146,9 @@ def vqvae_config(run):
 
 
 def save_vqvae(model, directory):
-    """model.safetensors + config.yaml (the VQVAEConfig) in `directory`."""
-    from safetensors.torch import save_file
-    import yaml
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(d / 'model.safetensors'))
-    (d / 'config.yaml').write_text(yaml.safe_dump({'vqvae': asdict(model.cfg)},
-                                                  sort_keys=False))
+    """A checkpoint folder (hmr_models.checkpoints) with the VQVAEConfig as {'vqvae': ...}."""
+    from hmr_models.checkpoints import save_checkpoint
+    save_checkpoint(directory, {'vqvae': asdict(model.cfg)}, model.state_dict(), 'vqvae')
 
 
 def run(run_config, out_dir=None):

@@ -125,22 +125,16 @@ def move_to(batch, device):
     return batch
 
 
-def default_save(model, directory, model_config=None):
-    """model.safetensors (+ config.yaml when a config dict is given)."""
-    from safetensors.torch import save_file
-    import yaml
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(d / 'model.safetensors'))
-    if model_config is not None:
-        (d / 'config.yaml').write_text(yaml.safe_dump(model_config, sort_keys=False))
+def default_save(model, directory, model_config=None, kind='model'):
+    """A checkpoint folder (hmr_models.checkpoints) of `model` and its config dict."""
+    from hmr_models.checkpoints import save_checkpoint
+    save_checkpoint(directory, model_config or {}, model.state_dict(), kind)
 
 
 def load_weights_into(model, directory):
     """Load `model.safetensors` of a checkpoint folder (keys it stores) into `model`."""
-    from safetensors.torch import load_file
-    state = load_file(str(Path(directory) / 'model.safetensors'))
+    from hmr_models.checkpoints import read_weights
+    state = read_weights(directory)
     _, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:
         raise ValueError(f'{directory}: checkpoint has keys the model lacks: {unexpected[:8]}')

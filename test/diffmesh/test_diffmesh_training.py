@@ -25,7 +25,7 @@ def test_train_resume_and_load(tmp_path):
     more = dict(TINY, train=dict(TINY['train'], epochs=3))
     _, history, _ = train_diffmesh.run(more, tmp_path / 'run')
     assert history['epoch'] == [1, 2, 3]
-    # A checkpoint folder loads directly too (config.json + diffmesh.pt next to train_state).
+    # A checkpoint folder loads directly too (config.json + model.safetensors, train_state).
     ckpt = sorted((tmp_path / 'run' / 'checkpoints').glob('epoch_*'))[-1]
     assert DiffMesh.from_pretrained(ckpt).config == loaded.config
 
@@ -46,7 +46,7 @@ def test_main_cli(tmp_path):
     cfg.write_text(yaml.safe_dump(TINY))
     assert train_diffmesh.main(['--config', str(cfg), '--out-dir', str(tmp_path / 'cli'),
                                 '--set', 'train.epochs=1']) == 0
-    assert (tmp_path / 'cli' / 'final' / 'diffmesh.pt').is_file()
+    assert (tmp_path / 'cli' / 'final' / 'model.safetensors').is_file()
 
 
 def _tracks_file(path, n=6, t=24, seed=0):
@@ -79,7 +79,7 @@ def test_train_on_real_estimates(tmp_path):
     tracks = str(_tracks_file(tmp_path / 'tracks_0000.npz'))
     data = dict(TINY['data'], estimates=[tracks], estimates_share=0.5, val_estimates=tracks)
     _, history, final = train_diffmesh.run(dict(TINY, data=data), tmp_path / 'mixed')
-    assert all(np.isfinite(history['val_loss'])) and (final / 'diffmesh.pt').is_file()
+    assert all(np.isfinite(history['val_loss'])) and (final / 'model.safetensors').is_file()
     only = dict(TINY, data=dict(data, estimates_share=1.0), train=dict(TINY['train'], epochs=1))
     _, history, _ = train_diffmesh.run(only, tmp_path / 'only')
     assert np.isfinite(history['val_loss']).all()

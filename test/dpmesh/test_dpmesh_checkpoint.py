@@ -5,7 +5,6 @@ import socket
 
 import pytest
 import torch
-import yaml
 
 from dpmesh_helpers import make_model, random_inputs
 from hmr_models.dpmesh import DPMesh, load_config
@@ -34,9 +33,10 @@ def test_round_trip_is_bit_identical(tmp_path):
     model = make_model(seed=3)
     _perturb(model)
     model.save_pretrained(tmp_path / 'ckpt')
-    assert (tmp_path / 'ckpt' / 'config.yaml').is_file()
-    cfg = yaml.safe_load((tmp_path / 'ckpt' / 'config.yaml').read_text())
+    cfg = json.loads((tmp_path / 'ckpt' / 'config.json').read_text())
     assert cfg['profile'] == 'tiny' and cfg['lora_rank'] == 4
+    meta = json.loads((tmp_path / 'ckpt' / 'meta.json').read_text())
+    assert meta['format'] == 'hmr_models.dpmesh' and meta['version'] == 2
     torch.manual_seed(123)          # a different init must not matter after loading
     loaded = DPMesh.from_pretrained(tmp_path / 'ckpt')
     a_state, b_state = model.state_dict(), loaded.state_dict()

@@ -76,7 +76,7 @@ def test_teacher_then_student(tmp_path, shard, body_file):
     assert train_dpmesh.main(['--config', str(path), '--stage', 'teacher',
                               '--out-dir', str(tmp_path / 'teacher')]) == 0
     teacher = tmp_path / 'teacher' / 'final'
-    assert (teacher / 'config.yaml').is_file() and (teacher / 'model.safetensors').is_file()
+    assert (teacher / 'config.json').is_file() and (teacher / 'model.safetensors').is_file()
     with open(tmp_path / 'teacher' / 'epochs.csv') as f:
         row = list(csv.DictReader(f))[0]
     assert float(row['val_mpjpe_mm']) > 0 and float(row['val_pa_mpjpe_mm']) > 0

@@ -48,7 +48,7 @@ def test_learns_and_writes_everything(tmp_path):
     assert history['train_loss'][-1] < 0.1 * history['train_loss'][0]
     assert len(history['epoch']) == 3 and len(history['val_loss']) == 3
     ck = tmp_path / 'checkpoints' / 'epoch_002'
-    for name in ('model.safetensors', 'config.yaml', 'train_state.pt'):
+    for name in ('model.safetensors', 'config.json', 'meta.json', 'train_state.pt'):
         assert (ck / name).is_file(), name
     assert (tmp_path / 'best' / 'model.safetensors').is_file()
     assert (tmp_path / 'loss_curve.png').stat().st_size > 1000

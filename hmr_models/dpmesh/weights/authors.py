@@ -413,7 +413,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('checkpoint', help="authors' .pth.tar / .pth / .safetensors file")
-    parser.add_argument('output', help='output checkpoint folder (config.yaml + weights)')
+    parser.add_argument('output', help='output checkpoint folder (config.json + weights)')
     parser.add_argument('--base', default='sd15', help='profile giving the SD component sizes')
     parser.add_argument('--merge-lora', action='store_true',
                         help='fold every LoRA into its base weight (no trainable LoRA kept)')
