@@ -1,5 +1,6 @@
-"""Self-describing DPMesh checkpoints (hmr_models.checkpoints: config.json, model.safetensors,
-meta.json).
+"""Self-describing DPMesh checkpoints.
+
+The project's one format (hmr_models.checkpoints: config.json, model.safetensors, meta.json).
 
     save_pretrained(model, 'runs/teacher/best')
     model = load_pretrained('runs/teacher/best')          # no network, ever
