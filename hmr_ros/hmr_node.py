@@ -13,7 +13,7 @@ Sources that feed it (hmr_ros.frame_flow): a latched `~/ready` says the models a
 processed frame by frame without loss.
 """
 from collections import deque, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import re
 import threading
 import time
@@ -65,6 +65,14 @@ NODE_PARAMS = [
 # listed by HMRPipeline.live_parameters()); every other parameter is read-only.
 NODE_LIVE = ('publish_markers', 'publish_overlay', 'publish_debug_image', 'log_period')
 MESH_LIVE = ('keypoint_threshold', 'image_correction_interval')
+# The stages' parameters are namespaced by stage: `frontend.max_people`, `mesh.dpmesh_checkpoint`,
+# `refine.refine_iterations` (the keypoint fit of both mesh outputs), `temporal.temporal_method`
+# (DiffMesh's streaming and the One-Euro filter share the temporal stage's namespace: one
+# `temporal.temporal_track_timeout` for whichever runs). In YAML they nest under the stage
+# (`frontend: {max_people: 5}`); in Python they are the config classes' fields.
+STAGES = (('frontend', 'frontend', FrontEndConfig), ('mesh', 'mesh', MeshConfig),
+          ('temporal', 'temporal', TemporalConfig), ('streaming', 'temporal', StreamingConfig),
+          ('one_euro', 'temporal', OneEuroConfig), ('refine', 'refine', RefineConfig))
 NO_INPUT_WARNING_S = 10.0   # publishers matched but no image for this long: say so
 RECENT_STAMPS = 8           # a frame sent again with one of these stamps is acknowledged only
 DISCOVERY_S = 2.0           # outputs exist at least this long before the node says it is ready
@@ -168,17 +176,27 @@ class Ticket:
     decode_ms: float = 0.0
 
 
+def ros_parameter_names(message):
+    """A library message with the stage parameters it names as this node's (namespaced) ones."""
+    for _, namespace, cls in STAGES:
+        for f in fields(cls):
+            message = re.sub(rf"(?<![\w.])'{f.name}'", f"'{namespace}.{f.name}'", message)
+    return message
+
+
 class HMRNode(Node):
     def __init__(self):
         super().__init__('hmr_node')
         self.p = declare_params(self, NODE_PARAMS, live=NODE_LIVE)
         self.pipeline_config = declare_config(self, PipelineConfig)
-        stages = StageConfigs(
-            frontend=declare_config(self, FrontEndConfig, live=PersonFrontEnd.LIVE_PARAMETERS),
-            mesh=declare_config(self, MeshConfig, live=MESH_LIVE),
-            temporal=declare_config(self, TemporalConfig),
-            streaming=declare_config(self, StreamingConfig),
-            one_euro=declare_config(self, OneEuroConfig), refine=declare_config(self, RefineConfig))
+        live = {'frontend': PersonFrontEnd.LIVE_PARAMETERS, 'mesh': MESH_LIVE}
+        stages = StageConfigs(**{
+            key: declare_config(self, cls, prefix=f'{namespace}.', live=live.get(key, ()))
+            for key, namespace, cls in STAGES})
+        self._check_unknown_parameters()
+        # ROS name -> config field of the live stage parameters
+        self._live_fields = {f'{ns}.{name}': name for key, ns, _ in STAGES
+                             for name in live.get(key, ())}
         self.profile = self.pipeline_config.model_profile
         self.pipelined = self.pipeline_config.pipelining
         # Outputs first: subscribers discover them while the models load, so the first results
@@ -192,7 +210,7 @@ class HMRNode(Node):
         try:
             self.pipeline = build_pipeline(self.pipeline_config, stages)
         except (MissingModelFile, ModelLoadError, ValueError) as exc:
-            raise SetupError(str(exc)) from None
+            raise SetupError(ros_parameter_names(str(exc))) from None
         t1 = time.monotonic()
         self.pipeline.warm_up()
         self.get_logger().info(f'models loaded in {t1 - t0:.1f} s, warmed up in '
@@ -260,6 +278,23 @@ class HMRNode(Node):
             + (' (front-end and mesh stages pipelined)' if self.pipelined else ''))
 
     # -- parameters -----------------------------------------------------------------------
+    def _check_unknown_parameters(self):
+        """Parameters given (file, command line) that the node does not have: say so.
+
+        A stage parameter given by its bare name (the flat names before they were namespaced,
+        e.g. `temporal_delay_frames`) would otherwise be ignored without a word: that is an error
+        naming the parameter to use; any other unknown name is a warning.
+        """
+        stage_names = {f.name: namespace for _, namespace, cls in STAGES for f in fields(cls)}
+        unknown = sorted(set(self._parameter_overrides) - set(self._parameters))
+        moved = [f"'{name}' is '{stage_names[name]}.{name}'" for name in unknown
+                 if name in stage_names]
+        if moved:
+            raise SetupError('stage parameters are namespaced by stage (in YAML: nested under '
+                             'frontend, mesh, refine or temporal): ' + '; '.join(moved))
+        if unknown:
+            self.get_logger().warning(f'ignoring parameters hmr_node does not have: {unknown}')
+
     def _on_set_parameters(self, params):
         """Apply live parameters (read-only ones never get here: rclpy refuses them)."""
         live = self.pipeline.live_parameters()
@@ -269,11 +304,12 @@ class HMRNode(Node):
                     return SetParametersResult(successful=False,
                                                reason='log_period must be > 0')
                 continue
-            if param.name not in live:
+            name = self._live_fields.get(param.name)
+            if name not in live:
                 return SetParametersResult(successful=False, reason=(
                     f"'{param.name}' cannot change in profile {self.profile}"))
             try:
-                self.pipeline.set_parameter(param.name, param.value)
+                self.pipeline.set_parameter(name, param.value)
             except (TypeError, ValueError) as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         for param in params:

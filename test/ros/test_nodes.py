@@ -72,10 +72,10 @@ def test_hmr_node_malformed_parameter_fails_at_start(spawn):
 
 
 def test_hmr_node_missing_weights_fail_clearly(spawn, tmp_path):
-    proc = spawn('--ros-args', '-p', f'dpmesh_checkpoint:={tmp_path}/nowhere',
+    proc = spawn('--ros-args', '-p', f'mesh.dpmesh_checkpoint:={tmp_path}/nowhere',
                  python_module='hmr_ros.hmr_node')
     assert proc.wait(timeout=120) == 2
-    assert "DPMesh checkpoint not found" in proc.text and 'dpmesh_checkpoint' in proc.text
+    assert "DPMesh checkpoint not found" in proc.text and "'mesh.dpmesh_checkpoint'" in proc.text
     proc = spawn('--ros-args', '-p', 'model_profile:=sd15', python_module='hmr_ros.hmr_node')
     assert proc.wait(timeout=120) == 2
     assert "'sd15' has no bundled weights" in proc.text

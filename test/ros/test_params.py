@@ -78,9 +78,8 @@ def test_docs_document_every_hmr_node_parameter_with_its_default(context):
     node = make_node(context)
     declare_params(node, hmr_node.NODE_PARAMS)
     declare_config(node, PipelineConfig)
-    for config in (hmr_node.FrontEndConfig, hmr_node.MeshConfig, hmr_node.TemporalConfig,
-                   hmr_node.StreamingConfig, hmr_node.OneEuroConfig, hmr_node.RefineConfig):
-        declare_config(node, config)
+    for _, namespace, config in hmr_node.STAGES:
+        declare_config(node, config, prefix=f'{namespace}.')
     repo = Path(__file__).parents[2]
     docs = (repo / 'docs' / 'PARAMETERS.md').read_text()
     defaults = {name: f'`{node.get_parameter(name).value!r}`' for name in node._parameters

@@ -117,16 +117,16 @@ def test_parameters_change_live_or_are_refused_with_a_reason(ros_node, spawn, cl
                          Parameter('image_topic', value='/other'))
     assert not any(r.successful for r in refused)
     assert all('read-only' in r.reason for r in refused), refused
-    bad = set_params(Parameter('min_person_height_px', value=-5.0))[0]
+    bad = set_params(Parameter('frontend.min_person_height_px', value=-5.0))[0]
     assert not bad.successful and 'min_person_height_px' in bad.reason
     # People taller than the image cannot exist: from the next frames on, nobody is reported.
-    ok = set_params(Parameter('min_person_height_px', value=5000.0))[0]
+    ok = set_params(Parameter('frontend.min_person_height_px', value=5000.0))[0]
     assert ok.successful, ok.reason
     seen = persons.count
     assert wait_for(lambda: persons.count >= seen + 4 and not any(
         len(m.persons) for m in list(persons.last)[-3:]), 120), launch.text
-    assert 'parameter min_person_height_px = 5000.0 (live)' in launch.text
-    ok = set_params(Parameter('min_person_height_px', value=20.0))[0]
+    assert 'parameter frontend.min_person_height_px = 5000.0 (live)' in launch.text
+    ok = set_params(Parameter('frontend.min_person_height_px', value=20.0))[0]
     assert ok.successful
     assert wait_for(lambda: any(len(m.persons) for m in list(persons.last)[-3:]), 120)
     typed = client.get_parameters(['model_profile'])
@@ -137,8 +137,14 @@ def test_parameters_change_live_or_are_refused_with_a_reason(ros_node, spawn, cl
 
 def test_delayed_stream_is_published_when_asked(ros_node, spawn, clip, tmp_path):
     """temporal_delay_frames > 0: ~/persons_delayed carries fully smoothed earlier frames."""
+    flat = tmp_path / 'flat.yaml'          # the name without its stage: refused, not ignored
+    flat.write_text('/**/hmr_node:\n  ros__parameters:\n    temporal_delay_frames: 4\n')
+    refused = spawn('--ros-args', '--params-file', str(flat), python_module='hmr_ros.hmr_node')
+    assert refused.wait(timeout=120) == 2, refused.text
+    assert "'temporal_delay_frames' is 'temporal.temporal_delay_frames'" in refused.text
     params = tmp_path / 'delay.yaml'
-    params.write_text('/**/hmr_node:\n  ros__parameters:\n    temporal_delay_frames: 4\n')
+    params.write_text('/**/hmr_node:\n  ros__parameters:\n    temporal:\n'
+                      '      temporal_delay_frames: 4\n')
     persons = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons')
     delayed = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons_delayed', keep=50)
     node = spawn('--ros-args', '--params-file', str(params), '-p',
