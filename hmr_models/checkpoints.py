@@ -45,20 +45,16 @@ def save_checkpoint(directory, config, state_dict, kind, **provenance):
 
 def config_file(directory):
     """The config file of a checkpoint folder (config.json, or an older config.yaml); None."""
-    d = Path(directory)
-    for name in (CONFIG,) + _LEGACY_CONFIGS:
-        if (d / name).is_file():
-            return d / name
-    return None
+    return _first_file(directory, (CONFIG,) + _LEGACY_CONFIGS)
 
 
 def weights_file(directory):
     """The weights file of a checkpoint folder (model.safetensors, or an older diffmesh.pt)."""
-    d = Path(directory)
-    for name in (WEIGHTS,) + _LEGACY_WEIGHTS:
-        if (d / name).is_file():
-            return d / name
-    return None
+    return _first_file(directory, (WEIGHTS,) + _LEGACY_WEIGHTS)
+
+
+def _first_file(directory, names):
+    return next((Path(directory) / n for n in names if (Path(directory) / n).is_file()), None)
 
 
 def is_checkpoint(directory):

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 
 from hmr_models.body import load_body_model
-from hmr_models.data.synth.camera import CameraConfig
-from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator
 from hmr_models.data.synth.writers import detect_scene
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother
 from hmr_models.diffmesh.streaming import StreamingConfig
 from hmr_models.dpmesh.factory import create_mesh_predictor
 from hmr_models.eval.synthocc import run_scene, score_person_frames
-from fixtures.motions import walking_motion
+from fixtures.scenes import small_scene
 
 
 def _rows(pred, gt, ok, nv=4):
@@ -46,10 +44,7 @@ def test_scores_are_zero_for_the_truth_and_see_offsets_and_shakes():
 
 
 def test_run_scene_with_the_shipped_models(test_body):
-    motions = [walking_motion(60, phase=p) for p in (0.0, 1.0, 2.5)]
-    cfg = SceneConfig(num_frames=12, people=(2,), people_weights=(1.0,),
-                      camera=CameraConfig(resolutions=((320, 240),)))
-    scene = SceneGenerator(test_body, MotionPool(motions), cfg).generate(seed=3)
+    scene = small_scene(test_body, frames=12, size=(320, 240), seed=3)
     detections = detect_scene(scene, np.random.default_rng(0))
     body = load_body_model(None)
     predictor = create_mesh_predictor('compact', body=body)

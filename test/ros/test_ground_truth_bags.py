@@ -3,9 +3,7 @@ messages and read back with rosbags; `hmr-synth --bags` end to end."""
 import numpy as np
 import pytest
 
-from fixtures.motions import walking_motion
-from hmr_models.data.synth.camera import CameraConfig
-from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator
+from fixtures.scenes import small_scene
 from hmr_models.data.synth.writers import detect_scene
 from hmr_ros.bags import typestore
 from hmr_ros.ground_truth_bags import TOPICS, write_scene_bag
@@ -13,10 +11,7 @@ from hmr_ros.ground_truth_bags import TOPICS, write_scene_bag
 
 @pytest.fixture(scope='module')
 def scene(test_body):
-    motions = [walking_motion(60, phase=p) for p in (0.0, 1.0, 2.5)]
-    cfg = SceneConfig(num_frames=6, people=(2,), people_weights=(1.0,),
-                      camera=CameraConfig(resolutions=((96, 64),)))
-    return SceneGenerator(test_body, MotionPool(motions), cfg).generate(seed=2)
+    return small_scene(test_body)
 
 
 @pytest.fixture(scope='module')

@@ -2,18 +2,15 @@
 import numpy as np
 import pytest
 
-from hmr_models.data.synth.camera import CameraConfig
+from fixtures.scenes import small_scene
 from hmr_models.data.synth.estimator_noise import simulate_scene
-from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator
 from hmr_models.data.synth.writers import (concat_samples, detect_scene, person_samples,
                                            write_samples, write_sequence)
 
 
 @pytest.fixture(scope='module')
-def scene(test_body, motions):
-    cfg = SceneConfig(num_frames=6, people=(2,), people_weights=(1.0,),
-                      camera=CameraConfig(resolutions=((96, 64),)))
-    return SceneGenerator(test_body, MotionPool(motions), cfg).generate(seed=2)
+def scene(test_body):
+    return small_scene(test_body)
 
 
 @pytest.fixture(scope='module')
