@@ -48,3 +48,17 @@ def test_body(tmp_path_factory):
     from hmr_models.body import load_body_model
     from fixtures.bodies import make_test_body_file
     return load_body_model(make_test_body_file(tmp_path_factory.mktemp('body') / 'test_body.npz'))
+
+
+@pytest.fixture(scope='module')
+def scene(test_body):
+    """A small synthetic scene (fixtures.scenes) and, below, its simulated detections."""
+    from fixtures.scenes import small_scene
+    return small_scene(test_body)
+
+
+@pytest.fixture(scope='module')
+def detections(scene):
+    import numpy as np
+    from hmr_models.data.synth.writers import detect_scene
+    return detect_scene(scene, np.random.default_rng(0))

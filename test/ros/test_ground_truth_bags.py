@@ -3,20 +3,8 @@ messages and read back with rosbags; `hmr-synth --bags` end to end."""
 import numpy as np
 import pytest
 
-from fixtures.scenes import small_scene
-from hmr_models.data.synth.writers import detect_scene
 from hmr_ros.bags import typestore
 from hmr_ros.ground_truth_bags import TOPICS, write_scene_bag
-
-
-@pytest.fixture(scope='module')
-def scene(test_body):
-    return small_scene(test_body)
-
-
-@pytest.fixture(scope='module')
-def detections(scene):
-    return detect_scene(scene, np.random.default_rng(0))
 
 
 def test_bag_written_and_read_back(scene, detections, tmp_path):

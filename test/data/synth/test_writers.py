@@ -2,20 +2,9 @@
 import numpy as np
 import pytest
 
-from fixtures.scenes import small_scene
 from hmr_models.data.synth.estimator_noise import simulate_scene
-from hmr_models.data.synth.writers import (concat_samples, detect_scene, person_samples,
-                                           write_samples, write_sequence)
-
-
-@pytest.fixture(scope='module')
-def scene(test_body):
-    return small_scene(test_body)
-
-
-@pytest.fixture(scope='module')
-def detections(scene):
-    return detect_scene(scene, np.random.default_rng(0))
+from hmr_models.data.synth.writers import (concat_samples, person_samples, write_samples,
+                                           write_sequence)
 
 
 def test_person_samples_round_trip(scene, detections, tmp_path):
