@@ -5,11 +5,11 @@
     meta.json          provenance: {'format': 'hmr_models.<model>', 'version': 2, 'tensors': N,
                        ...} plus what the writer adds (training run, source checkpoint)
 
-DPMesh, DiffMesh, the VQ-VAE pose prior and the trainer's epoch checkpoints all write it
-(`save_checkpoint`) and read it back (`read_config`, `read_weights`). Folders written before
-this format still load: `config.yaml` (DPMesh, trainer) in place of config.json, and DiffMesh's
-`diffmesh.pt` (a torch state dict) beside a config.json that wrapped the config as
-{'config': {...}, ...}.
+DPMesh, DiffMesh, the keypoint lifter, the VQ-VAE pose prior and the trainer's epoch
+checkpoints all write it (`save_checkpoint`) and read it back (`read_config`, `read_weights`).
+Folders written before this format still load: `config.yaml` (DPMesh, trainer) or `lifter.yaml`
+in place of config.json, DiffMesh's `diffmesh.pt` (a torch state dict) beside a config.json
+that wrapped the config as {'config': {...}, ...}, the lifter's `lifter.safetensors`.
 """
 import json
 from pathlib import Path
@@ -22,8 +22,8 @@ CONFIG = 'config.json'
 WEIGHTS = 'model.safetensors'
 META = 'meta.json'
 VERSION = 2
-_LEGACY_CONFIGS = ('config.yaml',)
-_LEGACY_WEIGHTS = ('diffmesh.pt',)
+_LEGACY_CONFIGS = ('config.yaml', 'lifter.yaml')
+_LEGACY_WEIGHTS = ('diffmesh.pt', 'lifter.safetensors')
 
 
 def save_checkpoint(directory, config, state_dict, kind, **provenance):

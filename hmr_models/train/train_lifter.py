@@ -18,7 +18,7 @@ that teacher and student share one feature space.
 With `lifter.scores: true` the student reads the detector's keypoint scores (the teacher's
 clean keypoints count as score 1).
 Losses are DPMesh's (2D, 3D, SMPL; `loss` section). The result folder (`final/`) holds
-lifter.safetensors + lifter.yaml; DPMesh's `keypoint_lifter.weights` points at it.
+a checkpoint folder (hmr_models.checkpoints); DPMesh's `keypoint_lifter.weights` points at it.
 """
 from dataclasses import asdict
 import logging
@@ -27,12 +27,10 @@ import sys
 
 import torch
 from torch import nn
-import yaml
 
 from hmr_models.config import build_dataclass
 from hmr_models.dpmesh.config import LossConfig
-from hmr_models.dpmesh.parts.keypoint_lifter import (LIFTER_CONFIG, LIFTER_WEIGHTS,
-                                                     KeypointLifter, KeypointLifterConfig,
+from hmr_models.dpmesh.parts.keypoint_lifter import (KeypointLifter, KeypointLifterConfig,
                                                      box_features, load_lifter_weights)
 from hmr_models.dpmesh.training.losses import NKRLoss, dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
@@ -107,21 +105,18 @@ class LifterTraining(nn.Module):
 
 
 def save_lifter(lifter, directory):
-    from safetensors.torch import save_file
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in lifter.state_dict().items()},
-              str(d / LIFTER_WEIGHTS))
-    (d / LIFTER_CONFIG).write_text(yaml.safe_dump(
-        {'num_keypoints': lifter.num_keypoints, **asdict(lifter.config)}, sort_keys=False))
-    return d
+    """A checkpoint folder (hmr_models.checkpoints); its config holds num_keypoints too."""
+    from hmr_models.checkpoints import save_checkpoint
+    return save_checkpoint(directory, {'num_keypoints': lifter.num_keypoints,
+                                       **asdict(lifter.config)}, lifter.state_dict(),
+                           'keypoint_lifter')
 
 
 def load_lifter(directory):
     """A saved lifter (folder written by `save_lifter`)."""
+    from hmr_models.checkpoints import read_config
     d = Path(directory).expanduser()
-    meta = yaml.safe_load((d / LIFTER_CONFIG).read_text()) if (d / LIFTER_CONFIG).is_file() \
-        else {}
+    meta = dict(read_config(d, 'keypoint lifter checkpoint'))
     k = meta.pop('num_keypoints', 17)
     lifter = KeypointLifter(k, KeypointLifterConfig(**meta))
     return load_lifter_weights(lifter, d)

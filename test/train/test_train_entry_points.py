@@ -179,10 +179,10 @@ def test_train_lifter_teacher_then_nkr_student(tmp_path, shard, body_file):
     # DPMesh's keypoint_lifter.weights loads the result
     model = DPMesh(load_config('tiny', {'pose_head': {'type': 'lifted'}, 'keypoint_lifter': {
         'enabled': True, 'hidden': 64, 'blocks': 1, 'weights': str(student / 'final')}}))
-    saved = load_file(str(student / 'final' / 'lifter.safetensors'))
+    saved = load_file(str(student / 'final' / 'model.safetensors'))
     assert torch.equal(model.keypoint_lifter.out.weight, saved['out.weight'])
     assert not torch.equal(saved['out.weight'], load_file(
-        str(teacher / 'final' / 'lifter.safetensors'))['out.weight'])
+        str(teacher / 'final' / 'model.safetensors'))['out.weight'])
 
 
 def test_train_lifter_init_and_nce(tmp_path, shard, body_file):
@@ -205,10 +205,10 @@ def test_train_lifter_init_and_nce(tmp_path, shard, body_file):
     _, _, final = train_lifter.run(
         dict(base, teacher=str(teacher_final), init=str(start), w_nkr=0.0, w_nkr_nce=1.0,
              train=dict(base['train'], lr=1e-12)), 'student', tmp_path / 's')
-    ended, began = (load_file(str(d / 'lifter.safetensors')) for d in (final, start))
+    ended, began = (load_file(str(d / 'model.safetensors')) for d in (final, start))
     assert all(torch.allclose(ended[k], began[k], atol=1e-6) for k in began)
     assert not torch.allclose(ended['out.weight'], load_file(
-        str(teacher_final / 'lifter.safetensors'))['out.weight'], atol=1e-6)
+        str(teacher_final / 'model.safetensors'))['out.weight'], atol=1e-6)
     with open(tmp_path / 's' / 'epochs.csv') as f:
         rows = list(csv.DictReader(f))
     assert float(rows[0]['train_nkr_nce']) > 0 and 'train_nkr_mse' in rows[0]

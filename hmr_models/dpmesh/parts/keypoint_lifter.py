@@ -35,8 +35,6 @@ class KeypointLifterConfig:
     weights: str = ''     # train_lifter output folder/file, loaded when a fresh DPMesh is built
 
 
-# What train_lifter writes into its result folder (load_lifter_weights reads both).
-LIFTER_WEIGHTS, LIFTER_CONFIG = 'lifter.safetensors', 'lifter.yaml'
 # The identity rotation in the interleaved 6D layout (rows of the 3x2 matrix [e1 e2]).
 IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 # Mirroring x (M = diag(-1, 1, 1)) maps a rotation R to M R M: its first two columns
@@ -131,23 +129,18 @@ class KeypointLifter(nn.Module):
 
 
 def load_lifter_weights(lifter, path):
-    """Load a train_lifter result (folder with lifter.safetensors, or the file itself).
+    """Load a train_lifter result (a checkpoint folder, hmr_models.checkpoints).
 
-    The input convention the weights were trained with (`scores`, from the lifter.yaml beside
-    them) is a property of the weights: it replaces the lifter's configured one.
+    The input convention the weights were trained with (`scores`, from the checkpoint's
+    config) is a property of the weights: it replaces the lifter's configured one.
     """
     from pathlib import Path
-    from safetensors.torch import load_file
-    import yaml
+    from hmr_models.checkpoints import is_checkpoint, read_config, read_weights
     from hmr_models.paths import MissingModelFile
     p = Path(path).expanduser()
-    f = p / LIFTER_WEIGHTS if p.is_dir() else p
-    if not f.is_file():
-        raise MissingModelFile(f'keypoint lifter weights not found: {f} (train them with '
-                               'python -m hmr_models.train.train_lifter, README)')
-    lifter.load_state_dict(load_file(str(f)))
-    meta = f.with_name(LIFTER_CONFIG)
-    if meta.is_file():
-        trained = yaml.safe_load(meta.read_text()) or {}
-        lifter.config.scores = bool(trained.get('scores', False))
+    if not is_checkpoint(p):
+        raise MissingModelFile(f'keypoint lifter checkpoint not found: {p} (train it with '
+                               'python -m hmr_models.train.train_lifter, docs/TRAINING.md)')
+    lifter.load_state_dict(read_weights(p))
+    lifter.config.scores = bool(read_config(p).get('scores', False))
     return lifter
