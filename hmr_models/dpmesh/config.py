@@ -22,7 +22,7 @@ PROFILES = ('sd15', 'compact', 'tiny')
 
 
 @dataclass
-class VQVAEConfig:
+class VQVAEConfig(Config):
     """PCT-style pose tokenizer: J rotation matrices (J, 9) <-> `num_tokens` codebook entries."""
 
     num_joints: int = 23          # SMPL body joints without the root (the root has its own head)
@@ -44,7 +44,7 @@ class VQVAEConfig:
 
 
 @dataclass
-class PoseHeadConfig:
+class PoseHeadConfig(Config):
     """How the regressor's pose tokens become 23 joint rotations.
 
     `vqvae`: the paper's head (classification over a frozen VQ-VAE codebook, soft decode).
@@ -61,7 +61,7 @@ class PoseHeadConfig:
 
 
 @dataclass
-class RegressorConfig:
+class RegressorConfig(Config):
     """Cascade transformer decoder on the fused 8x8 feature map (JOTR/DPMesh layout)."""
 
     d_model: int = 256
@@ -80,7 +80,7 @@ class RegressorConfig:
 
 
 @dataclass
-class LossConfig:
+class LossConfig(Config):
     """Loss weights of the paper (2D 5.0, 3D 2.0, SMPL 1.0, NKR 0.1) and their parts."""
 
     w_2d: float = 5.0

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 
+from hmr_models.config import Config
 from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr_models.types import CameraIntrinsics
 
@@ -22,7 +23,7 @@ RESOLUTIONS = ((640, 480), (848, 480), (960, 540), (1024, 768), (1280, 720), (12
 
 
 @dataclass
-class CameraConfig:
+class CameraConfig(Config):
     """Ranges (uniform) of the random camera.
 
     focal_mode 'diagonal': focal = image diagonal x U(diagonal_scale) (what uncalibrated
@@ -114,7 +115,7 @@ def sample_camera(rng, config=None):
 
 
 @dataclass
-class PersonCameraConfig:
+class PersonCameraConfig(Config):
     """One random camera per person track, placed around it (ranges are uniform).
 
     What DiffMesh's training and bench_diffmesh see a motion through; scenes with several

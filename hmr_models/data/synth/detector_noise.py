@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hmr_models.config import Config
 from hmr_models.skeleton import COCO17_FLIP
 from hmr_models.types import People
 
@@ -47,7 +48,7 @@ OK, JITTER_OCCLUDED, MISSING, GRABBED, SWAPPED, CLAMPED = 0, 1, 2, 3, 4, 5
 
 
 @dataclass
-class DetectorNoiseConfig:
+class DetectorNoiseConfig(Config):
     """Rates and spreads of the simulated detector (probabilities per person or keypoint)."""
 
     jitter: float = 0.6            # x COCO sigma x scale, per axis, visible keypoints

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hmr_models.config import Config
 from hmr_models.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr_models.types import NUM_JOINTS
 
 
 @dataclass
-class EstimatorNoiseConfig:
+class EstimatorNoiseConfig(Config):
     """What a per-frame estimator gets wrong (radians, metres, fractions of box size).
 
     The defaults give per-frame inputs of about 90 mm MPJPE and 30-35 mm/frame^2 ACC-ERR at

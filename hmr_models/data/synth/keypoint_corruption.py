@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
+from hmr_models.config import Config
+
 
 @dataclass
-class KeypointNoiseConfig:
+class KeypointNoiseConfig(Config):
     p_missing: float = 0.1      # per keypoint: dropped (valid -> False)
     jitter: float = 0.03        # per keypoint std, as a fraction of the person's extent
     p_outlier: float = 0.05     # per keypoint: large jitter (5x) as a mis-detection

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 
+from hmr_models.config import Config
 from hmr_models.data.mocap.augment import augment
 from hmr_models.data.mocap.motion import SMPLMotion, smpl_forward_kinematics
 from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SceneConfig:
+class SceneConfig(Config):
     """Knobs of the scene generator (ranges are uniform unless said otherwise)."""
 
     num_frames: int = 60

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hmr_models.config import Config
+
 
 @dataclass
-class KeypointLifterConfig:
+class KeypointLifterConfig(Config):
     """Lifter width and its pretrained weights (DPMeshConfig.keypoint_lifter)."""
 
     enabled: bool = False
