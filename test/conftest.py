@@ -52,7 +52,7 @@ def test_body(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def scene(test_body):
-    """A small synthetic scene (fixtures.scenes) and, below, its simulated detections."""
+    """The small synthetic scene of fixtures.scenes (its detections: the next fixture)."""
     from fixtures.scenes import small_scene
     return small_scene(test_body)
 
