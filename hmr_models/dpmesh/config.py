@@ -25,7 +25,8 @@ PROFILES = ('sd15', 'compact', 'tiny')
 class VQVAEConfig(Config):
     """PCT-style pose tokenizer: J rotation matrices (J, 9) <-> `num_tokens` codebook entries."""
 
-    num_joints: int = 23          # SMPL body joints without the root (the root has its own head)
+    num_joints: int = field(default=23, metadata={
+        'help': 'SMPL body joints without the root (the root has its own head)'})
     num_tokens: int = 48
     codebook_size: int = 2048
     code_dim: int = 256
@@ -39,8 +40,10 @@ class VQVAEConfig(Config):
     dec_channel_hidden: int = 64
     dropout: float = 0.0
     ema_decay: float = 0.9
-    commitment: float = 0.25      # weight of the encoder commitment loss
-    dead_code_threshold: float = 1e-3  # EMA usage below which a code is re-seeded
+    commitment: float = field(default=0.25, metadata={
+        'help': 'weight of the encoder commitment loss'})
+    dead_code_threshold: float = field(default=1e-3, metadata={
+        'help': 'EMA usage below which a code is re-seeded'})
 
 
 @dataclass
@@ -55,7 +58,8 @@ class PoseHeadConfig(Config):
 
     type: str = 'vqvae'
     vqvae: VQVAEConfig = field(default_factory=VQVAEConfig)
-    prior_weights: str = ''       # trained VQ-VAE checkpoint folder/file ('' = random, tests only)
+    prior_weights: str = field(default='', metadata={
+        'help': "trained VQ-VAE checkpoint folder/file ('' = random, tests only)"})
     vposer_latent: int = 32
     vposer_hidden: int = 512
 
@@ -71,12 +75,14 @@ class RegressorConfig(Config):
     ffn_dim: int = 2048
     volume_ffn_dim: int = 1024
     dropout: float = 0.1
-    # 15 joint queries, as the authors' graph joint set (their Head_top -> SMPL 'head').
-    joint_names: tuple = ('pelvis', 'left_hip', 'right_hip', 'left_knee', 'right_knee',
-                          'left_ankle', 'right_ankle', 'neck', 'head', 'left_shoulder',
-                          'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist',
-                          'right_wrist')
-    depth_range_m: float = 2.0    # root-relative depth span mapped onto the [0, 1] volume axis
+    joint_names: tuple = field(default=(
+        'pelvis', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+        'right_ankle', 'neck', 'head', 'left_shoulder', 'right_shoulder', 'left_elbow',
+        'right_elbow', 'left_wrist', 'right_wrist'), metadata={
+        'help': "15 joint queries, as the authors' graph joint set (their Head_top -> SMPL "
+                "'head')."})
+    depth_range_m: float = field(default=2.0, metadata={
+        'help': 'root-relative depth span mapped onto the [0, 1] volume axis'})
 
 
 @dataclass
@@ -87,9 +93,12 @@ class LossConfig(Config):
     w_3d: float = 2.0
     w_smpl: float = 1.0
     w_nkr: float = 0.1
-    w_joint_volume: float = 1.0   # joint-query volume coordinates, inside the 2D/3D groups
-    w_betas: float = 0.1          # betas relative to pose inside the SMPL group
-    w_tokens: float = 0.1         # VQ head: cross-entropy to the prior's tokens of the GT pose
+    w_joint_volume: float = field(default=1.0, metadata={
+        'help': 'joint-query volume coordinates, inside the 2D/3D groups'})
+    w_betas: float = field(default=0.1, metadata={
+        'help': 'betas relative to pose inside the SMPL group'})
+    w_tokens: float = field(default=0.1, metadata={
+        'help': "VQ head: cross-entropy to the prior's tokens of the GT pose"})
     nkr_temperature: float = 0.1
     nkr_projection_dim: int = 128
 
@@ -99,44 +108,55 @@ class DPMeshConfig(Config):
     """Everything that defines a DPMesh model (not its training schedule)."""
 
     profile: str = 'custom'
-    # -- inputs
-    keypoint_set: str = 'coco17'  # 'coco17' (our front-end) or 'dpmesh30' (authors' release)
+    keypoint_set: str = field(default='coco17', metadata={
+        'help': "'coco17' (our front-end) or 'dpmesh30' (authors' release)"})
     num_keypoints: int = 17
     crop_size: int = 256
-    image_range: str = 'minus_one_one'  # VAE input range: 'minus_one_one' or 'zero_one'
+    image_range: str = field(default='minus_one_one', metadata={
+        'help': "VAE input range: 'minus_one_one' or 'zero_one'"})
     latent_scale: float = 0.18215
     timestep: int = 1
-    heatmap_sigma: float = 0.0    # Gaussian sigma in latent cells; 0 = front-end default
-    condition_mode: str = 'concat'  # 'concat' (paper) or 'add' (ablation)
-    add_embedding_channels: int = 64  # hint embedder width in 'add' mode
-    # -- diffusion components: shipped diffusers config folder + overrides, local weights
-    sd_config: str = 'sd15'       # folder under assets/configs, or '' to use the dicts only
+    heatmap_sigma: float = field(default=0.0, metadata={
+        'help': 'Gaussian sigma in latent cells; 0 = front-end default'})
+    condition_mode: str = field(default='concat', metadata={
+        'help': "'concat' (paper) or 'add' (ablation)"})
+    add_embedding_channels: int = field(default=64, metadata={
+        'help': "hint embedder width in 'add' mode"})
+    sd_config: str = field(default='sd15', metadata={
+        'help': "folder under assets/configs, or '' to use the dicts only"})
     unet: dict = field(default_factory=dict)
     vae: dict = field(default_factory=dict)
     controlnet: dict = field(default_factory=dict)
     unet_weights: str = ''
     vae_weights: str = ''
-    controlnet_weights: str = ''  # '' -> ControlNet initialised from the UNet encoder
-    unet_training: str = 'lora'   # 'lora' | 'full' | 'frozen'
+    controlnet_weights: str = field(default='', metadata={
+        'help': "'' -> ControlNet initialised from the UNet encoder"})
+    unet_training: str = field(default='lora', metadata={'help': "'lora' | 'full' | 'frozen'"})
     vae_trainable: bool = False
     lora_rank: int = 64
-    lora_alpha: float = 0.0       # 0 -> rank: scaling 1.0, as the authors' cloneofsimo/lora
-    lora_targets: str = 'cross'   # 'cross' (attn2) or 'attention' (attn1 + attn2)
-    # -- keypoint tokens
-    keypoint_embed_layers: int = 2
-    keypoint_embed_visibility: bool = True   # input (x, y, v) instead of (x, y)
-    keypoint_identity: bool = True           # learned per-keypoint embedding added to tokens
-    # -- features
-    tap_layer: int = 1                       # layer inside each decoder level that is tapped
-    attention_levels: tuple = (1, 2)         # decoder levels (0 = coarsest) with attention maps
-    attention_parts: tuple = ('down', 'up')  # which UNet halves' cross-attention is averaged
+    lora_alpha: float = field(default=0.0, metadata={
+        'help': "0 -> rank: scaling 1.0, as the authors' cloneofsimo/lora"})
+    lora_targets: str = field(default='cross', metadata={
+        'help': "'cross' (attn2) or 'attention' (attn1 + attn2)"})
+    keypoint_embed_layers: int = field(default=2, metadata={'help': '-- keypoint tokens'})
+    keypoint_embed_visibility: bool = field(default=True, metadata={
+        'help': 'input (x, y, v) instead of (x, y)'})
+    keypoint_identity: bool = field(default=True, metadata={
+        'help': 'learned per-keypoint embedding added to tokens'})
+    tap_layer: int = field(default=1, metadata={
+        'help': 'layer inside each decoder level that is tapped'})
+    attention_levels: tuple = field(default=(1, 2), metadata={
+        'help': 'decoder levels (0 = coarsest) with attention maps'})
+    attention_parts: tuple = field(default=('down', 'up'), metadata={
+        'help': "which UNet halves' cross-attention is averaged"})
     fused_channels: int = 2048
     fusion_groups: int = 16
     # -- heads
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
     pose_head: PoseHeadConfig = field(default_factory=PoseHeadConfig)
     keypoint_lifter: KeypointLifterConfig = field(default_factory=KeypointLifterConfig)
-    camera_mode: str = 'cliff'    # 'cliff' (weak perspective) or 'authors' (their t_z head)
+    camera_mode: str = field(default='cliff', metadata={
+        'help': "'cliff' (weak perspective) or 'authors' (their t_z head)"})
     authors_camera_3d_size: float = 2.5
     loss: LossConfig = field(default_factory=LossConfig)
 

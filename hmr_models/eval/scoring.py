@@ -45,7 +45,7 @@ OCCLUSION_LABELS = ('none', '< 25 %', '25-50 %', '> 50 %')
 
 @dataclass
 class EvalConfig(Config):
-    match: str = 'oks'               # 'oks', 'iou' or 'ids'
+    match: str = field(default='oks', metadata={'help': "'oks', 'iou' or 'ids'"})
     match_threshold: float = 0.5
     min_visible_keypoints: int = 4
     occluded_confidence: float = 0.5

@@ -21,7 +21,7 @@ Output folder:
     tensorboard/             when the tensorboard package is installed
 Resume: rerunning with the same out_dir continues from the newest complete checkpoint.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 import csv
 import logging
 import math
@@ -49,27 +49,34 @@ class TrainConfig(Config):
 
     out_dir: str = 'runs/train'
     epochs: int = 30
-    batch_size: int = 16             # per process
+    batch_size: int = field(default=16, metadata={'help': 'per process'})
     lr: float = 1e-4
     lr_final: float = 1e-5
-    # the last N epochs run at lr_final (paper: 1e-5 for the last 5), never the first epoch
-    final_epochs: int = 5
+    final_epochs: int = field(default=5, metadata={
+        'help': 'the last N epochs run at lr_final (paper: 1e-5 for the last 5), never the first '
+                'epoch'})
     warmup_steps: int = 0
     weight_decay: float = 1e-6
-    grad_clip: float = 0.0           # max gradient norm; 0 = off
-    amp: bool = True                 # mixed precision, only ever on CUDA
-    amp_dtype: str = 'float16'       # 'float16' (with a GradScaler) or 'bfloat16'
+    grad_clip: float = field(default=0.0, metadata={'help': 'max gradient norm; 0 = off'})
+    amp: bool = field(default=True, metadata={'help': 'mixed precision, only ever on CUDA'})
+    amp_dtype: str = field(default='float16', metadata={
+        'help': "'float16' (with a GradScaler) or 'bfloat16'"})
     seed: int = 0
-    device: str = 'auto'             # 'auto', 'cpu', 'cuda', 'cuda:N' (DDP: LOCAL_RANK wins)
-    threads: int = 0                 # CPU threads (0 = torch default)
+    device: str = field(default='auto', metadata={
+        'help': "'auto', 'cpu', 'cuda', 'cuda:N' (DDP: LOCAL_RANK wins)"})
+    threads: int = field(default=0, metadata={'help': 'CPU threads (0 = torch default)'})
     num_workers: int = 0
-    max_steps_per_epoch: int = 0     # 0 = the whole dataset each epoch
+    max_steps_per_epoch: int = field(default=0, metadata={
+        'help': '0 = the whole dataset each epoch'})
     log_every: int = 10
-    save_every: int = 1              # epochs between checkpoints (the last epoch always)
-    keep_checkpoints: int = 3        # newest epoch checkpoints kept (0 = all)
+    save_every: int = field(default=1, metadata={
+        'help': 'epochs between checkpoints (the last epoch always)'})
+    keep_checkpoints: int = field(default=3, metadata={
+        'help': 'newest epoch checkpoints kept (0 = all)'})
     resume: bool = True
     find_unused_parameters: bool = False
-    broadcast_buffers: bool = True   # DDP: re-send rank 0's buffers every step (BatchNorm)
+    broadcast_buffers: bool = field(default=True, metadata={
+        'help': "DDP: re-send rank 0's buffers every step (BatchNorm)"})
     progress: bool = True
 
     @classmethod

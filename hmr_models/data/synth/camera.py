@@ -7,7 +7,7 @@ project_centred.
 World: y up, floor y = 0 (the pose corpus's frame). Camera: optical frame (x right, y down,
 z forward); a world point X maps to ``rotation @ (X - centre)``.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 
 import numpy as np
@@ -35,9 +35,9 @@ class CameraConfig(Config):
     focal_mode: str = 'mixed'
     diagonal_scale: tuple = (0.75, 1.3)
     hfov_deg: tuple = (50.0, 95.0)
-    principal_jitter: float = 0.02   # fraction of width/height
-    height: tuple = (0.8, 2.2)       # metres above the floor
-    pitch_deg: tuple = (-5.0, 20.0)  # positive: looking down
+    principal_jitter: float = field(default=0.02, metadata={'help': 'fraction of width/height'})
+    height: tuple = field(default=(0.8, 2.2), metadata={'help': 'metres above the floor'})
+    pitch_deg: tuple = field(default=(-5.0, 20.0), metadata={'help': 'positive: looking down'})
     roll_deg: tuple = (-3.0, 3.0)
 
 
@@ -122,12 +122,17 @@ class PersonCameraConfig(Config):
     people use CameraConfig / sample_camera.
     """
 
-    distance: tuple = (2.0, 10.0)      # metres from the camera to the window's mean pelvis
-    lateral: tuple = (-0.3, 0.3)       # fraction of the distance, sideways
-    height: tuple = (0.6, 2.2)         # camera height above the floor (metres)
-    pitch_deg: tuple = (-20.0, 10.0)   # camera tilt (negative: looking down)
-    focal: tuple = (500.0, 1600.0)     # pixels
-    image_size: tuple = (1280, 720)    # pixels (cx, cy at the centre)
+    distance: tuple = field(default=(2.0, 10.0), metadata={
+        'help': "metres from the camera to the window's mean pelvis"})
+    lateral: tuple = field(default=(-0.3, 0.3), metadata={
+        'help': 'fraction of the distance, sideways'})
+    height: tuple = field(default=(0.6, 2.2), metadata={
+        'help': 'camera height above the floor (metres)'})
+    pitch_deg: tuple = field(default=(-20.0, 10.0), metadata={
+        'help': 'camera tilt (negative: looking down)'})
+    focal: tuple = field(default=(500.0, 1600.0), metadata={'help': 'pixels'})
+    image_size: tuple = field(default=(1280, 720), metadata={
+        'help': 'pixels (cx, cy at the centre)'})
 
 
 def person_cameras(mean_pelvis, rng, cam):

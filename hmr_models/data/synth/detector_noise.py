@@ -25,7 +25,7 @@ Lightning's, measured against a multi-view reference (``hmr_models.eval.detector
 What the multi-view data cannot measure (person misses, occluded keypoints, neighbour grabs:
 too few occluded samples) keeps the defaults.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from pathlib import Path
 
@@ -51,27 +51,40 @@ OK, JITTER_OCCLUDED, MISSING, GRABBED, SWAPPED, CLAMPED = 0, 1, 2, 3, 4, 5
 class DetectorNoiseConfig(Config):
     """Rates and spreads of the simulated detector (probabilities per person or keypoint)."""
 
-    jitter: float = 0.6            # x COCO sigma x scale, per axis, visible keypoints
-    occluded_jitter: float = 2.5   # same for occluded keypoints the detector guesses
-    p_miss_person: float = 0.02    # even fully visible people are sometimes missed
-    p_miss_occluded: float = 0.8   # ... rising to this when nothing is visible
-    min_visible: float = 0.15      # fewer visible keypoints than this: always missed
-    min_height_px: float = 24.0    # smaller people: always missed
-    p_missing_occluded: float = 0.45  # occluded keypoint reported missing
-    p_grab: float = 0.35           # occluded by a person: take the neighbour's keypoint
-    p_swap_all: float = 0.03       # whole-body left/right swap
-    p_swap_limb: float = 0.02      # per limb pair
+    jitter: float = field(default=0.6, metadata={
+        'help': 'x COCO sigma x scale, per axis, visible keypoints'})
+    occluded_jitter: float = field(default=2.5, metadata={
+        'help': 'same for occluded keypoints the detector guesses'})
+    p_miss_person: float = field(default=0.02, metadata={
+        'help': 'even fully visible people are sometimes missed'})
+    p_miss_occluded: float = field(default=0.8, metadata={
+        'help': '... rising to this when nothing is visible'})
+    min_visible: float = field(default=0.15, metadata={
+        'help': 'fewer visible keypoints than this: always missed'})
+    min_height_px: float = field(default=24.0, metadata={'help': 'smaller people: always missed'})
+    p_missing_occluded: float = field(default=0.45, metadata={
+        'help': 'occluded keypoint reported missing'})
+    p_grab: float = field(default=0.35, metadata={
+        'help': "occluded by a person: take the neighbour's keypoint"})
+    p_swap_all: float = field(default=0.03, metadata={'help': 'whole-body left/right swap'})
+    p_swap_limb: float = field(default=0.02, metadata={'help': 'per limb pair'})
     p_missing_visible: float = 0.01
-    p_clamp_outside: float = 0.25  # out-of-frame keypoint clamped to the border
-    box_jitter: float = 0.04       # x box size, per edge
-    score_threshold: float = 0.05  # keypoints scored below this are reported missing
-    # Per-keypoint calibration (17 values each; empty = the scalar rules above). Spreads are per
-    # axis in units of sqrt(box area) and replace jitter x COCO sigma for visible keypoints.
-    visible_sigma: tuple = ()
-    p_wrong_visible: tuple = ()    # a visible keypoint lands elsewhere (another limb, clutter)
-    wrong_spread: float = 0.35     # ... that far off (x sqrt(box area), per axis)
-    score_visible: float = 0.95    # typical score of a well placed visible keypoint
-    score_wrong: float = 0.45      # ... and of a wrong one
+    p_clamp_outside: float = field(default=0.25, metadata={
+        'help': 'out-of-frame keypoint clamped to the border'})
+    box_jitter: float = field(default=0.04, metadata={'help': 'x box size, per edge'})
+    score_threshold: float = field(default=0.05, metadata={
+        'help': 'keypoints scored below this are reported missing'})
+    visible_sigma: tuple = field(default=(), metadata={
+        'help': 'Per-keypoint calibration (17 values each; empty = the scalar rules above). '
+                'Spreads are per axis in units of sqrt(box area) and replace jitter x COCO sigma '
+                'for visible keypoints.'})
+    p_wrong_visible: tuple = field(default=(), metadata={
+        'help': 'a visible keypoint lands elsewhere (another limb, clutter)'})
+    wrong_spread: float = field(default=0.35, metadata={
+        'help': '... that far off (x sqrt(box area), per axis)'})
+    score_visible: float = field(default=0.95, metadata={
+        'help': 'typical score of a well placed visible keypoint'})
+    score_wrong: float = field(default=0.45, metadata={'help': '... and of a wrong one'})
 
     @classmethod
     def from_stats(cls, stats, reference_views=2.5, **overrides):

@@ -14,7 +14,7 @@ One simulator, `simulate_estimates`, used for DiffMesh's training windows and be
   jitter; noisy 2D keypoints and dropped frames;
 - identity switches: for a few frames a track receives another person's estimate.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,31 +33,40 @@ class EstimatorNoiseConfig(Config):
     range image-based models show on 3DPW.
     """
 
-    bias_rot: float = 0.08         # per-window constant error per joint
-    drift_rot: float = 0.04        # slowly varying error per joint (amplitude)
-    drift_hz: tuple = (0.2, 1.5)   # its frequency
-    jitter_rot: float = 0.008      # independent per frame and joint
-    root_jitter_rot: float = 0.006  # extra jitter of the global orientation
-    spike_prob: float = 0.03       # per frame: an occlusion-like failure starts
-    spike_len: tuple = (1, 4)      # frames
-    spike_rot: float = 0.6         # on the affected joints
-    spike_joints: float = 0.3      # fraction of joints affected (limbs first)
+    bias_rot: float = field(default=0.08, metadata={
+        'help': 'per-window constant error per joint'})
+    drift_rot: float = field(default=0.04, metadata={
+        'help': 'slowly varying error per joint (amplitude)'})
+    drift_hz: tuple = field(default=(0.2, 1.5), metadata={'help': 'its frequency'})
+    jitter_rot: float = field(default=0.008, metadata={'help': 'independent per frame and joint'})
+    root_jitter_rot: float = field(default=0.006, metadata={
+        'help': 'extra jitter of the global orientation'})
+    spike_prob: float = field(default=0.03, metadata={
+        'help': 'per frame: an occlusion-like failure starts'})
+    spike_len: tuple = field(default=(1, 4), metadata={'help': 'frames'})
+    spike_rot: float = field(default=0.6, metadata={'help': 'on the affected joints'})
+    spike_joints: float = field(default=0.3, metadata={
+        'help': 'fraction of joints affected (limbs first)'})
     betas_bias: float = 0.4
     betas_jitter: float = 0.15
-    trans_jitter: float = 0.01     # metres, x/y
-    depth_jitter: float = 0.025    # fraction of depth
-    depth_bias: float = 0.06       # fraction of depth, per window
-    kp_jitter: float = 0.012       # fraction of box size
+    trans_jitter: float = field(default=0.01, metadata={'help': 'metres, x/y'})
+    depth_jitter: float = field(default=0.025, metadata={'help': 'fraction of depth'})
+    depth_bias: float = field(default=0.06, metadata={'help': 'fraction of depth, per window'})
+    kp_jitter: float = field(default=0.012, metadata={'help': 'fraction of box size'})
     kp_miss_prob: float = 0.05
-    drop_prob: float = 0.03        # per frame: no detection
+    drop_prob: float = field(default=0.03, metadata={'help': 'per frame: no detection'})
     drop_len: tuple = (1, 5)
-    id_switch_prob: float = 0.04   # per window: frames taken from another person
+    id_switch_prob: float = field(default=0.04, metadata={
+        'help': 'per window: frames taken from another person'})
     id_switch_len: tuple = (1, 4)
-    short_track_prob: float = 0.2  # per window: the track starts inside the window
-    # Scenes only (simulate_scene, where the occlusion of every joint is known):
-    occluded_factor: float = 2.0   # x bias, drift and jitter on joints the camera cannot see
-    occlusion_memory: float = 0.7  # smoothing of that state (errors grow, not jump)
-    flip_prob: float = 0.0         # per track with failures: they turn the body around
+    short_track_prob: float = field(default=0.2, metadata={
+        'help': 'per window: the track starts inside the window'})
+    occluded_factor: float = field(default=2.0, metadata={
+        'help': 'x bias, drift and jitter on joints the camera cannot see'})
+    occlusion_memory: float = field(default=0.7, metadata={
+        'help': 'smoothing of that state (errors grow, not jump)'})
+    flip_prob: float = field(default=0.0, metadata={
+        'help': 'per track with failures: they turn the body around'})
 
     @classmethod
     def exact(cls):

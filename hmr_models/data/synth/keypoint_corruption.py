@@ -7,7 +7,7 @@ run corrupts the same way every time. This is the training-batch form (torch, cr
 keypoints, applied on the fly); detector_noise simulates the same kinds of errors on whole
 scenes, calibrated to MoveNet, for the written samples and bags.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -16,12 +16,18 @@ from hmr_models.config import Config
 
 @dataclass
 class KeypointNoiseConfig(Config):
-    p_missing: float = 0.1      # per keypoint: dropped (valid -> False)
-    jitter: float = 0.03        # per keypoint std, as a fraction of the person's extent
-    p_outlier: float = 0.05     # per keypoint: large jitter (5x) as a mis-detection
-    p_swap: float = 0.1         # per sample: one left/right pair exchanged
-    p_flip: float = 0.02        # per sample: the whole body mirrored (all pairs swapped)
-    p_neighbor: float = 0.05    # per keypoint: replaced by a neighbour's keypoint
+    p_missing: float = field(default=0.1, metadata={
+        'help': 'per keypoint: dropped (valid -> False)'})
+    jitter: float = field(default=0.03, metadata={
+        'help': "per keypoint std, as a fraction of the person's extent"})
+    p_outlier: float = field(default=0.05, metadata={
+        'help': 'per keypoint: large jitter (5x) as a mis-detection'})
+    p_swap: float = field(default=0.1, metadata={
+        'help': 'per sample: one left/right pair exchanged'})
+    p_flip: float = field(default=0.02, metadata={
+        'help': 'per sample: the whole body mirrored (all pairs swapped)'})
+    p_neighbor: float = field(default=0.05, metadata={
+        'help': "per keypoint: replaced by a neighbour's keypoint"})
 
     def validate(self):
         for name in ('p_missing', 'p_outlier', 'p_swap', 'p_flip', 'p_neighbor'):

@@ -34,23 +34,31 @@ class SceneConfig(Config):
     """Knobs of the scene generator (ranges are uniform unless said otherwise)."""
 
     num_frames: int = 60
-    people: tuple = (1, 2, 3, 4)            # possible counts
+    people: tuple = field(default=(1, 2, 3, 4), metadata={'help': 'possible counts'})
     people_weights: tuple = (0.2, 0.3, 0.3, 0.2)
-    distance: tuple = (2.0, 10.0)           # metres from the camera (first person of a group)
-    fov_fraction: float = 0.8               # anchors within this fraction of the half FOV
-    cluster_prob: float = 0.6               # a person stands next to an earlier one
-    cluster_lateral: tuple = (0.3, 1.2)     # metres sideways from that person
-    cluster_depth: tuple = (-2.0, 2.5)      # metres further away (+) or nearer (-)
+    distance: tuple = field(default=(2.0, 10.0), metadata={
+        'help': 'metres from the camera (first person of a group)'})
+    fov_fraction: float = field(default=0.8, metadata={
+        'help': 'anchors within this fraction of the half FOV'})
+    cluster_prob: float = field(default=0.6, metadata={
+        'help': 'a person stands next to an earlier one'})
+    cluster_lateral: tuple = field(default=(0.3, 1.2), metadata={
+        'help': 'metres sideways from that person'})
+    cluster_depth: tuple = field(default=(-2.0, 2.5), metadata={
+        'help': 'metres further away (+) or nearer (-)'})
     occluders: tuple = (0, 1, 2, 3)
     occluder_weights: tuple = (0.45, 0.35, 0.15, 0.05)
     pillar_prob: float = 0.35
-    box_size: tuple = ((0.4, 1.5), (0.5, 1.3), (0.3, 1.0))    # width, height, depth ranges
-    pillar_size: tuple = ((0.25, 0.6), (2.4, 3.5))            # side, height ranges
+    box_size: tuple = field(default=((0.4, 1.5), (0.5, 1.3), (0.3, 1.0)), metadata={
+        'help': 'width, height, depth ranges'})
+    pillar_size: tuple = field(default=((0.25, 0.6), (2.4, 3.5)), metadata={
+        'help': 'side, height ranges'})
     betas_std: float = 1.0
     betas_clip: float = 2.5
     mirror_prob: float = 0.5
     speed: tuple = (0.8, 1.25)
-    margin: float = 0.03                    # metres an occluder must be in front of a point
+    margin: float = field(default=0.03, metadata={
+        'help': 'metres an occluder must be in front of a point'})
     camera: CameraConfig = field(default_factory=CameraConfig)
 
 

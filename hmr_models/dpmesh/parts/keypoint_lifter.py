@@ -16,7 +16,7 @@ learns how far to trust it (SynthOcc: 9 mm lower MPJPE than the binary mask, REA
 orientation and 23 body rotations as interleaved 6D, betas, and the raw crop camera in the
 parametrisation of DPMesh's camera head.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -32,9 +32,12 @@ class KeypointLifterConfig(Config):
     hidden: int = 1024
     blocks: int = 2
     dropout: float = 0.1
-    scores: bool = False  # confidence channel = detector scores (True) or the 0/1 mask
-    flip_test: bool = False  # inference: also lift the mirrored keypoints, average (COCO-17 only)
-    weights: str = ''     # train_lifter output folder/file, loaded when a fresh DPMesh is built
+    scores: bool = field(default=False, metadata={
+        'help': 'confidence channel = detector scores (True) or the 0/1 mask'})
+    flip_test: bool = field(default=False, metadata={
+        'help': 'inference: also lift the mirrored keypoints, average (COCO-17 only)'})
+    weights: str = field(default='', metadata={
+        'help': 'train_lifter output folder/file, loaded when a fresh DPMesh is built'})
 
 
 # The identity rotation in the interleaved 6D layout (rows of the 3x2 matrix [e1 e2]).
