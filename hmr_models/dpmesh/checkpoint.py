@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from hmr_models.checkpoints import (CONFIG, META, WEIGHTS, config_file, read_weights,  # noqa: F401
-                                    save_checkpoint)
+from hmr_models.checkpoints import WEIGHTS, read_config, read_weights, save_checkpoint
 from hmr_models.paths import MissingModelFile
 
 from .config import load_config
@@ -53,15 +52,13 @@ def load_pretrained(directory, overrides=None, device='cpu'):
     """DPMesh from a checkpoint folder; `overrides` patch its config (e.g. new weight paths)."""
     from .model import DPMesh
     d = Path(directory).expanduser()
-    if config_file(d) is None or not (d / WEIGHTS).is_file():
-        raise MissingModelFile(f'DPMesh checkpoint incomplete: {d} needs {CONFIG} and {WEIGHTS} '
-                               "(parameter 'dpmesh_checkpoint')")
-    cfg = load_config(str(config_file(d)), overrides)
+    # Both files read before the model is built: a missing one is named at once.
+    cfg = load_config(read_config(d, 'DPMesh checkpoint', 'dpmesh_checkpoint'), overrides)
+    state = read_weights(d, 'DPMesh checkpoint', 'dpmesh_checkpoint')
     # The prior's trained weights travel inside the checkpoint: do not reload them from disk.
     cfg.pose_head.prior_weights = ''
     cfg.keypoint_lifter.weights = ''      # so do the lifter's
     model = DPMesh(cfg)
-    state = read_weights(d, 'DPMesh checkpoint', 'dpmesh_checkpoint')
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes = _base_prefixes(cfg)
     missing = [k for k in missing if not _is_base(k, prefixes)]
@@ -81,15 +78,6 @@ def count_parameters(model):
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable
-
-
-def load_state_file(path):
-    """A safetensors or torch state dict from disk."""
-    path = Path(path)
-    if path.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    return torch.load(str(path), map_location='cpu', weights_only=True)
 
 
 def adopt_weights(model, directory):

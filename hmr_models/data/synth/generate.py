@@ -56,7 +56,7 @@ def scene_with_detections(gen, seed, k, detector=None):
     return scene, detect_scene(scene, rng, detector), rng
 
 
-def parse_args(argv=None, prog='python -m hmr_models.data.synth.generate'):
+def parse_args(argv=None, prog=None):
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--scenes', type=int, default=100)
@@ -82,13 +82,13 @@ def parse_args(argv=None, prog='python -m hmr_models.data.synth.generate'):
     return p.parse_args(argv)
 
 
-def main(argv=None, write_bag=None, prog=None):
+def main(argv=None, write_bag=None, prog='python -m hmr_models.data.synth.generate'):
     """Console entry point; returns the process exit code.
 
     write_bag(path, scene, images, detections): writes `--bags` (hmr_ros.ground_truth_bags, which
     calls this as `hmr-synth`); without it `--bags` is refused.
     """
-    args = parse_args(argv, **({'prog': prog} if prog else {}))
+    args = parse_args(argv, prog)
     if args.bags and write_bag is None:
         print('error: --bags writes ROS messages: run it as `hmr-synth` (hmr_ros)',
               file=sys.stderr)
