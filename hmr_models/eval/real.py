@@ -166,12 +166,12 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                 if points is None:
                     continue
                 gt = cam.to_camera(points)                              # (17, 3), NaN kept
+                _, tpa = body12_errors(template[None] * MM, gt[None] * MM)   # the same per stream
                 for stream in STREAMS:
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
                     if not np.isfinite(mp).any():
                         continue
-                    _, tpa = body12_errors(template[None] * MM, gt[None] * MM)
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
