@@ -3,17 +3,24 @@
 # run it when a GPU is lent, and put its output in the README with the date and the GPU).
 #
 #   here (network to PyPI):  bash benchmarks/gpu_check.sh --download     # wheels into .whl/
-#   on the GPU machine:      bash benchmarks/gpu_check.sh [OUT_DIR]       # ~6 min on an H100
+#   on the GPU machine:      bash benchmarks/gpu_check.sh [OUT_DIR]       # ~7 min on an H200
 #
-# The GPU machine of this project has torch (CUDA), peft, onnx and onnxruntime but no diffusers
-# or smplx: the small pure-Python wheels travel in .whl/ (git-ignored) and are installed into
-# /tmp/site. TensorRT is not on that machine: the tensorrt backend (onnxruntime's TensorRT
-# provider) is measured only where `onnxruntime-gpu` with TensorRT is installed.
-# Prints: sd15 and compact DPMesh step for 1/4/8 people in fp32, fp16 and fp16 + torch.compile
-# (CUDA graphs), with the bare UNet + ControlNet and the VAE encoder of the same run as baselines.
+# The GPU machine of this project has torch (CUDA), peft, onnx, onnxruntime (CPU) and OpenCV but
+# not diffusers, smplx, lapx (the tracker's assignment) or importlib_metadata (diffusers needs
+# it): these small wheels travel in .whl/ (git-ignored) and are installed into /tmp/site.
+# TensorRT is not on that machine and its wheels (GBs) cannot travel: the tensorrt backend
+# (onnxruntime's TensorRT provider) is measured only where `onnxruntime-gpu` with TensorRT is
+# installed.
+# Prints, most important first:
+# 1. the whole pipeline (bench_pipeline.py): sd15 profile (random weights: speed only) in fp16
+#    on the GPU, the front-end on the CPU, two full-size copies of the bundled clip side by side
+#    (2-4 people), frames at 30 Hz, pipelined and lockstep;
+# 2. sd15 and compact DPMesh step for 1/4/8 people in fp16, fp32 and fp16 + torch.compile (CUDA
+#    graphs), with the bare UNet + ControlNet and the VAE encoder of the same run as baselines.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-WHEELS=(diffusers==0.42.1 smplx==0.1.28)   # the pins of requirements.txt
+# The pins of requirements.txt; importlib_metadata 8.7 because 10.x needs one more wheel.
+WHEELS=(diffusers==0.42.1 smplx==0.1.28 lapx==0.11.1 importlib_metadata==8.7.0)
 if [ "${1:-}" = "--download" ]; then
   grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -32,17 +39,30 @@ export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFL
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT_DIR/gpu.txt"
 python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())' \
   | tee -a "$OUT_DIR/gpu.txt" || exit 1
-run() {   # name, args...
-  local name=$1; shift
+python3 -c 'import diffusers, smplx, lap, peft, onnxruntime, cv2; import hmr_models.pipeline
+print("diffusers", diffusers.__version__, "peft", peft.__version__, "onnxruntime",
+      onnxruntime.__version__, "opencv", cv2.__version__)' 2>&1 | tee -a "$OUT_DIR/gpu.txt"
+pipeline() {   # name, time limit (s), args...
+  local name=$1 limit=$2; shift 2
   echo "== $name: $*" | tee "$OUT_DIR/$name.txt"
-  timeout 900 python3 benchmarks/bench_dpmesh.py --device cuda --people 1 4 8 --repeats 20 \
-    --warmup 3 "$@" 2>&1 | grep -v Warning | tee -a "$OUT_DIR/$name.txt"
+  timeout "$limit" python3 benchmarks/bench_pipeline.py --device cuda --random-weights \
+    --canvas 2560x720 --tile 2x1 --detector-size 832 --modes pipelined "$@" 2>&1 \
+    | grep -v Warning | tee -a "$OUT_DIR/$name.txt"
 }
-run dpmesh_fp32 --profiles sd15 compact --dtype float32
-run dpmesh_fp16 --profiles sd15 compact --dtype float16
-run dpmesh_fp16_compiled --profiles sd15 --dtype float16 --compile reduce-overhead
+pipeline pipeline_sd15_fp16 200 --profile sd15 --dtype float16 --seconds 20 \
+  || pipeline pipeline_sd15_fp16_norefine 150 --profile sd15 --dtype float16 --no-refine
+pipeline pipeline_compact_fp16 80 --profile compact --dtype float16 --seconds 15
+run() {   # name, time limit (s), args...
+  local name=$1 limit=$2; shift 2
+  echo "== $name: $*" | tee "$OUT_DIR/$name.txt"
+  timeout "$limit" python3 benchmarks/bench_dpmesh.py --device cuda --people 1 4 8 \
+    --repeats 10 --warmup 3 "$@" 2>&1 | grep -v Warning | tee -a "$OUT_DIR/$name.txt"
+}
+run dpmesh_fp16 100 --profiles sd15 compact --dtype float16
+run dpmesh_fp32 100 --profiles sd15 compact --dtype float32
+run dpmesh_fp16_compiled 200 --profiles sd15 --dtype float16 --compile reduce-overhead
 if python3 -c 'import onnxruntime as o; assert "TensorrtExecutionProvider" in o.get_available_providers()' 2>/dev/null; then
-  timeout 900 python3 benchmarks/bench_backends.py --backends torch tensorrt --people 1 4 8 \
+  timeout 200 python3 benchmarks/bench_backends.py --backends torch tensorrt --people 1 4 8 \
     2>&1 | tee "$OUT_DIR/backends_tensorrt.txt"
 else
   echo "no onnxruntime TensorRT provider here: tensorrt backend not measured" \

@@ -1,0 +1,129 @@
+"""The whole pipeline on a clip, without ROS: frames arrive at camera rate, results come out.
+
+    .venv/bin/python benchmarks/bench_pipeline.py                        # CPU, bundled clip
+    .venv/bin/python benchmarks/bench_pipeline.py --canvas 2560x720 --tile 2x1   # 2 copies
+    python benchmarks/bench_pipeline.py --device cuda --profile sd15 --random-weights ...
+
+A source thread offers the clip's frames at `--rate` (the newest frame wins, as in hmr_node:
+a frame not taken before the next one arrives is dropped and counted). With pipelining (the
+node's default) one worker runs the front-end (detection, keypoints, tracking) and a second the
+mesh stages (DPMesh, refinement, DiffMesh) on the frame before; without it one worker runs both.
+Prints FPS out, latency from a frame's arrival to its result (p50/p95/p99), drops, the median
+of each stage and the mean number of people per processed frame.
+
+`--random-weights` builds the profile's network with random weights (the 'sd15' profile's
+paper-size network needs your trained checkpoint otherwise); latency does not depend on the
+values, but then the meshes are meaningless and DiffMesh smooths nonsense: speed only.
+`--canvas 2560x720 --tile 2x1` shows two full-size copies of the clip side by side (4 people
+where the clip has 2).
+"""
+import argparse
+import os
+from pathlib import Path
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hmr_models.eval.realtime import replay_at_rate, summarise  # noqa: E402
+from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
+from hmr_models.types import CameraIntrinsics  # noqa: E402
+
+CLIP = Path(__file__).resolve().parents[1] / 'media' / 'sample_sports2d.mp4'
+
+
+def read_frames(path, canvas, tile, limit):
+    """Up to `limit` RGB frames of the clip, each shown (cols, rows) times in a canvas (w, h)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SystemExit(f'cannot open {path}')
+    (w, h), (cols, rows) = canvas, tile
+    frames = []
+    while len(frames) < limit:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        cw, ch = w // cols, h // rows
+        small = cv2.resize(bgr, (cw, ch), interpolation=cv2.INTER_AREA)
+        frame = np.zeros((h, w, 3), np.uint8)
+        for r in range(rows):
+            for c in range(cols):
+                frame[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] = small
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    if not frames:
+        raise SystemExit(f'no frames in {path}')
+    return frames
+
+
+def random_checkpoint(profile, folder):
+    """A checkpoint of the profile's network with random weights (speed measurements only)."""
+    import torch
+
+    from hmr_models.dpmesh import DPMesh, load_config
+    torch.manual_seed(0)
+    model = DPMesh(load_config(profile)).half()   # half the bytes to write and read back
+    return str(model.save_pretrained(Path(folder) / f'{profile}_random', full=True))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--clip', default=str(CLIP))
+    parser.add_argument('--canvas', default='1280x720')
+    parser.add_argument('--tile', default='1x1', help='COLSxROWS copies of the clip in the '
+                        'canvas, e.g. --canvas 2560x720 --tile 2x1: two full-size copies')
+    parser.add_argument('--frames', type=int, default=150, help='frames read (then looped)')
+    parser.add_argument('--rate', type=float, default=30.0, help='camera rate (Hz)')
+    parser.add_argument('--seconds', type=float, default=20.0)
+    parser.add_argument('--settle', type=int, default=5, help='results not counted')
+    parser.add_argument('--profile', default='compact', choices=['compact', 'sd15'])
+    parser.add_argument('--random-weights', action='store_true')
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--dtype', default='auto')
+    parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--backend', default='auto')
+    parser.add_argument('--modes', nargs='+', default=['pipelined', 'lockstep'],
+                        choices=['pipelined', 'lockstep'])
+    parser.add_argument('--detector-size', type=int, default=0, help='front-end detector '
+                        'input size (0 = default); a wide tiled canvas needs a larger one')
+    parser.add_argument('--no-refine', action='store_true', help='keypoint refinement off')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    canvas = tuple(int(v) for v in args.canvas.lower().split('x'))
+    tile = tuple(int(v) for v in args.tile.lower().split('x'))
+    frames = read_frames(args.clip, canvas, tile, args.frames)
+    camera = CameraIntrinsics.from_image_diagonal(*canvas)
+    print(f'{Path(args.clip).name}: {len(frames)} frames, {canvas[0]}x{canvas[1]} ({args.tile} '
+          f'copies), {args.rate:g} Hz for {args.seconds:g} s; profile '
+          f'{args.profile}' + (' (random weights)' if args.random_weights else ''))
+    with tempfile.TemporaryDirectory() as tmp:
+        from hmr_models.dpmesh.factory import MeshConfig
+        from hmr_models.fitting import RefineConfig
+        mesh = MeshConfig(dpmesh_checkpoint=random_checkpoint(args.profile, tmp)
+                          if args.random_weights else '')
+        from hmr_models.frontend import FrontEndConfig
+        frontend = FrontEndConfig(**({'detector_input_size': args.detector_size}
+                                     if args.detector_size else {}))
+        refine = RefineConfig(refine_iterations=0) if args.no_refine else RefineConfig()
+        for mode in args.modes:
+            config = PipelineConfig(model_profile=args.profile, device=args.device,
+                                    dtype=args.dtype, threads=args.threads,
+                                    backend=args.backend, pipelining=mode == 'pipelined')
+            t0 = time.perf_counter()
+            pipe = build_pipeline(config, StageConfigs(frontend=frontend, mesh=mesh, refine=refine))
+            pipe.warm_up(*canvas)
+            print(f'\n{mode}: built and warmed up in {time.perf_counter() - t0:.1f} s')
+            replay = replay_at_rate(pipe, frames, camera, args.rate, args.seconds,
+                                    pipelined=mode == 'pipelined')
+            print(f'\n== {mode}, {args.profile} on {pipe.mesh.device if pipe.mesh else "cpu"}')
+            print(summarise(replay, args.settle))
+            pipe.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

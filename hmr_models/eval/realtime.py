@@ -1,0 +1,129 @@
+"""Replaying frames at camera rate through a pipeline, the way hmr_node takes them.
+
+A source thread offers frames at a fixed rate; the newest frame wins (a frame not taken
+before the next one arrives is dropped and counted), as in hmr_node. Pipelined, one worker runs
+the front-end and a second the mesh stages of the frame before (a front-end result the mesh
+worker has not taken when the next one is ready is dropped and counted too); in lockstep one
+worker runs both. Latency is from a frame's arrival to its result: what a user of the node sees.
+"""
+from dataclasses import dataclass, field
+import statistics
+import threading
+import time
+
+import numpy as np
+
+
+class Slot:
+    """One-item mailbox between threads: put() replaces an untaken item and counts it dropped."""
+
+    def __init__(self):
+        self._item = None
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, item):
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify_all()
+
+    def take(self):
+        """The item, or None once closed and empty."""
+        with self._cond:
+            while self._item is None and not self.closed:
+                self._cond.wait(0.5)
+            item, self._item = self._item, None
+            return item
+
+    def close(self):
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class Replay:
+    """What replay_at_rate saw: one record per result, and the frames dropped on the way."""
+
+    records: list = field(default_factory=list)   # dicts: frame, latency_ms, done, people, t_*
+    offered: int = 0
+    dropped_at_intake: int = 0
+    dropped_between_stages: int = 0
+
+
+def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True):
+    """Offer `frames` (looped) at `rate` Hz for `seconds` to an HMRPipeline; return a Replay.
+
+    `pipe` needs process_front(image, stamp) and process_bodies(image, camera, front), called
+    each from one thread, in frame order (as HMRPipeline documents).
+    """
+    arrivals, middle = Slot(), Slot()
+    replay = Replay()
+
+    def source():
+        t0 = time.perf_counter()
+        k = 0
+        while k / rate <= seconds:
+            time.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
+            arrivals.put((k, time.perf_counter(), frames[k % len(frames)]))
+            k += 1
+        replay.offered = k
+        arrivals.close()
+
+    def finish(k, arrived, image, front):
+        result = pipe.process_bodies(image, camera, front)
+        replay.records.append({
+            'frame': k, 'latency_ms': 1e3 * (time.perf_counter() - arrived),
+            'done': time.perf_counter(), 'people': len(result.people),
+            **{f't_{name}': v for name, v in result.timings_ms.items()}})
+
+    def front_worker():
+        while (item := arrivals.take()) is not None:
+            k, arrived, image = item
+            front = pipe.process_front(image, k / rate)
+            if pipelined:
+                middle.put((k, arrived, image, front))
+            else:
+                finish(k, arrived, image, front)
+        middle.close()
+
+    def mesh_worker():
+        while (item := middle.take()) is not None:
+            finish(*item)
+
+    threads = [threading.Thread(target=source), threading.Thread(target=front_worker)]
+    if pipelined:
+        threads.append(threading.Thread(target=mesh_worker))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    replay.dropped_at_intake = arrivals.dropped
+    replay.dropped_between_stages = middle.dropped
+    return replay
+
+
+def summarise(replay, settle=5):
+    """Lines of figures: FPS out, latency percentiles, drops, people, stage medians.
+
+    The first `settle` results are left out (warm-up).
+    """
+    rows = replay.records[settle:]
+    if len(rows) < 2:
+        return f'too few results ({len(replay.records)}) to measure'
+    span = rows[-1]['done'] - rows[0]['done']
+    fps = (len(rows) - 1) / span if span > 0 else float('nan')
+    lat = np.array([r['latency_ms'] for r in rows])
+    people = np.mean([r['people'] for r in rows])
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    stages = sorted({k for r in rows for k in r if k.startswith('t_')})
+    medians = ', '.join(f"{k[2:]} {statistics.median([r[k] for r in rows if k in r]):.1f}"
+                        for k in stages)
+    return (f'frames offered {replay.offered}, results {len(replay.records)} ({settle} warm-up), '
+            f'FPS out {fps:.1f}, latency ms p50 {p50:.0f} p95 {p95:.0f} p99 {p99:.0f}, dropped '
+            f'at intake {replay.dropped_at_intake}, between stages '
+            f'{replay.dropped_between_stages}, people per frame {people:.1f}\n'
+            f'stage medians ms: {medians}')
