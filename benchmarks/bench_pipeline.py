@@ -7,7 +7,9 @@
 A source thread offers the clip's frames at `--rate` (the newest frame wins, as in hmr_node:
 a frame not taken before the next one arrives is dropped and counted). With pipelining (the
 node's default) one worker runs the front-end (detection, keypoints, tracking) and a second the
-mesh stages (DPMesh, refinement, DiffMesh) on the frame before; without it one worker runs both.
+mesh stages (DPMesh, refinement, DiffMesh) on the frame before, the front-end paced to finish
+just when the mesh stage is free (`unpaced`: as soon as it can); in lockstep one worker runs
+both (hmr_models/eval/realtime.py).
 Prints FPS out, latency from a frame's arrival to its result (p50/p95/p99), drops, the median
 of each stage and the mean number of people per processed frame.
 
@@ -33,6 +35,7 @@ from hmr_models.eval.realtime import replay_at_rate, summarise  # noqa: E402
 from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
 
+MODES = ('pipelined', 'unpaced', 'lockstep')
 CLIP = Path(__file__).resolve().parents[1] / 'media' / 'sample_sports2d.mp4'
 
 
@@ -58,6 +61,37 @@ def read_frames(path, canvas, tile, limit):
     if not frames:
         raise SystemExit(f'no frames in {path}')
     return frames
+
+
+def _stage_classes():
+    from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig
+    from hmr_models.dpmesh.factory import MeshConfig
+    from hmr_models.fitting import RefineConfig
+    from hmr_models.frontend import FrontEndConfig
+    return {'frontend': FrontEndConfig, 'mesh': MeshConfig, 'refine': RefineConfig,
+            'temporal': TemporalConfig, 'streaming': StreamingConfig, 'one_euro': OneEuroConfig}
+
+
+STAGES = ('frontend', 'mesh', 'refine', 'temporal', 'streaming', 'one_euro')
+
+
+def stage_overrides(settings):
+    """['mesh.image_correction_interval=3', ...] -> {stage: {name: value}} (YAML values)."""
+    import yaml
+    out = {stage: {} for stage in STAGES}
+    for item in settings:
+        key, sep, value = item.partition('=')
+        stage, _, name = key.partition('.')
+        if not sep or stage not in out or not name:
+            raise SystemExit(f"--set takes STAGE.NAME=VALUE with STAGE in {STAGES}, got '{item}'")
+        out[stage][name] = yaml.safe_load(value)
+    return out
+
+
+def stage_configs(overrides):
+    """StageConfigs with every stage's defaults patched by `overrides` (strict names)."""
+    return StageConfigs(**{stage: cls.from_dict(overrides[stage])
+                           for stage, cls in _stage_classes().items()})
 
 
 def random_checkpoint(profile, folder):
@@ -87,10 +121,14 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--backend', default='auto')
     parser.add_argument('--modes', nargs='+', default=['pipelined', 'lockstep'],
-                        choices=['pipelined', 'lockstep'])
+                        choices=MODES, help='pipelined: the node\'s default (paced front-end); '
+                        'unpaced: pipelined with pace_frontend false; lockstep: one worker')
     parser.add_argument('--detector-size', type=int, default=0, help='front-end detector '
                         'input size (0 = default); a wide tiled canvas needs a larger one')
     parser.add_argument('--no-refine', action='store_true', help='keypoint refinement off')
+    parser.add_argument('--set', action='append', default=[], metavar='STAGE.NAME=VALUE',
+                        help='a stage setting, e.g. mesh.image_correction_interval=3 (stages: '
+                        + ', '.join(STAGES) + ')')
     args = parser.parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     canvas = tuple(int(v) for v in args.canvas.lower().split('x'))
@@ -100,25 +138,26 @@ def main(argv=None):
     print(f'{Path(args.clip).name}: {len(frames)} frames, {canvas[0]}x{canvas[1]} ({args.tile} '
           f'copies), {args.rate:g} Hz for {args.seconds:g} s; profile '
           f'{args.profile}' + (' (random weights)' if args.random_weights else ''))
+    overrides = stage_overrides(args.set)
+    if args.detector_size:
+        overrides['frontend']['detector_input_size'] = args.detector_size
+    if args.no_refine:
+        overrides['refine']['refine_iterations'] = 0
     with tempfile.TemporaryDirectory() as tmp:
-        from hmr_models.dpmesh.factory import MeshConfig
-        from hmr_models.fitting import RefineConfig
-        mesh = MeshConfig(dpmesh_checkpoint=random_checkpoint(args.profile, tmp)
-                          if args.random_weights else '')
-        from hmr_models.frontend import FrontEndConfig
-        frontend = FrontEndConfig(**({'detector_input_size': args.detector_size}
-                                     if args.detector_size else {}))
-        refine = RefineConfig(refine_iterations=0) if args.no_refine else RefineConfig()
+        if args.random_weights:
+            overrides['mesh']['dpmesh_checkpoint'] = random_checkpoint(args.profile, tmp)
+        stages = stage_configs(overrides)
         for mode in args.modes:
             config = PipelineConfig(model_profile=args.profile, device=args.device,
                                     dtype=args.dtype, threads=args.threads,
-                                    backend=args.backend, pipelining=mode == 'pipelined')
+                                    backend=args.backend, pipelining=mode != 'lockstep',
+                                    pace_frontend=mode == 'pipelined')
             t0 = time.perf_counter()
-            pipe = build_pipeline(config, StageConfigs(frontend=frontend, mesh=mesh, refine=refine))
+            pipe = build_pipeline(config, stages)
             pipe.warm_up(*canvas)
             print(f'\n{mode}: built and warmed up in {time.perf_counter() - t0:.1f} s')
             replay = replay_at_rate(pipe, frames, camera, args.rate, args.seconds,
-                                    pipelined=mode == 'pipelined')
+                                    pipelined=config.pipelining, pace=config.pace_frontend)
             print(f'\n== {mode}, {args.profile} on {pipe.mesh.device if pipe.mesh else "cpu"}')
             print(summarise(replay, args.settle))
             pipe.close()

@@ -32,6 +32,7 @@ from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig
 from hmr_models.dpmesh.factory import MeshConfig
 from hmr_models.fitting import RefineConfig
 from hmr_models.frontend import FrontEndConfig, ModelLoadError, PersonFrontEnd
+from hmr_models.pacing import FrontEndPacer, LatestSlot
 from hmr_models.paths import MissingModelFile
 from hmr_models.pipeline import build_pipeline, FrontResult, PipelineConfig, StageConfigs
 from hmr_models.types import CameraIntrinsics, People
@@ -102,64 +103,6 @@ class RateMeter:
         if len(self.times) < 2:
             return 0.0
         return (len(self.times) - 1) / max(self.times[-1] - self.times[0], 1e-6)
-
-
-class LatestSlot:
-    """A hand-off between threads that never builds a backlog.
-
-    With `replace` (the intake), `put` swaps in the newest item and returns the one it replaced
-    (the caller counts it as dropped), except the item the taker is already waiting for (or has
-    `claim`ed): that one is kept and the newest queues behind it. Two images that arrive
-    back to back while the worker wakes up are both processed (an every-frame source sends
-    two at once); the worker busy, only the newest waits. Without `replace` (between the
-    stages), `put` waits until the slot is free: a frame that passed the front-end is never
-    lost, and on few cores the front-end does not burn time on frames the mesh stage would
-    never see. `take` blocks until an item is there and returns None once the slot is closed.
-    """
-
-    def __init__(self, replace=True):
-        self._items = deque()
-        self._replace = replace
-        self._claimed = False
-        self._closed = False
-        self._cond = threading.Condition()
-
-    def put(self, item):
-        with self._cond:
-            while not self._replace and self._items and not self._closed:
-                self._cond.wait(timeout=0.5)
-            old = None
-            if self._replace and len(self._items) > (1 if self._claimed else 0):
-                old = self._items.pop()
-            self._items.append(item)
-            self._cond.notify_all()
-            return old
-
-    def claim(self):
-        """The taker will come for the next item: keep the one there now (or arriving next)."""
-        with self._cond:
-            self._claimed = True
-
-    def take(self):
-        with self._cond:
-            self._claimed = True
-            while not self._items and not self._closed:
-                self._cond.wait(timeout=0.5)
-            self._claimed = False
-            if self._closed:
-                return None
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    @property
-    def closed(self):
-        return self._closed
-
-    def close(self):
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 @dataclass
@@ -244,6 +187,10 @@ class HMRNode(Node):
         self.external = ExternalPeople(self, self.p.people_topic) if self.p.people_topic \
             else None
 
+        self._stopping = threading.Event()
+        # Pipelined, the front-end starts each frame just in time for the mesh stage.
+        self._pacer = FrontEndPacer() if self.pipelined and self.pipeline_config.pace_frontend \
+            else None
         self._intake = LatestSlot()     # received images -> front-end worker
         self._handoff = LatestSlot(replace=False)   # front-end results -> mesh worker
         self._lock = threading.Lock()   # counters are written by three threads
@@ -348,11 +295,17 @@ class HMRNode(Node):
         """Decode and run the front-end; hand over to the mesh worker (or run it inline)."""
         try:
             while True:
+                if self._pacer is not None:
+                    self._handoff.wait_taken()
+                    self._stopping.wait(self._pacer.delay())
                 ticket = self._intake.take()
                 if ticket is None:
                     return
+                t0 = time.monotonic()
                 if not self._guarded(self._front, ticket):
                     continue
+                if self._pacer is not None:
+                    self._pacer.front_finished(time.monotonic() - t0)
                 if ticket.front is None:
                     continue
                 if self.pipelined:
@@ -369,7 +322,11 @@ class HMRNode(Node):
                 ticket = self._handoff.take()
                 if ticket is None:
                     return
+                if self._pacer is not None:
+                    self._pacer.mesh_started()
                 self._guarded(self._bodies, ticket)
+                if self._pacer is not None:
+                    self._pacer.mesh_finished()
         finally:
             self.visuals.close()
 
@@ -556,6 +513,7 @@ class HMRNode(Node):
                 'defaults); the launch files use config/fastdds_large_images.xml')
 
     def close(self):
+        self._stopping.set()
         self._intake.close()
         self._handoff.close()
         for worker in self.workers:

@@ -1,10 +1,10 @@
 """Replaying frames at camera rate through a pipeline, the way hmr_node takes them.
 
 A source thread offers frames at a fixed rate; the newest frame wins (a frame not taken
-before the next one arrives is dropped and counted), as in hmr_node. Pipelined, one worker runs
-the front-end and a second the mesh stages of the frame before (a front-end result the mesh
-worker has not taken when the next one is ready is dropped and counted too); in lockstep one
-worker runs both. Latency is from a frame's arrival to its result: what a user of the node sees.
+before the next one arrives is dropped and counted), as in hmr_node, with the node's own
+hand-offs and pacing (hmr_models.pacing). Pipelined, one worker runs the front-end and a second
+the mesh stages of the frame before; in lockstep one worker runs both. Latency is from a
+frame's arrival to its result: what a user of the node sees.
 """
 from dataclasses import dataclass, field
 import statistics
@@ -13,35 +13,7 @@ import time
 
 import numpy as np
 
-
-class Slot:
-    """One-item mailbox between threads: put() replaces an untaken item and counts it dropped."""
-
-    def __init__(self):
-        self._item = None
-        self._cond = threading.Condition()
-        self.dropped = 0
-        self.closed = False
-
-    def put(self, item):
-        with self._cond:
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._cond.notify_all()
-
-    def take(self):
-        """The item, or None once closed and empty."""
-        with self._cond:
-            while self._item is None and not self.closed:
-                self._cond.wait(0.5)
-            item, self._item = self._item, None
-            return item
-
-    def close(self):
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
+from hmr_models.pacing import FrontEndPacer, LatestSlot
 
 
 @dataclass
@@ -51,16 +23,18 @@ class Replay:
     records: list = field(default_factory=list)   # dicts: frame, latency_ms, done, people, t_*
     offered: int = 0
     dropped_at_intake: int = 0
-    dropped_between_stages: int = 0
 
 
-def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True):
+def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=True):
     """Offer `frames` (looped) at `rate` Hz for `seconds` to an HMRPipeline; return a Replay.
 
     `pipe` needs process_front(image, stamp) and process_bodies(image, camera, front), called
-    each from one thread, in frame order (as HMRPipeline documents).
+    each from one thread, in frame order (as HMRPipeline documents). `pace`: pipelined, the
+    front-end starts just in time for the mesh stage (hmr_node's `pace_frontend`).
     """
-    arrivals, middle = Slot(), Slot()
+    intake, handoff = LatestSlot(), LatestSlot(replace=False)
+    pacer = FrontEndPacer() if pipelined and pace else None
+    stop = threading.Event()
     replay = Replay()
 
     def source():
@@ -68,10 +42,12 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True):
         k = 0
         while k / rate <= seconds:
             time.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
-            arrivals.put((k, time.perf_counter(), frames[k % len(frames)]))
+            if intake.put((k, time.perf_counter(), frames[k % len(frames)])) is not None:
+                replay.dropped_at_intake += 1
             k += 1
         replay.offered = k
-        arrivals.close()
+        stop.set()
+        intake.close()
 
     def finish(k, arrived, image, front):
         result = pipe.process_bodies(image, camera, front)
@@ -81,18 +57,32 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True):
             **{f't_{name}': v for name, v in result.timings_ms.items()}})
 
     def front_worker():
-        while (item := arrivals.take()) is not None:
+        while True:
+            if pacer is not None:
+                handoff.wait_taken()
+                stop.wait(pacer.delay())
+            item = intake.take()
+            if item is None:
+                break
             k, arrived, image = item
+            t0 = time.monotonic()
             front = pipe.process_front(image, k / rate)
+            if pacer is not None:
+                pacer.front_finished(time.monotonic() - t0)
             if pipelined:
-                middle.put((k, arrived, image, front))
+                handoff.put((k, arrived, image, front))
             else:
                 finish(k, arrived, image, front)
-        middle.close()
+        handoff.wait_taken()
+        handoff.close()
 
     def mesh_worker():
-        while (item := middle.take()) is not None:
+        while (item := handoff.take()) is not None:
+            if pacer is not None:
+                pacer.mesh_started()
             finish(*item)
+            if pacer is not None:
+                pacer.mesh_finished()
 
     threads = [threading.Thread(target=source), threading.Thread(target=front_worker)]
     if pipelined:
@@ -101,8 +91,6 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True):
         t.start()
     for t in threads:
         t.join()
-    replay.dropped_at_intake = arrivals.dropped
-    replay.dropped_between_stages = middle.dropped
     return replay
 
 
@@ -124,6 +112,5 @@ def summarise(replay, settle=5):
                         for k in stages)
     return (f'frames offered {replay.offered}, results {len(replay.records)} ({settle} warm-up), '
             f'FPS out {fps:.1f}, latency ms p50 {p50:.0f} p95 {p95:.0f} p99 {p99:.0f}, dropped '
-            f'at intake {replay.dropped_at_intake}, between stages '
-            f'{replay.dropped_between_stages}, people per frame {people:.1f}\n'
+            f'{replay.dropped_at_intake}, people per frame {people:.1f}\n'
             f'stage medians ms: {medians}')

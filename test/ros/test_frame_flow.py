@@ -57,7 +57,7 @@ def test_unacknowledged_frames_are_resent_then_given_up(ros_node):
 def test_intake_keeps_what_the_idle_worker_waits_for_and_only_the_newest_behind_it():
     """Two images back to back while the worker wakes up: both processed (a source in
     every-frame mode sends two at once); the worker busy, only the newest waits."""
-    from hmr_ros.hmr_node import LatestSlot
+    from hmr_models.pacing import LatestSlot
     slot = LatestSlot()
     taken = []
     taker = threading.Thread(target=lambda: taken.append(slot.take()))
@@ -75,7 +75,7 @@ def test_intake_keeps_what_the_idle_worker_waits_for_and_only_the_newest_behind_
 
 
 def test_handoff_between_stages_waits_instead_of_dropping():
-    from hmr_ros.hmr_node import LatestSlot
+    from hmr_models.pacing import LatestSlot
     slot = LatestSlot(replace=False)
     assert slot.put('a') is None
     putter = threading.Thread(target=lambda: slot.put('b'))

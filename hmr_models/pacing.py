@@ -1,0 +1,133 @@
+"""Pacing two pipelined workers: hand-offs without backlog, and a just-in-time front-end.
+
+hmr_node (and hmr_models.eval.realtime, which replays a clip the same way) runs the front-end
+of one frame on one thread while the mesh stages run on the frame before on another. The mesh
+stages are the slower half. A front-end that starts on the next frame as soon as it has handed
+the last one over finishes long before the mesh stage is free, and its result then waits: the
+person was seen that much earlier than the mesh is published. `FrontEndPacer` makes the
+front-end start late enough to finish just when the mesh stage frees up, on the newest frame
+there is by then: the same output rate, with the waiting taken out of the latency.
+"""
+from collections import deque
+import threading
+import time
+
+
+class LatestSlot:
+    """A hand-off between threads that never builds a backlog.
+
+    With `replace` (the intake), `put` swaps in the newest item and returns the one it replaced
+    (the caller counts it as dropped), except the item the taker is already waiting for (or has
+    `claim`ed): that one is kept and the newest queues behind it. Two images that arrive
+    back to back while the worker wakes up are both processed (an every-frame source sends
+    two at once); the worker busy, only the newest waits. Without `replace` (between the
+    stages), `put` waits until the slot is free: a frame that passed the front-end is never
+    lost, and on few cores the front-end does not burn time on frames the mesh stage would
+    never see. `take` blocks until an item is there and returns None once the slot is closed.
+    """
+
+    def __init__(self, replace=True):
+        self._items = deque()
+        self._replace = replace
+        self._claimed = False
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item):
+        with self._cond:
+            while not self._replace and self._items and not self._closed:
+                self._cond.wait(timeout=0.5)
+            old = None
+            if self._replace and len(self._items) > (1 if self._claimed else 0):
+                old = self._items.pop()
+            self._items.append(item)
+            self._cond.notify_all()
+            return old
+
+    def claim(self):
+        """The taker will come for the next item: keep the one there now (or arriving next)."""
+        with self._cond:
+            self._claimed = True
+
+    def take(self):
+        with self._cond:
+            self._claimed = True
+            while not self._items and not self._closed:
+                self._cond.wait(timeout=0.5)
+            self._claimed = False
+            if self._closed:
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
+
+    def wait_taken(self):
+        """Block until the slot is empty (the taker has its item) or closed."""
+        with self._cond:
+            while self._items and not self._closed:
+                self._cond.wait(timeout=0.5)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class FrontEndPacer:
+    """When the front-end should start its next frame so that it is done as the mesh stage is.
+
+    The mesh worker calls `mesh_started()` / `mesh_finished()` around each frame and the
+    front-end worker `front_finished(seconds)` after each; before taking its next frame (once
+    the mesh worker has taken the last hand-off) the front-end worker sleeps `delay()`: the
+    mesh stage's expected remaining time minus the front-end's expected time and a margin.
+    Expected times are running medians of recent frames; with no history, or a mesh stage
+    faster than the front-end, the delay is 0 (nothing changes).
+
+    Args:
+        margin: fraction of the front-end's time it starts early, so that a slower front-end
+            frame rarely leaves the mesh stage idle.
+        max_delay_s: the longest single wait (a stalled mesh stage must not stall the rest).
+        history: frames in each running median.
+    """
+
+    def __init__(self, margin=0.25, max_delay_s=0.5, history=15):
+        self.margin = float(margin)
+        self.max_delay_s = float(max_delay_s)
+        self._front = deque(maxlen=history)
+        self._mesh = deque(maxlen=history)
+        self._mesh_started = None
+        self._lock = threading.Lock()
+
+    def front_finished(self, seconds):
+        with self._lock:
+            self._front.append(float(seconds))
+
+    def mesh_started(self, now=None):
+        with self._lock:
+            self._mesh_started = time.monotonic() if now is None else now
+
+    def mesh_finished(self, now=None):
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._mesh_started is not None:
+                self._mesh.append(now - self._mesh_started)
+            self._mesh_started = None
+
+    def delay(self, now=None):
+        """Seconds the front-end should wait before it takes its next frame."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._mesh_started is None or not self._front or not self._mesh:
+                return 0.0
+            remaining = self._mesh_started + _median(self._mesh) - now
+            wait = remaining - (1.0 + self.margin) * _median(self._front)
+        return min(max(wait, 0.0), self.max_delay_s)
+
+
+def _median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
