@@ -40,22 +40,29 @@ CLIP = Path(__file__).resolve().parents[1] / 'media' / 'sample_sports2d.mp4'
 
 
 def read_frames(path, canvas, tile, limit):
-    """Up to `limit` RGB frames of the clip, each shown (cols, rows) times in a canvas (w, h)."""
+    """Up to `limit` RGB frames of the clip, each shown (cols, rows) times in a canvas (w, h).
+
+    Each copy is fitted into its cell with its aspect kept (black borders), as bench_live.py
+    fits a clip to the camera size.
+    """
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SystemExit(f'cannot open {path}')
     (w, h), (cols, rows) = canvas, tile
+    cw, ch = w // cols, h // rows
     frames = []
     while len(frames) < limit:
         ok, bgr = cap.read()
         if not ok:
             break
-        cw, ch = w // cols, h // rows
-        small = cv2.resize(bgr, (cw, ch), interpolation=cv2.INTER_AREA)
+        scale = min(cw / bgr.shape[1], ch / bgr.shape[0])
+        fw, fh = int(round(bgr.shape[1] * scale)), int(round(bgr.shape[0] * scale))
+        small = cv2.resize(bgr, (fw, fh), interpolation=cv2.INTER_AREA)
         frame = np.zeros((h, w, 3), np.uint8)
         for r in range(rows):
             for c in range(cols):
-                frame[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] = small
+                x0, y0 = c * cw + (cw - fw) // 2, r * ch + (ch - fh) // 2
+                frame[y0:y0 + fh, x0:x0 + fw] = small
         frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     cap.release()
     if not frames:

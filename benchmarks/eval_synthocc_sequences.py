@@ -63,7 +63,8 @@ def parse_args(argv=None):
                    help='also score the output delayed by this many frames (0 = newest only)')
     p.add_argument('--body', default='', help="SMPL-format .npz ('' = bundled open body)")
     p.add_argument('--threads', type=int, default=0)
-    p.add_argument('--image-correction-interval', type=int, default=1,
+    p.add_argument('--image-correction-interval', type=int,
+                   default=MeshConfig().image_correction_interval,
                    help='DPMesh image corrections of a tracked person reused for this many '
                         'frames (the node parameter of the same name; at 30 FPS here, so k '
                         'frames here are k / 3 frames of a node running at 10 FPS)')

@@ -83,18 +83,19 @@ class FrontEndPacer:
     The mesh worker calls `mesh_started()` / `mesh_finished()` around each frame and the
     front-end worker `front_finished(seconds)` after each; before taking its next frame (once
     the mesh worker has taken the last hand-off) the front-end worker sleeps `delay()`: the
-    mesh stage's expected remaining time minus the front-end's expected time and a margin.
-    Expected times are running medians of recent frames; with no history, or a mesh stage
-    faster than the front-end, the delay is 0 (nothing changes).
+    mesh stage's expected remaining time (running median of recent frames) minus the
+    front-end's longest recent time and a margin: the front-end's time varies from frame to
+    frame (the detector runs on every other one), and a front-end that finishes late leaves the
+    mesh stage idle, which costs output rate. With no history, or a mesh stage faster than the
+    front-end, the delay is 0 (nothing changes).
 
     Args:
-        margin: fraction of the front-end's time it starts early, so that a slower front-end
-            frame rarely leaves the mesh stage idle.
+        margin: fraction of the front-end's time it starts early on top.
         max_delay_s: the longest single wait (a stalled mesh stage must not stall the rest).
         history: frames in each running median.
     """
 
-    def __init__(self, margin=0.25, max_delay_s=0.5, history=15):
+    def __init__(self, margin=0.1, max_delay_s=0.5, history=15):
         self.margin = float(margin)
         self.max_delay_s = float(max_delay_s)
         self._front = deque(maxlen=history)
@@ -124,7 +125,7 @@ class FrontEndPacer:
             if self._mesh_started is None or not self._front or not self._mesh:
                 return 0.0
             remaining = self._mesh_started + _median(self._mesh) - now
-            wait = remaining - (1.0 + self.margin) * _median(self._front)
+            wait = remaining - (1.0 + self.margin) * max(self._front)
         return min(max(wait, 0.0), self.max_delay_s)
 
 

@@ -29,7 +29,9 @@ class MeshConfig(Config):
                 'the bundled open body'})
     keypoint_threshold: float = field(default=0.2, metadata={
         'help': 'front-end keypoints below this score are given to DPMesh as missing'})
-    image_correction_interval: int = field(default=1, metadata={
+    # 3: a third of the image part's cost, same SynthOcc accuracy even at 9 and 15
+    # (benchmarks/eval_synthocc_sequences.py --image-correction-interval; docs/RESULTS.md)
+    image_correction_interval: int = field(default=3, metadata={
         'help': 'lifted models: a tracked person gets the image part (diffusion backbone) '
                 'every this many frames and reuses its corrections in between (the keypoint '
                 'lifter runs every frame); 1 = every frame'})

@@ -172,9 +172,10 @@ class DPMeshPredictor:
         """Lifter estimate + image corrections; tracked people reuse recent corrections.
 
         With image_correction_interval k > 1, each frame runs the image part for the untracked
-        and new people and for the ceil(n/k) tracked people whose corrections are oldest, so
-        every track's corrections are at most k - 1 frames old and the cost per frame is even;
-        the keypoint lifter runs for everybody every frame.
+        and new people, for the tracked people whose corrections are k frames old, and for the
+        oldest others up to an even share of n / k per frame (spread over frames, so one
+        tracked person gets it every k-th frame, not every frame); the keypoint lifter runs
+        for everybody every frame.
         """
         self._frame += 1
         fresh = self._needs_image(np.asarray(track_ids, np.int64))
@@ -219,7 +220,10 @@ class DPMeshPredictor:
         if cached:
             age = np.array([self._frame - self._corrections[int(track_ids[i])][1]
                             for i in cached])
-            oldest = np.argsort(-age, kind='stable')[:-(-len(cached) // k)]
+            # n / k refreshes per frame on average, spread evenly (n = 1, k = 3: 0, 0, 1, ...)
+            n, f = len(cached), self._frame
+            share = (f * n) // k - ((f - 1) * n) // k
+            oldest = np.argsort(-age, kind='stable')[:share]
             refresh = set(oldest.tolist()) | set(np.nonzero(age >= k)[0].tolist())
             for j, i in enumerate(cached):
                 fresh[i] = j in refresh

@@ -43,12 +43,13 @@ def test_the_intake_keeps_the_newest_and_returns_the_replaced():
 def test_pacer_starts_the_front_end_to_finish_with_the_mesh_stage():
     pacer = FrontEndPacer(margin=0.25, max_delay_s=0.5)
     assert pacer.delay(now=0.0) == 0.0                 # no history: no wait
-    for k in range(5):                                 # mesh 100 ms, front-end 20 ms
+    for k in range(5):                                 # mesh 100 ms, front-end 10-20 ms
         pacer.mesh_started(now=10.0 * k)
         pacer.mesh_finished(now=10.0 * k + 0.1)
-        pacer.front_finished(0.02)
+        pacer.front_finished(0.02 if k == 2 else 0.01)
     pacer.mesh_started(now=100.0)
-    # 100 ms of mesh left at 100.0: wait 100 - 1.25 * 20 = 75 ms; 40 ms later 35 ms
+    # 100 ms of mesh left at 100.0: wait 100 - 1.25 * 20 (the slowest front-end) = 75 ms;
+    # 40 ms later 35 ms
     assert abs(pacer.delay(now=100.0) - 0.075) < 1e-9
     assert abs(pacer.delay(now=100.04) - 0.035) < 1e-9
     assert pacer.delay(now=100.2) == 0.0               # overdue mesh stage: start now
