@@ -167,3 +167,33 @@ def test_test_body_is_valid(body_file):
     assert (data['weights'] >= 0).all()
     np.testing.assert_allclose(data['J_regressor'].sum(1), 1.0, atol=1e-6)
     assert set(np.unique(data['f'])) == set(range(data['v_template'].shape[0]))
+
+
+def test_open_body_skips_zero_pose_correctives_with_smplx_results():
+    """The bundled open body has no pose correctives: its shortcut must equal smplx exactly."""
+    open_body = load_body_model(None)
+    assert not open_body.pose_correctives
+    pose = torch.as_tensor(random_pose(4, seed=3))
+    betas = torch.as_tensor(np.random.default_rng(4).normal(0, 1, (4, 10)), dtype=torch.float32)
+    transl = torch.tensor([[0.1, -0.2, 3.0]] * 4)
+    with torch.inference_mode():
+        fast = open_body(pose, betas, transl)
+        ref = open_body.smpl(betas=betas, global_orient=pose[:, :3], body_pose=pose[:, 3:],
+                             transl=transl)
+    torch.testing.assert_close(fast.vertices, ref.vertices, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast.joints, ref.joints[:, :24], atol=1e-5, rtol=0)
+    fast = open_body(pose, betas)                  # no translation
+    assert fast.vertices.shape == (4, open_body.num_vertices, 3)
+
+
+def test_a_body_with_pose_correctives_keeps_them(tmp_path):
+    path = make_test_body_file(tmp_path / 'with_correctives.npz', pose_correctives=True)
+    body = load_body_model(path)
+    assert body.pose_correctives
+    pose = torch.as_tensor(random_pose(2, seed=5))
+    with torch.inference_mode():
+        out = body(pose)
+        skinned = body._skin(pose, body._betas(None, 2), None)
+    # The correctives move the vertices; the joints come from the unposed skeleton alike.
+    assert (out.vertices - skinned.vertices).abs().max() > 1e-5
+    torch.testing.assert_close(out.joints, skinned.joints, atol=1e-5, rtol=0)
