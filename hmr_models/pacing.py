@@ -93,15 +93,29 @@ class FrontEndPacer:
         margin: fraction of the front-end's time it starts early on top.
         max_delay_s: the longest single wait (a stalled mesh stage must not stall the rest).
         history: frames in each running median.
+        drop_window_s: how long after the last dropped frame pacing stays active.
     """
 
-    def __init__(self, margin=0.1, max_delay_s=0.5, history=15):
+    def __init__(self, margin=0.1, max_delay_s=0.5, history=15, drop_window_s=2.0):
         self.margin = float(margin)
         self.max_delay_s = float(max_delay_s)
         self._front = deque(maxlen=history)
         self._mesh = deque(maxlen=history)
         self._mesh_started = None
+        self._last_drop = None
+        self.drop_window_s = float(drop_window_s)
         self._lock = threading.Lock()
+
+    def frame_dropped(self, now=None):
+        """The intake replaced a frame nobody had taken: the source outruns the node."""
+        with self._lock:
+            self._last_drop = time.monotonic() if now is None else now
+
+    def active(self, now=None):
+        """Whether to pace now (a frame was dropped within drop_window_s)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return self._last_drop is not None and now - self._last_drop <= self.drop_window_s
 
     def front_finished(self, seconds):
         with self._lock:

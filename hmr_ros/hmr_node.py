@@ -280,6 +280,8 @@ class HMRNode(Node):
         old = self._intake.put(Ticket(raw, msg_type, now))
         if old is not None:
             self._drop(old, 'dropped_busy')   # the worker never saw the older frame
+            if self._pacer is not None:
+                self._pacer.frame_dropped(now)
 
     def _drop(self, ticket, counter):
         with self._lock:
@@ -295,7 +297,7 @@ class HMRNode(Node):
         """Decode and run the front-end; hand over to the mesh worker (or run it inline)."""
         try:
             while True:
-                if self._pacer is not None:
+                if self._pacer is not None and self._pacer.active():
                     self._handoff.wait_taken()
                     self._stopping.wait(self._pacer.delay())
                 ticket = self._intake.take()

@@ -44,6 +44,8 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
             time.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
             if intake.put((k, time.perf_counter(), frames[k % len(frames)])) is not None:
                 replay.dropped_at_intake += 1
+                if pacer is not None:
+                    pacer.frame_dropped()
             k += 1
         replay.offered = k
         stop.set()
@@ -58,7 +60,7 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
 
     def front_worker():
         while True:
-            if pacer is not None:
+            if pacer is not None and pacer.active():
                 handoff.wait_taken()
                 stop.wait(pacer.delay())
             item = intake.take()

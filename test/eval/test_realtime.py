@@ -41,8 +41,11 @@ def test_the_intake_keeps_the_newest_and_returns_the_replaced():
 
 
 def test_pacer_starts_the_front_end_to_finish_with_the_mesh_stage():
-    pacer = FrontEndPacer(margin=0.25, max_delay_s=0.5)
+    pacer = FrontEndPacer(margin=0.25, max_delay_s=0.5, drop_window_s=2.0)
     assert pacer.delay(now=0.0) == 0.0                 # no history: no wait
+    assert not pacer.active(now=0.0)                   # nothing dropped: an every-frame source
+    pacer.frame_dropped(now=99.0)
+    assert pacer.active(now=100.0) and not pacer.active(now=101.5)
     for k in range(5):                                 # mesh 100 ms, front-end 10-20 ms
         pacer.mesh_started(now=10.0 * k)
         pacer.mesh_finished(now=10.0 * k + 0.1)
