@@ -74,6 +74,18 @@ def main(argv=None):
             fwd3 = median_ms(lambda: body(pose, transl=transl), args.frames)
             print(f'forward (torch CPU, {threads} thread(s)): batch 1 {fwd1:.2f} ms, batch 3 '
                   f'{fwd3:.2f} ms')
+            if not body.pose_correctives:
+                # Baseline: smplx's forward, which also multiplies the all-zero correctives.
+                pose_t, transl_t = torch.as_tensor(pose), torch.as_tensor(transl)
+                betas_t = torch.zeros(len(pose), body.num_betas)
+
+                def smplx_forward(n):
+                    return body.smpl(betas=betas_t[:n], global_orient=pose_t[:n, :3],
+                                     body_pose=pose_t[:n, 3:], transl=transl_t[:n])
+                ref1 = median_ms(lambda: smplx_forward(1), args.frames)
+                ref3 = median_ms(lambda: smplx_forward(3), args.frames)
+                print(f'  smplx forward with the zero pose correctives: batch 1 {ref1:.2f} ms '
+                      f'(x{ref1 / fwd1:.2f}), batch 3 {ref3:.2f} ms (x{ref3 / fwd3:.2f})')
         verts, joints = body(pose, transl=transl).numpy()
 
     try:
