@@ -115,12 +115,15 @@ class Cache:
     def __init__(self):
         self.people, self.network = {}, {}
 
-    def install(self, pipeline, clip_key):
-        """Wrap `pipeline`'s front-end and DPMesh network for the frames of `clip_key`."""
+    def install(self, pipeline, clip_key, model_key=''):
+        """Wrap `pipeline`'s front-end and DPMesh network for the frames of `clip_key`.
+
+        model_key names the network's weights (variants with other weights: other outputs).
+        """
         front = pipeline.frontend
         if not hasattr(front, '_uncached_process'):
             front._uncached_process = front.process
-            pipeline.mesh.network = self.memoize_network(pipeline.mesh.network)
+            pipeline.mesh.network = self.memoize_network(pipeline.mesh.network, model_key)
         config = tuple(sorted(vars(front.config).items()))
         counter = iter(range(10 ** 9))
 
@@ -132,9 +135,10 @@ class Cache:
             return people
         front.process = process
 
-    def memoize_network(self, network):
+    def memoize_network(self, network, model_key=''):
         """`network` (the predictor's TorchNetwork or OnnxNetwork) reusing outputs it has seen."""
-        return network if isinstance(network, _MemoNetwork) else _MemoNetwork(network, self)
+        return network if isinstance(network, _MemoNetwork) else \
+            _MemoNetwork(network, self, model_key)
 
 
 def _digest(*tensors):
@@ -149,15 +153,16 @@ def _digest(*tensors):
 class _MemoNetwork:
     """A DPMesh network (dpmesh.predictor's interface) whose outputs are kept per input."""
 
-    def __init__(self, network, cache):
-        self._network, self._store = network, cache.network
+    def __init__(self, network, cache, model_key=''):
+        self._network, self._store, self._model_key = network, cache.network, model_key
 
     def __getattr__(self, name):
         return getattr(self._network, name)
 
     def _memo(self, method, images, kp, ok, sc, cams):
-        key = (method, _digest(images[:, :, ::4, ::4] if images is not None else None, kp, ok,
-                               sc, cams.box_center, cams.box_size, cams.focal))
+        small = images[:, :, ::4, ::4] if images is not None else None
+        key = (self._model_key, method, _digest(small, kp, ok, sc, cams.box_center,
+                                                cams.box_size, cams.focal))
         if key not in self._store:
             args = (kp, ok, sc, cams) if images is None else (images, kp, ok, sc, cams)
             out = getattr(self._network, method)(*args)
@@ -187,7 +192,7 @@ class _MemoNetwork:
 CACHE = Cache()
 
 
-def run_clip(pipeline, frames, camera, clip_key=None):
+def run_clip(pipeline, frames, camera, clip_key=None, model_key=''):
     """Per frame: people and, per stream, COCO-17 mesh keypoints (3D camera frame, 2D pixels)."""
     body = pipeline.mesh.body
     records, refine_ms, total_ms = [], [], []
@@ -195,7 +200,7 @@ def run_clip(pipeline, frames, camera, clip_key=None):
         pipeline.temporal.reset()
     pipeline.frontend.tracker = type(pipeline.frontend.tracker)(pipeline.frontend.config)
     if clip_key is not None:
-        CACHE.install(pipeline, clip_key)
+        CACHE.install(pipeline, clip_key, model_key)
     for stamp, rgb in frames:
         cam = camera or CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
         res = pipeline.process(rgb, stamp, cam)
@@ -235,6 +240,7 @@ def main(argv=None):
     for name, values in variants:
         t0 = time.perf_counter()
         pipeline = make_pipeline(values, args.threads)
+        model = str(values.get('dpmesh_checkpoint', ''))    # network outputs cached per model
         refine_ms, total_ms = [], []
         print(f'\n=== variant {name}: {values or "defaults"} ===', flush=True)
         for clip in clips:
@@ -245,7 +251,7 @@ def main(argv=None):
                 for cam in cams:
                     recs, rm, tm = run_clip(pipeline, read_frames(
                         folder / 'videos' / f'{cam.name}.mp4', args.max_frames, 0),
-                        cam.intrinsics(), (clip, cam.name))
+                        cam.intrinsics(), (clip, cam.name), model)
                     per_view.append(recs)
                     refine_ms += rm
                     total_ms += tm
@@ -272,7 +278,7 @@ def main(argv=None):
             elif clip in VIDEOS:
                 max_frames = args.max_frames or (300 if clip == 'vtest' else 0)
                 recs, rm, tm = run_clip(pipeline, read_frames(args.data / VIDEOS[clip],
-                                                              max_frames), None, (clip,))
+                                                              max_frames), None, (clip,), model)
                 refine_ms += rm
                 total_ms += tm
                 for stream in STREAMS:
@@ -286,7 +292,8 @@ def main(argv=None):
                 found = 0
                 for f in images:
                     rgb = cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
-                    found += len(run_clip(pipeline, [(0.0, rgb)], None, (clip, f.name))[0][0]
+                    found += len(run_clip(pipeline, [(0.0, rgb)], None, (clip, f.name),
+                                          model)[0][0]
                                  ['people'])
                 table.append({'variant': name, 'table': 'people', 'clip': 'no_people',
                               'images': len(images), 'people': found})

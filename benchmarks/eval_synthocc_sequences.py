@@ -29,6 +29,7 @@ for _p in (REPO, Path(__file__).resolve().parent):     # the package, and siblin
         sys.path.insert(0, str(_p))
 
 from hmr_models.body import load_body_model  # noqa: E402
+from hmr_models.data.mocap.classes import MOTION_CLASSES, parse_class_weights  # noqa: E402
 from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
 from hmr_models.data.synth.generate import scene_with_detections  # noqa: E402
 from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
@@ -69,6 +70,13 @@ def parse_args(argv=None):
                         'frames (the node parameter of the same name; at 30 FPS here, so k '
                         'frames here are k / 3 frames of a node running at 10 FPS)')
     p.add_argument('--csv', help='also write the table here')
+    p.add_argument('--motion-classes', default='',
+                   help="people per motion class: 'balanced' (each class alike, for "
+                   "--by-class), 'training', 'name=w,...' or '' (by clip length: SynthOcc's "
+                   'test scenes)')
+    p.add_argument('--by-class', action='store_true',
+                   help='also score each motion class (standing/walking, jumping/sports, '
+                   'sitting, crouching/kneeling, lying) and its ratio to standing/walking')
     p.add_argument('--refine', action='append', default=[], metavar='NAME[:refine_k=v,...]',
                    help='run the per-frame model and the smoothers with keypoint refinement '
                    '(hmr_models.fitting.RefineConfig; refine_iterations=0 = off); several: '
@@ -94,7 +102,9 @@ def main(argv=None):
     for predictor in predictors.values():
         predictor.network = network
     diffmesh = [spec.partition('=')[::2] for spec in args.diffmesh] or [('DiffMesh', '')]
-    pool = MotionPool.from_corpus(PoseCorpus(args.corpus), 'test')
+    pool = MotionPool.from_corpus(PoseCorpus(args.corpus), 'test',
+                                  class_weights=parse_class_weights(args.motion_classes))
+    clip_class = dict(zip(pool.names, pool.classes))
     gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames), keep_vertices=True)
     renderer = SceneRenderer(body)
     rows = {}
@@ -142,6 +152,7 @@ def main(argv=None):
                         'pred_j': t.joints, 'gt_j': p.joints,
                         've': vertex_errors(t.joints, t.vertices, p.joints, gt_v),
                         'occ': occluded_in_frame(p.joint_codes), 'ok': ok_m,
+                        'class': clip_class[p.clip_id],
                         'all': ok_m, 'sampled': ok_m & sampled})
     print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
@@ -154,9 +165,32 @@ def main(argv=None):
             s = score_person_frames(r, subset)
             table.append({'method': m, 'frames': subset, **s})
             print(f'{m:42s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
+    if args.by_class:
+        table += class_table(rows, keys)
     if args.csv:
         print(f"wrote {write_csv(args.csv, table, ['method', 'frames', 'person-frames'] + keys)}")
     return 0
+
+
+def class_table(rows, keys):
+    """Print and return the scores per motion class (every frame).
+
+    The last column is the class's MPJPE over the standing/walking class's (goal: <= 1.25).
+    """
+    table = []
+    for m, r in rows.items():
+        print(f'\n{m}, by motion class (every frame):')
+        print(f"{'class':22s}{'person-frames':>14s}" + ''.join(f'{k:>11s}' for k in keys)
+              + f"{'MPJPE ratio':>13s}")
+        scores = {c: score_person_frames([x for x in r if x['class'] == c], 'all')
+                  for c in MOTION_CLASSES if any(x['class'] == c and x['all'].any() for x in r)}
+        base = scores.get('standing_walking', {}).get('MPJPE', np.nan)
+        for c, s in scores.items():
+            ratio = s['MPJPE'] / base
+            table.append({'method': f'{m} [{c}]', 'frames': 'all', **s})
+            print(f"{c:22s}{s['person-frames']:14d}" + ''.join(f'{s[k]:11.1f}' for k in keys)
+                  + f'{ratio:13.2f}')
+    return table
 
 
 if __name__ == '__main__':

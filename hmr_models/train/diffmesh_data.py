@@ -12,6 +12,7 @@ import logging
 import numpy as np
 import torch
 
+from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class
 from hmr_models.data.synth.camera import PersonCameraConfig
 from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.data.synth.sequences import simulate_sequences
@@ -70,7 +71,8 @@ class WindowSampler:
     """
 
     def __init__(self, motions, joint_model, num_frames=16, fps=30.0, strides=(1, 2, 3),
-                 mirror=True, betas_std=1.0, camera=None, errors=None, max_gap_frames=3.0):
+                 mirror=True, betas_std=1.0, camera=None, errors=None, max_gap_frames=3.0,
+                 class_weights=None):
         self.joint_model = joint_model
         self.num_frames = int(num_frames)
         self.fps = float(fps)
@@ -81,15 +83,19 @@ class WindowSampler:
         self.errors = errors or EstimatorNoiseConfig()
         self.max_gap_frames = max_gap_frames
         need = (self.num_frames - 1) * min(self.strides) + 1
-        self.clips = []
+        self.clips, classes = [], []
         for m in motions:
             pose, trans = _at_fps(m, self.fps)
             if len(pose) >= need:
                 self.clips.append((pose, trans))
+                meta = getattr(m, 'meta', None) or {}
+                classes.append(motion_class(meta.get('collection', ''), meta))
         if not self.clips:
             raise ValueError(f'no motion has the {need} frames a window needs at {self.fps} fps')
         lengths = np.array([len(p) for p, _ in self.clips], np.float64)
-        self.weights = lengths / lengths.sum()
+        # Every frame alike, or classes in the given shares (class_weights, see
+        # hmr_models.data.mocap.classes).
+        self.weights = clip_sampling_weights(lengths, classes, class_weights, power=1.0)
         log.info('WindowSampler: %d clips, %.1f min at %g fps', len(self.clips),
                  lengths.sum() / self.fps / 60.0, self.fps)
 

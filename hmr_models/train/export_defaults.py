@@ -2,6 +2,12 @@
 
     python -m hmr_models.train.export_defaults --dpmesh runs/dpmesh_compact_student/final \
         --diffmesh runs/diffmesh_compact/final
+    python -m hmr_models.train.export_defaults --extract-lifter runs/lifter_bundled
+    python -m hmr_models.train.export_defaults --lifter runs/lifter_more/final
+
+`--extract-lifter` writes the bundled DPMesh's keypoint lifter as a train_lifter checkpoint
+(to fine-tune it: `train_lifter --set init=...`); `--lifter` puts a trained lifter into a DPMesh
+checkpoint (`--dpmesh`, default the bundled one) before the export, the rest unchanged.
 
 DPMesh's floating-point tensors are stored in float16 (half the size; the model is loaded back
 in float32, and the measured difference is printed); DiffMesh is copied as is (5 MB). Prints
@@ -44,14 +50,58 @@ def export_dpmesh(src, dst):
     return float((a.pose - b.pose).abs().max())
 
 
+LIFTER_PREFIX = 'keypoint_lifter.'
+
+
+def extract_lifter(dpmesh, dst):
+    """Write the keypoint lifter inside a DPMesh checkpoint as a train_lifter checkpoint."""
+    from hmr_models.checkpoints import read_config, read_weights, save_checkpoint
+    cfg = read_config(dpmesh)
+    state = {k[len(LIFTER_PREFIX):]: v.float() for k, v in read_weights(dpmesh).items()
+             if k.startswith(LIFTER_PREFIX)}
+    if not state:
+        raise ValueError(f'{dpmesh} has no keypoint lifter (pose_head type is not lifted)')
+    lifter_cfg = {k: v for k, v in cfg['keypoint_lifter'].items()
+                  if k not in ('enabled', 'weights')}
+    return save_checkpoint(dst, {'num_keypoints': cfg['num_keypoints'], **lifter_cfg}, state,
+                           'keypoint_lifter', extracted_from=str(dpmesh))
+
+
+def with_lifter(dpmesh, lifter, dst):
+    """A copy of the DPMesh checkpoint `dpmesh` at `dst` whose lifter is `lifter`'s."""
+    from hmr_models.checkpoints import read_config, read_meta, read_weights, save_checkpoint
+    state = dict(read_weights(dpmesh))
+    new = read_weights(lifter)
+    old = {k for k in state if k.startswith(LIFTER_PREFIX)}
+    if old != {LIFTER_PREFIX + k for k in new}:
+        raise ValueError(f'the lifter {lifter} does not match the one inside {dpmesh}')
+    state.update({LIFTER_PREFIX + k: v for k, v in new.items()})
+    cfg = read_config(dpmesh)
+    cfg['keypoint_lifter']['scores'] = bool(read_config(lifter).get('scores', False))
+    meta = {k: v for k, v in read_meta(dpmesh).items() if k not in ('format', 'version', 'tensors')}
+    return save_checkpoint(dst, cfg, state, 'dpmesh', **dict(meta, lifter_from=str(lifter)))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--dpmesh', help='DPMesh checkpoint folder (the trained compact model)')
     p.add_argument('--diffmesh', help='DiffMesh weights folder')
+    p.add_argument('--lifter', help='keypoint lifter folder (train_lifter) to put into --dpmesh '
+                   '(default: the bundled DPMesh)')
+    p.add_argument('--extract-lifter', metavar='DIR',
+                   help="write the bundled DPMesh's lifter here and stop")
     p.add_argument('--out', default=str(ASSETS_DIR / 'weights'))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     out = Path(args.out)
+    bundled = ASSETS_DIR / 'weights' / 'dpmesh_compact'
+    if args.extract_lifter:
+        print(f'lifter -> {extract_lifter(args.dpmesh or bundled, args.extract_lifter)}')
+        return 0
+    if args.lifter:
+        import tempfile
+        tmp = Path(tempfile.mkdtemp(prefix='dpmesh_lifter_'))
+        args.dpmesh = with_lifter(args.dpmesh or bundled, args.lifter, tmp / 'dpmesh')
     if args.dpmesh:
         err = export_dpmesh(args.dpmesh, out / 'dpmesh_compact')
         print(f'DPMesh -> {out / "dpmesh_compact"} (float16; max pose difference {err:.2e} rad)')

@@ -8,6 +8,8 @@ Config (YAML; every section optional, defaults below):
     data:
       corpus: ~/.cache/hmr_ros/mocap_corpus/<body key>   # hmr_models.data.mocap corpus
       free_only: false         # CMU + DeepMimic only (Bandai is CC BY-NC: so are its weights)
+      motion_classes: ''       # share of windows per motion class ('training', 'balanced',
+                               # 'sitting=0.2,...'; '' = every frame alike)
       body: null               # joint model: null = the corpus' rest joints (no shape
                                # directions); 'open' = bundled open body; or an SMPL .npz path
       synthetic: 0             # > 0: that many smooth random motions instead of a corpus
@@ -42,6 +44,7 @@ from torch.utils.data import Dataset
 
 from hmr_models.diffmesh import DiffMesh, DiffMeshConfig, WindowBatch
 from hmr_models.config import build_dataclass
+from hmr_models.data.mocap.classes import parse_class_weights
 from hmr_models.data.synth.camera import PersonCameraConfig
 from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.diffmesh.kinematics import JointModel
@@ -212,9 +215,12 @@ def run(run_config, out_dir=None):
     model = DiffMesh(model_cfg, joint_model)
     kw = dict(num_frames=model_cfg.num_frames, strides=tuple(data.get('strides', (1, 2, 3))),
               camera=camera, errors=errors)
+    class_weights = parse_class_weights(data.get('motion_classes', ''))
     train_sampler = WindowSampler(load_motions(data, 'train'), joint_model,
-                                  mirror=bool(data.get('mirror', True)), **kw)
-    val_sampler = WindowSampler(load_motions(data, 'val'), joint_model, mirror=False, **kw)
+                                  mirror=bool(data.get('mirror', True)),
+                                  class_weights=class_weights, **kw)
+    val_sampler = WindowSampler(load_motions(data, 'val'), joint_model, mirror=False,
+                                class_weights=class_weights, **kw)
     track_kw = dict(num_frames=model_cfg.num_frames, strides=kw['strides'],
                     short_track_prob=errors.short_track_prob)
     if data.get('estimates'):

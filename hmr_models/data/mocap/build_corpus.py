@@ -1,6 +1,6 @@
 """Build the SMPL pose corpus from the mocap collections, once, into the cache.
 
-    python -m hmr_models.data.mocap.build_corpus [--datasets cmu,deepmimic,bandai]
+    python -m hmr_models.data.mocap.build_corpus [--datasets cmu,cmu_more,deepmimic,bandai,postures]
         [--mocap-dir DIR] [--cache-dir DIR] [--body open|none|PATH.npz] [--workers 2]
         [--limit N] [--preview OUT_DIR] [--force]
 
@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 import sys
 
-from .corpus import build_corpus, default_cache_dir
+from .corpus import DEFAULT_COLLECTIONS, build_corpus, default_cache_dir
 from .sources import COLLECTIONS, default_mocap_dir
 
 log = logging.getLogger('hmr_models.data.mocap.build_corpus')
@@ -41,7 +41,7 @@ def load_target_body(spec):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='python -m hmr_models.data.mocap.build_corpus',
                                 description=__doc__.split('\n')[0])
-    p.add_argument('--datasets', default='cmu,deepmimic,bandai',
+    p.add_argument('--datasets', default=','.join(DEFAULT_COLLECTIONS),
                    help=f'comma-separated subset of {",".join(COLLECTIONS)}')
     p.add_argument('--mocap-dir', default=None,
                    help=f'mocap folder (default $HMR_MOCAP_DIR or {default_mocap_dir()})')
@@ -56,6 +56,8 @@ def parse_args(argv=None):
     p.add_argument('--test-fraction', type=float, default=0.1)
     p.add_argument('--limit', type=int, default=None, help='at most N clips per dataset')
     p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument('--postures-per-kind', type=int, default=40,
+                   help="generated clips per posture kind ('postures' dataset)")
     p.add_argument('--preview', default=None, help='folder for skeleton-strip PNGs')
     p.add_argument('--force', action='store_true', help='rebuild even if cached')
     return p.parse_args(argv)
@@ -77,7 +79,8 @@ def main(argv=None):
                               collections=datasets, body=body, fps=args.fps, seed=args.seed,
                               val_fraction=args.val_fraction,
                               test_fraction=args.test_fraction, limit=args.limit,
-                              workers=args.workers, force=args.force)
+                              workers=args.workers, force=args.force,
+                              postures_per_kind=args.postures_per_kind)
     except FileNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from .classes import motion_class
 from .motion import SMPLMotion, resample, smpl_forward_kinematics
 from .retarget import bone_direction_errors, calibrate, retarget, target_rest_joints
 from .rigs import RIGS
@@ -78,6 +79,11 @@ class CorpusClip:
     labels: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
 
+    @property
+    def motion_class(self):
+        """Posture class (:data:`.classes.MOTION_CLASSES`); older indexes: from the labels."""
+        return motion_class(self.collection, self.labels)
+
 
 class PoseCorpus:
     """A built corpus (see :func:`build_corpus`)."""
@@ -109,7 +115,9 @@ class PoseCorpus:
     def load(self, clip):
         """The SMPLMotion of a clip (CorpusClip or id)."""
         clip = self._by_id[clip] if isinstance(clip, str) else clip
-        return SMPLMotion.load(self.root / clip.file)
+        motion = SMPLMotion.load(self.root / clip.file)
+        motion.meta['class'] = clip.motion_class
+        return motion
 
     def motions(self, split=None, free_only=False, collections=None):
         """Iterate over (CorpusClip, SMPLMotion)."""
@@ -174,9 +182,32 @@ def _process(job):
     (Path(root) / rel).parent.mkdir(parents=True, exist_ok=True)
     out.save(Path(root) / rel)
     c = COLLECTIONS[clip.collection]
+    labels = dict(clip.labels, source_file=Path(clip.path).name)
+    labels['class'] = motion_class(clip.collection, labels)
     return dict(clip_id=clip.clip_id, collection=c.name, licence=c.licence, free=c.free,
                 split='', frames=len(out), fps=float(fps), file=str(rel),
-                labels=dict(clip.labels, source_file=Path(clip.path).name), stats=stats)
+                labels=labels, stats=stats)
+
+
+def _generate_postures(root, rest, fps, seed, donors, clips_per_posture):
+    """Index entries of the generated posture clips (sitting, kneeling, crouching, lying)."""
+    from .postures import posture_clips
+    c = COLLECTIONS['postures']
+    entries = []
+    for m in posture_clips(rest, clips_per_posture=clips_per_posture, seed=seed, fps=fps,
+                           donors=donors):
+        rel = Path('clips') / f'{m.name}.npz'
+        (Path(root) / rel).parent.mkdir(parents=True, exist_ok=True)
+        m.meta = dict(m.meta, collection=c.name, licence=c.licence, free=c.free)
+        m.save(Path(root) / rel)
+        labels = {k: v for k, v in m.meta.items()
+                  if k in ('posture', 'class', 'variant', 'donor')}
+        entries.append(dict(
+            clip_id=m.name, collection=c.name, licence=c.licence, free=c.free, split='',
+            frames=len(m), fps=float(fps), file=str(rel), labels=labels,
+            stats={'bone_err_mean_deg': 0.0, 'bone_err_p95_deg': 0.0, 'bones': {},
+                   'scale': 1.0, 'source_fps': float(fps), 'generated': True}))
+    return entries
 
 
 def _calibrations(clips, rest, max_clips, seed, min_seconds):
@@ -195,16 +226,20 @@ def _calibrations(clips, rest, max_clips, seed, min_seconds):
     return {name: calibrate(motions, RIGS[name], rest) for name, motions in by_rig.items()}
 
 
-def build_corpus(cache_dir=None, mocap_dir=None, collections=('cmu', 'deepmimic', 'bandai'),
+DEFAULT_COLLECTIONS = ('cmu', 'cmu_more', 'deepmimic', 'bandai', 'postures')
+
+
+def build_corpus(cache_dir=None, mocap_dir=None, collections=DEFAULT_COLLECTIONS,
                  body=None, fps=30.0, seed=0, val_fraction=0.1, test_fraction=0.1,
                  limit=None, calibration_clips=40, deepmimic_min_seconds=4.0, workers=1,
-                 force=False, progress=True):
+                 force=False, progress=True, postures_per_kind=40):
     """Retarget every clip of the collections once and cache the result.
 
     Args:
         cache_dir: cache root (default :func:`default_cache_dir`).
         mocap_dir: mocap folder (default :func:`.sources.default_mocap_dir`).
-        collections: subset of 'cmu', 'deepmimic', 'bandai'.
+        collections: subset of :data:`DEFAULT_COLLECTIONS` ('postures' are generated, with
+            upper-body motion from the free collections' training clips).
         body: target body: a BodyModel, a (24, 3) rest-joint array, or None for SMPL-like
             default proportions.
         fps: output frame rate.
@@ -214,6 +249,7 @@ def build_corpus(cache_dir=None, mocap_dir=None, collections=('cmu', 'deepmimic'
         deepmimic_min_seconds: looping DeepMimic clips are tiled to at least this long.
         workers: processes (1 = in this process).
         force: rebuild even if a matching corpus is cached.
+        postures_per_kind: generated clips per posture kind (see :mod:`.postures`).
     Returns:
         PoseCorpus.
     """
@@ -229,6 +265,8 @@ def build_corpus(cache_dir=None, mocap_dir=None, collections=('cmu', 'deepmimic'
                   test_fraction=test_fraction, limit=limit, collections=sorted(collections),
                   calibration_clips=calibration_clips,
                   deepmimic_min_seconds=deepmimic_min_seconds, version=INDEX_VERSION)
+    if 'postures' in collections:
+        params['postures_per_kind'] = int(postures_per_kind)
     index_file = root / 'index.json'
     if index_file.is_file() and not force:
         cached = json.loads(index_file.read_text())
@@ -246,11 +284,12 @@ def build_corpus(cache_dir=None, mocap_dir=None, collections=('cmu', 'deepmimic'
             if count[c.collection] <= limit:
                 kept.append(c)
         clips = kept
-    if not clips:
+    if not clips and set(collections) != {'postures'}:
         raise FileNotFoundError(f'no mocap clips found for {collections} in '
                                 f'{mocap_dir}')
     root.mkdir(parents=True, exist_ok=True)
-    calib = _calibrations(clips, rest, calibration_clips, seed, deepmimic_min_seconds)
+    calib = _calibrations(clips, rest, calibration_clips, seed, deepmimic_min_seconds) \
+        if clips else {}
     for name, table in calib.items():
         np.savez(root / f'calibration_{name}.npz', **table)
 
@@ -272,12 +311,22 @@ def build_corpus(cache_dir=None, mocap_dir=None, collections=('cmu', 'deepmimic'
         log.warning('%d of %d clips failed and were left out: %s', len(failed), len(clips),
                     '; '.join(f"{f['clip_id']}: {f['error']}" for f in failed[:5]))
 
-    for coll in collections:
+    def split_collection(coll):
         ids = [e['clip_id'] for e in entries if e['collection'] == coll]
         splits = assign_splits(ids, seed, val_fraction, test_fraction)
         for e in entries:
             if e['clip_id'] in splits:
                 e['split'] = splits[e['clip_id']]
+
+    for coll in collections:
+        split_collection(coll)
+    if 'postures' in collections:
+        # Upper bodies from free training clips only: the postures stay free and no test
+        # motion leaks into them.
+        donors = [SMPLMotion.load(root / e['file']) for e in entries
+                  if e['free'] and e['split'] == 'train']
+        entries += _generate_postures(root, rest, fps, seed, donors, postures_per_kind)
+        split_collection('postures')
     index = dict(
         version=INDEX_VERSION, params=params, fps=float(fps), body=body_name,
         rest_joints=np.round(rest, 6).tolist(),

@@ -26,7 +26,9 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from .generate import scene_with_detections
+from hmr_models.data.mocap.classes import parse_class_weights
+
+from .generate import DETECTORS, detector_config, scene_with_detections
 
 log = logging.getLogger('hmr_models.data.synth.estimates')
 
@@ -106,6 +108,11 @@ def parse_args(argv=None):
                    help='render every frame and run the whole model (slow)')
     p.add_argument('--shard-scenes', type=int, default=100, help='scenes per output file')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    p.add_argument('--motion-classes', default='',
+                   help="people per motion class (as hmr-synth's option: 'training', "
+                   "'balanced', 'name=w,...'; '' = clips by length)")
+    p.add_argument('--detector', default='simulated', choices=DETECTORS,
+                   help="keypoint errors: hand-set ('simulated') or MoveNet's measured ones")
     return p.parse_args(argv)
 
 
@@ -122,7 +129,9 @@ def main(argv=None):
     body = load_body_model(None)
     predictor = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
                                       body=body)
-    pool = MotionPool.from_corpus(PoseCorpus(Path(args.corpus).expanduser()), args.split)
+    pool = MotionPool.from_corpus(PoseCorpus(Path(args.corpus).expanduser()), args.split,
+                                  class_weights=parse_class_weights(args.motion_classes))
+    detector = detector_config(args.detector)
     gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames),
                          keep_vertices=args.render)
     renderer = None
@@ -132,7 +141,7 @@ def main(argv=None):
     out = Path(args.out)
     parts, shard, tracks, seen = [], 0, 0, 0
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
-        scene, detections, rng = scene_with_detections(gen, args.seed, k)
+        scene, detections, rng = scene_with_detections(gen, args.seed, k, detector)
         cam = scene.camera.intrinsics
         if renderer is None:
             estimate = lambda f, people: predictor.lift(people, cam)  # noqa: E731

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hmr_models.data.mocap.build_corpus import load_target_body
+from hmr_models.data.mocap.classes import parse_class_weights
 from hmr_models.data.mocap.corpus import PoseCorpus, build_corpus
 
 from .estimator_noise import simulate_scene
@@ -76,6 +77,11 @@ def parse_args(argv=None, prog=None):
     p.add_argument('--body', default='open', help="'open' or an SMPL-format .npz")
     p.add_argument('--corpus', default=None,
                    help='a built corpus folder (default: build/reuse it in the cache)')
+    p.add_argument('--motion-classes', default='',
+                   help="share of people per motion class: 'training' (the trained models' "
+                   "mix: sitting, kneeling, lying ... sampled often), 'balanced', "
+                   "'standing_walking=0.5,sitting=0.5,...', or '' (clips by length, as "
+                   'the collections hold them)')
     p.add_argument('--detector', default='simulated', choices=DETECTORS,
                    help="keypoint errors: the hand-set simulation ('simulated', SynthOcc's) or "
                    "MoveNet's measured errors ('movenet', detector_noise.calibrated_config)")
@@ -106,7 +112,13 @@ def main(argv=None, write_bag=None, prog='python -m hmr_models.data.synth.genera
               'or an SMPL-format .npz)', file=sys.stderr)
         return 1
     corpus = PoseCorpus(args.corpus) if args.corpus else build_corpus(body=body)
-    pool = MotionPool.from_corpus(corpus, args.split, free_only=args.free_only)
+    try:
+        class_weights = parse_class_weights(args.motion_classes)
+        pool = MotionPool.from_corpus(corpus, args.split, free_only=args.free_only,
+                                      class_weights=class_weights)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames),
                          keep_vertices=args.render or args.bags > 0)
     renderer = None

@@ -19,6 +19,7 @@ import torch
 
 from hmr_models.config import Config
 from hmr_models.data.mocap.augment import augment
+from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class
 from hmr_models.data.mocap.motion import SMPLMotion, smpl_forward_kinematics
 from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
     matrix_to_axis_angle
@@ -132,7 +133,8 @@ class Scene:
 class MotionPool:
     """Where the people's motions come from: SMPL motions to draw windows from."""
 
-    def __init__(self, motions, rest_joints=None, names=None, provenance=None):
+    def __init__(self, motions, rest_joints=None, names=None, provenance=None,
+                 class_weights=None):
         if not motions:
             raise ValueError('MotionPool needs at least one motion')
         self.motions = list(motions)
@@ -141,12 +143,20 @@ class MotionPool:
         self.provenance = provenance or [(m.meta.get('collection', ''),
                                           bool(m.meta.get('free', False)))
                                          for m in self.motions]
-        lengths = np.array([len(m) for m in self.motions], float)
-        self.weights = np.sqrt(lengths) / np.sqrt(lengths).sum()  # long clips, not too often
+        self.classes = [motion_class(m.meta.get('collection', ''), m.meta)
+                        for m in self.motions]
+        # Long clips, not too often (square root of the length); classes in the given shares.
+        self.weights = clip_sampling_weights([len(m) for m in self.motions], self.classes,
+                                             class_weights)
 
     @classmethod
-    def from_corpus(cls, corpus, split='train', free_only=False, max_clips=None, seed=0):
-        """All (or `max_clips` random) clips of a corpus split, loaded into memory."""
+    def from_corpus(cls, corpus, split='train', free_only=False, max_clips=None, seed=0,
+                    class_weights=None):
+        """All (or `max_clips` random) clips of a corpus split, loaded into memory.
+
+        class_weights: {motion class: share} of the people drawn (None: by clip length only;
+        see :func:`hmr_models.data.mocap.classes.parse_class_weights`).
+        """
         clips = corpus.clips(split, free_only)
         if not clips:
             raise ValueError(f'corpus {corpus.root} has no {split!r} clips'
@@ -156,7 +166,8 @@ class MotionPool:
             clips = [clips[i] for i in sorted(pick)]
         return cls([corpus.load(c) for c in clips], corpus.rest_joints,
                    names=[c.clip_id for c in clips],
-                   provenance=[(c.collection, c.free) for c in clips])
+                   provenance=[(c.collection, c.free) for c in clips],
+                   class_weights=class_weights)
 
     def sample(self, rng, num_frames, config=None):
         """(index, SMPLMotion of `num_frames` frames): augmented window, heading random."""

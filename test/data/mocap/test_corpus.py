@@ -1,5 +1,6 @@
 """Pose corpus: build, cache, splits by clip, provenance, failures counted."""
 import shutil
+import tarfile
 
 import numpy as np
 import pytest
@@ -39,6 +40,16 @@ def mocap_dir(shared_mocap, tmp_path_factory):
     cmu.times = cmu.times[:240]
     write_bvh(root / 'cmu' / '131_01.bvh', cmu)
     (root / 'cmu' / '99_99.bvh').write_text('HIERARCHY\nROOT Hips\n{\n')  # broken file
+    # cmu_more's layout: an archive of BVH files in cmu/'s layout, and index.csv beside it.
+    more = root / 'cmu_more'
+    (more / 'cmu_more_bvh').mkdir(parents=True)
+    write_bvh(more / 'cmu_more_bvh' / '13_30.bvh', cmu)
+    (more / 'index.csv').write_text(
+        'file,subject,trial,description,frames,fps,seconds,category\n'
+        '13_30.bvh,13,30,"squats, bend over",240,120,2.0,exercise_stretch\n')
+    with tarfile.open(more / 'cmu_more_bvh.tar.xz', 'w:xz') as tar:
+        tar.add(more / 'cmu_more_bvh', arcname='cmu_more_bvh')
+    shutil.rmtree(more / 'cmu_more_bvh')
     return root
 
 
@@ -79,6 +90,23 @@ def test_corpus_motions_are_plausible(corpus):
     windows = corpus.windows(16, 8, split=None)
     assert windows and all(s + 16 <= corpus.load(c).pose.shape[0] for c, s in windows[:5])
     assert set(corpus.calibration('deepmimic')) >= {'pelvis', 'left_knee'}
+
+
+def test_cmu_more_unpacks_once_with_its_labels_and_classes(mocap_dir, tmp_path):
+    corpus = build_corpus(cache_dir=tmp_path, mocap_dir=mocap_dir,
+                          collections=('cmu_more', 'deepmimic'), progress=False)
+    clip = corpus.clips(collections=('cmu_more',))[0]
+    assert clip.clip_id == 'cmu_more/13_30' and clip.free and clip.frames == 60
+    assert clip.labels['category'] == 'exercise_stretch'
+    assert clip.motion_class == 'jumping_sports'
+    classes = {c.clip_id: c.motion_class for c in corpus.clips()}
+    assert classes['deepmimic/humanoid3d_walk'] == 'standing_walking'
+    assert classes['deepmimic/humanoid3d_jump'] == 'jumping_sports'
+    assert corpus.load(clip).meta['class'] == 'jumping_sports'
+    assert (tmp_path / 'cmu_more' / '.unpacked').is_file()
+    with pytest.raises(FileNotFoundError, match='cmu_more'):
+        build_corpus(cache_dir=tmp_path / 'other', mocap_dir=mocap_dir / 'deepmimic',
+                     collections=('cmu_more',), progress=False)
 
 
 def test_corpus_is_cached_and_rebuilt_on_new_parameters(corpus, mocap_dir):
