@@ -4,6 +4,7 @@
     torchrun --nproc_per_node 4 -m hmr_models.train.train_diffmesh --config diffmesh.yaml
 
 Config (YAML; every section optional, defaults below):
+    init: ''                              # start from these DiffMesh weights (a fine-tune)
     model: {width: 64, num_tokens: 6}     # DiffMeshConfig fields
     data:
       corpus: ~/.cache/hmr_ros/mocap_corpus/<body key>   # hmr_models.data.mocap corpus
@@ -213,6 +214,10 @@ def run(run_config, out_dir=None):
     camera = build_dataclass(PersonCameraConfig, data.get('camera'), 'data.camera')
     joint_model = load_joint_model(data, model_cfg.num_betas)
     model = DiffMesh(model_cfg, joint_model)
+    if run_config.get('init'):
+        # A fine-tune's start (e.g. the bundled weights); a checkpoint in out_dir still wins.
+        load_diffmesh_weights(model, run_config['init'])
+        log.info('DiffMesh: starting from %s', run_config['init'])
     kw = dict(num_frames=model_cfg.num_frames, strides=tuple(data.get('strides', (1, 2, 3))),
               camera=camera, errors=errors)
     class_weights = parse_class_weights(data.get('motion_classes', ''))

@@ -30,6 +30,24 @@ def test_train_resume_and_load(tmp_path):
     assert DiffMesh.from_pretrained(ckpt).config == loaded.config
 
 
+def test_fine_tune_starts_from_init(tmp_path, monkeypatch):
+    """`init` loads the given weights before training (a fine-tune of the shipped model)."""
+    _, _, final = train_diffmesh.run(TINY, tmp_path / 'first')
+    seen = {}
+    fit = train_diffmesh.Trainer.fit
+
+    def spy(trainer):
+        seen['start'] = {k: v.clone() for k, v in trainer.module.state_dict().items()}
+        return fit(trainer)
+    monkeypatch.setattr(train_diffmesh.Trainer, 'fit', spy)
+    train_diffmesh.run(dict(TINY, init=str(final)), tmp_path / 'tuned')
+    start = DiffMesh.from_pretrained(final).state_dict()
+    for k, v in seen['start'].items():
+        np.testing.assert_array_equal(v.numpy(), start[k].numpy())
+    with pytest.raises(Exception):
+        train_diffmesh.run(dict(TINY, init=str(tmp_path / 'nothing')), tmp_path / 'bad')
+
+
 def test_config_errors(tmp_path):
     with pytest.raises(ValueError, match='data.errors'):
         train_diffmesh.run(dict(TINY, data=dict(TINY['data'], errors={'jitter': 1})),
