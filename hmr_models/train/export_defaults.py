@@ -67,19 +67,28 @@ def extract_lifter(dpmesh, dst):
                            'keypoint_lifter', extracted_from=str(dpmesh))
 
 
-def with_lifter(dpmesh, lifter, dst):
-    """A copy of the DPMesh checkpoint `dpmesh` at `dst` whose lifter is `lifter`'s."""
+def with_lifter(dpmesh, lifter, dst, share=1.0):
+    """A copy of the DPMesh checkpoint `dpmesh` at `dst` whose lifter is `lifter`'s.
+
+    share < 1 blends the weights: share * lifter + (1 - share) * the lifter inside `dpmesh`
+    (both fine-tuned from the same start, so the average is itself a good model: it keeps most
+    of a fine-tune's gains with less of what the fine-tune unlearnt).
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f'the lifter share must be in (0, 1], got {share}')
     from hmr_models.checkpoints import read_config, read_meta, read_weights, save_checkpoint
     state = dict(read_weights(dpmesh))
     new = read_weights(lifter)
     old = {k for k in state if k.startswith(LIFTER_PREFIX)}
     if old != {LIFTER_PREFIX + k for k in new}:
         raise ValueError(f'the lifter {lifter} does not match the one inside {dpmesh}')
-    state.update({LIFTER_PREFIX + k: v for k, v in new.items()})
+    state.update({LIFTER_PREFIX + k: share * v.float() + (1.0 - share)
+                  * state[LIFTER_PREFIX + k].float() for k, v in new.items()})
     cfg = read_config(dpmesh)
     cfg['keypoint_lifter']['scores'] = bool(read_config(lifter).get('scores', False))
     meta = {k: v for k, v in read_meta(dpmesh).items() if k not in ('format', 'version', 'tensors')}
-    return save_checkpoint(dst, cfg, state, 'dpmesh', **dict(meta, lifter_from=str(lifter)))
+    return save_checkpoint(dst, cfg, state, 'dpmesh',
+                           **dict(meta, lifter_from=str(lifter), lifter_share=share))
 
 
 def main(argv=None):
@@ -88,6 +97,8 @@ def main(argv=None):
     p.add_argument('--diffmesh', help='DiffMesh weights folder')
     p.add_argument('--lifter', help='keypoint lifter folder (train_lifter) to put into --dpmesh '
                    '(default: the bundled DPMesh)')
+    p.add_argument('--lifter-share', type=float, default=1.0,
+                   help="blend: this share of --lifter's weights, the rest the current lifter's")
     p.add_argument('--extract-lifter', metavar='DIR',
                    help="write the bundled DPMesh's lifter here and stop")
     p.add_argument('--out', default=str(ASSETS_DIR / 'weights'))
@@ -101,7 +112,8 @@ def main(argv=None):
     if args.lifter:
         import tempfile
         tmp = Path(tempfile.mkdtemp(prefix='dpmesh_lifter_'))
-        args.dpmesh = with_lifter(args.dpmesh or bundled, args.lifter, tmp / 'dpmesh')
+        args.dpmesh = with_lifter(args.dpmesh or bundled, args.lifter, tmp / 'dpmesh',
+                                  args.lifter_share)
     if args.dpmesh:
         err = export_dpmesh(args.dpmesh, out / 'dpmesh_compact')
         print(f'DPMesh -> {out / "dpmesh_compact"} (float16; max pose difference {err:.2e} rad)')

@@ -23,3 +23,24 @@ def test_export_writes_half_precision_checkpoints_that_load(tmp_path, capsys):
     model = DPMesh.from_pretrained(tmp_path / 'weights' / 'dpmesh_compact')
     assert next(model.parameters()).dtype == torch.float32
     DiffMesh.from_pretrained(tmp_path / 'weights' / 'diffmesh_compact')
+
+
+def test_lifter_extract_swap_and_blend(tmp_path):
+    """The bundled DPMesh's lifter comes out as a train_lifter checkpoint and goes back in,
+    whole or blended with the one inside."""
+    import pytest
+    from hmr_models.checkpoints import read_config, read_weights, save_checkpoint
+    bundled = export_defaults.ASSETS_DIR / 'weights' / 'dpmesh_compact'
+    lifter = export_defaults.extract_lifter(bundled, tmp_path / 'lifter')
+    inside = read_weights(bundled)
+    prefix = export_defaults.LIFTER_PREFIX
+    shifted = {k: v + 1.0 for k, v in read_weights(lifter).items()}
+    save_checkpoint(tmp_path / 'shifted', read_config(lifter), shifted, 'keypoint_lifter')
+    blended = read_weights(export_defaults.with_lifter(bundled, tmp_path / 'shifted',
+                                                       tmp_path / 'blend', share=0.25))
+    assert set(blended) == set(inside)
+    for k, v in inside.items():
+        expected = v.float() + 0.25 if k.startswith(prefix) else v.float()
+        torch.testing.assert_close(blended[k].float(), expected, atol=2e-3, rtol=1e-3)
+    with pytest.raises(ValueError, match='share'):
+        export_defaults.with_lifter(bundled, tmp_path / 'shifted', tmp_path / 'bad', share=0.0)
