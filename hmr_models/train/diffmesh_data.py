@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import torch
 
-from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class
+from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class_of
 from hmr_models.data.synth.camera import PersonCameraConfig
 from hmr_models.data.synth.estimator_noise import EstimatorNoiseConfig
 from hmr_models.data.synth.sequences import simulate_sequences
@@ -88,8 +88,7 @@ class WindowSampler:
             pose, trans = _at_fps(m, self.fps)
             if len(pose) >= need:
                 self.clips.append((pose, trans))
-                meta = getattr(m, 'meta', None) or {}
-                classes.append(motion_class(meta.get('collection', ''), meta))
+                classes.append(motion_class_of(getattr(m, 'meta', None)))
         if not self.clips:
             raise ValueError(f'no motion has the {need} frames a window needs at {self.fps} fps')
         lengths = np.array([len(p) for p, _ in self.clips], np.float64)

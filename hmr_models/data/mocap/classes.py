@@ -45,6 +45,12 @@ def motion_class(collection, labels):
     return 'standing_walking'    # cmu/ (walks, hops, playground) and anything unlabelled
 
 
+def motion_class_of(meta):
+    """The class of a loaded motion, from its `meta` (collection and labels)."""
+    meta = meta or {}
+    return motion_class(meta.get('collection', ''), meta)
+
+
 def parse_class_weights(spec):
     """'balanced' | 'training' | 'name=w,...' | '' -> {class: weight} or None (per clip).
 

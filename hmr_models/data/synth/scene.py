@@ -19,7 +19,7 @@ import torch
 
 from hmr_models.config import Config
 from hmr_models.data.mocap.augment import augment
-from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class
+from hmr_models.data.mocap.classes import clip_sampling_weights, motion_class_of
 from hmr_models.data.mocap.motion import SMPLMotion, smpl_forward_kinematics
 from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
     matrix_to_axis_angle
@@ -143,8 +143,7 @@ class MotionPool:
         self.provenance = provenance or [(m.meta.get('collection', ''),
                                           bool(m.meta.get('free', False)))
                                          for m in self.motions]
-        self.classes = [motion_class(m.meta.get('collection', ''), m.meta)
-                        for m in self.motions]
+        self.classes = [motion_class_of(m.meta) for m in self.motions]
         # Long clips, not too often (square root of the length); classes in the given shares.
         self.weights = clip_sampling_weights([len(m) for m in self.motions], self.classes,
                                              class_weights)
