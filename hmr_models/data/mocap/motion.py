@@ -80,12 +80,25 @@ def smpl_forward_kinematics(pose, trans, rest_joints):
         (joints (T, 24, 3), global rotations (T, 24, 3, 3)), float64.
     """
     rot = axis_angle_to_matrix(np.asarray(pose, np.float64).reshape(-1, 24, 3))
+    return smpl_joints_from_rotations(rot, rest_joints, trans)
+
+
+def smpl_joints_from_rotations(rot, rest_joints, trans=None):
+    """Joints and global rotations of local rotation matrices on a rest skeleton (numpy).
+
+    rot (..., 24, 3, 3) -> (joints (..., 24, 3), global rotations (..., 24, 3, 3));
+    `trans` (..., 3): smplx translation (None: zero).
+    """
+    rot = np.asarray(rot, np.float64)
+    shape = rot.shape[:-3]
     rest = np.asarray(rest_joints, np.float64)
     local_t = rest - np.where(SMPL24_PARENTS[:, None] >= 0, rest[SMPL24_PARENTS], 0.0)
-    local_t = np.broadcast_to(local_t, rot.shape[:2] + (3,)).copy()
-    local_t[:, 0] = rest[0] + np.asarray(trans, np.float64)
-    g_rot, joints = forward_kinematics_np(SMPL24_PARENTS, rot, local_t)
-    return joints, g_rot
+    local_t = np.broadcast_to(local_t, shape + (24, 3)).copy()
+    if trans is not None:
+        local_t[..., 0, :] += np.asarray(trans, np.float64)
+    g_rot, joints = forward_kinematics_np(SMPL24_PARENTS, rot.reshape((-1, 24, 3, 3)),
+                                          local_t.reshape((-1, 24, 3)))
+    return joints.reshape(shape + (24, 3)), g_rot.reshape(shape + (24, 3, 3))
 
 
 def resample(motion, fps=30.0, times=None, time_scale=1.0):

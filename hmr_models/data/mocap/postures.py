@@ -25,13 +25,12 @@ import math
 import numpy as np
 
 from hmr_models.fitting.refine import JOINT_LIMITS
-from hmr_models.geometry.kinematics import forward_kinematics_np
 from hmr_models.geometry.rotations_np import axis_angle_to_matrix, axis_rotation, \
     matrix_to_axis_angle, slerp_matrices
 from hmr_models.skeleton import SMPL24_NAMES, SMPL24_PARENTS
 
 from .augment import center_start, rotate_yaw
-from .motion import SMPLMotion, resample
+from .motion import SMPLMotion, resample, smpl_joints_from_rotations as _fk
 
 J = {n: i for i, n in enumerate(SMPL24_NAMES)}
 SIDES = ('left', 'right')
@@ -271,23 +270,6 @@ def _within_limits(joint, rot, rest_dir, bend, limits, margin=0.02):
     return _rodrigues(best.x)
 
 
-def _local_offsets(rest):
-    local = rest - np.where(SMPL24_PARENTS[:, None] >= 0, rest[SMPL24_PARENTS], 0.0)
-    local[0] = rest[0]
-    return local
-
-
-def _fk(rot, rest, trans=None):
-    """Joints (T, 24, 3) and global rotations (T, 24, 3, 3) of local rotations (T, 24, 3, 3)."""
-    local = np.broadcast_to(_local_offsets(rest), rot.shape[:-3] + (24, 3)).copy()
-    if trans is not None:
-        local[..., 0, :] += trans
-    shape = rot.shape[:-3]
-    g_rot, joints = forward_kinematics_np(SMPL24_PARENTS, rot.reshape((-1, 24, 3, 3)),
-                                          local.reshape((-1, 24, 3)))
-    return joints.reshape(shape + (24, 3)), g_rot.reshape(shape + (24, 3, 3))
-
-
 def _global_rotations(rot):
     """Global rotations (..., 24, 3, 3) of local ones (rotations only, no positions)."""
     out = np.empty_like(rot)
@@ -371,16 +353,7 @@ class _Pose:
 
     def fk(self):
         """Joints (24, 3) and global rotations (24, 3, 3) at zero translation."""
-        local = _local_offsets(self.rest)
-        g_rot = np.empty((24, 3, 3))
-        joints = np.empty((24, 3))
-        for j, p in enumerate(SMPL24_PARENTS):
-            if p < 0:
-                g_rot[j], joints[j] = self.rot[j], local[j]
-            else:
-                g_rot[j] = g_rot[p] @ self.rot[j]
-                joints[j] = joints[p] + g_rot[p] @ local[j]
-        return joints, g_rot
+        return _fk(self.rot, self.rest)
 
     def aim(self, joint, child, direction, hint, bend):
         """Point the bone joint -> child along a world direction, its hinge bending to hint."""
