@@ -51,7 +51,10 @@ from hmr_models.runtime import resolve_runtime  # noqa: E402
 CLIPS = {
     'sample': (REPO / 'media' / 'sample_sports2d.mp4',
                REPO / 'benchmarks' / 'bench_frontend_sample_people.json'),
-    'vtest': (Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi'),
+    # opencv-doc's copy, else the one scripts/fetch_eval_data.sh puts in data/real
+    'vtest': (next((p for p in (Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi'),
+                                REPO / 'data' / 'real' / 'opencv' / 'vtest.avi') if p.exists()),
+                   Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi')),
               REPO.parent / 'shared' / 'data' / 'vtest_people.json'),
 }
 BASELINE = 'mediapipe'

@@ -3,8 +3,10 @@
 For each clip, camera_source publishes it at a camera's rate (real-time mode: the node keeps the
 newest frame and drops the rest) and hmr_node processes what it can, for `--seconds` after the
 first result. Printed per run: input and output FPS, latency from the image's stamp to the
-result's arrival here (p50/p95/p99), frames dropped, people per frame, the node's per-stage
-median times, CPU % of each process and the node's peak RSS.
+per-frame result's arrival here (p50/p95/p99; /hmr_node/persons, published before the temporal
+stage) and to the smoothed result's (p50/p95; /hmr_node/persons_smoothed), frames dropped,
+people per frame, the node's per-stage median times, CPU % of each process and the node's peak
+RSS.
 
 `--compare REV` runs the same on another commit in the same session (its code checked out into
 a temporary worktree, run with this environment) and prints the ratios: on a shared machine the
@@ -50,9 +52,12 @@ class Observer:
         self.node = rclpy.create_node(f'bench_live_{os.getpid()}', context=self.context)
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self.results = []      # (arrival wall time, stamp wall time, people)
+        self.smoothed = []     # (arrival wall time, stamp wall time) of the DiffMesh stream
         self.diagnostics = {}
         self.node.create_subscription(SMPLPersonArray, '/hmr_node/persons', self._on_persons,
                                       reliable)
+        self.node.create_subscription(SMPLPersonArray, '/hmr_node/persons_smoothed',
+                                      self._on_smoothed, reliable)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, reliable)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -67,6 +72,9 @@ class Observer:
     def _on_persons(self, msg):
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         self.results.append((time.time(), stamp, len(msg.persons)))
+
+    def _on_smoothed(self, msg):
+        self.smoothed.append((time.time(), msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
 
     def _on_diag(self, msg):
         for status in msg.status:
@@ -137,13 +145,14 @@ def run(code, clip, args, label):
             time.sleep(0.2)
         time.sleep(args.settle)
         cpu0 = {n: cpu_seconds(p.pid) for n, p in (('node', node), ('source', source))}
-        first = len(observer.results)
+        first, first_smoothed = len(observer.results), len(observer.smoothed)
         t0 = time.monotonic()
         diag0 = dict(observer.diagnostics)
         time.sleep(args.seconds)
         elapsed = time.monotonic() - t0
         cpu1 = {n: cpu_seconds(p.pid) for n, p in (('node', node), ('source', source))}
         window = observer.results[first:]
+        smoothed = observer.smoothed[first_smoothed:]
         diag1 = dict(observer.diagnostics)
         rss = peak_rss_mb(node.pid)
     finally:
@@ -151,6 +160,7 @@ def run(code, clip, args, label):
         stop(node)
         observer.close()
     latency = np.array([(arrival - stamp) * 1e3 for arrival, stamp, _ in window])
+    smoothed = np.array([(arrival - stamp) * 1e3 for arrival, stamp in smoothed] or [np.nan])
     frames_in = int(diag1.get('frames_in', 0)) - int(diag0.get('frames_in', 0))
     done = int(diag1.get('processed', 0)) - int(diag0.get('processed', 0))
     return {
@@ -158,6 +168,7 @@ def run(code, clip, args, label):
         'in_fps': frames_in / elapsed, 'out_fps': len(window) / elapsed,
         'lat_p50': np.percentile(latency, 50), 'lat_p95': np.percentile(latency, 95),
         'lat_p99': np.percentile(latency, 99),
+        'smoothed_p50': np.percentile(smoothed, 50), 'smoothed_p95': np.percentile(smoothed, 95),
         'dropped_pct': 100.0 * (frames_in - done) / max(frames_in, 1),
         'people': float(np.median([n for _, _, n in window])),
         'cpu_node': 100.0 * (cpu1['node'] - cpu0['node']) / elapsed,
@@ -207,12 +218,14 @@ def checkout(rev):
 
 def report(rows):
     print(f"\n{'run':18} {'clip':22} {'in':>5} {'out':>5} {'p50':>6} {'p95':>6} {'p99':>6} "
-          f"{'drop%':>6} {'ppl':>4} {'cpu node':>8} {'cpu src':>7} {'rss MB':>7}")
+          f"{'drop%':>6} {'ppl':>4} {'cpu node':>8} {'cpu src':>7} {'rss MB':>7} "
+          f"{'smoothed p50/p95':>16}")
     for r in rows:
         print(f"{r['label'][:18]:18} {r['clip'][:22]:22} {r['in_fps']:5.1f} {r['out_fps']:5.1f} "
               f"{r['lat_p50']:6.0f} {r['lat_p95']:6.0f} {r['lat_p99']:6.0f} "
               f"{r['dropped_pct']:6.1f} {r['people']:4.0f} {r['cpu_node']:7.0f}% "
-              f"{r['cpu_source']:6.0f}% {r['rss_node_mb']:7.0f}")
+              f"{r['cpu_source']:6.0f}% {r['rss_node_mb']:7.0f} "
+              f"{r['smoothed_p50']:9.0f} / {r['smoothed_p95']:4.0f}")
     print('\nper-stage medians (ms, from the node\'s diagnostics):')
     for r in rows:
         stages = ', '.join(f'{k} {r["stages"][k]:.1f}' for k in STAGES if k in r['stages'])

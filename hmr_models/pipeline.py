@@ -92,10 +92,12 @@ class FrameResult:
     timings_ms: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)
     delayed: list = field(default_factory=list)   # DelayedFrame of earlier frames
+    stamp: float = 0.0        # the frame's time (seconds)
 
 
 _COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
-            'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside', 'guided_kept')
+            'candidates_skipped', 'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside',
+            'guided_kept')
 # Delayed estimates are matched to the frame they belong to by stamp, within this tolerance.
 _STAMP_MATCH_S = 1e-3
 
@@ -110,7 +112,9 @@ class HMRPipeline:
 
     `process` runs everything; `process_front` + `process_bodies` are its two halves, so a
     caller can overlap the front-end of one frame with the mesh stages of the previous one
-    (each half must be called from one thread at a time, in frame order).
+    (each half must be called from one thread at a time, in frame order); `process_bodies` is
+    `process_mesh` then `process_temporal`, so the per-frame result can go out before the
+    temporal stage.
     """
 
     def __init__(self, config: PipelineConfig, frontend=None, mesh=None, temporal=None):
@@ -145,30 +149,45 @@ class HMRPipeline:
 
     def process_bodies(self, image_rgb, camera, front):
         """Per-frame meshes and the temporal stage for the people `process_front` found."""
-        people, stamp = front.people, front.stamp
+        return self.process_temporal(self.process_mesh(image_rgb, camera, front), camera)
+
+    def process_mesh(self, image_rgb, camera, front):
+        """Per-frame meshes (DPMesh) of `front`'s people: a FrameResult without `smoothed`.
+
+        The first half of `process_bodies`: a caller can publish the per-frame people before
+        `process_temporal` smooths them (the per-frame result then does not wait for DiffMesh).
+        """
+        people = front.people
         timings, counters = dict(front.timings_ms), dict(front.counters)
         t0 = time.perf_counter()
-        bodies = smoothed = None
-        delayed = []
+        bodies = None
         if self.mesh is not None and len(people):
             bodies = self.mesh.predict(image_rgb, people, camera)
             timings['mesh'] = (time.perf_counter() - t0) * 1e3
             timings.update({f'mesh_{k}': v for k, v in
                             getattr(self.mesh, 'last_timings_ms', {}).items()})
+        timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3
+        return FrameResult(people, bodies, None, timings, counters, stamp=front.stamp)
+
+    def process_temporal(self, result, camera):
+        """The temporal stage on `process_mesh`'s result (in place; returned for chaining)."""
+        people, bodies, stamp = result.people, result.bodies, result.stamp
+        timings = result.timings_ms
         if self.temporal is not None and bodies is not None:
-            t2 = time.perf_counter()
+            t0 = time.perf_counter()
             if self._recent is not None:
                 self._recent.append((stamp, people))
                 step = self.temporal.step(stamp, people.track_ids, bodies, people, camera)
-                smoothed = step.current
-                delayed = self._delayed_frames(step.delayed)
+                result.smoothed = step.current
+                result.delayed = self._delayed_frames(step.delayed)
             else:
-                smoothed = self.temporal.update(stamp, people.track_ids, bodies, people, camera)
-            timings['temporal'] = (time.perf_counter() - t2) * 1e3
+                result.smoothed = self.temporal.update(stamp, people.track_ids, bodies, people,
+                                                       camera)
+            timings['temporal'] = (time.perf_counter() - t0) * 1e3
+            timings['total'] += timings['temporal']
             if getattr(self.temporal, 'last_refine_ms', 0.0):
                 timings['temporal_refine'] = self.temporal.last_refine_ms
-        timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3
-        return FrameResult(people, bodies, smoothed, timings, counters, delayed)
+        return result
 
     def _delayed_frames(self, delayed):
         """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame."""

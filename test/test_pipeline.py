@@ -92,12 +92,17 @@ def test_missing_weights_name_the_parameter(tmp_path):
 
 
 def test_halves_give_what_process_gives(checkpoints, frames):
-    """process_front + process_bodies (the node's two threads) == process, frame by frame."""
+    """process_front, process_mesh, process_temporal (the node's steps) == process."""
     whole, halves = build(checkpoints), build(checkpoints)
     for i, frame in enumerate(frames[:6]):
         a = whole.process(frame, 5.0 + i / 30, None)
         front = halves.process_front(frame, 5.0 + i / 30)
-        b = halves.process_bodies(frame, None, front)
+        b = halves.process_mesh(frame, None, front)
+        assert b.smoothed is None and b.stamp == front.stamp
+        per_frame = None if b.bodies is None else b.bodies.pose.copy()
+        assert halves.process_temporal(b, None) is b
+        if per_frame is not None:   # the temporal stage leaves the per-frame result as it was
+            np.testing.assert_array_equal(b.bodies.pose, per_frame)
         np.testing.assert_array_equal(a.people.track_ids, b.people.track_ids)
         if a.bodies is not None:
             np.testing.assert_allclose(a.bodies.pose, b.bodies.pose, atol=1e-6)

@@ -268,6 +268,7 @@ class StreamingSmoother:
             fit = self.refiner.refine(
                 out.pose[idx], out.betas[idx], out.translation[idx], people.keypoints[idx],
                 people.keypoint_scores[idx], people.boxes[idx], camera,
+                iterations=self.refiner.config.refine_smoothed_iterations,
                 keypoint_sigma=self.refiner.config.refine_smoothed_keypoint_sigma)
             out.pose[idx], out.betas[idx], out.translation[idx] = \
                 fit.pose, fit.betas, fit.translation

@@ -29,9 +29,10 @@ class MeshConfig(Config):
                 'the bundled open body'})
     keypoint_threshold: float = field(default=0.2, metadata={
         'help': 'front-end keypoints below this score are given to DPMesh as missing'})
-    # 3: a third of the image part's cost, same SynthOcc accuracy even at 9 and 15
-    # (benchmarks/eval_synthocc_sequences.py --image-correction-interval; docs/RESULTS.md)
-    image_correction_interval: int = field(default=3, metadata={
+    # 30: the compact image part then costs ~1/30 of itself per person; real footage scored
+    # the same to 0.1 mm at 1, 3, 9 and 30 (benchmarks/eval_real.py --variant, 2026-12-04),
+    # SynthOcc the same at 1 to 15 (eval_synthocc_sequences.py; docs/RESULTS.md)
+    image_correction_interval: int = field(default=30, metadata={
         'help': 'lifted models: a tracked person gets the image part (diffusion backbone) '
                 'every this many frames and reuses its corrections in between (the keypoint '
                 'lifter runs every frame); 1 = every frame'})

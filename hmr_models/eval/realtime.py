@@ -4,7 +4,8 @@ A source thread offers frames at a fixed rate; the newest frame wins (a frame no
 before the next one arrives is dropped and counted), as in hmr_node, with the node's own
 hand-offs and pacing (hmr_models.pacing). Pipelined, one worker runs the front-end and a second
 the mesh stages of the frame before; in lockstep one worker runs both. Latency is from a
-frame's arrival to its result: what a user of the node sees.
+frame's arrival to its per-frame result (published before the temporal stage, as the node does),
+and to its smoothed result: what a user of the node sees.
 """
 from dataclasses import dataclass, field
 import statistics
@@ -28,8 +29,9 @@ class Replay:
 def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=True):
     """Offer `frames` (looped) at `rate` Hz for `seconds` to an HMRPipeline; return a Replay.
 
-    `pipe` needs process_front(image, stamp) and process_bodies(image, camera, front), called
-    each from one thread, in frame order (as HMRPipeline documents). `pace`: pipelined, the
+    `pipe` needs process_front(image, stamp), process_mesh(image, camera, front) and
+    process_temporal(result, camera), called each from one thread, in frame order (as
+    HMRPipeline documents). `pace`: pipelined, the
     front-end starts just in time for the mesh stage (hmr_node's `pace_frontend`).
     """
     intake, handoff = LatestSlot(), LatestSlot(replace=False)
@@ -52,10 +54,14 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
         intake.close()
 
     def finish(k, arrived, image, front):
-        result = pipe.process_bodies(image, camera, front)
+        # As hmr_node: the per-frame result is out before the temporal stage runs.
+        result = pipe.process_mesh(image, camera, front)
+        latency = 1e3 * (time.perf_counter() - arrived)
+        pipe.process_temporal(result, camera)
         replay.records.append({
-            'frame': k, 'latency_ms': 1e3 * (time.perf_counter() - arrived),
-            'done': time.perf_counter(), 'people': len(result.people),
+            'frame': k, 'latency_ms': latency, 'done': time.perf_counter(),
+            'smoothed_latency_ms': 1e3 * (time.perf_counter() - arrived),
+            'people': len(result.people),
             **{f't_{name}': v for name, v in result.timings_ms.items()}})
 
     def front_worker():
@@ -107,12 +113,14 @@ def summarise(replay, settle=5):
     span = rows[-1]['done'] - rows[0]['done']
     fps = (len(rows) - 1) / span if span > 0 else float('nan')
     lat = np.array([r['latency_ms'] for r in rows])
+    smoothed = np.percentile([r['smoothed_latency_ms'] for r in rows], [50, 95])
     people = np.mean([r['people'] for r in rows])
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
     stages = sorted({k for r in rows for k in r if k.startswith('t_')})
     medians = ', '.join(f"{k[2:]} {statistics.median([r[k] for r in rows if k in r]):.1f}"
                         for k in stages)
     return (f'frames offered {replay.offered}, results {len(replay.records)} ({settle} warm-up), '
-            f'FPS out {fps:.1f}, latency ms p50 {p50:.0f} p95 {p95:.0f} p99 {p99:.0f}, dropped '
+            f'FPS out {fps:.1f}, latency ms p50 {p50:.0f} p95 {p95:.0f} p99 {p99:.0f} '
+            f'(smoothed p50 {smoothed[0]:.0f} p95 {smoothed[1]:.0f}), dropped '
             f'{replay.dropped_at_intake}, people per frame {people:.1f}\n'
             f'stage medians ms: {medians}')

@@ -101,6 +101,9 @@ class RefineConfig(Config):
     refine_smoothed: bool = field(default=True, metadata={
         'help': "also fit DiffMesh's newest frame to the current keypoints (~/persons_smoothed "
                 'stays on the body)'})
+    refine_smoothed_iterations: int = field(default=4, metadata={
+        'help': "refine_iterations for DiffMesh's newest frame (it starts from the smoothed "
+                'per-frame fits, so fewer steps may do; 0 = refine_smoothed false)'})
     refine_min_score: float = field(default=0.5, metadata={
         'help': 'keypoints scored below this do not pull the mesh'})
     refine_keypoint_sigma: float = field(default=0.1, metadata={
@@ -128,8 +131,10 @@ class RefineConfig(Config):
         'help': 'people with fewer confident keypoints keep the network estimate'})
 
     def validate(self):
-        if isinstance(self.refine_iterations, bool) or self.refine_iterations < 0:
-            raise ValueError(f'refine_iterations must be >= 0, got {self.refine_iterations}')
+        for name in ('refine_iterations', 'refine_smoothed_iterations'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or value < 0:
+                raise ValueError(f'{name} must be >= 0, got {value}')
         if not 0.0 <= self.refine_min_score <= 1.0:
             raise ValueError(f'refine_min_score must be in [0, 1], got {self.refine_min_score}')
         for name in ('refine_keypoint_sigma', 'refine_smoothed_keypoint_sigma',

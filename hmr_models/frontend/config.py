@@ -75,6 +75,12 @@ class FrontEndConfig(Config):
                 'the boxes where the tracker expects its people (new people appear at the next '
                 'detector image). vtest.avi, 1 thread: 2 keeps recall at 94.7 % and takes the '
                 'front-end 108 -> 60 ms.'})
+    candidate_retry_s: float = field(default=1.0, metadata={
+        'help': 'A weak candidate box that gave no new person (too little keypoint evidence, '
+                'or the keypoints of someone already found) is not tried again where it was '
+                '(IoU >= 0.6) for this long: a background object the detector half-believes '
+                'then costs the keypoint model once, not on every detector image. 0 = try '
+                'every time.'})
     max_people: int = field(default=10, metadata={
         'help': 'people kept per image (the rest dropped and counted)'})
     people_priority: str = field(default='score', metadata={
@@ -133,6 +139,7 @@ class FrontEndConfig(Config):
         _check_range(self, 'track_max_age_s', 0.0, 3600.0)
         _check_range(self, 'track_reassociation_radius', 0.0, 100.0)
         _check_range(self, 'track_guided_max_s', 0.0, 3600.0)
+        _check_range(self, 'candidate_retry_s', 0.0, 3600.0)
         for name, low in (('max_people', 1), ('track_min_hits', 1), ('keypoint_workers', 0),
                           ('detector_interval', 1), ('detector_input_size', 64)):
             value = getattr(self, name)

@@ -22,6 +22,7 @@ _WARN_EVERY_S = 10.0
 TORSO = (5, 6, 11, 12)                    # COCO-17 shoulders and hips
 LIMBS = (7, 8, 9, 10, 13, 14, 15, 16)     # elbows, wrists, knees, ankles
 _GUIDE_MAX_OVERLAP = 0.3   # a predicted box overlapping a detection this much is that detection
+_FAILED_SAME_PLACE = 0.6   # a weak candidate overlapping a failed one this much is that one again
 
 
 @dataclass
@@ -37,6 +38,7 @@ class FrontEndStats:
     capped: int = 0                # beyond max_people
     low_score_dropped: int = 0     # too little keypoint evidence (mean score or body evidence)
     duplicates_dropped: int = 0    # same person twice (keypoint similarity)
+    candidates_skipped: int = 0    # weak candidates where one failed recently (candidate_retry_s)
     keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
     keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
     people: int = 0                # people returned
@@ -116,6 +118,8 @@ class PersonFrontEnd:
                 input_size=self.config.detector_input_size)
         self._images = 0   # images processed with tracking (for detector_interval)
         self.tracker = Tracker(self.config)
+        # Weak candidates whose keypoints failed: boxes (M, 4) and stamps (M,) (process only).
+        self._failed_boxes, self._failed_stamps = np.zeros((0, 4), np.float32), np.zeros(0)
         self.last_stats = FrontEndStats()
         self.totals = FrontEndStats()
         self._last_warning = -float('inf')
@@ -129,7 +133,7 @@ class PersonFrontEnd:
         'min_person_height_px', 'track_iou_weight', 'track_keypoint_weight',
         'track_match_threshold', 'track_min_hits', 'track_max_age_s',
         'track_reassociation_radius', 'track_velocity_smoothing', 'track_guided_max_s',
-        'detector_interval', 'detector_input_size')
+        'detector_interval', 'detector_input_size', 'candidate_retry_s')
 
     def update_config(self, **changes):
         """Change live settings (LIVE_PARAMETERS); raises ValueError and keeps the old ones."""
@@ -179,7 +183,8 @@ class PersonFrontEnd:
         if not skip and cfg.track_guided_max_s > 0 and self.backend.needs_boxes:
             guide = self.tracker.guide(float(stamp), cfg.track_guided_max_s)
         self._images += 1
-        people, guided = self._detect(image_rgb, guide, run_detector=not skip)
+        people, guided = self._detect(image_rgb, guide, run_detector=not skip,
+                                      stamp=float(stamp))
         t0 = time.perf_counter()
         people = self.tracker.update(people, stamp, guided)
         dt = (time.perf_counter() - t0) * 1e3
@@ -187,11 +192,12 @@ class PersonFrontEnd:
         self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
         return people
 
-    def _detect(self, image_rgb, guide=None, run_detector=True):
+    def _detect(self, image_rgb, guide=None, run_detector=True, stamp=None):
         """(People, guided (N,) bool); guide = Tracker.guide() output or None.
 
         Without `run_detector` (detector_interval) the guide's boxes are the only candidates,
         and they need the keypoint evidence of a confident detection, not of a weak candidate.
+        With a `stamp` (a stream), weak candidates where one failed recently are skipped.
         """
         image_rgb = check_image(image_rgb)
         cfg = self.config
@@ -229,6 +235,12 @@ class PersonFrontEnd:
         stats.capped = max(0, keep.size - cfg.max_people)
         keep = keep[:cfg.max_people]
         boxes, scores = boxes[keep], scores[keep]
+        weak = scores < cfg.detector_score_threshold
+        remember = stamp is not None and self.detector is not None and cfg.candidate_retry_s > 0
+        if remember and weak.any():
+            again = weak & self._failed_here(boxes, stamp)
+            stats.candidates_skipped = int(again.sum())
+            boxes, scores, weak = boxes[~again], scores[~again], weak[~again]
         boxes, scores, guided, guide_kps = self._add_guided(boxes, scores, guide, w, h, stats)
 
         t2 = time.perf_counter()
@@ -247,6 +259,7 @@ class PersonFrontEnd:
             needed = np.full(len(scores), cfg.min_mean_keypoint_score)
         confident = (kp_scores.mean(1) >= needed) & body_evidence(kp_scores, cfg)
         stats.low_score_dropped = int((~confident).sum())
+        candidates = boxes[:len(weak)][weak]      # before _correct_guided moves guided boxes
         if guided.any():
             boxes, scores = self._correct_guided(boxes, scores, guided, kps, kp_scores, guide_kps)
             boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
@@ -256,6 +269,12 @@ class PersonFrontEnd:
                         track_ids=np.full(int(confident.sum()), -1, np.int64))
         people, guided = self._drop_duplicates(people, guided[confident], stats)
         stats.guided_kept = int(guided.sum())
+        if remember and run_detector and len(candidates):
+            # failed: too little evidence, or the keypoints of someone already found
+            kept = (candidates[:, None] == people.boxes[None]).all(-1).any(1)
+            self._failed_boxes = np.concatenate([self._failed_boxes, candidates[~kept]])
+            self._failed_stamps = np.concatenate([self._failed_stamps,
+                                                  np.full(int((~kept).sum()), stamp)])
         t4 = time.perf_counter()
 
         stats.people = len(people)
@@ -268,6 +287,19 @@ class PersonFrontEnd:
         self.last_stats = stats
         self.totals.add(stats)
         return people, guided
+
+    def _failed_here(self, boxes, stamp):
+        """(N,) bool: a weak candidate failed at this box less than candidate_retry_s ago.
+
+        Forgets older failures (and any from the future: a looped or restarted stream).
+        """
+        age = stamp - self._failed_stamps
+        recent = (age >= 0) & (age < self.config.candidate_retry_s)
+        self._failed_boxes, self._failed_stamps = self._failed_boxes[recent], \
+            self._failed_stamps[recent]
+        if not recent.any():
+            return np.zeros(len(boxes), bool)
+        return box_iou(boxes, self._failed_boxes).max(1) >= _FAILED_SAME_PLACE
 
     def _add_guided(self, boxes, scores, guide, w, h, stats):
         """Append the tracker's predicted boxes that no detection covers.

@@ -290,3 +290,13 @@ def test_newest_frame_is_fitted_to_the_current_keypoints(tiny_model, test_body):
     np.testing.assert_allclose(c.update(0.0, people.track_ids, est, people).pose, a.pose,
                                atol=1e-6)
     assert c.last_refine_ms == 0.0
+    # refine_smoothed_iterations sets the steps of this fit: 0 leaves DiffMesh's answer, one
+    # step goes part of the way
+    steps = {}
+    for n in (0, 1):
+        cfg = RefineConfig(refine_keypoint_sigma=0.03, refine_smoothed_iterations=n)
+        s = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body,
+                              refiner=KeypointRefiner(test_body, cfg))
+        steps[n] = err(s.update(0.0, people.track_ids, est, people, camera))
+    assert steps[0] == pytest.approx(err(a), rel=1e-4)
+    assert err(b) <= steps[1] < steps[0]

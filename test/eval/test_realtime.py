@@ -17,8 +17,8 @@ class _Result:
 class SlowStages:
     """Stands in for HMRPipeline's two halves with fixed costs (the harness is under test)."""
 
-    def __init__(self, front_s, mesh_s):
-        self.front_s, self.mesh_s = front_s, mesh_s
+    def __init__(self, front_s, mesh_s, temporal_s=0.0):
+        self.front_s, self.mesh_s, self.temporal_s = front_s, mesh_s, temporal_s
         self.fronts = []
 
     def process_front(self, image, stamp):
@@ -26,9 +26,14 @@ class SlowStages:
         self.fronts.append(stamp)
         return image
 
-    def process_bodies(self, image, camera, front):
+    def process_mesh(self, image, camera, front):
         time.sleep(self.mesh_s)
         return _Result(people=[0, 1], timings_ms={'mesh': 1e3 * self.mesh_s})
+
+    def process_temporal(self, result, camera):
+        time.sleep(self.temporal_s)
+        result.timings_ms['temporal'] = 1e3 * self.temporal_s
+        return result
 
 
 def test_the_intake_keeps_the_newest_and_returns_the_replaced():
@@ -80,6 +85,17 @@ def test_a_slow_mesh_stage_drops_frames_and_every_frame_is_accounted_for():
     assert frames_out == sorted(frames_out)           # in order
     text = summarise(replay, settle=1)
     assert 'FPS out' in text and 'people per frame 2.0' in text and 'mesh 50' in text
+
+
+def test_the_per_frame_result_does_not_wait_for_the_temporal_stage():
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 5
+    stages = SlowStages(front_s=0.001, mesh_s=0.02, temporal_s=0.08)
+    replay = replay_at_rate(stages, frames, None, rate=20.0, seconds=1.5, pipelined=True)
+    assert len(replay.records) >= 3
+    for r in replay.records:
+        # the smoothed result comes a whole temporal stage after the per-frame one
+        assert r['smoothed_latency_ms'] - r['latency_ms'] >= 80.0
+    assert 'smoothed p50' in summarise(replay, settle=1)
 
 
 def test_pacing_takes_the_wait_out_of_the_latency_at_the_same_rate():

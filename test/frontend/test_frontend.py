@@ -14,7 +14,7 @@ from .conftest import SAMPLE_PEOPLE, find_person
 def accounted(stats):
     """Every candidate box ends up returned or in exactly one drop counter."""
     dropped = (stats.invalid_boxes + stats.tiny_dropped + stats.capped + stats.low_score_dropped
-               + stats.duplicates_dropped)
+               + stats.duplicates_dropped + stats.candidates_skipped)
     return stats.detected + stats.guided == dropped + stats.people
 
 
@@ -213,6 +213,61 @@ def test_detector_every_third_image_keeps_the_people_tracked(runtime):
     assert len(set(third.process(frames[83], 1.0).track_ids.tolist())) >= 2
     assert sum(ran) <= len(ran) // 3 + 2, ran   # the detector ran on about a third
     assert third.totals.guided_kept > 0
+
+
+class WithWeakBox:
+    """The real detector's boxes plus a weak one (score 0.25) where the image is empty."""
+
+    def __init__(self, detector, box):
+        self.detector, self.box = detector, np.asarray(box, np.float32)
+
+    def detect(self, image):
+        boxes, scores = self.detector.detect(image)
+        return (np.concatenate([boxes, self.box[None]]),
+                np.concatenate([scores, np.float32([0.25])]))
+
+
+class CountingBoxes:
+    """The real keypoint backend, counting the boxes it is given."""
+
+    def __init__(self, backend):
+        self.backend, self.boxes = backend, 0
+        self.needs_boxes, self.name = backend.needs_boxes, backend.name
+
+    def estimate(self, image, boxes):
+        self.boxes += len(boxes)
+        return self.backend.estimate(image, boxes)
+
+    def close(self):
+        self.backend.close()
+
+
+@pytest.mark.parametrize('retry_s', [1.0, 0.0])
+def test_a_failed_weak_candidate_is_not_retried_at_once(runtime, sample_frames, retry_s):
+    """A weak box whose keypoints failed costs the keypoint model once per candidate_retry_s
+    (at the same place); the people found are the same; 0 = retried on every image."""
+    frame = sample_frames[75].copy()
+    frame[:200, :200] = 128                                   # an empty corner
+    front = PersonFrontEnd(FrontEndConfig(candidate_retry_s=retry_s, detector_interval=1),
+                           runtime)
+    front.detector = WithWeakBox(front.detector, [20, 20, 120, 190])
+    front.backend = CountingBoxes(front.backend)
+    skipped, calls, people = [], [], []
+    for stamp in (0.0, 0.1, 0.2, 1.5):
+        before = front.backend.boxes
+        found = front.process(frame, stamp)
+        stats = front.last_stats
+        assert accounted(stats)
+        skipped.append(stats.candidates_skipped)
+        calls.append(front.backend.boxes - before)
+        people.append(len(found))
+    assert len(set(people)) == 1 and people[0] >= 2
+    if retry_s:
+        # the weak box (and any weak duplicate of a person) skipped; tried again after 1 s
+        assert skipped[0] == skipped[3] == 0 and skipped[1] == skipped[2] >= 1
+        assert calls[1] == calls[2] == calls[0] - skipped[1] and calls[3] == calls[0]
+    else:
+        assert skipped == [0, 0, 0, 0] and len(set(calls)) == 1
 
 
 def test_keypoint_workers_follow_the_thread_budget():
