@@ -35,7 +35,8 @@ class MeshConfig(Config):
     image_correction_interval: int = field(default=30, metadata={
         'help': 'lifted models: a tracked person gets the image part (diffusion backbone) '
                 'every this many frames and reuses its corrections in between (the keypoint '
-                'lifter runs every frame); 1 = every frame'})
+                'lifter runs every frame); at most max(1, ceil(people / this)) image passes '
+                'per frame, new tracks first; 1 = everybody every frame'})
 
     def validate(self):
         if not 0.0 <= self.keypoint_threshold <= 1.0:

@@ -169,16 +169,19 @@ class DPMeshPredictor:
         out.rotmats = None       # stale: the refined pose is in `pose`
 
     def _lifted_output(self, track_ids, images, kp_t, ok_t, sc_t, cams):
-        """Lifter estimate + image corrections; tracked people reuse recent corrections.
+        """Lifter estimate + image corrections, the image part for a bounded share of people.
 
-        With image_correction_interval k > 1, each frame runs the image part for the untracked
-        and new people, for the tracked people whose corrections are k frames old, and for the
-        oldest others up to an even share of n / k per frame (spread over frames, so one
-        tracked person gets it every k-th frame, not every frame); the keypoint lifter runs
-        for everybody every frame.
+        With image_correction_interval k > 1, the keypoint lifter runs for everybody every
+        frame, the image part for n / k people per frame on average (spread over frames: one
+        person alone gets it every k-th frame), and never for more than max(1, ceil(n / k)) in
+        one frame, so a crowd or a burst of new people does not make one frame slow. Who gets
+        it: new tracks first, then the tracks with the oldest corrections, then untracked people
+        (they cannot reuse it). The others reuse their track's latest corrections; a person
+        without any yet has the lifter's estimate (zero corrections) until their turn.
         """
         self._frame += 1
-        fresh = self._needs_image(np.asarray(track_ids, np.int64))
+        track_ids = np.asarray(track_ids, np.int64)
+        fresh = self._needs_image(track_ids)
         idx_f, idx_r = np.nonzero(fresh)[0], np.nonzero(~fresh)[0]
         parts = []
         if idx_f.size:
@@ -193,10 +196,15 @@ class DPMeshPredictor:
         if idx_r.size:
             sel = torch.as_tensor(idx_r, device=images.device)
             lifted = self.network.lifted(kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
-            cached = [self._corrections[int(track_ids[i])] for i in idx_r]
-            for entry in cached:
-                entry[2] = self._frame
-            corr = {k: torch.cat([e[0][k] for e in cached]) for k in cached[0][0]}
+            rows = []
+            for j, i in enumerate(idx_r):
+                entry = self._corrections.get(int(track_ids[i]))
+                if entry is None:                  # no image pass yet: the lifter alone
+                    rows.append({k: torch.zeros_like(v[j:j + 1]) for k, v in lifted.items()})
+                else:
+                    entry[2] = self._frame
+                    rows.append(entry[0])
+            corr = {k: torch.cat([r[k] for r in rows]) for k in _LIFTED}
             parts.append((idx_r, lifted, corr))
         order = np.argsort(np.concatenate([p[0] for p in parts]))
         index = torch.as_tensor(order, device=images.device)
@@ -207,26 +215,26 @@ class DPMeshPredictor:
 
     def _needs_image(self, track_ids):
         """(N,) bool: who gets the image part this frame (see _lifted_output)."""
-        k = self.image_correction_interval
-        fresh = np.ones(len(track_ids), bool)
+        k, n = self.image_correction_interval, len(track_ids)
         if k <= 1:
-            return fresh
+            return np.ones(n, bool)
+        # Priority by the age of the person's corrections (frames): new tracks first (inf),
+        # untracked people and repeats of an id in this frame last (-1).
+        age = np.full(n, -1.0)
         seen = set()
-        cached = []
-        for i, tid in enumerate(track_ids):
-            if tid >= 0 and tid in self._corrections and tid not in seen:
-                cached.append(i)
+        for i, tid in enumerate(track_ids.tolist()):
+            if tid >= 0 and tid not in seen:
+                entry = self._corrections.get(tid)
+                age[i] = np.inf if entry is None else self._frame - entry[1]
             seen.add(tid)
-        if cached:
-            age = np.array([self._frame - self._corrections[int(track_ids[i])][1]
-                            for i in cached])
-            # n / k refreshes per frame on average, spread evenly (n = 1, k = 3: 0, 0, 1, ...)
-            n, f = len(cached), self._frame
-            share = (f * n) // k - ((f - 1) * n) // k
-            oldest = np.argsort(-age, kind='stable')[:share]
-            refresh = set(oldest.tolist()) | set(np.nonzero(age >= k)[0].tolist())
-            for j, i in enumerate(cached):
-                fresh[i] = j in refresh
+        # n / k per frame on average, spread evenly (n = 1, k = 3: 0, 0, 1, ...); at least one
+        # when a new track waits
+        f = self._frame
+        share = (f * n) // k - ((f - 1) * n) // k
+        if np.isinf(age).any():
+            share = max(share, 1)
+        fresh = np.zeros(n, bool)
+        fresh[np.argsort(-age, kind='stable')[:share]] = True
         return fresh
 
     def _forget_old_tracks(self, frames=30):
