@@ -31,8 +31,8 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
 
     `pipe` needs process_front(image, stamp), process_mesh(image, camera, front) and
     process_temporal(result, camera), called each from one thread, in frame order (as
-    HMRPipeline documents). `pace`: pipelined, the
-    front-end starts just in time for the mesh stage (hmr_node's `pace_frontend`).
+    HMRPipeline documents). `pace`: pipelined, the front-end starts just in time for the mesh
+    stage (hmr_node's `pace_frontend`).
     """
     intake, handoff = LatestSlot(), LatestSlot(replace=False)
     pacer = FrontEndPacer() if pipelined and pace else None

@@ -269,7 +269,7 @@ class PersonFrontEnd:
                         track_ids=np.full(int(confident.sum()), -1, np.int64))
         people, guided = self._drop_duplicates(people, guided[confident], stats)
         stats.guided_kept = int(guided.sum())
-        if remember and run_detector and len(candidates):
+        if remember and len(candidates):
             # failed: too little evidence, or the keypoints of someone already found
             kept = (candidates[:, None] == people.boxes[None]).all(-1).any(1)
             self._failed_boxes = np.concatenate([self._failed_boxes, candidates[~kept]])
