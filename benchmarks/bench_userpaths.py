@@ -81,11 +81,12 @@ class Listener:
                                               time.monotonic()), qos)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self):
-        while self.context.ok():
+        while not self._stop.is_set():
             self.executor.spin_once(timeout_sec=0.1)
 
     def rates(self, since, until):
@@ -94,8 +95,10 @@ class Listener:
 
     def close(self):
         import rclpy
-        rclpy.shutdown(context=self.context)
+        # stop spinning before the context goes: spin_once on a shut-down context raises
+        self._stop.set()
         self._thread.join(timeout=5)
+        rclpy.shutdown(context=self.context)
 
 
 def video_file(work, timeout):
