@@ -15,6 +15,7 @@ ratios of one run are the evidence, the absolute figures context.
     .venv/bin/python benchmarks/bench_live.py --seconds 40
     .venv/bin/python benchmarks/bench_live.py --clip vtest.avi --compare HEAD~3
     .venv/bin/python benchmarks/bench_live.py --set pipelining:=false --set backend:=torch
+    .venv/bin/python benchmarks/bench_live.py --view    # markers, overlay, debug image too
 """
 import argparse
 import os
@@ -40,7 +41,7 @@ STAGES = ('decode', 'frontend_detector', 'frontend_keypoints', 'frontend_trackin
 class Observer:
     """Subscribes to the node's results and diagnostics (in this process, its own domain)."""
 
-    def __init__(self):
+    def __init__(self, view=False):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -59,6 +60,19 @@ class Observer:
         self.node.create_subscription(SMPLPersonArray, '/hmr_node/persons_smoothed',
                                       self._on_smoothed, reliable)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, reliable)
+        self.viewed = {}       # display topic -> arrival times (--view)
+        if view:
+            from sensor_msgs.msg import Image
+            from visualization_msgs.msg import MarkerArray
+            # As RViz would: every display output, taken as bytes (RViz decodes in C++, so
+            # decoding them in Python here would charge the machine more than RViz does).
+            for topic, msg_type in (('/hmr_node/markers', MarkerArray),
+                                    ('/hmr_node/overlay', Image),
+                                    ('/hmr_node/debug_image', Image)):
+                self.viewed[topic] = []
+                self.node.create_subscription(
+                    msg_type, topic, lambda _, times=self.viewed[topic]: times.append(time.time()),
+                    QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE), raw=True)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._stop = threading.Event()
@@ -127,7 +141,7 @@ def run(code, clip, args, label):
     env['PYTHONPATH'] = str(code)
     params_file = Path(code) / 'config' / 'hmr.yaml'
     logs = Path(tempfile.mkdtemp(prefix='bench_live_'))
-    observer = Observer()
+    observer = Observer(view=args.view)
     node_params = ['--params-file', str(params_file), '-p', 'image_topic:=/camera/image_raw']
     for item in args.set:
         node_params += ['-p', item]
@@ -146,6 +160,7 @@ def run(code, clip, args, label):
         time.sleep(args.settle)
         cpu0 = {n: cpu_seconds(p.pid) for n, p in (('node', node), ('source', source))}
         first, first_smoothed = len(observer.results), len(observer.smoothed)
+        first_viewed = {topic: len(times) for topic, times in observer.viewed.items()}
         t0 = time.monotonic()
         diag0 = dict(observer.diagnostics)
         time.sleep(args.seconds)
@@ -153,6 +168,8 @@ def run(code, clip, args, label):
         cpu1 = {n: cpu_seconds(p.pid) for n, p in (('node', node), ('source', source))}
         window = observer.results[first:]
         smoothed = observer.smoothed[first_smoothed:]
+        viewed = {topic.rsplit('/', 1)[1]: (len(times) - first_viewed[topic]) / elapsed
+                  for topic, times in observer.viewed.items()}
         diag1 = dict(observer.diagnostics)
         rss = peak_rss_mb(node.pid)
     finally:
@@ -177,6 +194,7 @@ def run(code, clip, args, label):
         'stages': {k[len('stage_ms_'):]: float(v) for k, v in diag1.items()
                    if k.startswith('stage_ms_')},
         'errors': diag1.get('errors', '?'),
+        'viewed_fps': viewed,
     }
 
 
@@ -230,6 +248,11 @@ def report(rows):
     for r in rows:
         stages = ', '.join(f'{k} {r["stages"][k]:.1f}' for k in STAGES if k in r['stages'])
         print(f"  {r['label'][:18]:18} {r['clip'][:22]:22} {stages}")
+    if any(r['viewed_fps'] for r in rows):
+        print('\ndisplay outputs received (messages/s, --view):')
+        for r in rows:
+            rates = ', '.join(f'{k} {v:.1f}' for k, v in r['viewed_fps'].items())
+            print(f"  {r['label'][:18]:18} {r['clip'][:22]:22} {rates}")
 
 
 def main():
@@ -244,6 +267,8 @@ def main():
     parser.add_argument('--start-timeout', type=float, default=300.0)
     parser.add_argument('--set', action='append', default=[], metavar='NAME:=VALUE',
                         help='an hmr_node parameter for every run')
+    parser.add_argument('--view', action='store_true', help='also subscribe to the markers, '
+                        'overlay and debug image (as RViz does) and print their rates')
     parser.add_argument('--compare', metavar='REV', help='also run this commit; print ratios')
     parser.add_argument('--canvas', default='1280x720', help="fit every clip into frames of "
                         "this size (aspect kept, borders), 30 FPS; '' = play clips as they are")

@@ -43,7 +43,8 @@ from hmr_ros.image_conversion import (
     DEFAULT_MAX_PIXELS, ImageError, compressed_to_rgb, header_from_cdr, image_to_rgb)
 from hmr_ros.msg import SMPLPersonArray
 from hmr_ros.node_main import run_main, SetupError
-from hmr_ros.params import Param, declare_config, declare_params, one_of, positive
+from hmr_ros.params import (
+    Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
 from hmr_ros.visuals import Visuals
 
@@ -56,6 +57,9 @@ NODE_PARAMS = [
     Param('publish_markers', True, 'publish visualization_msgs/MarkerArray on ~/markers'),
     Param('publish_overlay', True, 'publish meshes drawn on the image on ~/overlay'),
     Param('publish_debug_image', True, 'publish boxes, 2D skeletons and ids on ~/debug_image'),
+    Param('visuals_max_width', 640, 'overlay and debug images are scaled down to at most this '
+          'width (pixels; 0 = the input size): drawing and sending full-size images cost more '
+          'than the mesh stage on a CPU', non_negative),
     Param('diagnostics_period', 1.0, 'seconds between DiagnosticArray messages', positive),
     Param('log_period', 10.0, 'seconds between summary lines in the log', positive),
     Param('people_topic', '', "hmr_ros/SMPLPersonArray of people (boxes, keypoints, track "
@@ -64,7 +68,9 @@ NODE_PARAMS = [
 ]
 # Node parameters that take effect while the node runs (the pipeline's own live settings are
 # listed by HMRPipeline.live_parameters()); every other parameter is read-only.
-NODE_LIVE = ('publish_markers', 'publish_overlay', 'publish_debug_image', 'log_period')
+NODE_LIVE = ('publish_markers', 'publish_overlay', 'publish_debug_image', 'visuals_max_width',
+             'log_period')
+NODE_CHECKS = {p.name: p.check for p in NODE_PARAMS if p.name in NODE_LIVE}
 MESH_LIVE = ('keypoint_threshold', 'image_correction_interval')
 # The stages' parameters are namespaced by stage: `frontend.max_people`, `mesh.dpmesh_checkpoint`,
 # `refine.refine_iterations` (the keypoint fit of both mesh outputs), `temporal.temporal_method`
@@ -247,9 +253,11 @@ class HMRNode(Node):
         live = self.pipeline.live_parameters()
         for param in params:
             if param.name in NODE_LIVE:
-                if param.name == 'log_period' and not param.value > 0:
+                check = NODE_CHECKS.get(param.name)
+                problem = check(param.value) if check is not None else None
+                if problem:
                     return SetParametersResult(successful=False,
-                                               reason='log_period must be > 0')
+                                               reason=f'{param.name} {problem}')
                 continue
             name = self._live_fields.get(param.name)
             if name not in live:

@@ -5,6 +5,8 @@ import time
 import cv2
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -181,7 +183,19 @@ def test_hmr_node_front_end_people_tracks_and_debug_image(ros_node, spawn):
     assert good.sum() >= 10
     assert (kps[good, 0] >= box[0] - 20).all() and (kps[good, 0] <= box[2] + 20).all()
     assert wait_for(lambda: len(debug) >= 1, 10), proc.text
-    assert (debug[-1].width, debug[-1].height) == (frame.shape[1], frame.shape[0])
+    # Drawn at visuals_max_width (640) by default; at the input's size with 0 (a live change).
+    assert (debug[-1].width, debug[-1].height) == (640, 360), frame.shape
+    client = AsyncParameterClient(ros_node, '/hmr_node')
+    assert client.wait_for_services(timeout_sec=60)
+    refused = client.set_parameters([Parameter('visuals_max_width', value=-1)])
+    assert wait_for(refused.done, 60) and not refused.result().results[0].successful
+    assert 'visuals_max_width must be >= 0' in refused.result().results[0].reason
+    future = client.set_parameters([Parameter('visuals_max_width', value=0)])
+    assert wait_for(future.done, 60) and future.result().results[0].successful
+    msg.header.stamp.sec = 200
+    pub.publish(msg)
+    assert wait_for(lambda: debug[-1].width == frame.shape[1], 20), proc.text
+    assert debug[-1].height == frame.shape[0]
     assert proc.interrupt() == 0
 
 

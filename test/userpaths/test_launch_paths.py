@@ -54,9 +54,10 @@ def test_main_command_with_a_subscriber_on_every_output(ros_node, spawn):
                     if m.type == Marker.TRIANGLE_LIST]
     assert mesh_markers and max(len(m.points) for m in mesh_markers) == 3 * len(faces)
     assert all(m.header.frame_id == 'camera_optical_frame' for m in mesh_markers)
-    # Images: the source's size; the overlay differs from the debug image (meshes drawn).
+    # Images: the source's 1280x720 scaled to visuals_max_width (640); the overlay differs from
+    # the debug image (meshes drawn).
     overlay, debug = logs['/hmr_node/overlay'].last[-1], logs['/hmr_node/debug_image'].last[-1]
-    assert (overlay.width, overlay.height) == (debug.width, debug.height) == (1280, 720)
+    assert (overlay.width, overlay.height) == (debug.width, debug.height) == (640, 360)
     # Diagnostics: frames processed, none failed.
     values = wait_for(lambda: (lambda v: v if int(v['processed']) >= 3 else None)(
         diagnostic_values(logs['/diagnostics'])), 60)
