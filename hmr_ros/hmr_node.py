@@ -123,6 +123,8 @@ class Ticket:
     camera: object = None
     front: object = None
     decode_ms: float = 0.0
+    started: float = 0.0      # time.monotonic() when the front-end took it
+    handed_over: float = 0.0  # time.monotonic() when its front-end result was ready
 
 
 def ros_parameter_names(message):
@@ -311,13 +313,14 @@ class HMRNode(Node):
                 ticket = self._intake.take()
                 if ticket is None:
                     return
-                t0 = time.monotonic()
+                t0 = ticket.started = time.monotonic()
                 if not self._guarded(self._front, ticket):
                     continue
                 if self._pacer is not None:
                     self._pacer.front_finished(time.monotonic() - t0)
                 if ticket.front is None:
                     continue
+                ticket.handed_over = time.monotonic()
                 if self.pipelined:
                     self._handoff.put(ticket)
                 else:
@@ -382,6 +385,7 @@ class HMRNode(Node):
 
     def _bodies(self, ticket):
         header = ticket.header
+        mesh_started = time.monotonic()
         result = self.pipeline.process_mesh(ticket.rgb, ticket.camera, ticket.front)
         t0 = time.perf_counter()
         # The per-frame people go out before the temporal stage: they need not wait for it.
@@ -409,8 +413,12 @@ class HMRNode(Node):
             self._intake.claim()
         self.done_pub.publish(header)
         now = time.monotonic()
+        # Waits are part of the latency too: the newest image waiting for the front-end, and
+        # the front-end's result waiting for the mesh worker (pipelined).
         timings = dict(result.timings_ms, decode=ticket.decode_ms,
-                       publish=publish_ms + (time.perf_counter() - t0) * 1e3)
+                       publish=publish_ms + (time.perf_counter() - t0) * 1e3,
+                       wait_intake=(ticket.started - ticket.received) * 1e3,
+                       wait_mesh=(mesh_started - ticket.handed_over) * 1e3)
         with self._lock:
             self.counts['processed'] += 1
             self.counts['people'] = len(result.people)

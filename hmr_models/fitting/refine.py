@@ -110,7 +110,10 @@ class RefineConfig(Config):
                 'per-frame fits, so fewer steps may do; 0 = refine_smoothed false)'})
     refine_min_score: float = field(default=0.5, metadata={
         'help': 'keypoints scored below this do not pull the mesh'})
-    refine_keypoint_sigma: float = field(default=0.1, metadata={
+    # 0.06 (was 0.1): on real footage every figure is better (eval_real.py: PA-MPJPE 89.1 /
+    # 106.7 mm against 90.7 / 113.8 per frame, 2D error 2.1-2.4 % against 2.5-2.9 %), the
+    # smoothed stream too; the hand-set synthetic detections lose 2.7 mm (docs/RESULTS.md)
+    refine_keypoint_sigma: float = field(default=0.06, metadata={
         'help': 'keypoint distance (fraction of the box height) that costs as much as turning '
                 'a joint by refine_pose_sigma: smaller = closer to the keypoints'})
     refine_smoothed_keypoint_sigma: float = field(default=0.1, metadata={
