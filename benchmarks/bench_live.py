@@ -34,8 +34,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'
 VTEST = Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi')
-STAGES = ('wait_intake', 'decode', 'frontend_detector', 'frontend_keypoints', 'frontend_tracking',
-          'frontend', 'wait_mesh', 'mesh', 'mesh_dpmesh', 'mesh_body', 'temporal', 'publish')
+STAGES = ('arrival', 'wait_intake', 'decode', 'frontend_detector', 'frontend_keypoints',
+          'frontend_tracking', 'frontend', 'wait_mesh', 'mesh', 'mesh_dpmesh', 'mesh_body',
+          'temporal', 'publish')
 
 
 class Observer:

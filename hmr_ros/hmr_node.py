@@ -81,6 +81,7 @@ STAGES = (('frontend', 'frontend', FrontEndConfig), ('mesh', 'mesh', MeshConfig)
           ('temporal', 'temporal', TemporalConfig), ('streaming', 'temporal', StreamingConfig),
           ('one_euro', 'temporal', OneEuroConfig), ('refine', 'refine', RefineConfig))
 NO_INPUT_WARNING_S = 10.0   # publishers matched but no image for this long: say so
+MAX_ARRIVAL_AGE_S = 5.0   # older on arrival: a replayed stamp, not a delay worth reporting
 RECENT_STAMPS = 8           # a frame sent again with one of these stamps is acknowledged only
 DISCOVERY_S = 2.0           # outputs exist at least this long before the node says it is ready
 
@@ -118,6 +119,7 @@ class Ticket:
     raw: bytes            # the serialized message (decoded only if the frame is processed)
     msg_type: type        # Image or CompressedImage
     received: float       # time.monotonic() of arrival
+    received_clock: float = 0.0   # the node's clock (ROS time, seconds) at arrival
     header: object = None
     rgb: object = None
     camera: object = None
@@ -287,7 +289,8 @@ class HMRNode(Node):
         with self._lock:
             self.counts['frames_in'] += 1
             self.in_rate.tick(now)
-        old = self._intake.put(Ticket(raw, msg_type, now))
+        old = self._intake.put(Ticket(raw, msg_type, now,
+                                      received_clock=self.get_clock().now().nanoseconds * 1e-9))
         if old is not None:
             self._drop(old, 'dropped_busy')   # the worker never saw the older frame
             if self._pacer is not None:
@@ -419,6 +422,11 @@ class HMRNode(Node):
                        publish=publish_ms + (time.perf_counter() - t0) * 1e3,
                        wait_intake=(ticket.started - ticket.received) * 1e3,
                        wait_mesh=(mesh_started - ticket.handed_over) * 1e3)
+        # How old the image was on arrival (capture, conversion and transport), where the stamp
+        # is on the node's clock (a live source; not a bag replayed with its old stamps).
+        age = ticket.received_clock - (header.stamp.sec + header.stamp.nanosec * 1e-9)
+        if 0.0 <= age < MAX_ARRIVAL_AGE_S:
+            timings['arrival'] = age * 1e3
         with self._lock:
             self.counts['processed'] += 1
             self.counts['people'] = len(result.people)
