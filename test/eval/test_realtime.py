@@ -50,11 +50,12 @@ def test_pacer_starts_the_front_end_to_finish_with_the_mesh_stage():
     assert pacer.delay(now=0.0) == 0.0                 # no history: no wait
     assert not pacer.active(now=0.0)                   # nothing dropped: an every-frame source
     pacer.frame_dropped(now=99.0)
-    assert pacer.active(now=100.0) and not pacer.active(now=101.5)
+    assert not pacer.active(now=100.0)                 # no history: nothing to pace by
     for k in range(5):                                 # mesh 100 ms, front-end 10-20 ms
         pacer.mesh_started(now=10.0 * k)
         pacer.mesh_finished(now=10.0 * k + 0.1)
         pacer.front_finished(0.02 if k == 2 else 0.01)
+    assert pacer.active(now=100.0) and not pacer.active(now=101.5)
     pacer.mesh_started(now=100.0)
     # 100 ms of mesh left at 100.0: wait 100 - 1.25 * 20 (the slowest front-end) = 75 ms;
     # 40 ms later 35 ms
@@ -69,6 +70,24 @@ def test_pacer_starts_the_front_end_to_finish_with_the_mesh_stage():
     slow.mesh_finished(now=30.0)                       # one stalled frame
     slow.mesh_started(now=40.0)
     assert slow.delay(now=40.0) == 0.5                 # bounded
+
+
+def test_no_pacing_unless_the_mesh_stage_is_clearly_the_slower_half():
+    pacer = FrontEndPacer(margin=0.1)
+    pacer.frame_dropped(now=0.0)
+    for k in range(6):                      # mesh 90 ms; front-end 60 / 110 ms (detector)
+        pacer.mesh_started(now=0.1 * k)
+        pacer.mesh_finished(now=0.1 * k + 0.09)
+        pacer.front_finished(0.11 if k % 2 else 0.06)
+    # On average the front-end (85 ms) is about as slow as the mesh stage: waiting for the mesh
+    # worker would start the slow front-end frames late, the mesh stage would idle and the rate
+    # drop. Free running instead.
+    assert not pacer.active(now=0.6)
+    for k in range(15):                     # the mesh stage slows down to 130 ms
+        pacer.mesh_started(now=1.0 + 0.2 * k)
+        pacer.mesh_finished(now=1.0 + 0.2 * k + 0.13)
+    pacer.frame_dropped(now=4.0)
+    assert pacer.active(now=4.0)            # 130 >= 1.1 x 85: the mesh stage sets the rate
 
 
 def test_a_slow_mesh_stage_drops_frames_and_every_frame_is_accounted_for():
