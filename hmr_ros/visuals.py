@@ -33,7 +33,7 @@ def display_size(rgb, camera, people, max_width):
     scale = np.array([sx, sy], np.float32)
     people = replace(people, boxes=people.boxes * np.tile(scale, 2),
                      keypoints=people.keypoints * scale)
-    return small, replace(camera.scaled(sx, sy), width=int(max_width), height=height), people
+    return small, camera.scaled(sx, sy), people
 
 
 class Visuals:

@@ -32,10 +32,7 @@ def test_a_wide_image_its_camera_and_its_people_shrink_together():
     assert small_people.track_ids.tolist() == [4] and people.boxes[0, 2] == 410  # input kept
     # A point in front of the camera lands at half its full-size pixel position.
     point = np.array([0.4, -0.3, 3.0])
-    full = camera.fx * point[0] / point[2] + camera.cx, camera.fy * point[1] / point[2] + camera.cy
-    half = (small_camera.fx * point[0] / point[2] + small_camera.cx,
-            small_camera.fy * point[1] / point[2] + small_camera.cy)
-    np.testing.assert_allclose(half, np.array(full) / 2, atol=0.5)
+    np.testing.assert_allclose(small_camera.project(point), camera.project(point) / 2, atol=0.5)
     # An odd size keeps the aspect ratio.
     odd = display_size(np.zeros((481, 1001, 3), np.uint8),
                        CameraIntrinsics.from_image_diagonal(1001, 481), people, 500)
