@@ -62,6 +62,8 @@ NODE_PARAMS = [
           'than the mesh stage on a CPU', non_negative),
     Param('diagnostics_period', 1.0, 'seconds between DiagnosticArray messages', positive),
     Param('log_period', 10.0, 'seconds between summary lines in the log', positive),
+    Param('no_input_warning_s', 10.0, 'a matched image publisher that has sent nothing for this '
+          'long is reported once in the log (often a Fast DDS transport mismatch)', positive),
     Param('people_topic', '', "hmr_ros/SMPLPersonArray of people (boxes, keypoints, track "
           "ids) used instead of the front-end's, matched to images by stamp (another "
           "detector, or a bag's simulated detections in an evaluation); '' = the front-end"),
@@ -80,7 +82,6 @@ MESH_LIVE = ('keypoint_threshold', 'image_correction_interval')
 STAGES = (('frontend', 'frontend', FrontEndConfig), ('mesh', 'mesh', MeshConfig),
           ('temporal', 'temporal', TemporalConfig), ('streaming', 'temporal', StreamingConfig),
           ('one_euro', 'temporal', OneEuroConfig), ('refine', 'refine', RefineConfig))
-NO_INPUT_WARNING_S = 10.0   # publishers matched but no image for this long: say so
 MAX_ARRIVAL_AGE_S = 5.0   # older on arrival: a replayed stamp, not a delay worth reporting
 RECENT_STAMPS = 8           # a frame sent again with one of these stamps is acknowledged only
 DISCOVERY_S = 2.0           # outputs exist at least this long before the node says it is ready
@@ -536,7 +537,7 @@ class HMRNode(Node):
             return
         waited = time.monotonic() - self._started
         publishers = self.count_publishers(self.image_topic)
-        if waited >= NO_INPUT_WARNING_S and publishers:
+        if waited >= self.p.no_input_warning_s and publishers:
             self._warned_no_input = True
             self.get_logger().warning(
                 f'{publishers} publisher(s) on {self.image_topic} but no image received in '

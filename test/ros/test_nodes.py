@@ -240,7 +240,8 @@ def test_hmr_node_says_when_a_publisher_sends_nothing(ros_node, spawn):
     """A matched image publisher but no image (e.g. another transport setting): logged once."""
     pub = ros_node.create_publisher(Image, '/silent/image_raw', RELIABLE)
     proc = spawn('--ros-args', '-p', 'image_topic:=/silent/image_raw', '-p',
-                 'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
+                 'model_profile:=frontend_only', '-p', 'no_input_warning_s:=2.0',
+                 python_module='hmr_ros.hmr_node')
     assert wait_matched(pub, timeout=60), proc.text
     assert wait_for(lambda: 'but no image received' in proc.text, 90), proc.text
     assert 'FASTDDS_BUILTIN_TRANSPORTS' in proc.text
