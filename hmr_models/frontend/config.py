@@ -39,6 +39,11 @@ class FrontEndConfig(Config):
         'help': 'square keypoint crop side / longer box side'})
     duplicate_oks_threshold: float = field(default=0.8, metadata={
         'help': 'two people this similar (OKS) are one; 1 = off'})
+    occluded_retry_oks: float = field(default=0.4, metadata={
+        'help': "Two overlapping people whose keypoints are this similar (OKS) but not duplicates"
+                " (below duplicate_oks_threshold): the weaker one's crop took the other's body,"
+                ' so its keypoints are estimated again with the other greyed out of the image; 1 ='
+                ' off'})
     duplicate_min_common_keypoints: int = field(default=4, metadata={
         'help': 'Two boxes on one person: their OKS is also taken over the keypoints both report '
                 'with body_keypoint_score when they share at least this many (0 = every reported '
@@ -125,7 +130,7 @@ class FrontEndConfig(Config):
                      'candidate_min_mean_keypoint_score', 'track_match_threshold',
                      'track_velocity_smoothing', 'body_keypoint_score'):
             _check_range(self, name, 0.0, 1.0)
-        for name in ('detector_nms_iou', 'duplicate_oks_threshold'):
+        for name in ('detector_nms_iou', 'duplicate_oks_threshold', 'occluded_retry_oks'):
             _check_range(self, name, 0.0, 1.0, low_open=True)
         for name in ('track_iou_weight', 'track_keypoint_weight', 'min_person_height_px'):
             _check_range(self, name, 0.0, math.inf)

@@ -14,6 +14,7 @@ import numpy as np
 from hmr_models.frontend.config import FrontEndConfig
 from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
 from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
+from hmr_models.frontend.occluders import grey_out_bodies
 from hmr_models.frontend.tracker import Tracker
 from hmr_models.types import People
 
@@ -38,6 +39,8 @@ class FrontEndStats:
     capped: int = 0                # beyond max_people
     low_score_dropped: int = 0     # too little keypoint evidence (mean score or body evidence)
     duplicates_dropped: int = 0    # same person twice (keypoint similarity)
+    occluded_retried: int = 0      # keypoints estimated again with a better person greyed out
+    occluded_replaced: int = 0     # ... and the new ones taken (still a body)
     candidates_skipped: int = 0    # weak candidates where one failed recently (candidate_retry_s)
     keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
     keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
@@ -128,7 +131,7 @@ class PersonFrontEnd:
     # node's live ROS parameters); models, backends and paths are fixed at construction.
     LIVE_PARAMETERS = (
         'keypoint_score_threshold', 'min_mean_keypoint_score', 'duplicate_oks_threshold',
-        'detector_score_threshold', 'detector_candidate_threshold',
+        'occluded_retry_oks', 'detector_score_threshold', 'detector_candidate_threshold',
         'candidate_min_mean_keypoint_score', 'detector_nms_iou', 'max_people', 'people_priority',
         'min_person_height_px', 'track_iou_weight', 'track_keypoint_weight',
         'track_match_threshold', 'track_min_hits', 'track_max_age_s',
@@ -246,6 +249,8 @@ class PersonFrontEnd:
         t2 = time.perf_counter()
         if kps is None:
             kps, kp_scores = self.backend.estimate(image_rgb, boxes)
+            kps, kp_scores = self._retry_occluded(image_rgb, boxes, scores, guided, kps,
+                                                  kp_scores, stats)
         else:
             kps, kp_scores = np.asarray(kps)[keep], np.asarray(kp_scores)[keep]
         t3 = time.perf_counter()
@@ -352,6 +357,44 @@ class PersonFrontEnd:
         if now - self._last_warning >= _WARN_EVERY_S:
             self._last_warning = now
             log.warning(*args)
+
+    def _retry_occluded(self, image_rgb, boxes, scores, guided, kps, kp_scores, stats):
+        """Keypoints again for crops that took a better person's body; (kps, kp_scores) out.
+
+        A person whose keypoints resemble a better-ranked person's (similarity in
+        [occluded_retry_oks, duplicate_oks_threshold): a mix, not the same body twice) is
+        estimated again on the image with those people greyed out (occluders.py), and the new
+        keypoints replace the old where they are still a body (body evidence and
+        min_mean_keypoint_score). The one behind then gets its own body; where the two stand so
+        close that greying one hides the other (Pose2Sim cam03: the woman inside the man's
+        outline), the first estimate stays. Ranked as in _drop_duplicates.
+        """
+        cfg = self.config
+        low, high = cfg.occluded_retry_oks, cfg.duplicate_oks_threshold
+        if len(boxes) < 2 or low >= min(1.0, high):
+            return kps, kp_scores
+        people = People(boxes=boxes, scores=scores, keypoints=kps, keypoint_scores=kp_scores,
+                        track_ids=np.full(len(boxes), -1, np.int64))
+        sim = duplicate_similarity(people, cfg.body_keypoint_score,
+                                   cfg.duplicate_min_common_keypoints)
+        evidence = (np.nan_to_num(kp_scores) >= cfg.body_keypoint_score).sum(1)
+        order = np.lexsort((-scores, -evidence, guided))
+        kps, kp_scores = kps.copy(), kp_scores.copy()
+        for rank, i in enumerate(order):
+            better = order[:rank]
+            better = better[(sim[i, better] >= low) & (sim[i, better] < high)]
+            if not len(better):
+                continue
+            masked = grey_out_bodies(image_rgb, kps[better], kp_scores[better], boxes[better],
+                                     cfg.body_keypoint_score)
+            new_kps, new_scores = self.backend.estimate(masked, boxes[i:i + 1])
+            new_scores = np.nan_to_num(new_scores)
+            stats.occluded_retried += 1
+            if (body_evidence(new_scores, cfg)[0]
+                    and new_scores[0].mean() >= cfg.min_mean_keypoint_score):
+                kps[i], kp_scores[i] = new_kps[0], new_scores[0]
+                stats.occluded_replaced += 1
+        return kps, kp_scores
 
     def _drop_duplicates(self, people, guided, stats):
         """Drop people whose keypoints coincide with a better person's; (people, guided) out.
