@@ -18,10 +18,14 @@ person's box height, g_k = d^2 / (d^2 + |pi(X_k) - x_k|^2 / h^2) makes the data 
 Geman-McClure (a keypoint much further off than d = refine_robust_distance, e.g. grabbed from a
 neighbour, stops pulling), R_i = R_i0 exp(phi_i) (phi = 0 is the network's estimate, so the prior
 is the geodesic distance to it), and the camera is fixed (calibrated, or the CLIFF focal length
-from the image diagonal). Before the steps, left/right groups of keypoints that the estimate
-says are swapped are swapped back. Keypoints follow the body's own COCO regressor exactly
-through forward kinematics (hmr_models.fitting.skeleton), with closed-form Jacobians, so one
-iteration is a few small numpy operations batched over every person of the frame.
+from the image diagonal). Before the steps, an estimate whose torso (both shoulders and both
+hips) is the wrong way round against the keypoints faces the wrong way (the depth ambiguity: a
+body facing away projects nearly as its mirror image facing the camera) and is mirrored in
+depth, as the keypoints' left and right are the more reliable of the two on real footage
+(docs/RESULTS.md); then left/right groups of keypoints that the estimate says are swapped are
+swapped back. Keypoints follow the body's own COCO regressor exactly through forward
+kinematics (hmr_models.fitting.skeleton), with closed-form Jacobians, so one iteration is a
+few small numpy operations batched over every person of the frame.
 
 The defaults are a compromise measured on two benchmarks (README): fitting the keypoints
 closely (small sigma_kp) brings the mesh onto real people's keypoints, but on SynthOcc, whose
@@ -36,7 +40,7 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from hmr_models.config import Config
-from hmr_models.skeleton import SMPL24_NAMES
+from hmr_models.skeleton import flip_permutation, SMPL24_NAMES
 
 from . import so3
 from .skeleton import KeypointSkeleton
@@ -44,6 +48,25 @@ from .skeleton import KeypointSkeleton
 log = logging.getLogger(__name__)
 
 _J = {n: i for i, n in enumerate(SMPL24_NAMES)}
+_SMPL24_FLIP = flip_permutation(SMPL24_NAMES)
+_TURN_ABOUT_Y = np.diag([-1.0, 1.0, -1.0])    # half a turn about the camera's vertical axis
+
+
+def mirror_in_depth(pose):
+    """(N, 72) axis-angle poses turned to face the other way with the same silhouette.
+
+    One view's depth ambiguity: a body facing away, left shoulder at image left, projects
+    almost as one facing the camera with its left shoulder at image right. The result is the
+    body mirrored through the image plane at the root (depth offsets reversed) and relabelled,
+    so its left joints project where the right ones did: the left/right mirror (x -> -x: left
+    and right joints swapped, each rotation's y and z negated) turned half a turn about the
+    camera's vertical axis. The root joint stays, so the translation is unchanged.
+    """
+    p = np.asarray(pose, np.float64).reshape(-1, 24, 3)[:, _SMPL24_FLIP] * [1.0, -1.0, -1.0]
+    p[:, 0] = so3.log(_TURN_ABOUT_Y @ so3.exp(p[:, 0]))
+    return p.reshape(-1, 72)
+
+
 # Soft limits on the local axis-angle (x, y, z) of SMPL joints, radians (SMPL's rest T-pose:
 # knee flexion is +x, left elbow flexion -y, right elbow +y, hip flexion -x). Outside the range
 # a quadratic penalty applies (sigma refine_limit_sigma): hinges keep to their hinge, nothing
@@ -88,6 +111,7 @@ FORESHORTENED = 0.75
 # and how much closer the swapped keypoints must be.
 SWAP_GROUPS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)), ((1, 3), (2, 4)))
 SWAP_RATIO = 0.6
+TORSO = (5, 6, 11, 12)   # COCO shoulders and hips: left/right of the whole body
 SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction of box height)
 
 
@@ -137,6 +161,9 @@ class RefineConfig(Config):
         'help': 'radians beyond a joint limit at penalty 1'})
     refine_fix_swaps: bool = field(default=True, metadata={
         'help': 'undo left/right swaps of keypoint groups that the estimate contradicts'})
+    refine_fix_facing: bool = field(default=True, metadata={
+        'help': "an estimate whose torso faces the other way than the keypoints' left and right "
+                'say (shoulders and hips confident) is mirrored in depth before the fit'})
     refine_min_keypoints: int = field(default=4, metadata={
         'help': 'people with fewer confident keypoints keep the network estimate'})
 
@@ -194,6 +221,7 @@ class KeypointRefiner:
         self.num_betas = self.skeleton.num_betas
         self.limit_joints, self.limit_lo, self.limit_hi = _limit_table()
         self.last_ms = 0.0
+        self.last_mirrored = 0     # estimates mirrored in depth by the latest refine()
 
     # ------------------------------------------------------------------ public
     def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
@@ -218,6 +246,10 @@ class KeypointRefiner:
         beta0[:, :nb] = betas_in[:, :nb]
         t_0 = np.asarray(translation, np.float64).reshape(n, 3)
         obs, weight, scale = self._observations(keypoints, scores, boxes)
+        self.last_mirrored = 0
+        if cfg.refine_fix_facing and n:
+            pose, mirrored = self._unmirror(pose, beta0, t_0, obs, weight, scale, camera)
+            self.last_mirrored = int(mirrored.sum())
         if cfg.refine_fix_swaps and n:
             obs, weight = self._unswap(pose, beta0, t_0, obs, weight, scale, camera)
         enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
@@ -265,6 +297,27 @@ class KeypointRefiner:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         scale = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
         return np.nan_to_num(kp), np.where(ok, sc, 0.0), scale
+
+    def _unmirror(self, pose, betas, transl, obs, weight, scale, camera):
+        """Mirror in depth the estimates whose torso faces the wrong way; (poses, mirrored).
+
+        Against Pose2Sim's multi-view reference (where shoulders and hips were confident and
+        the torso clearly faced towards or away from the camera), MoveNet's torso left/right
+        was wrong in 3 of 1,032 person-frames and the per-frame mesh's facing in 58, the
+        keypoints right in 55 of those: so where they disagree, the keypoints win.
+        """
+        proj = self.project(pose.reshape(-1, 72), betas, transl, camera)
+        a = list(TORSO)
+        b = [6, 5, 12, 11]
+        seen = (weight[:, a] > 0).all(1)
+        keep = np.linalg.norm(proj[:, a] - obs[:, a], axis=-1).mean(1) / scale
+        swap = np.linalg.norm(proj[:, a] - obs[:, b], axis=-1).mean(1) / scale
+        turn = seen & (swap < SWAP_RATIO * keep) & (keep > SWAP_MIN)
+        if not turn.any():
+            return pose, turn
+        pose = pose.copy()
+        pose[turn] = mirror_in_depth(pose[turn]).reshape(-1, 24, 3)
+        return pose, turn
 
     def _unswap(self, pose, betas, transl, obs, weight, scale, camera):
         """Undo left/right swaps of the keypoints that the estimate contradicts.

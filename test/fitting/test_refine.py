@@ -6,7 +6,8 @@ import torch
 from hmr_models.body import load_body_model
 from hmr_models.fitting import KeypointRefiner, KeypointSkeleton, RefineConfig
 from hmr_models.fitting import so3
-from hmr_models.skeleton import SMPL24_NAMES
+from hmr_models.fitting.refine import mirror_in_depth
+from hmr_models.skeleton import COCO17_NAMES, flip_permutation, SMPL24_NAMES
 from hmr_models.types import CameraIntrinsics
 
 J = {n: i for i, n in enumerate(SMPL24_NAMES)}
@@ -169,6 +170,54 @@ def test_a_left_right_swap_is_undone_not_fitted(body):
     clean = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
     np.testing.assert_allclose(fit.pose, clean.pose, atol=1e-5)
     assert fit.error_after[0] < 0.01
+
+
+def _facing(skeleton, pose, betas, transl):
+    """(N,) depth component of the torso's forward direction: < 0 faces the camera."""
+    k = skeleton.pose(so3.exp(pose.reshape(-1, 24, 3)), betas, transl).keypoints
+    across = (k[:, 5] + k[:, 11]) / 2 - (k[:, 6] + k[:, 12]) / 2
+    up = (k[:, 5] + k[:, 6]) / 2 - (k[:, 11] + k[:, 12]) / 2
+    forward = np.cross(across, up)
+    return forward[:, 2] / np.linalg.norm(forward, axis=1)
+
+
+def test_mirror_in_depth_keeps_the_silhouette_and_turns_the_body(body, skeleton):
+    refiner = KeypointRefiner(body)
+    pose = np.concatenate([_upright(1, yaw=0.3), _upright(1, yaw=-0.6)])
+    pose[1, 3 * J['left_shoulder'] + 2] = -0.8                 # not symmetric
+    kp, _, boxes, betas, transl = _scene(refiner, pose)
+    turned = mirror_in_depth(pose)
+    moved = refiner.project(turned, betas, transl, CAMERA)
+    # Its left joints land where the right ones were; perspective moves the joints in front of
+    # and behind the root a little (the fit's steps take that up).
+    relabelled = kp[:, flip_permutation(COCO17_NAMES)]
+    off = np.linalg.norm(moved - relabelled, axis=-1) / (boxes[:, 3:] - boxes[:, 1:2])
+    assert (np.median(off, 1) < 0.02).all() and (off.max(1) < 0.1).all()
+    assert (_facing(skeleton, pose, betas, transl) < -0.5).all()
+    assert (_facing(skeleton, turned, betas, transl) > 0.5).all()
+    twice = skeleton.pose(so3.exp(mirror_in_depth(turned).reshape(-1, 24, 3)), betas, transl)
+    once = skeleton.pose(so3.exp(pose.reshape(-1, 24, 3)), betas, transl)
+    np.testing.assert_allclose(twice.keypoints, once.keypoints, atol=1e-6)
+
+
+@pytest.mark.parametrize('fix_facing', [True, False])
+def test_an_estimate_facing_the_wrong_way_is_turned_before_the_fit(body, skeleton, fix_facing):
+    """Someone seen from behind (keypoints' left at image left) and an estimate facing the
+    camera with the same silhouette: the estimate is turned, then fitted."""
+    refiner = KeypointRefiner(body, RefineConfig(refine_fix_facing=fix_facing))
+    true = _upright(1, yaw=np.pi + 0.3)                       # facing away
+    kp, scores, boxes, betas, transl = _scene(refiner, true)
+    start = mirror_in_depth(true)
+    start[:, 3 * J['left_elbow'] + 1] -= 0.3
+    fit = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
+    assert _facing(skeleton, true, betas, transl)[0] > 0.5
+    if fix_facing:
+        assert refiner.last_mirrored == 1
+        assert _facing(skeleton, fit.pose, fit.betas, fit.translation)[0] > 0.5
+        assert fit.error_after[0] < 0.01
+    else:
+        assert refiner.last_mirrored == 0
+        assert _facing(skeleton, fit.pose, fit.betas, fit.translation)[0] < 0
 
 
 def test_people_without_evidence_and_zero_iterations_pass_through(body):
