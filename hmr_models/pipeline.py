@@ -166,6 +166,10 @@ class HMRPipeline:
             timings['mesh'] = (time.perf_counter() - t0) * 1e3
             timings.update({f'mesh_{k}': v for k, v in
                             getattr(self.mesh, 'last_timings_ms', {}).items()})
+            # estimates the keypoint fit turned to face the way the keypoints say
+            mirrored = getattr(getattr(self.mesh, 'refiner', None), 'last_mirrored', 0)
+            if mirrored:
+                counters['facing_mirrored'] = mirrored
         timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3
         return FrameResult(people, bodies, None, timings, counters, stamp=front.stamp)
 
