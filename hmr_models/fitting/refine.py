@@ -111,8 +111,10 @@ FORESHORTENED = 0.75
 # and how much closer the swapped keypoints must be.
 SWAP_GROUPS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)), ((1, 3), (2, 4)))
 SWAP_RATIO = 0.6
-TORSO = (5, 6, 11, 12)   # COCO shoulders and hips: left/right of the whole body
 SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction of box height)
+# COCO shoulders and hips, and the same with left and right swapped: the whole body's left/right
+# (the same two thresholds decide whether the estimate faces the wrong way).
+TORSO, TORSO_SWAPPED = [5, 6, 11, 12], [6, 5, 12, 11]
 
 
 @dataclass
@@ -307,8 +309,7 @@ class KeypointRefiner:
         keypoints right in 55 of those: so where they disagree, the keypoints win.
         """
         proj = self.project(pose.reshape(-1, 72), betas, transl, camera)
-        a = list(TORSO)
-        b = [6, 5, 12, 11]
+        a, b = TORSO, TORSO_SWAPPED
         seen = (weight[:, a] > 0).all(1)
         keep = np.linalg.norm(proj[:, a] - obs[:, a], axis=-1).mean(1) / scale
         swap = np.linalg.norm(proj[:, a] - obs[:, b], axis=-1).mean(1) / scale
