@@ -252,11 +252,19 @@ class KeypointRefiner:
         t_0 = np.asarray(translation, np.float64).reshape(n, 3)
         obs, weight, scale = self._observations(keypoints, scores, boxes)
         self.last_mirrored = 0
+        if (cfg.refine_fix_facing or cfg.refine_fix_swaps) and n:
+            # the estimate's keypoints, projected once for both checks
+            proj = self.project(pose.reshape(n, 72), beta0, t_0, camera)
         if cfg.refine_fix_facing and n:
-            pose, mirrored = self._unmirror(pose, beta0, t_0, obs, weight, scale, camera)
-            self.last_mirrored = int(mirrored.sum())
+            turn = self._facing_wrong(proj, obs, weight, scale)
+            if turn.any():
+                pose = pose.copy()
+                pose[turn] = mirror_in_depth(pose[turn]).reshape(-1, 24, 3)
+                proj[turn] = self.project(pose[turn].reshape(-1, 72), beta0[turn], t_0[turn],
+                                          camera)
+            self.last_mirrored = int(turn.sum())
         if cfg.refine_fix_swaps and n:
-            obs, weight = self._unswap(pose, beta0, t_0, obs, weight, scale, camera)
+            obs, weight = self._unswap(proj, obs, weight, scale)
         enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
         enough &= t_0[:, 2] > 0.1
         out_pose = pose.reshape(n, 72).copy()
@@ -303,35 +311,32 @@ class KeypointRefiner:
         scale = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
         return np.nan_to_num(kp), np.where(ok, sc, 0.0), scale
 
-    def _unmirror(self, pose, betas, transl, obs, weight, scale, camera):
-        """Mirror in depth the estimates whose torso faces the wrong way; (poses, mirrored).
+    @staticmethod
+    def _facing_wrong(proj, obs, weight, scale):
+        """(N,) bool: estimates whose torso faces the other way than the keypoints say.
 
         Against Pose2Sim's multi-view reference (where shoulders and hips were confident and
         the torso clearly faced towards or away from the camera), MoveNet's torso left/right
         was wrong in 3 of 1,032 person-frames and the per-frame mesh's facing in 58, the
-        keypoints right in 55 of those: so where they disagree, the keypoints win.
+        keypoints right in 55 of those: so where they disagree, the keypoints win (the estimate
+        is mirrored in depth).
         """
-        proj = self.project(pose.reshape(-1, 72), betas, transl, camera)
         a, b = TORSO, TORSO_SWAPPED
         seen = (weight[:, a] > 0).all(1)
         keep = np.linalg.norm(proj[:, a] - obs[:, a], axis=-1).mean(1) / scale
         swap = np.linalg.norm(proj[:, a] - obs[:, b], axis=-1).mean(1) / scale
-        turn = seen & (swap < SWAP_RATIO * keep) & (keep > SWAP_MIN)
-        if not turn.any():
-            return pose, turn
-        pose = pose.copy()
-        pose[turn] = mirror_in_depth(pose[turn]).reshape(-1, 24, 3)
-        return pose, turn
+        return seen & (swap < SWAP_RATIO * keep) & (keep > SWAP_MIN)
 
-    def _unswap(self, pose, betas, transl, obs, weight, scale, camera):
+    @staticmethod
+    def _unswap(proj, obs, weight, scale):
         """Undo left/right swaps of the keypoints that the estimate contradicts.
 
         A detector often swaps left and right (a person seen from behind, one limb crossing
         another). Fitting swapped keypoints twists the body; so for each left/right group
         (arms with shoulders, legs with hips, face) whose swapped keypoints lie much closer to
-        the estimate's projection than the reported ones, the swap is undone first.
+        the estimate's projection (`proj`, (N, 17, 2)) than the reported ones, the swap is
+        undone first.
         """
-        proj = self.project(pose.reshape(-1, 72), betas, transl, camera)
         obs, weight = obs.copy(), weight.copy()
         for left, right in SWAP_GROUPS:
             a, b = list(left) + list(right), list(right) + list(left)

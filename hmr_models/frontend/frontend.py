@@ -367,7 +367,7 @@ class PersonFrontEnd:
         keypoints replace the old where they are still a body (body evidence and
         min_mean_keypoint_score). The one behind then gets its own body; where the two stand so
         close that greying one hides the other (Pose2Sim cam03: the woman inside the man's
-        outline), the first estimate stays. Ranked as in _drop_duplicates.
+        outline), the first estimate stays. Ranked by _ranking.
         """
         cfg = self.config
         low, high = cfg.occluded_retry_oks, cfg.duplicate_oks_threshold
@@ -377,8 +377,7 @@ class PersonFrontEnd:
                         track_ids=np.full(len(boxes), -1, np.int64))
         sim = duplicate_similarity(people, cfg.body_keypoint_score,
                                    cfg.duplicate_min_common_keypoints)
-        evidence = (np.nan_to_num(kp_scores) >= cfg.body_keypoint_score).sum(1)
-        order = np.lexsort((-scores, -evidence, guided))
+        order = self._ranking(people, guided)
         kps, kp_scores = kps.copy(), kp_scores.copy()
         for rank, i in enumerate(order):
             better = order[:rank]
@@ -396,22 +395,28 @@ class PersonFrontEnd:
                 stats.occluded_replaced += 1
         return kps, kp_scores
 
-    def _drop_duplicates(self, people, guided, stats):
-        """Drop people whose keypoints coincide with a better person's; (people, guided) out.
+    def _ranking(self, people, guided):
+        """Indices of the people, best first, for telling which of two is the one to keep.
 
         Detections rank before guided people, then people with more confident keypoints (the
         box that holds the whole body), then by score.
+        """
+        evidence = (np.nan_to_num(people.keypoint_scores)
+                    >= self.config.body_keypoint_score).sum(1)
+        return np.lexsort((-people.scores, -evidence, guided))
 
-        One person seen in two boxes is a frequent detector artefact in crowds; MoveNet then finds
-        the same body in both crops (see duplicate_similarity).
+    def _drop_duplicates(self, people, guided, stats):
+        """Drop people whose keypoints coincide with a better person's; (people, guided) out.
+
+        Ranked by _ranking. One person seen in two boxes is a frequent detector artefact in
+        crowds; MoveNet then finds the same body in both crops (see duplicate_similarity).
         """
         thr = self.config.duplicate_oks_threshold
         if len(people) < 2 or thr >= 1.0:
             return people, guided
         oks = duplicate_similarity(people, self.config.body_keypoint_score,
                                    self.config.duplicate_min_common_keypoints)
-        evidence = (np.nan_to_num(people.keypoint_scores) >= self.config.body_keypoint_score).sum(1)
-        order = np.lexsort((-people.scores, -evidence, guided))
+        order = self._ranking(people, guided)
         kept = []
         for i in order:
             if all(not (oks[i, j] > thr) for j in kept):
