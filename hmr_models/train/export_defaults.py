@@ -37,7 +37,8 @@ def export_dpmesh(src, dst):
     cfg = load_config(read_config(src))
     cfg.pose_head.prior_weights = cfg.keypoint_lifter.weights = ''
     meta = {k: v for k, v in read_meta(src).items() if k not in ('format', 'version', 'tensors')}
-    save_checkpoint(dst, cfg.to_dict(), half, 'dpmesh', exported_from=str(src), **meta)
+    # an exported checkpoint exported again (a new lifter in the bundled DPMesh) names its new source
+    save_checkpoint(dst, cfg.to_dict(), half, 'dpmesh', **dict(meta, exported_from=str(src)))
     # How much float16 storage changes the outputs, on random inputs.
     full, exported = DPMesh.from_pretrained(src).eval(), DPMesh.from_pretrained(dst).eval()
     cfg = full.config

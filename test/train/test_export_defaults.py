@@ -44,3 +44,18 @@ def test_lifter_extract_swap_and_blend(tmp_path):
         torch.testing.assert_close(blended[k].float(), expected, atol=2e-3, rtol=1e-3)
     with pytest.raises(ValueError, match='share'):
         export_defaults.with_lifter(bundled, tmp_path / 'shifted', tmp_path / 'bad', share=0.0)
+
+
+def test_a_new_lifter_goes_into_the_bundled_weights_by_the_documented_command(tmp_path, capsys):
+    """`export_defaults --lifter L --lifter-share 0.5` on the bundled DPMesh (itself exported
+    before, so its provenance already names a source) writes loadable weights."""
+    from hmr_models.checkpoints import read_meta
+    bundled = export_defaults.ASSETS_DIR / 'weights' / 'dpmesh_compact'
+    lifter = export_defaults.extract_lifter(bundled, tmp_path / 'lifter')
+    code = export_defaults.main(['--lifter', str(lifter), '--lifter-share', '0.5',
+                                 '--out', str(tmp_path / 'weights')])
+    assert code == 0 and 'max pose difference' in capsys.readouterr().out
+    meta = read_meta(tmp_path / 'weights' / 'dpmesh_compact')
+    assert meta['lifter_from'] == str(lifter) and meta['lifter_share'] == 0.5
+    assert meta['exported_from'] != read_meta(bundled)['exported_from']
+    DPMesh.from_pretrained(tmp_path / 'weights' / 'dpmesh_compact')
