@@ -2,6 +2,7 @@
 
     python benchmarks/eval_synthocc_sequences.py --corpus $C [--scenes 40] [--seed 0]
         [--dpmesh DIR] [--diffmesh NAME=DIR ...] [--one-euro] [--delay 8] [--csv FILE]
+        [--detector simulated|movenet] [--motion-classes balanced --by-class] [--refine ...]
 
 eval_synthocc.py scores single frames (every 10th frame of the 40 test scenes). The default
 pipeline does more: DiffMesh refines each track over a 16-frame window. This script regenerates
@@ -31,7 +32,8 @@ for _p in (REPO, Path(__file__).resolve().parent):     # the package, and siblin
 from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.mocap.classes import MOTION_CLASSES, parse_class_weights  # noqa: E402
 from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
-from hmr_models.data.synth.generate import scene_with_detections  # noqa: E402
+from hmr_models.data.synth.generate import (DETECTORS, detector_config,  # noqa: E402
+                                            scene_with_detections)
 from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
 from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
 from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
@@ -74,6 +76,11 @@ def parse_args(argv=None):
                    help="people per motion class: 'balanced' (each class alike, for "
                    "--by-class), 'training', 'name=w,...' or '' (by clip length: SynthOcc's "
                    'test scenes)')
+    p.add_argument('--detector', default='simulated', choices=DETECTORS,
+                   help="keypoint errors of the front-end: SynthOcc's hand-set simulation "
+                   "('simulated', its published figures) or MoveNet's errors measured on real "
+                   "footage ('movenet', detector_noise.calibrated_config); the scenes are the "
+                   'same, only their detections differ')
     p.add_argument('--by-class', action='store_true',
                    help='also score each motion class (standing/walking, jumping/sports, '
                    'sitting, crouching/kneeling, lying) and its ratio to standing/walking')
@@ -105,12 +112,13 @@ def main(argv=None):
     pool = MotionPool.from_corpus(PoseCorpus(args.corpus), 'test',
                                   class_weights=parse_class_weights(args.motion_classes))
     clip_class = dict(zip(pool.names, pool.classes))
+    detector = None if args.detector == 'simulated' else detector_config(args.detector)
     gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames), keep_vertices=True)
     renderer = SceneRenderer(body)
     rows = {}
     started = time.perf_counter()
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
-        scene, detections, rng = scene_with_detections(gen, args.seed, k)
+        scene, detections, rng = scene_with_detections(gen, args.seed, k, detector)
         for predictor in predictors.values():
             predictor.reset()    # track ids start again in every scene
         style = renderer.scene_style(scene, rng)

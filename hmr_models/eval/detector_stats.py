@@ -11,6 +11,12 @@ the keypoints really are that does not use this view's own detections. Against i
   falls outside the image ("out"), or neither ("visible"; self-occlusion is not separated),
 - the box height (size bins).
 
+and per person and view, whether left and right are swapped: the whole body (shoulders and hips
+both nearer the mirrored truth; what the simulated detector's ``p_swap_all`` draws) or, where
+the torso is right, one limb pair (elbow + wrist, knee + ankle; ``p_swap_limb``).
+Only where left and right are far enough apart in the image to tell (people seen side-on are
+not counted).
+
 `summarise` turns the samples into per-joint statistics (robust spread, heavy-tail rate, miss
 rates, scores); `write_stats` / `read_stats` store them as JSON, which
 `detector_noise.DetectorNoiseConfig.from_stats` reads to drive the simulated detector.
@@ -27,6 +33,11 @@ from hmr_models.skeleton import COCO17_NAMES
 OCCLUSION = ('visible', 'person', 'out')
 SIZE_BINS = (0.0, 300.0, 600.0, 1e9)          # box height, pixels
 OUTLIER = 0.25                                # error / sqrt(area) beyond which a keypoint is wrong
+# Left and right are told apart only where the true pair is this far apart (x sqrt(area)).
+SWAP_SEPARATION = 0.15
+TORSO_PAIRS = ((5, 6), (11, 12))                           # shoulders, hips
+# (The face's pairs are too close together to judge at that separation.)
+LIMB_SWAP_PAIRS = {'arms': ((7, 9), (8, 10)), 'legs': ((13, 15), (14, 16))}
 
 
 def collect(views_people, cameras, reference):
@@ -38,10 +49,13 @@ def collect(views_people, cameras, reference):
             held-out points are the truth for each view).
     Keys: joint, occlusion (index into OCCLUSION), height (px), scale (sqrt(area) px),
     detected (the person has a detection in this view), reported (keypoint present),
-    score, error (distance / scale; NaN when not reported or not detected).
+    score, error (distance / scale; NaN when not reported or not detected); and per detected
+    person and view `swap_body` and `swap_<limb>` (1 swapped, 0 not, -1 cannot tell; see
+    `swap_flags`).
     """
     out = {k: [] for k in ('joint', 'occlusion', 'height', 'scale', 'detected', 'reported',
-                           'score', 'error')}
+                           'score', 'error', 'swap_body',
+                           *(f'swap_{n}' for n in LIMB_SWAP_PAIRS))}
     for f, persons in enumerate(reference.frames):
         for v, cam in enumerate(cameras):
             depth = [np.nanmean(cam.to_camera(p.points)[:, 2]) for p in persons]
@@ -75,6 +89,17 @@ def collect(views_people, cameras, reference):
                     kp, score = np.full((17, 2), np.nan), np.zeros(17)
                 reported = np.isfinite(kp).all(-1) & (score > 0)
                 err = np.linalg.norm(kp - truth, axis=-1) / scale
+                # A swapped view does not triangulate with the others, so the reference often
+                # leaves it unmatched: swaps are judged on the detection whose box fits.
+                swap_d = person.detections[v] if detected else _box_match(
+                    views_people[v][f], box, {p.detections[v] for p in persons
+                                              if v in p.detections})
+                if swap_d is not None:
+                    people_v = views_people[v][f]
+                    swap_kp = np.where((np.nan_to_num(people_v.keypoint_scores[swap_d]) > 0)
+                                       [:, None], people_v.keypoints[swap_d], np.nan)
+                    for key, flag in swap_flags(swap_kp, truth, scale).items():
+                        out[key].append(flag)
                 for k in np.flatnonzero(have):
                     out['joint'].append(k)
                     out['occlusion'].append(occ[k])
@@ -85,6 +110,50 @@ def collect(views_people, cameras, reference):
                     out['score'].append(float(score[k]))
                     out['error'].append(float(err[k]) if reported[k] else np.nan)
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def swap_flags(kp, truth, scale):
+    """{swap_body, swap_<limb>}: 1 swapped, 0 not, -1 cannot tell, for one person in one view.
+
+    A pair of joints is swapped when the detection lies nearer the truth with left and right
+    exchanged; it counts only where both are reported and the true left and right are at least
+    SWAP_SEPARATION x scale apart. The whole body is swapped when both torso pairs are; limbs
+    are judged only on people whose torso is right.
+    """
+    def pair(left, right):
+        ok = np.isfinite(kp[list(left) + list(right)]).all() and \
+            np.isfinite(truth[list(left) + list(right)]).all() and \
+            min(np.linalg.norm(truth[a] - truth[b]) for a, b in zip(left, right)) \
+            >= SWAP_SEPARATION * scale
+        if not ok:
+            return -1
+        same = sum(np.linalg.norm(kp[a] - truth[a]) + np.linalg.norm(kp[b] - truth[b])
+                   for a, b in zip(left, right))
+        crossed = sum(np.linalg.norm(kp[a] - truth[b]) + np.linalg.norm(kp[b] - truth[a])
+                      for a, b in zip(left, right))
+        return int(crossed < same)
+    torso = [pair((a,), (b,)) for a, b in TORSO_PAIRS]
+    body = -1 if -1 in torso else int(all(torso))
+    flags = {'swap_body': body}
+    for name, (left, right) in LIMB_SWAP_PAIRS.items():
+        flags[f'swap_{name}'] = pair(left, right) if body == 0 else -1
+    return flags
+
+
+def _box_match(people, box, taken, min_iou=0.5):
+    """Index of the untaken detection whose box overlaps `box` most (IoU >= min_iou), or None."""
+    best, best_iou = None, min_iou
+    for d, b in enumerate(people.boxes):
+        if d in taken:
+            continue
+        ix = max(0.0, min(b[2], box[2]) - max(b[0], box[0]))
+        iy = max(0.0, min(b[3], box[3]) - max(b[1], box[1]))
+        inter = ix * iy
+        union = (b[2] - b[0]) * (b[3] - b[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+        iou = inter / union if union > 0 else 0.0
+        if iou >= best_iou:
+            best, best_iou = d, iou
+    return best
 
 
 def _box(points):
@@ -110,6 +179,8 @@ def summarise(samples):
     reported), outlier_median (their median error), score_inlier / score_outlier (median
     scores). by_size[bin][occlusion]: the same pooled over joints. person_miss[occlusion share]
     is not measured here (the reference only exists where a person is matched in >= 3 views).
+    swaps: whole-body and per-limb-pair left/right swap rates among the person-views where they
+    can be told (n), and `limb` pooled over the limb pairs.
     """
     s = samples
     det = s['detected'].astype(bool)
@@ -136,11 +207,28 @@ def summarise(samples):
                                                            & (s['joint'] == k))
                                     for k in range(17)}
         stats['per_joint'][name]['all'] = block(s['occlusion'] == o)
+    stats['swaps'] = swap_rates(s)
     for b in range(len(SIZE_BINS) - 1):
         in_bin = (s['height'] >= SIZE_BINS[b]) & (s['height'] < SIZE_BINS[b + 1])
         stats['by_size'][f'{SIZE_BINS[b]:.0f}'] = {
             name: block(in_bin & (s['occlusion'] == o)) for o, name in enumerate(OCCLUSION)}
     return stats
+
+
+def swap_rates(samples):
+    """{body, <limb>..., limb}: {n, rate} of the person-views where a swap can be told."""
+    def rate(flags):
+        flags = np.asarray(flags)
+        flags = flags[flags >= 0]
+        return {'n': int(flags.size),
+                'rate': float(flags.mean()) if flags.size else float('nan')}
+    if 'swap_body' not in samples:              # samples written before swaps were counted
+        return {}
+    out = {'body': rate(samples['swap_body'])}
+    for name in LIMB_SWAP_PAIRS:
+        out[name] = rate(samples[f'swap_{name}'])
+    out['limb'] = rate(np.concatenate([samples[f'swap_{n}'] for n in LIMB_SWAP_PAIRS]))
+    return out
 
 
 def write_stats(path, samples, raw=True):

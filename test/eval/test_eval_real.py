@@ -5,7 +5,8 @@ Everything runs on small synthetic scenes with known answers (no fetched data ne
 import numpy as np
 import pytest
 
-from hmr_models.eval.detector_stats import OCCLUSION, collect, read_stats, summarise, write_stats
+from hmr_models.eval.detector_stats import (OCCLUSION, collect, read_stats, summarise, swap_flags,
+                                            write_stats)
 from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_over_time,
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
@@ -240,6 +241,63 @@ def test_detector_statistics_of_a_known_error(tmp_path):
     from hmr_models.data.synth.detector_noise import DetectorNoiseConfig
     cfg = DetectorNoiseConfig.from_stats(path)
     assert len(cfg.visible_sigma) == 17 and len(cfg.p_wrong_visible) == 17
+
+
+def test_swap_flags_tell_body_and_limb_swaps_and_skip_side_views():
+    from hmr_models.skeleton import COCO17_FLIP
+    truth = skeleton_points(np.zeros(3), np.random.default_rng(0))[:, [0, 2]] * 100.0  # front
+    scale = 100.0
+    assert swap_flags(truth, truth, scale) == {'swap_body': 0, 'swap_arms': 0, 'swap_legs': 0}
+    assert swap_flags(truth[COCO17_FLIP], truth, scale)['swap_body'] == 1
+    arm = truth.copy()
+    arm[[7, 9, 8, 10]] = truth[[8, 10, 7, 9]]
+    assert swap_flags(arm, truth, scale) == {'swap_body': 0, 'swap_arms': 1, 'swap_legs': 0}
+    gone = truth.copy()
+    gone[13] = np.nan                        # a missing knee: the legs cannot be judged
+    assert swap_flags(gone, truth, scale)['swap_legs'] == -1
+    side = truth.copy()
+    side[:, 0] = 0.0                         # seen side-on: left and right coincide
+    assert swap_flags(side[COCO17_FLIP], side, scale)['swap_body'] == -1
+
+
+def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
+    """One view swaps a person's whole body in 10 frames and his arms in 8 others."""
+    from hmr_models.data.synth.detector_noise import DetectorNoiseConfig
+    from hmr_models.skeleton import COCO17_FLIP
+    rng = np.random.default_rng(5)
+    cams = ring_of_cameras(8)    # enough views that the reference outvotes a swapped one
+    views = [[] for _ in cams]
+    for f in range(40):
+        people3d = [skeleton_points(np.array([-0.6, 0.1, 0]), rng),
+                    skeleton_points(np.array([0.6, 0.0, 0]), rng)]
+        for p, x in zip(people3d, (-0.6, 0.6)):       # hips wide enough to tell left from right
+            p[[11, 12], 0] = x + (p[[11, 12], 0] - x) * 1.5
+        for v, c in enumerate(cams):
+            kp = np.stack([c.project(p) for p in people3d])
+            boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
+            if v == 2 and f < 10:            # cam03 sees the people from the front
+                kp[0] = kp[0][COCO17_FLIP]
+            elif v == 2 and f < 18:
+                kp[0, [7, 9, 8, 10]] = kp[0, [8, 10, 7, 9]]
+            views[v].append(People(boxes=boxes, scores=np.ones(2), keypoints=kp,
+                                   keypoint_scores=np.full((2, 17), 0.8),
+                                   track_ids=np.full(2, -1)))
+    # swapped views are rejected as outliers of the triangulation (the default error bound)
+    ref = build_reference(views, cams, match_error=1e6)
+    samples = collect(views, cams, ref)
+    assert (samples['swap_body'] == 1).sum() == 10 and (samples['swap_arms'] == 1).sum() == 8
+    assert (samples['swap_legs'] == 1).sum() == 0
+    swaps = summarise(samples)['swaps']
+    judged = swaps['body']['n']
+    assert 0 < judged < 8 * 2 * 40           # side views cannot tell left from right
+    assert swaps['body']['rate'] == pytest.approx(10 / judged)
+    stats = summarise(samples)
+    stats['swaps']['body']['n'] = stats['swaps']['limb']['n'] = 1000   # enough to be used
+    cfg = DetectorNoiseConfig.from_stats(stats)
+    assert cfg.p_swap_all == pytest.approx(10 / judged)
+    assert cfg.p_swap_limb == pytest.approx(swaps['limb']['rate'])
+    stats['swaps']['body']['n'] = 10         # too few: the hand-set rate stays
+    assert DetectorNoiseConfig.from_stats(stats).p_swap_all == DetectorNoiseConfig().p_swap_all
 
 
 def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():

@@ -22,8 +22,9 @@ Lightning's, measured against a multi-view reference (``hmr_models.eval.detector
 ``benchmarks/eval_real.py --detector-stats``; the shipped statistics are in
 ``hmr_models/assets/detectors/movenet_lightning_errors.json``). The call is the same:
 ``simulate_detections(keypoints, codes, occluder, image_size, rng, calibrated_config())``.
-What the multi-view data cannot measure (person misses, occluded keypoints, neighbour grabs:
-too few occluded samples) keeps the defaults.
+Left/right swaps (whole body, one limb pair) come from the same statistics where enough people
+could be judged. What the multi-view data cannot measure (person misses, occluded keypoints,
+neighbour grabs: too few occluded samples) keeps the defaults.
 """
 from dataclasses import dataclass, field
 import json
@@ -42,6 +43,8 @@ COCO_SIGMAS = np.array([.026, .025, .025, .035, .035, .079, .079, .072, .072, .0
                         .107, .107, .087, .087, .089, .089])
 # Left/right limb pairs (COCO indices) that a detector may swap one at a time.
 LIMB_PAIRS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)), ((1, 3), (2, 4)))
+# A measured swap rate (from_stats) replaces the hand-set one only from this many person-views.
+MIN_SWAP_SAMPLES = 200
 
 # Error type per keypoint.
 OK, JITTER_OCCLUDED, MISSING, GRABBED, SWAPPED, CLAMPED = 0, 1, 2, 3, 4, 5
@@ -116,6 +119,11 @@ class DetectorNoiseConfig(Config):
                 values[field_name] = num(pooled[key])
         if np.isfinite(num(pooled.get('outlier_median'))):
             values['wrong_spread'] = float(pooled['outlier_median']) / np.sqrt(2.0)
+        swaps = stats.get('swaps') or {}
+        for key, field_name in (('body', 'p_swap_all'), ('limb', 'p_swap_limb')):
+            measured = swaps.get(key) or {}
+            if measured.get('n', 0) >= MIN_SWAP_SAMPLES and np.isfinite(num(measured['rate'])):
+                values[field_name] = num(measured['rate'])
         values.update(overrides)
         return cls(**values)
 
