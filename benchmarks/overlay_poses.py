@@ -1,6 +1,7 @@
 """Seated, crouching, kneeling and lying people in rendered scenes: per-frame vs smoothed meshes.
 
     python benchmarks/overlay_poses.py [--out docs/results] [--frames 24] [--threads 1]
+        [--dpmesh DIR]
 
 No real footage reachable here shows these poses, so each one is rendered: the bundled open
 body in a hand-set pose (with a little motion over `--frames` frames at 10 fps) over a plain
@@ -111,6 +112,7 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--poses', default=','.join(POSES))
+    p.add_argument('--dpmesh', default='', help="DPMesh checkpoint ('' = bundled)")
     p.add_argument('--variant', action='append', default=[], metavar='NAME:refine_k=v,...',
                    help='rows: refinement settings (default: off, the defaults, and '
                    'refine_keypoint_sigma=0.03)')
@@ -155,8 +157,8 @@ def main(argv=None):
             detections.append(people)
             images.append(image)
         for label, refine in variants.items():
-            predictor = create_mesh_predictor('compact', MeshConfig(), Runtime(), body,
-                                              refine=refine)
+            predictor = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
+                                              Runtime(), body, refine=refine)
             smoother = create_smoother(body=body, refiner=predictor.refiner)
             est = smoothed = None
             for f in range(args.frames):

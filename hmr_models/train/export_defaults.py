@@ -37,7 +37,7 @@ def export_dpmesh(src, dst):
     cfg = load_config(read_config(src))
     cfg.pose_head.prior_weights = cfg.keypoint_lifter.weights = ''
     meta = {k: v for k, v in read_meta(src).items() if k not in ('format', 'version', 'tensors')}
-    # an exported checkpoint exported again (a new lifter in the bundled DPMesh) names its new source
+    # exported again (a new lifter in the bundled DPMesh): the new source replaces the old one
     save_checkpoint(dst, cfg.to_dict(), half, 'dpmesh', **dict(meta, exported_from=str(src)))
     # How much float16 storage changes the outputs, on random inputs.
     full, exported = DPMesh.from_pretrained(src).eval(), DPMesh.from_pretrained(dst).eval()
