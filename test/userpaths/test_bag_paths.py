@@ -16,8 +16,11 @@ def record_clip(spawn, clip, bag, *options):
     """`hmr-bag record -o BAG ...` around `live.launch.py source:=CLIP loop:=false`."""
     recorder = spawn(HMR_BAG, 'record', '-o', str(bag), *options, '/camera/image_raw',
                      '/camera/camera_info', '/hmr_node/persons')
+    # At most 10 Hz: the 20 frames last 2 s or more, so the recorder (which looks for new topics
+    # every second) has found the node's results before the clip ends, even on a loaded machine
+    # (at full speed a run under load once ended before the recorder had /hmr_node/persons).
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py', f'source:={clip}',
-                   'loop:=false', 'model_profile:=frontend_only')
+                   'loop:=false', 'rate:=10.0', 'model_profile:=frontend_only')
     assert launch.wait(timeout=TIMEOUT) == 0, launch.text
     assert recorder.interrupt(timeout=60) == 0, recorder.text
     assert 'wrote' in recorder.text, recorder.text
