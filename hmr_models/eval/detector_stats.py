@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hmr_models.frontend.boxes import box_iou
 from hmr_models.skeleton import COCO17_NAMES
 
 OCCLUSION = ('visible', 'person', 'out')
@@ -142,18 +143,10 @@ def swap_flags(kp, truth, scale):
 
 def _box_match(people, box, taken, min_iou=0.5):
     """Index of the untaken detection whose box overlaps `box` most (IoU >= min_iou), or None."""
-    best, best_iou = None, min_iou
-    for d, b in enumerate(people.boxes):
-        if d in taken:
-            continue
-        ix = max(0.0, min(b[2], box[2]) - max(b[0], box[0]))
-        iy = max(0.0, min(b[3], box[3]) - max(b[1], box[1]))
-        inter = ix * iy
-        union = (b[2] - b[0]) * (b[3] - b[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
-        iou = inter / union if union > 0 else 0.0
-        if iou >= best_iou:
-            best, best_iou = d, iou
-    return best
+    iou = box_iou(people.boxes, box)[:, 0]
+    iou[list(taken)] = -1.0
+    best = int(np.argmax(iou)) if len(iou) else -1
+    return best if best >= 0 and iou[best] >= min_iou else None
 
 
 def _box(points):
