@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from hmr_models.frontend.boxes import nms
-from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
+from hmr_models.frontend.onnx_model import ModelLoadError, bundled_model, describe_io, \
+    load_session
 from hmr_models.paths import ASSETS_DIR
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ class NanoDetPersonDetector:
     """
 
     def __init__(self, model_path='', runtime=None, score_threshold=0.35, nms_iou=0.5,
-                 input_size=416):
-        path = model_path or BUNDLED_NANODET
+                 input_size=416, precision='fp32'):
+        path = model_path or bundled_model(BUNDLED_NANODET, precision, runtime)
         what = 'person detector model (NanoDet-m ONNX)'
         get_it = ('Leave detector_model_path empty to use the bundled NanoDet-m, or reinstall '
                   'hmr_ros if the bundled file is missing.')
@@ -122,6 +123,8 @@ class NanoDetPersonDetector:
         self._levels = self._pair_outputs(fixed, int(inp.shape[2]), path)
         self.session = load_session(path, runtime, what=what, parameter='detector_model_path',
                                     get_it=get_it, transform=free_input_size)
+        self.model_file = str(path)
+        log.info('person detector: %s', path)
 
     @staticmethod
     def _pair_outputs(session, size, path):

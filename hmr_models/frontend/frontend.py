@@ -118,7 +118,8 @@ class PersonFrontEnd:
                 self.config.detector_model_path, runtime,
                 score_threshold=self.config.detector_candidate_threshold,
                 nms_iou=self.config.detector_nms_iou,
-                input_size=self.config.detector_input_size)
+                input_size=self.config.detector_input_size,
+                precision=self.config.detector_precision)
         self._images = 0   # images processed with tracking (for detector_interval)
         self.tracker = Tracker(self.config)
         # Weak candidates whose keypoints failed: boxes (M, 4) and stamps (M,) (process only).

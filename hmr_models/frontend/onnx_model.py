@@ -1,10 +1,49 @@
 """Loading ONNX models for the front-end with onnxruntime, with errors that say what to do."""
 import logging
+from pathlib import Path
+import platform
 
+from hmr_models.frontend.config import PRECISIONS
 from hmr_models.paths import require_file
 from hmr_models.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+# CPU flags (Linux /proc/cpuinfo) of an 8-bit dot-product instruction. Without one, onnxruntime's
+# u8 x s8 convolutions can saturate (its docs), so 'auto' keeps fp32 there.
+_INT8_DOT_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
+
+
+def cpu_has_int8_dot(cpuinfo='/proc/cpuinfo'):
+    """True when this x86 CPU has VNNI/AMX 8-bit dot products (False where unknown)."""
+    if platform.machine().lower() not in ('x86_64', 'amd64'):
+        return False
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(':', 1)[1].split() for line in text.splitlines()
+                  if line.startswith('flags')), [])
+    return any(f in flags for f in _INT8_DOT_FLAGS)
+
+
+def bundled_model(fp32_path, precision, runtime=None):
+    """The bundled model file for `precision`: its int8 twin (`<name>_int8.onnx`) or itself.
+
+    'auto' takes the int8 twin on a CPU runtime whose processor has 8-bit dot products
+    (measured there: NanoDet 2.2x faster, benchmarks/bench_frontend.py), and fp32 on GPUs
+    (onnxruntime's CUDA provider runs fp32 graphs best) and other CPUs. A model without an
+    int8 twin is always fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+    fp32_path = Path(fp32_path)
+    twin = fp32_path.with_name(f'{fp32_path.stem}_int8{fp32_path.suffix}')
+    if precision == 'auto':
+        on_cpu = runtime is None or runtime.device == 'cpu'
+        precision = 'int8' if on_cpu and cpu_has_int8_dot() else 'fp32'
+    return twin if precision == 'int8' and twin.exists() else fp32_path
 
 
 class ModelLoadError(RuntimeError):

@@ -9,7 +9,8 @@ DETECTORS = ASSETS_DIR / 'detectors'
 def test_bundled_models_match_their_checksums():
     lines = (DETECTORS / 'SHA256SUMS').read_text().split('\n')
     sums = dict(reversed(line.split()) for line in lines if line.strip())
-    assert set(sums) == {'nanodet.onnx', 'movenet_lightning.onnx', 'movenet_thunder.onnx'}
+    assert set(sums) == {'nanodet.onnx', 'nanodet_int8.onnx', 'movenet_lightning.onnx',
+                         'movenet_thunder.onnx'}
     for name, digest in sums.items():
         h = hashlib.sha256()
         with open(DETECTORS / name, 'rb') as f:

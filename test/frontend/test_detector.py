@@ -101,3 +101,50 @@ def test_missing_and_broken_model_files_name_the_parameter(tmp_path):
     broken.write_bytes(b'not an onnx file')
     with pytest.raises(ModelLoadError, match='detector_model_path'):
         NanoDetPersonDetector(model_path=str(broken))
+
+
+def test_int8_twin_finds_the_boxes_of_fp32(detector, sample_frames, runtime):
+    """The quantized NanoDet (detector_precision int8) agrees with the fp32 file it came from."""
+    from hmr_models.frontend.boxes import box_iou
+    int8 = NanoDetPersonDetector(runtime=runtime, precision='int8')
+    assert int8.model_file.endswith('nanodet_int8.onnx')
+    assert detector.model_file.endswith('nanodet.onnx')
+    for index in SAMPLE_PEOPLE:
+        ref, _ = detector.detect(sample_frames[index])
+        boxes, _ = int8.detect(sample_frames[index])
+        assert len(boxes) == len(ref) >= 2, f'frame {index}'
+        assert box_iou(ref, boxes).max(1).min() > 0.85, f'frame {index}'
+
+
+def test_precision_picks_the_bundled_twin(tmp_path, monkeypatch):
+    from hmr_models.frontend import onnx_model
+    from hmr_models.frontend.detector import BUNDLED_NANODET
+    from hmr_models.runtime import Runtime
+    twin = BUNDLED_NANODET.with_name('nanodet_int8.onnx')
+    assert onnx_model.bundled_model(BUNDLED_NANODET, 'int8') == twin
+    assert onnx_model.bundled_model(BUNDLED_NANODET, 'fp32') == BUNDLED_NANODET
+    alone = tmp_path / 'alone.onnx'          # no int8 twin beside it: fp32 whatever is asked
+    assert onnx_model.bundled_model(alone, 'int8') == alone
+    with pytest.raises(ValueError, match='precision'):
+        onnx_model.bundled_model(BUNDLED_NANODET, 'fp16')
+    for has_vnni in (True, False):
+        monkeypatch.setattr(onnx_model, 'cpu_has_int8_dot', lambda v=has_vnni: v)
+        assert onnx_model.bundled_model(BUNDLED_NANODET, 'auto') == \
+            (twin if has_vnni else BUNDLED_NANODET)
+        # GPUs run the fp32 graph.
+        assert onnx_model.bundled_model(BUNDLED_NANODET, 'auto', Runtime(device='cuda')) == \
+            BUNDLED_NANODET
+
+
+def test_int8_dot_products_read_from_the_cpu_flags(tmp_path, monkeypatch):
+    from hmr_models.frontend import onnx_model
+    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'x86_64')
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n')
+    assert onnx_model.cpu_has_int8_dot(info)
+    info.write_text('processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n')
+    assert not onnx_model.cpu_has_int8_dot(info)
+    assert not onnx_model.cpu_has_int8_dot(tmp_path / 'missing')
+    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'aarch64')
+    info.write_text('flags\t\t: avx512_vnni\n')
+    assert not onnx_model.cpu_has_int8_dot(info)
