@@ -48,3 +48,14 @@ def flip_permutation(names):
 COCO17_FLIP = flip_permutation(COCO17_NAMES)
 SMPL24_FLIP = flip_permutation(SMPL24_NAMES)
 H36M17_FLIP = flip_permutation(H36M17_NAMES)
+
+
+def mirror_pose(pose):
+    """Left/right mirror image (x -> -x) of SMPL axis-angle poses (..., 72), same dtype.
+
+    Each joint takes its twin's rotation with the y and z axis components negated (a
+    reflection of x conjugates a rotation that way).
+    """
+    pose = np.asarray(pose)
+    aa = pose.reshape(pose.shape[:-1] + (24, 3))[..., SMPL24_FLIP, :]
+    return (aa * np.array([1.0, -1.0, -1.0], pose.dtype)).reshape(pose.shape)

@@ -19,7 +19,7 @@ from hmr_models.data.synth.sequences import simulate_sequences
 from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.model import WindowBatch
 from hmr_models.diffmesh.streaming import fit_betas, gather_windows, resample_index
-from hmr_models.skeleton import SMPL24_FLIP
+from hmr_models.skeleton import mirror_pose
 from hmr_models.types import NUM_JOINTS, NUM_KEYPOINTS
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ class TrainBatch:
 
 def mirror_motion(pose, trans):
     """Left/right mirror of SMPL poses (..., 72) and translations (..., 3) (world x -> -x)."""
-    aa = pose.reshape(pose.shape[:-1] + (NUM_JOINTS, 3))[..., SMPL24_FLIP, :]
-    aa = aa * np.array([1.0, -1.0, -1.0], np.float32)
-    return aa.reshape(pose.shape), trans * np.array([-1.0, 1.0, 1.0], np.float32)
+    return mirror_pose(pose), trans * np.array([-1.0, 1.0, 1.0], np.float32)
 
 
 class WindowSampler:

@@ -33,19 +33,12 @@ from hmr_models.config import build_dataclass
 from hmr_models.dpmesh.config import VQVAEConfig, load_config
 from hmr_models.geometry.rotations import project_to_rotation
 from hmr_models.dpmesh.parts.pose_prior import PoseVQVAE
-from hmr_models.skeleton import SMPL24_FLIP
+from hmr_models.skeleton import mirror_pose
 
 from .config_io import add_common_arguments, apply_overrides, load_run_config
 from .trainer import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger(__name__)
-
-
-def mirror_poses(poses):
-    """Left/right mirrored SMPL poses (N, 72): swap joint sides, negate the y/z rotation axes."""
-    p = np.asarray(poses, np.float32).reshape(-1, 24, 3)[:, SMPL24_FLIP].copy()
-    p[..., 1:] *= -1.0
-    return p.reshape(-1, 72)
 
 
 def poses_to_rotmats(poses, num_joints=23):
@@ -64,7 +57,7 @@ class PoseRotations(Dataset):
         if not np.isfinite(poses).all():
             raise ValueError('pose data contains NaN or inf')
         self.rot = poses_to_rotmats(poses, num_joints)
-        self.rot_mirror = poses_to_rotmats(mirror_poses(poses), num_joints) if mirror else None
+        self.rot_mirror = poses_to_rotmats(mirror_pose(poses), num_joints) if mirror else None
 
     def __len__(self):
         return len(self.rot)

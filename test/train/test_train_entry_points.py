@@ -23,12 +23,14 @@ def shard(tmp_path_factory, body_file):
                             load_body_model(body_file), n=6, crop_size=64)
 
 
-def test_mirror_poses():
+def test_mirror_pose():
+    from hmr_models.skeleton import mirror_pose
     rng = np.random.default_rng(0)
     poses = rng.normal(0, 0.4, (5, 72)).astype(np.float32)
-    twice = train_vqvae.mirror_poses(train_vqvae.mirror_poses(poses))
+    twice = mirror_pose(mirror_pose(poses))
     np.testing.assert_allclose(twice, poses)
-    m = train_vqvae.mirror_poses(poses).reshape(5, 24, 3)
+    m = mirror_pose(poses).reshape(5, 24, 3)
+    assert m.dtype == np.float32
     p = poses.reshape(5, 24, 3)
     np.testing.assert_allclose(m[:, 18], p[:, 19] * [1, -1, -1])   # left elbow <- right elbow
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hmr_models.skeleton import SMPL24_FLIP
+from hmr_models.skeleton import mirror_pose
 
 from .motion import resample
 from .retarget import default_rest_joints
@@ -26,7 +26,7 @@ def mirror(motion, rest_joints=None):
     body's rest skeleton.
     """
     rest = default_rest_joints() if rest_joints is None else np.asarray(rest_joints, float)
-    pose = motion.pose.reshape(-1, 24, 3)[:, SMPL24_FLIP] * np.array([1.0, -1.0, -1.0])
+    pose = mirror_pose(motion.pose.reshape(-1, 72))
     pelvis = _pelvis(motion, rest) * np.array([-1.0, 1.0, 1.0])
     return replace(motion, pose=pose.reshape(-1, 72), trans=pelvis - rest[0],
                    meta=dict(motion.meta, mirrored=not motion.meta.get('mirrored', False)))

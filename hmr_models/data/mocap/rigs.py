@@ -88,26 +88,16 @@ CMU_ASF = _cmu_rig('cmu_asf', dict(
 
 # Bandai Namco Research Motiondataset 1/2: 22 joints, one spine joint fewer than SMPL, no
 # usable end sites (all zero-length).
-BANDAI = Rig(
-    name='bandai',
-    drivers=_sided({
-        'pelvis': 'Hips', 'spine1': 'Spine', 'spine3': 'Chest', 'neck': 'Neck', 'head': 'Head',
-        '{side}_hip': ('UpperLeg_L', 'UpperLeg_R'), '{side}_knee': ('LowerLeg_L', 'LowerLeg_R'),
-        '{side}_ankle': ('Foot_L', 'Foot_R'), '{side}_foot': ('Toes_L', 'Toes_R'),
-        '{side}_collar': ('Shoulder_L', 'Shoulder_R'), '{side}_shoulder': ('UpperArm_L',
-                                                                           'UpperArm_R'),
-        '{side}_elbow': ('LowerArm_L', 'LowerArm_R'), '{side}_wrist': ('Hand_L', 'Hand_R'),
-    }),
-    points=_sided({
-        'pelvis': 'Hips', 'spine1': 'Spine', 'spine3': 'Chest', 'neck': 'Neck', 'head': 'Head',
-        '{side}_hip': ('UpperLeg_L', 'UpperLeg_R'), '{side}_knee': ('LowerLeg_L', 'LowerLeg_R'),
-        '{side}_ankle': ('Foot_L', 'Foot_R'), '{side}_foot': ('Toes_L', 'Toes_R'),
-        '{side}_collar': ('Shoulder_L', 'Shoulder_R'), '{side}_shoulder': ('UpperArm_L',
-                                                                           'UpperArm_R'),
-        '{side}_elbow': ('LowerArm_L', 'LowerArm_R'), '{side}_wrist': ('Hand_L', 'Hand_R'),
-    }),
-    interpolate={'spine2': ('spine1', 'spine3', 0.5)},
-)
+_BANDAI_JOINTS = _sided({
+    'pelvis': 'Hips', 'spine1': 'Spine', 'spine3': 'Chest', 'neck': 'Neck', 'head': 'Head',
+    '{side}_hip': ('UpperLeg_L', 'UpperLeg_R'), '{side}_knee': ('LowerLeg_L', 'LowerLeg_R'),
+    '{side}_ankle': ('Foot_L', 'Foot_R'), '{side}_foot': ('Toes_L', 'Toes_R'),
+    '{side}_collar': ('Shoulder_L', 'Shoulder_R'), '{side}_shoulder': ('UpperArm_L', 'UpperArm_R'),
+    '{side}_elbow': ('LowerArm_L', 'LowerArm_R'), '{side}_wrist': ('Hand_L', 'Hand_R'),
+})
+# Each SMPL joint is driven by, and placed at, the same Bandai joint.
+BANDAI = Rig(name='bandai', drivers=_BANDAI_JOINTS, points=dict(_BANDAI_JOINTS),
+             interpolate={'spine2': ('spine1', 'spine3', 0.5)})
 
 # DeepMimic humanoid: one chest joint for SMPL's three spine joints; no collars, fixed wrists,
 # rigid feet; end sites from the collision shapes (head centre, foot front).
