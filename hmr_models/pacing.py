@@ -6,7 +6,11 @@ stages are the slower half. A front-end that starts on the next frame as soon as
 the last one over finishes long before the mesh stage is free, and its result then waits: the
 person was seen that much earlier than the mesh is published. `FrontEndPacer` makes the
 front-end start late enough to finish just when the mesh stage frees up, on the newest frame
-there is by then: the same output rate, with the waiting taken out of the latency.
+there is by then: the same output rate, with the waiting taken out of the latency. When the
+front-end is the slower half it is free at a random point of the camera's period, and the
+newest frame has waited up to a whole period: `FrontEndPacer.fresh_wait` has it wait for the
+camera's next frame instead when that one is closer (a few ms of the front-end's time for a
+frame up to half a period younger).
 """
 from collections import deque
 import threading
@@ -43,6 +47,21 @@ class LatestSlot:
             self._items.append(item)
             self._cond.notify_all()
             return old
+
+    def newest(self):
+        """The item that `take` would return now, or None."""
+        with self._cond:
+            return self._items[-1] if self._items else None
+
+    def wait_newer(self, item, timeout):
+        """Block until a newer item than `item` is put or the slot closes (`timeout` s at most)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._closed and self._items and self._items[-1] is item:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(timeout=left)
 
     def claim(self):
         """The taker will come for the next item: keep the one there now (or arriving next)."""
@@ -96,15 +115,45 @@ class FrontEndPacer:
         drop_window_s: how long after the last dropped frame pacing stays active.
     """
 
-    def __init__(self, margin=0.1, max_delay_s=0.5, history=15, drop_window_s=2.0):
+    def __init__(self, margin=0.1, max_delay_s=0.5, history=15, drop_window_s=2.0,
+                 fresh_slack_s=0.002):
         self.margin = float(margin)
         self.max_delay_s = float(max_delay_s)
+        self.fresh_slack_s = float(fresh_slack_s)
         self._front = deque(maxlen=history)
         self._mesh = deque(maxlen=history)
+        self._gaps = deque(maxlen=2 * history)   # between camera frames' arrivals
+        self._last_arrival = None
         self._mesh_started = None
         self._last_drop = None
         self.drop_window_s = float(drop_window_s)
         self._lock = threading.Lock()
+
+    def frame_arrived(self, now=None):
+        """A camera frame reached the intake (its period is learnt from these)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._last_arrival is not None:
+                self._gaps.append(now - self._last_arrival)
+            self._last_arrival = now
+
+    def fresh_wait(self, arrived, now=None):
+        """Seconds to wait for the camera's next frame rather than take the one from `arrived`.
+
+        While the source outruns the node (as `active`), a frame older than half the camera's
+        period (median gap between arrivals) is passed over for the next one, due one period
+        after it: the latency of the frame processed drops by the difference, at the cost of
+        that wait on the front-end (fewer frames processed, each one fresher). 0 otherwise.
+        """
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._last_drop is None or now - self._last_drop > self.drop_window_s \
+                    or len(self._gaps) < 5:
+                return 0.0
+            period = _median(self._gaps)
+        if now - arrived <= period / 2:
+            return 0.0
+        return min(max(arrived + period + self.fresh_slack_s - now, 0.0), period)
 
     def frame_dropped(self, now=None):
         """The intake replaced a frame nobody had taken: the source outruns the node."""

@@ -39,10 +39,12 @@ class PipelineConfig(Config):
         'help': 'overlap the front-end of the next image with the mesh stages of the current '
                 'one (two worker threads in hmr_node)'})
     pace_frontend: bool = field(default=True, metadata={
-        'help': 'pipelined, while the source outruns the node (images dropped) and the mesh '
-                'stages are the slower half: start the front-end of the next image just in '
-                'time for them (the newest image then, and no wait in between: lower latency, '
-                'same rate); false: always as soon as the last one is handed over'})
+        'help': 'pipelined, while the source outruns the node (images dropped): start the '
+                'front-end of the next image just in time for the mesh stages when they are the '
+                'slower half (the newest image then, and no wait in between: lower latency, '
+                'same rate), and pass over an image older than half the camera period for the '
+                'next one (fresher images, a few percent fewer); false: always the waiting '
+                'image, as soon as the last one is handed over'})
     backend: str = field(default='auto', metadata={
         'help': "inference backend of the mesh stages: 'auto' (onnxruntime on CPU, torch on "
                 "GPU), 'torch', 'onnxruntime' (exported once, cached) or 'tensorrt' (GPU)"})

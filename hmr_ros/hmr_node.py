@@ -290,6 +290,8 @@ class HMRNode(Node):
         with self._lock:
             self.counts['frames_in'] += 1
             self.in_rate.tick(now)
+        if self._pacer is not None:
+            self._pacer.frame_arrived(now)
         old = self._intake.put(Ticket(raw, msg_type, now,
                                       received_clock=self.get_clock().now().nanoseconds * 1e-9))
         if old is not None:
@@ -314,6 +316,10 @@ class HMRNode(Node):
                 if self._pacer is not None and self._pacer.active():
                     self._handoff.wait_taken()
                     self._stopping.wait(self._pacer.delay())
+                if self._pacer is not None:
+                    waiting = self._intake.newest()
+                    if waiting is not None:
+                        self._intake.wait_newer(waiting, self._pacer.fresh_wait(waiting.received))
                 ticket = self._intake.take()
                 if ticket is None:
                     return

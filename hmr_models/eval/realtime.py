@@ -44,7 +44,9 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
         k = 0
         while k / rate <= seconds:
             time.sleep(max(0.0, t0 + k / rate - time.perf_counter()))
-            if intake.put((k, time.perf_counter(), frames[k % len(frames)])) is not None:
+            if pacer is not None:
+                pacer.frame_arrived()
+            if intake.put((k, time.monotonic(), frames[k % len(frames)])) is not None:
                 replay.dropped_at_intake += 1
                 if pacer is not None:
                     pacer.frame_dropped()
@@ -56,11 +58,11 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
     def finish(k, arrived, image, front):
         # As hmr_node: the per-frame result is out before the temporal stage runs.
         result = pipe.process_mesh(image, camera, front)
-        latency = 1e3 * (time.perf_counter() - arrived)
+        latency = 1e3 * (time.monotonic() - arrived)
         pipe.process_temporal(result, camera)
         replay.records.append({
             'frame': k, 'latency_ms': latency, 'done': time.perf_counter(),
-            'smoothed_latency_ms': 1e3 * (time.perf_counter() - arrived),
+            'smoothed_latency_ms': 1e3 * (time.monotonic() - arrived),
             'people': len(result.people),
             **{f't_{name}': v for name, v in result.timings_ms.items()}})
 
@@ -69,6 +71,8 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
             if pacer is not None and pacer.active():
                 handoff.wait_taken()
                 stop.wait(pacer.delay())
+            if pacer is not None and (waiting := intake.newest()) is not None:
+                intake.wait_newer(waiting, pacer.fresh_wait(waiting[1]))
             item = intake.take()
             if item is None:
                 break
