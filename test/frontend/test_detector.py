@@ -148,3 +148,21 @@ def test_int8_dot_products_read_from_the_cpu_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'aarch64')
     info.write_text('flags\t\t: avx512_vnni\n')
     assert not onnx_model.cpu_has_int8_dot(info)
+
+
+def test_quantize_tool_makes_a_working_twin(tmp_path, sample_frames, runtime):
+    """`python -m hmr_models.frontend.quantize`'s steps, on a few calibration frames."""
+    from hmr_models.frontend.detector import BUNDLED_NANODET
+    from hmr_models.frontend.quantize import DEFAULT_CLIP, calibration_inputs, quantize
+    inputs = calibration_inputs(DEFAULT_CLIP, every=80)
+    assert len(inputs) == 3 and inputs[0].shape == (1, 3, 416, 416)
+    twin = quantize(BUNDLED_NANODET, tmp_path / 'nanodet_int8.onnx', inputs, 'input_1:0')
+    assert twin.stat().st_size < 0.4 * BUNDLED_NANODET.stat().st_size   # int8 weights
+    detector = NanoDetPersonDetector(model_path=str(twin), runtime=runtime)
+    frame = sample_frames[max(SAMPLE_PEOPLE)]
+    boxes, _ = detector.detect(frame)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    for name, (xy, height) in SAMPLE_PEOPLE[max(SAMPLE_PEOPLE)].items():
+        assert np.linalg.norm(centres - np.array(xy), axis=1).min() < 0.25 * height, name
+    with pytest.raises(FileNotFoundError, match='calibration clip'):
+        calibration_inputs(tmp_path / 'missing.mp4')
