@@ -46,6 +46,30 @@ def bundled_model(fp32_path, precision, runtime=None):
     return twin if precision == 'int8' and twin.exists() else fp32_path
 
 
+def scalar_uniform_constants(model):
+    """The graph with per-channel constants whose channels are all equal made scalars.
+
+    onnxruntime broadcasts a (1, 1, 1, C) constant over an NHWC image through a slow general
+    path: MoveNet's input scaling (x - 0) * 1/127.5 per channel took 0.9 ms of its 8.3 ms per
+    crop; as scalars 1.05 ms less in all. The arithmetic is the same: outputs are bit-identical.
+    Only the declared shapes of those constants change.
+    """
+    from onnx import numpy_helper
+    import numpy as np
+    constants = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type not in ('Add', 'Sub', 'Mul', 'Div'):
+            continue
+        for name in node.input:
+            if name not in constants:
+                continue
+            value = numpy_helper.to_array(constants[name])
+            if value.size > 1 and value.ndim >= 2 and value.shape[:-1] == (1,) * (value.ndim - 1) \
+                    and np.all(value == value.flat[0]):
+                constants[name].CopyFrom(numpy_helper.from_array(np.array(value.flat[0]), name))
+    return model
+
+
 class ModelLoadError(RuntimeError):
     """A model file exists but cannot be used (not ONNX, wrong inputs/outputs, ...)."""
 

@@ -15,7 +15,8 @@ import numpy as np
 from hmr_models.frontend.boxes import square_boxes
 from hmr_models.geometry.affine import apply_affine, box_to_crop_affine, invert_affine
 from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
-from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session
+from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session, \
+    scalar_uniform_constants
 from hmr_models.paths import ASSETS_DIR
 from hmr_models.runtime import Runtime
 
@@ -49,7 +50,7 @@ class MoveNetBackend(KeypointBackend):
             path, runtime, what=f'keypoint model ({variant} ONNX)',
             parameter='keypoint_model_path',
             get_it='Leave keypoint_model_path empty to use the bundled MoveNet, or reinstall '
-                   'hmr_ros if the bundled file is missing.')
+                   'hmr_ros if the bundled file is missing.', transform=scalar_uniform_constants)
         inp = self.session.get_inputs()[0]
         outs = self.session.get_outputs()
         shape_ok = (len(inp.shape) == 4 and inp.shape[3] == 3 and isinstance(inp.shape[1], int)

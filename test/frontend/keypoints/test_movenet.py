@@ -88,3 +88,28 @@ def test_parallel_workers_give_the_same_keypoints(runtime, lightning, sample_fra
     kp_s, sc_s = lightning.estimate(frame, boxes)
     np.testing.assert_allclose(kp_p, kp_s, atol=1e-3)
     np.testing.assert_allclose(sc_p, sc_s, atol=1e-5)
+
+
+@pytest.mark.parametrize('variant', ['movenet_lightning', 'movenet_thunder'])
+def test_scalar_constants_leave_movenets_outputs_bit_identical(variant, sample_frames):
+    """The load-time graph tweak (scalar_uniform_constants) changes speed, not results."""
+    import onnx
+    import onnxruntime as ort
+    from hmr_models.frontend.keypoints.movenet import BUNDLED_MOVENET
+    from hmr_models.frontend.onnx_model import scalar_uniform_constants
+    model = onnx.load(str(BUNDLED_MOVENET[variant]))
+    plain = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+    tweaked_model = scalar_uniform_constants(model)
+    assert any(len(i.dims) == 0 for i in tweaked_model.graph.initializer)
+    tweaked = ort.InferenceSession(tweaked_model.SerializeToString(),
+                                   providers=['CPUExecutionProvider'])
+    import cv2
+    from hmr_models.frontend.boxes import square_boxes
+    from hmr_models.geometry.affine import box_to_crop_affine
+    size = plain.get_inputs()[0].shape[1]
+    frame = sample_frames[max(SAMPLE_PEOPLE)]
+    for xy, height in SAMPLE_PEOPLE[max(SAMPLE_PEOPLE)].values():
+        affine = box_to_crop_affine(square_boxes(person_box(xy, height)[None], 1.25), size)[0]
+        crop = cv2.warpAffine(frame, affine, (size, size))[None].astype(np.int32)
+        feed = {plain.get_inputs()[0].name: crop}
+        np.testing.assert_array_equal(plain.run(None, feed)[0], tweaked.run(None, feed)[0])
