@@ -61,7 +61,7 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
         latency = 1e3 * (time.monotonic() - arrived)
         pipe.process_temporal(result, camera)
         replay.records.append({
-            'frame': k, 'latency_ms': latency, 'done': time.perf_counter(),
+            'frame': k, 'latency_ms': latency, 'done': time.monotonic(),
             'smoothed_latency_ms': 1e3 * (time.monotonic() - arrived),
             'people': len(result.people),
             **{f't_{name}': v for name, v in result.timings_ms.items()}})

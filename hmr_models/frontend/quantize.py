@@ -51,6 +51,7 @@ def calibration_inputs(clip, every=1, size=416):
         square = np.zeros((1, 3, size, size), np.float32)
         square[..., :tensor.shape[2], :tensor.shape[3]] = tensor
         inputs.append(square)
+    cap.release()
     if not inputs:
         raise ValueError(f'{clip}: no frames to calibrate with')
     return inputs
