@@ -9,7 +9,8 @@ bf16 inference (this CPU reports avx512_bf16). Printed per model: median ms per 
 onnxruntime, the largest output difference, and for MoveNet how far the keypoints move (pixels
 of its 192-px crop, keypoints scored >= 0.3). Models OpenVINO cannot convert say which operator.
 
-OpenVINO is not a dependency of hmr_ros: `pip install openvino==2026.4.1` to run this.
+OpenVINO is installed with hmr_ros on x86_64 (requirements.txt) for MoveNet in bf16
+(`frontend.keypoint_precision`), the one use that this comparison found worth it.
 
     .venv/bin/python benchmarks/bench_openvino.py [--clip VIDEO] [--frames 60] [--threads 1]
 """
@@ -179,8 +180,7 @@ def main(argv=None):
     try:
         import openvino as ov
     except ImportError:
-        sys.exit('openvino is not installed (it is not a dependency of hmr_ros): '
-                 '.venv/bin/pip install openvino==2026.4.1')
+        sys.exit('openvino is not installed: .venv/bin/pip install openvino==2026.4.1')
     import onnxruntime as ort
     print(f'bench_openvino {time.strftime("%Y-%m-%d %H:%M")}, {os.cpu_count()} cores, '
           f'onnxruntime {ort.__version__}, openvino {ov.__version__.split("-")[0]}, '

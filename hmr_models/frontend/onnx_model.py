@@ -15,17 +15,21 @@ log = logging.getLogger(__name__)
 _INT8_DOT_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
 
 
-def cpu_has_int8_dot(cpuinfo='/proc/cpuinfo'):
-    """True when this x86 CPU has VNNI/AMX 8-bit dot products (False where unknown)."""
+def cpu_flags(cpuinfo='/proc/cpuinfo'):
+    """The instruction-set flags of this x86 CPU (Linux /proc/cpuinfo); empty where unknown."""
     if platform.machine().lower() not in ('x86_64', 'amd64'):
-        return False
+        return set()
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return False
-    flags = next((line.split(':', 1)[1].split() for line in text.splitlines()
-                  if line.startswith('flags')), [])
-    return any(f in flags for f in _INT8_DOT_FLAGS)
+        return set()
+    return set(next((line.split(':', 1)[1].split() for line in text.splitlines()
+                     if line.startswith('flags')), []))
+
+
+def cpu_has_int8_dot(cpuinfo='/proc/cpuinfo'):
+    """True when this x86 CPU has VNNI/AMX 8-bit dot products (False where unknown)."""
+    return any(f in cpu_flags(cpuinfo) for f in _INT8_DOT_FLAGS)
 
 
 def bundled_model(fp32_path, precision, runtime=None):

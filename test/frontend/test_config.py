@@ -30,6 +30,7 @@ def test_defaults_are_valid_and_documented_choices():
     ('keypoint_crop_scale', 0.5),
     ('detector_model_path', None),
     ('detector_precision', 'fp16'),
+    ('keypoint_precision', 'int8'),
 ])
 def test_bad_values_raise_naming_the_parameter(name, value):
     with pytest.raises(ValueError, match=name):

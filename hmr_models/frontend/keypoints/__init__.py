@@ -14,7 +14,8 @@ def create_backend(config, runtime=None):
         from hmr_models.frontend.keypoints.movenet import MoveNetBackend
         workers = config.keypoint_workers or (runtime.cpu_threads() if runtime else 1)
         return MoveNetBackend(name, config.keypoint_model_path, runtime,
-                              crop_scale=config.keypoint_crop_scale, workers=workers)
+                              crop_scale=config.keypoint_crop_scale, workers=workers,
+                              precision=config.keypoint_precision)
     if name == 'mediapipe':
         from hmr_models.frontend.keypoints.mediapipe_pose import MediaPipePoseBackend
         return MediaPipePoseBackend(crop_scale=config.keypoint_crop_scale)

@@ -4,10 +4,13 @@ The bundled ONNX files take one int32 NHWC RGB image (1, S, S, 3) and return (1,
 of (y, x, score) normalised to that image, COCO-17 order. Each box becomes a square crop of
 `crop_scale` x its longer side (affine warp, black outside the image); keypoints are mapped
 back with the inverse affine. The graphs have a fixed batch of 1, so people run one by one, or
-`workers` at a time on a thread pool (onnxruntime and OpenCV release the GIL).
+`workers` at a time on a thread pool (onnxruntime and OpenCV release the GIL). `precision`
+'bf16' runs the same file on OpenVINO in bf16 (frontend/openvino_model.py); the onnxruntime
+session is loaded either way, to check the file's inputs and outputs.
 """
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+import logging
 
 import cv2
 import numpy as np
@@ -17,8 +20,11 @@ from hmr_models.geometry.affine import apply_affine, box_to_crop_affine, invert_
 from hmr_models.frontend.keypoints.base import KeypointBackend, empty_keypoints
 from hmr_models.frontend.onnx_model import ModelLoadError, describe_io, load_session, \
     scalar_uniform_constants
+from hmr_models.frontend.openvino_model import OpenVinoBf16Model, keypoint_precision
 from hmr_models.paths import ASSETS_DIR
 from hmr_models.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 BUNDLED_MOVENET = {
     'movenet_lightning': ASSETS_DIR / 'detectors' / 'movenet_lightning.onnx',
@@ -32,7 +38,7 @@ class MoveNetBackend(KeypointBackend):
     needs_boxes = True
 
     def __init__(self, variant='movenet_lightning', model_path='', runtime=None,
-                 crop_scale=1.25, workers=1):
+                 crop_scale=1.25, workers=1, precision='fp32'):
         if variant not in BUNDLED_MOVENET:
             raise ValueError(f'MoveNet variant must be one of {tuple(BUNDLED_MOVENET)}, '
                              f"got '{variant}'")
@@ -62,6 +68,13 @@ class MoveNetBackend(KeypointBackend):
         self.input_size = int(inp.shape[1])
         self.input_dtype = np.int32 if 'int32' in inp.type else np.float32
         self.crop_scale = float(crop_scale)
+        self.precision = keypoint_precision(precision, runtime)
+        self._bf16 = None
+        if self.precision == 'bf16':
+            self._bf16 = OpenVinoBf16Model(path, runtime.cpu_threads(),
+                                           what=f'keypoint model ({variant} ONNX)')
+        log.info('keypoints: %s from %s, %s (%s)', variant, path, self.precision,
+                 'OpenVINO' if self._bf16 is not None else 'onnxruntime')
 
     def estimate(self, image_rgb, boxes):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -81,8 +94,9 @@ class MoveNetBackend(KeypointBackend):
         size = self.input_size
         crop = cv2.warpAffine(image_rgb, affine, (size, size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        out = self.session.run(None, {self.input_name: crop[None].astype(self.input_dtype)})
-        return np.asarray(out[0], np.float32).reshape(17, 3)
+        feeds = {self.input_name: crop[None].astype(self.input_dtype)}
+        out = self._bf16.run(feeds) if self._bf16 is not None else self.session.run(None, feeds)[0]
+        return np.asarray(out, np.float32).reshape(17, 3)
 
     def close(self):
         pool, self._pool = self._pool, None

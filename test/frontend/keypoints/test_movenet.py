@@ -113,3 +113,87 @@ def test_scalar_constants_leave_movenets_outputs_bit_identical(variant, sample_f
         crop = cv2.warpAffine(frame, affine, (size, size))[None].astype(np.int32)
         feed = {plain.get_inputs()[0].name: crop}
         np.testing.assert_array_equal(plain.run(None, feed)[0], tweaked.run(None, feed)[0])
+
+
+# -- bf16 on OpenVINO (keypoint_precision) --------------------------------------------------
+needs_openvino = pytest.mark.skipif(
+    not __import__('hmr_models.frontend.openvino_model', fromlist=['x']).openvino_available(),
+    reason='openvino is not installed (requirements.txt installs it on x86_64)')
+
+
+@needs_openvino
+def test_bf16_keypoints_agree_with_fp32_on_real_people(runtime, lightning, sample_frames):
+    """bf16 moves keypoints by a fraction of a pixel, not to other places."""
+    bf16 = MoveNetBackend('movenet_lightning', runtime=runtime, precision='bf16')
+    assert bf16.precision == 'bf16' and lightning.precision == 'fp32'
+    for index, people in SAMPLE_PEOPLE.items():
+        boxes = np.stack([person_box(xy, h) for xy, h in people.values()])
+        kp_f, sc_f = lightning.estimate(sample_frames[index], boxes)
+        kp_b, sc_b = bf16.estimate(sample_frames[index], boxes)
+        assert not np.array_equal(kp_b, kp_f)          # it really ran in another precision
+        moved = np.linalg.norm(kp_b - kp_f, axis=-1)
+        heights = np.array([h for _, h in people.values()])[:, None]
+        assert np.median(moved) < 1.5 and (moved < 0.02 * heights).mean() > 0.9, moved
+        assert np.median(np.abs(sc_b - sc_f)) < 0.03     # scores: a few hundredths apart
+        for i in range(len(boxes)):
+            check_upright_person(kp_b[i], sc_b[i], boxes[i])
+
+
+@needs_openvino
+def test_bf16_on_parallel_workers_gives_the_same_keypoints(runtime, sample_frames):
+    """One infer request per thread: people run at once do not overwrite each other's output."""
+    frame = sample_frames[75]
+    boxes = np.stack([person_box(xy, h) for xy, h in SAMPLE_PEOPLE[75].values()] * 3)
+    serial = MoveNetBackend('movenet_lightning', runtime=runtime, precision='bf16')
+    parallel = MoveNetBackend('movenet_lightning', runtime=runtime, workers=2, precision='bf16')
+    try:
+        kp_p, sc_p = parallel.estimate(frame, boxes)
+    finally:
+        parallel.close()
+    kp_s, sc_s = serial.estimate(frame, boxes)
+    np.testing.assert_allclose(kp_p, kp_s, atol=1e-3)
+    np.testing.assert_allclose(sc_p, sc_s, atol=1e-5)
+    # the two people differ, and each copy of a person got that person's keypoints
+    assert np.abs(kp_s[0] - kp_s[1]).max() > 50
+    np.testing.assert_allclose(kp_s[0::2], np.repeat(kp_s[:1], 3, 0), atol=1e-3)
+
+
+def test_keypoint_precision_choice(monkeypatch):
+    from hmr_models.frontend import openvino_model
+    from hmr_models.runtime import Runtime
+    choose = openvino_model.keypoint_precision
+    for bf16_cpu in (True, False):
+        for installed in (True, False):
+            monkeypatch.setattr(openvino_model, 'cpu_has_bf16', lambda v=bf16_cpu: v)
+            monkeypatch.setattr(openvino_model, 'openvino_available', lambda v=installed: v)
+            assert choose('auto') == ('bf16' if bf16_cpu and installed else 'fp32')
+            assert choose('auto', Runtime(device='cuda')) == 'fp32'      # GPUs: onnxruntime
+            assert choose('fp32') == 'fp32'
+    monkeypatch.setattr(openvino_model, 'openvino_available', lambda: False)
+    with pytest.raises(ModelLoadError, match=r"pip install 'openvino==.*keypoint_precision"):
+        choose('bf16')
+    with pytest.raises(ValueError, match='keypoint precision'):
+        choose('int8')
+
+
+def test_bf16_instructions_read_from_the_cpu_flags(tmp_path, monkeypatch):
+    from hmr_models.frontend import onnx_model, openvino_model
+    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'x86_64')
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni avx512_bf16\n')
+    assert openvino_model.cpu_has_bf16(info)
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni amx_bf16 amx_tile\n')
+    assert openvino_model.cpu_has_bf16(info)
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n')
+    assert not openvino_model.cpu_has_bf16(info)
+    assert not openvino_model.cpu_has_bf16(tmp_path / 'missing')
+    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'aarch64')
+    info.write_text('flags\t\t: avx512_bf16\n')
+    assert not openvino_model.cpu_has_bf16(info)
+
+
+def test_keypoint_precision_is_validated_in_the_config():
+    from hmr_models.frontend.config import FrontEndConfig
+    FrontEndConfig(keypoint_precision='bf16').validate()
+    with pytest.raises(ValueError, match='keypoint_precision'):
+        FrontEndConfig(keypoint_precision='int8').validate()
