@@ -60,8 +60,9 @@ def keypoint_precision(precision, runtime=None):
 class OpenVinoBf16Model:
     """An ONNX model compiled by OpenVINO for the CPU with bf16 inference.
 
-    `run(feeds)` returns the first output. One infer request per calling thread (requests are
-    not thread-safe; MoveNet's people may run on several threads).
+    `run(feeds)` returns the first output. Calls are serialized: with openvino 2026.4.1, two
+    Python threads inferring on one compiled model (even with a request each) deadlocked in
+    the node (frontend_only, two MoveNet workers); OpenVINO's own threads share the work instead.
     """
 
     def __init__(self, path, threads=1, what='ONNX model'):
@@ -74,15 +75,14 @@ class OpenVinoBf16Model:
                 'INFERENCE_NUM_THREADS': max(1, int(threads)), 'NUM_STREAMS': 1,
                 'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'bf16',
                 'ENABLE_CPU_PINNING': False})
+            self._request = self.compiled.create_infer_request()
         except Exception as exc:  # noqa: BLE001 - any OpenVINO failure, said with the file
             raise ModelLoadError(f'{what} {path} could not be compiled by OpenVINO (bf16): '
                                  f"{exc}. Set keypoint_precision to 'fp32'.") from exc
         self._output = self.compiled.outputs[0]
-        self._local = threading.local()
+        self._lock = threading.Lock()
 
     def run(self, feeds):
-        request = getattr(self._local, 'request', None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
-        # a copy: the request's output buffer is overwritten by its next call
-        return request.infer(feeds)[self._output].copy()
+        with self._lock:
+            # a copy: the request's output buffer is overwritten by its next call
+            return self._request.infer(feeds)[self._output].copy()

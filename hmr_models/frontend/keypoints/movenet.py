@@ -5,8 +5,9 @@ of (y, x, score) normalised to that image, COCO-17 order. Each box becomes a squ
 `crop_scale` x its longer side (affine warp, black outside the image); keypoints are mapped
 back with the inverse affine. The graphs have a fixed batch of 1, so people run one by one, or
 `workers` at a time on a thread pool (onnxruntime and OpenCV release the GIL). `precision`
-'bf16' runs the same file on OpenVINO in bf16 (frontend/openvino_model.py); the onnxruntime
-session is loaded either way, to check the file's inputs and outputs.
+'bf16' runs the same file on OpenVINO in bf16 (frontend/openvino_model.py), one person at a
+time on the whole thread budget; the onnxruntime session is loaded either way, to check the
+file's inputs and outputs.
 """
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -43,8 +44,11 @@ class MoveNetBackend(KeypointBackend):
             raise ValueError(f'MoveNet variant must be one of {tuple(BUNDLED_MOVENET)}, '
                              f"got '{variant}'")
         self.name = variant
-        self.workers = max(1, int(workers))
         runtime = runtime or Runtime()
+        self.precision = keypoint_precision(precision, runtime)
+        # bf16 runs one person at a time on OpenVINO's threads (openvino_model: Python threads
+        # on one compiled model deadlocked).
+        self.workers = 1 if self.precision == 'bf16' else max(1, int(workers))
         self._pool = None
         if self.workers > 1:
             # MoveNet is too small for intra-op threads to pay off: split the cores between
@@ -68,7 +72,6 @@ class MoveNetBackend(KeypointBackend):
         self.input_size = int(inp.shape[1])
         self.input_dtype = np.int32 if 'int32' in inp.type else np.float32
         self.crop_scale = float(crop_scale)
-        self.precision = keypoint_precision(precision, runtime)
         self._bf16 = None
         if self.precision == 'bf16':
             self._bf16 = OpenVinoBf16Model(path, runtime.cpu_threads(),

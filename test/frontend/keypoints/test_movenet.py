@@ -140,22 +140,46 @@ def test_bf16_keypoints_agree_with_fp32_on_real_people(runtime, lightning, sampl
 
 
 @needs_openvino
-def test_bf16_on_parallel_workers_gives_the_same_keypoints(runtime, sample_frames):
-    """One infer request per thread: people run at once do not overwrite each other's output."""
+def test_bf16_runs_people_one_at_a_time_on_openvinos_threads(runtime, sample_frames):
+    """Asked for parallel workers, bf16 runs one person at a time (no Python thread pool)."""
     frame = sample_frames[75]
     boxes = np.stack([person_box(xy, h) for xy, h in SAMPLE_PEOPLE[75].values()] * 3)
     serial = MoveNetBackend('movenet_lightning', runtime=runtime, precision='bf16')
-    parallel = MoveNetBackend('movenet_lightning', runtime=runtime, workers=2, precision='bf16')
-    try:
-        kp_p, sc_p = parallel.estimate(frame, boxes)
-    finally:
-        parallel.close()
+    asked = MoveNetBackend('movenet_lightning', runtime=runtime, workers=2, precision='bf16')
+    assert asked.workers == 1 and asked._pool is None
+    kp_a, sc_a = asked.estimate(frame, boxes)
     kp_s, sc_s = serial.estimate(frame, boxes)
-    np.testing.assert_allclose(kp_p, kp_s, atol=1e-3)
-    np.testing.assert_allclose(sc_p, sc_s, atol=1e-5)
+    np.testing.assert_allclose(kp_a, kp_s, atol=1e-3)
+    np.testing.assert_allclose(sc_a, sc_s, atol=1e-5)
     # the two people differ, and each copy of a person got that person's keypoints
     assert np.abs(kp_s[0] - kp_s[1]).max() > 50
     np.testing.assert_allclose(kp_s[0::2], np.repeat(kp_s[:1], 3, 0), atol=1e-3)
+
+
+@needs_openvino
+def test_bf16_model_called_from_several_threads_finishes(runtime, sample_frames):
+    """Threads calling one compiled model at once deadlocked in the node; calls are serialized."""
+    import threading
+    from hmr_models.frontend.keypoints.movenet import BUNDLED_MOVENET
+    from hmr_models.frontend.openvino_model import OpenVinoBf16Model
+    model = OpenVinoBf16Model(BUNDLED_MOVENET['movenet_lightning'], threads=2)
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (1, 192, 192, 3)).astype(np.int32) for _ in range(3)]
+    expected = [model.run({'input:0': c}) for c in crops]
+    failures = []
+
+    def hammer(i):
+        for _ in range(30):
+            if not np.array_equal(model.run({'input:0': crops[i]}), expected[i]):
+                failures.append(i)
+
+    threads = [threading.Thread(target=hammer, args=(i,), daemon=True) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), 'OpenVINO calls from threads hung'
+    assert not failures          # each thread got its own input's output, never another's
 
 
 def test_keypoint_precision_choice(monkeypatch):
