@@ -272,9 +272,16 @@ def test_a_failed_weak_candidate_is_not_retried_at_once(runtime, sample_frames, 
 
 def test_keypoint_workers_follow_the_thread_budget():
     from hmr_models.runtime import Runtime
-    front = PersonFrontEnd(FrontEndConfig(), Runtime(threads=1))
+    fp32 = dict(keypoint_precision='fp32')     # onnxruntime: people on a thread pool
+    front = PersonFrontEnd(FrontEndConfig(**fp32), Runtime(threads=1))
     assert front.backend.workers == 1
-    front = PersonFrontEnd(FrontEndConfig(), Runtime(threads=2))
+    front = PersonFrontEnd(FrontEndConfig(**fp32), Runtime(threads=2))
     assert front.backend.workers == 2
-    front = PersonFrontEnd(FrontEndConfig(keypoint_workers=3), Runtime(threads=1))
+    front = PersonFrontEnd(FrontEndConfig(keypoint_workers=3, **fp32), Runtime(threads=1))
     assert front.backend.workers == 3
+    # bf16 (OpenVINO) runs one person at a time on its own threads, whatever is asked
+    from hmr_models.frontend.openvino_model import openvino_available
+    if openvino_available():
+        front = PersonFrontEnd(FrontEndConfig(keypoint_workers=3, keypoint_precision='bf16'),
+                               Runtime(threads=2))
+        assert front.backend.workers == 1
