@@ -136,18 +136,26 @@ def test_precision_picks_the_bundled_twin(tmp_path, monkeypatch):
             BUNDLED_NANODET
 
 
-def test_int8_dot_products_read_from_the_cpu_flags(tmp_path, monkeypatch):
-    from hmr_models.frontend import onnx_model
+@pytest.mark.parametrize('check, flags', [
+    ('onnx_model.cpu_has_int8_dot', ('avx512_vnni',)),
+    ('openvino_model.cpu_has_bf16', ('avx512_bf16', 'amx_bf16 amx_tile')),
+])
+def test_cpu_checks_read_the_cpu_flags(check, flags, tmp_path, monkeypatch):
+    """The int8 detector's and bf16 MoveNet's CPU checks, both on onnx_model.cpu_flags."""
+    from hmr_models.frontend import onnx_model, openvino_model
+    module, name = check.split('.')
+    has = getattr({'onnx_model': onnx_model, 'openvino_model': openvino_model}[module], name)
     monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'x86_64')
     info = tmp_path / 'cpuinfo'
-    info.write_text('processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n')
-    assert onnx_model.cpu_has_int8_dot(info)
+    for flag in flags:
+        info.write_text(f'processor\t: 0\nflags\t\t: fpu sse avx2 avx512f {flag}\n')
+        assert has(info), flag
     info.write_text('processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n')
-    assert not onnx_model.cpu_has_int8_dot(info)
-    assert not onnx_model.cpu_has_int8_dot(tmp_path / 'missing')
+    assert not has(info)
+    assert not has(tmp_path / 'missing')
     monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'aarch64')
-    info.write_text('flags\t\t: avx512_vnni\n')
-    assert not onnx_model.cpu_has_int8_dot(info)
+    info.write_text(f'flags\t\t: {flags[0]}\n')
+    assert not has(info)
 
 
 def test_quantize_tool_makes_a_working_twin(tmp_path, sample_frames, runtime):

@@ -200,22 +200,6 @@ def test_keypoint_precision_choice(monkeypatch):
         choose('int8')
 
 
-def test_bf16_instructions_read_from_the_cpu_flags(tmp_path, monkeypatch):
-    from hmr_models.frontend import onnx_model, openvino_model
-    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'x86_64')
-    info = tmp_path / 'cpuinfo'
-    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni avx512_bf16\n')
-    assert openvino_model.cpu_has_bf16(info)
-    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni amx_bf16 amx_tile\n')
-    assert openvino_model.cpu_has_bf16(info)
-    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n')
-    assert not openvino_model.cpu_has_bf16(info)
-    assert not openvino_model.cpu_has_bf16(tmp_path / 'missing')
-    monkeypatch.setattr(onnx_model.platform, 'machine', lambda: 'aarch64')
-    info.write_text('flags\t\t: avx512_bf16\n')
-    assert not openvino_model.cpu_has_bf16(info)
-
-
 def test_keypoint_precision_is_validated_in_the_config():
     from hmr_models.frontend.config import FrontEndConfig
     FrontEndConfig(keypoint_precision='bf16').validate()
