@@ -20,6 +20,9 @@ shipped behaviour before them) and `default`). Clips:
   body joints of the mesh (its COCO regressor): MPJPE aligned at the hip centre, PA-MPJPE, and
   ACC-ERR over time (mm, mm/frame^2); per view and per person. Baseline in the same table: an
   arms-down template body, similarity-aligned (PA only; its orientation is the reference's).
+  In 2D, in each view: median distance of the mesh's and of the view's own keypoints to the
+  reference's projection (% of box height): a mesh further off than the keypoints has error
+  a closer keypoint fit could remove; the rest is depth.
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
@@ -333,7 +336,8 @@ def print_tables(table):
     def fmt(v):
         return f'{v:.1f}' if isinstance(v, float) else str(v)
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
-            'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median']
+            'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
+            'mesh-ref 2D %', 'keypoints-ref 2D %']
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')
     _print([r for r in rows if r['group'] != 'all'], head, fmt)

@@ -14,7 +14,9 @@ joints:
 Over the records of a pipeline run (`benchmarks/eval_real.py`: per frame, the people and, per
 stream, the mesh's COCO-17 keypoints in 3D and projected): `stream_agreement` (2D),
 `score_multiview` and `multiview_rows` (3D against a multi-view reference, per view and per
-person, with an arms-down template body as baseline), `ceiling_row` (the body fitted to the
+person, with an arms-down template body as baseline; in 2D, the median distance of the mesh's
+and of the front-end's keypoints to the reference's projection in the view, % of the box height:
+how much of the error a closer fit could remove), `ceiling_row` (the body fitted to the
 reference itself: the joint-placement ceiling).
 """
 from collections import defaultdict
@@ -167,6 +169,11 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     continue
                 gt = cam.to_camera(points)                              # (17, 3), NaN kept
                 _, tpa = body12_errors(template[None] * MM, gt[None] * MM)   # the same per stream
+                # 2D, % of the box height: where the reference falls in this (distorted) image
+                ref_px = cam.project(points)
+                height = max(float(rec['people'].boxes[i, 3] - rec['people'].boxes[i, 1]), 1.0)
+                confident = rec['people'].keypoint_scores[i] >= 0.3
+                kp_ref = _median_2d(rec['people'].keypoints[i], ref_px, confident, height)
                 for stream in STREAMS:
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
@@ -175,6 +182,9 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
+                                 'mesh-ref 2D %': _median_2d(rec[stream][1][i], ref_px,
+                                                             np.ones(17, bool), height),
+                                 'keypoints-ref 2D %': kp_ref,
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -191,6 +201,13 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
             acc[key][0] += s
             acc[key][1] += c
     return rows, acc
+
+
+def _median_2d(points, reference_px, mask, height):
+    """Median distance (% of `height`) of body-12 `points` (17, 2) to the reference's pixels."""
+    d = np.linalg.norm(np.asarray(points, np.float64) - reference_px, axis=-1)[BODY12]
+    d = d[np.asarray(mask, bool)[BODY12] & np.isfinite(d)]
+    return float(100.0 * np.median(d) / height) if d.size else float('nan')
 
 
 def multiview_rows(variant, clip, reference, rows, acc, cams):
@@ -233,7 +250,8 @@ def ceiling_row(clip, reference, body):
              'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
 
 
-def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE')):
+def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
+                               'keypoints-ref 2D %')):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:

@@ -318,11 +318,15 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     ref = build_reference(views, cams)
     template = truth[0] - truth[0][11:13].mean(0)           # any fixed body: the baseline
 
+    def mesh(c, points):
+        # a stream's output: the COCO-17 joints in the camera frame and their projection
+        uvw = points @ c.matrix.T
+        return points[None], (uvw[:, :2] / uvw[:, 2:])[None]
+
     def records(offset):
-        # what the pipeline gives per view and frame: the people, and per stream the mesh's
-        # COCO-17 joints in the camera frame (and their projection, unused here)
-        return [[{'people': people, 'per-frame': (c.to_camera(pts)[None] + offset, None),
-                  'smoothed': (c.to_camera(pts)[None], None)}
+        # what the pipeline gives per view and frame: the people, and per stream the mesh
+        return [[{'people': people, 'per-frame': mesh(c, c.to_camera(pts) + offset),
+                  'smoothed': mesh(c, c.to_camera(pts))}
                  for people, pts in zip(per_frame, truth)] for c, per_frame in zip(cams, views)]
 
     rows, acc = score_multiview(records(0.0), ref, cams, template)
@@ -339,3 +343,12 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     assert per_frame['MPJPE'] == pytest.approx(50 / 12, abs=0.01) and smoothed['MPJPE'] < 1e-3
     assert per_frame['ACC-ERR'] < 1e-3 and smoothed['ACC-ERR'] < 1e-3
     assert per_frame['template PA-MPJPE'] > 1.0                  # the baseline is not exact
+    # in 2D the keypoints sit on the reference, and so does a mesh off at one joint only
+    assert per_frame['keypoints-ref 2D %'] < 1e-3 and per_frame['mesh-ref 2D %'] < 1e-3
+    # a mesh 5 cm to the side: no 3D error after aligning the hips, but off the image's person
+    shifted = score_multiview(records(np.array([0.05, 0.0, 0.0])), ref, cams, template)[0]
+    shifted = [r for r in shifted if r['stream'] == 'per-frame']
+    assert max(r['MPJPE'] for r in shifted) < 1e-3
+    height = np.median([np.ptp(c.project(truth[0])[:, 1]) for c in cams])
+    expected = 100 * 800.0 * 0.05 / 4.0 / height          # 5 cm at ~4 m, % of the box height
+    assert np.median([r['mesh-ref 2D %'] for r in shifted]) == pytest.approx(expected, rel=0.3)
