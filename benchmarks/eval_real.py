@@ -21,8 +21,8 @@ shipped behaviour before them) and `default`). Clips:
   ACC-ERR over time (mm, mm/frame^2); per view and per person. Baseline in the same table: an
   arms-down template body, similarity-aligned (PA only; its orientation is the reference's).
   In 2D, in each view: median distance of the mesh's and of the view's own keypoints to the
-  reference's projection (% of box height): a mesh further off than the keypoints has error
-  a closer keypoint fit could remove; the rest is depth.
+  reference's projection (% of box height, joints the view's keypoints are confident of, score
+  >= 0.3): a mesh further off than the keypoints has error a closer keypoint fit could remove.
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.

@@ -169,7 +169,8 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     continue
                 gt = cam.to_camera(points)                              # (17, 3), NaN kept
                 _, tpa = body12_errors(template[None] * MM, gt[None] * MM)   # the same per stream
-                # 2D, % of the box height: where the reference falls in this (distorted) image
+                # 2D, % of the box height, on the joints the view's keypoints are confident of:
+                # where the reference falls in this (distorted) image
                 ref_px = cam.project(points)
                 height = max(float(rec['people'].boxes[i, 3] - rec['people'].boxes[i, 1]), 1.0)
                 confident = rec['people'].keypoint_scores[i] >= 0.3
@@ -183,7 +184,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
                                  'mesh-ref 2D %': _median_2d(rec[stream][1][i], ref_px,
-                                                             np.ones(17, bool), height),
+                                                             confident, height),
                                  'keypoints-ref 2D %': kp_ref,
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)

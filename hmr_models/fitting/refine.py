@@ -139,16 +139,18 @@ class RefineConfig(Config):
     # 100.5 against 88.2 / 103.8, less jitter), SynthOcc by class within 1 mm (docs/RESULTS.md)
     refine_min_score: float = field(default=0.4, metadata={
         'help': 'keypoints scored below this do not pull the mesh'})
-    # 0.06 (was 0.1): on real footage every figure is better (eval_real.py: PA-MPJPE 89.1 /
-    # 106.7 mm against 90.7 / 113.8 per frame, 2D error 2.1-2.4 % against 2.5-2.9 %), the
-    # smoothed stream too; the hand-set synthetic detections lose 2.7 mm (docs/RESULTS.md)
-    refine_keypoint_sigma: float = field(default=0.06, metadata={
+    # 0.04 (0.1 -> 0.06 -> 0.04): on real footage every figure is better (eval_real.py,
+    # 2026-12-05: PA-MPJPE 85.0 / 90.0 mm against 86.5 / 93.4 per frame, 2D error 1.2-1.7 %
+    # against 1.4-2.1 %; the mesh is still further from the 4-view reference than MoveNet's
+    # keypoints are); SynthOcc's simulated detections lose 3.5 mm (docs/RESULTS.md)
+    refine_keypoint_sigma: float = field(default=0.04, metadata={
         'help': 'keypoint distance (fraction of the box height) that costs as much as turning '
                 'a joint by refine_pose_sigma: smaller = closer to the keypoints'})
-    # 0.08 (was 0.1): real footage's smoothed stream closer to the body on every clip
-    # (eval_real.py: PA-MPJPE 85.3 / 95.3 mm against 86.1 / 97.5, vtest's smoothed / per-frame 2D
-    # error 1.12 against 1.20); SynthOcc's simulated detections lose 2 mm (docs/RESULTS.md)
-    refine_smoothed_keypoint_sigma: float = field(default=0.08, metadata={
+    # 0.05 (0.1 -> 0.08 -> 0.05, with the per-frame 0.04): the smoothed stream stays within
+    # 1.12x of the per-frame one's 2D error on every clip (0.06: 1.19 on vtest) and is closer to
+    # the real body (PA-MPJPE 81.2 / 85.7 against 82.8 / 88.8 mm); its jitter grows (ACC-ERR
+    # +5 % on real footage, +35 % on SynthOcc's simulated detections; docs/RESULTS.md)
+    refine_smoothed_keypoint_sigma: float = field(default=0.05, metadata={
         'help': "refine_keypoint_sigma for DiffMesh's newest frame (larger: the smoothed "
                 "stream follows the person but takes less of each frame's keypoint noise)"})
     refine_robust_distance: float = field(default=0.1, metadata={
