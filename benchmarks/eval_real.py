@@ -23,6 +23,8 @@ shipped behaviour before them) and `default`). Clips:
   In 2D, in each view: median distance of the mesh's and of the view's own keypoints to the
   reference's projection (% of box height, joints the view's keypoints are confident of, score
   >= 0.3): a mesh further off than the keypoints has error a closer keypoint fit could remove.
+  And PA-MPJPE split in two: each joint at the reference's depth on the mesh's pixel ray (the
+  image-plane error alone), and at the mesh's depth on the reference's ray (the depth alone).
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
@@ -337,7 +339,8 @@ def print_tables(table):
         return f'{v:.1f}' if isinstance(v, float) else str(v)
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
             'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
-            'mesh-ref 2D %', 'keypoints-ref 2D %']
+            'mesh-ref 2D %', 'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
+            'PA-MPJPE, reference rays']
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')
     _print([r for r in rows if r['group'] != 'all'], head, fmt)

@@ -16,8 +16,10 @@ stream, the mesh's COCO-17 keypoints in 3D and projected): `stream_agreement` (2
 `score_multiview` and `multiview_rows` (3D against a multi-view reference, per view and per
 person, with an arms-down template body as baseline; in 2D, the median distance of the mesh's
 and of the front-end's keypoints to the reference's projection in the view, % of the box height:
-how much of the error a closer fit could remove), `ceiling_row` (the body fitted to the
-reference itself: the joint-placement ceiling).
+how much of the error a closer fit could remove; and PA-MPJPE with the reference's depth on the
+mesh's pixel rays, or the mesh's depth on the reference's rays: the image-plane and the depth
+part of the error), `ceiling_row` (the body fitted to the reference itself: the joint-placement
+ceiling).
 """
 from collections import defaultdict
 
@@ -180,12 +182,17 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
                     if not np.isfinite(mp).any():
                         continue
+                    at_depth, on_rays = _swap_depth(pred, gt)
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
                                  'mesh-ref 2D %': _median_2d(rec[stream][1][i], ref_px,
                                                              confident, height),
                                  'keypoints-ref 2D %': kp_ref,
+                                 'PA-MPJPE, reference depth': np.nanmean(
+                                     body12_errors(at_depth[None] * MM, gt[None] * MM)[1]),
+                                 'PA-MPJPE, reference rays': np.nanmean(
+                                     body12_errors(on_rays[None] * MM, gt[None] * MM)[1]),
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -202,6 +209,22 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
             acc[key][0] += s
             acc[key][1] += c
     return rows, acc
+
+
+def _swap_depth(pred, gt):
+    """The mesh's joints with the reference's depth, and the reference's with the mesh's.
+
+    pred, gt: (17, 3) camera frame. `at_depth` keeps each joint on the mesh's own pixel ray
+    but at the reference's depth: its error is the mesh's image-plane error alone.
+    `on_rays` puts each joint on the reference's ray at the mesh's depth relative to its
+    hips (the hips at the reference's distance): its error is the mesh's depth error alone.
+    """
+    with np.errstate(invalid='ignore', divide='ignore'):
+        at_depth = pred * (gt[:, 2] / pred[:, 2])[:, None]
+        hips = [BODY12[h] for h in _HIPS]
+        depth = pred[:, 2] - pred[hips, 2].mean() + gt[hips, 2].mean()
+        on_rays = gt * (depth / gt[:, 2])[:, None]
+    return at_depth, on_rays
 
 
 def _median_2d(points, reference_px, mask, height):
@@ -252,7 +275,8 @@ def ceiling_row(clip, reference, body):
 
 
 def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
-                               'keypoints-ref 2D %')):
+                               'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
+                               'PA-MPJPE, reference rays')):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:

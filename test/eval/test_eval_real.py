@@ -343,11 +343,18 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     assert per_frame['MPJPE'] == pytest.approx(50 / 12, abs=0.01) and smoothed['MPJPE'] < 1e-3
     assert per_frame['ACC-ERR'] < 1e-3 and smoothed['ACC-ERR'] < 1e-3
     assert per_frame['template PA-MPJPE'] > 1.0                  # the baseline is not exact
+    # the wrist is off sideways, not in depth: all of the error is in the image plane
+    assert per_frame['PA-MPJPE, reference depth'] > 1.0
+    assert per_frame['PA-MPJPE, reference rays'] < 1e-3
     # in 2D the keypoints sit on the reference, and so does a mesh off at one joint only
     assert per_frame['keypoints-ref 2D %'] < 1e-3 and per_frame['mesh-ref 2D %'] < 1e-3
     # a mesh 5 cm to the side: no 3D error after aligning the hips, but off the image's person
     shifted = score_multiview(records(np.array([0.05, 0.0, 0.0])), ref, cams, template)[0]
     shifted = [r for r in shifted if r['stream'] == 'per-frame']
+    deeper = score_multiview(records(wrist[:, [2, 1, 0]]), ref, cams, template)[0]
+    deeper = [r for r in deeper if r['stream'] == 'per-frame']   # the wrist 5 cm further away
+    assert min(r['PA-MPJPE, reference rays'] for r in deeper) > 1.0
+    assert max(r['PA-MPJPE, reference depth'] for r in deeper) < 1.0   # on its ray, nearly
     assert max(r['MPJPE'] for r in shifted) < 1e-3
     height = np.median([np.ptp(c.project(truth[0])[:, 1]) for c in cams])
     expected = 100 * 800.0 * 0.05 / 4.0 / height          # 5 cm at ~4 m, % of the box height
