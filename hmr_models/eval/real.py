@@ -171,12 +171,10 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     continue
                 gt = cam.to_camera(points)                              # (17, 3), NaN kept
                 _, tpa = body12_errors(template[None] * MM, gt[None] * MM)   # the same per stream
-                # 2D, % of the box height, on the joints the view's keypoints are confident of:
-                # where the reference falls in this (distorted) image
+                # 2D, on the joints the view's keypoints are confident of: where the reference
+                # falls in this (distorted) image
                 ref_px = cam.project(points)
-                height = max(float(rec['people'].boxes[i, 3] - rec['people'].boxes[i, 1]), 1.0)
-                confident = rec['people'].keypoint_scores[i] >= 0.3
-                kp_ref = _median_2d(rec['people'].keypoints[i], ref_px, confident, height)
+                kp_ref = _median_2d(rec['people'].keypoints[i], ref_px, rec['people'], i)
                 for stream in STREAMS:
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
@@ -187,7 +185,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
                                  'mesh-ref 2D %': _median_2d(rec[stream][1][i], ref_px,
-                                                             confident, height),
+                                                             rec['people'], i),
                                  'keypoints-ref 2D %': kp_ref,
                                  'PA-MPJPE, reference depth': np.nanmean(
                                      body12_errors(at_depth[None] * MM, gt[None] * MM)[1]),
@@ -227,11 +225,15 @@ def _swap_depth(pred, gt):
     return at_depth, on_rays
 
 
-def _median_2d(points, reference_px, mask, height):
-    """Median distance (% of `height`) of body-12 `points` (17, 2) to the reference's pixels."""
-    d = np.linalg.norm(np.asarray(points, np.float64) - reference_px, axis=-1)[BODY12]
-    d = d[np.asarray(mask, bool)[BODY12] & np.isfinite(d)]
-    return float(100.0 * np.median(d) / height) if d.size else float('nan')
+def _median_2d(points, reference_px, people, i):
+    """Median keypoint_agreement (%) of body-12 `points` (17, 2) with the reference's pixels.
+
+    Scored on the joints that person `i` of `people` has confident keypoints for.
+    """
+    err = keypoint_agreement(points[None], reference_px[None], people.keypoint_scores[i:i + 1],
+                             people.boxes[i:i + 1])[0, BODY12]
+    err = err[np.isfinite(err)]
+    return float(100.0 * np.median(err)) if err.size else float('nan')
 
 
 def multiview_rows(variant, clip, reference, rows, acc, cams):
