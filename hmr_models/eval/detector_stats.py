@@ -20,8 +20,15 @@ not counted).
 `summarise` turns the samples into per-joint statistics (robust spread, heavy-tail rate, miss
 rates, scores); `write_stats` / `read_stats` store them as JSON, which
 `detector_noise.DetectorNoiseConfig.from_stats` reads to drive the simulated detector.
-The reference error (two or three other views, MoveNet's own noise) is part of the measured
-error, so these figures are an upper bound of MoveNet's error on these people.
+
+The held-out reference has an error of its own: it is triangulated from two or three other
+views, each with MoveNet's noise. Each sample carries `reference_share`, the variance of that
+error projected into the scored view relative to the view's own noise variance, assuming every
+view's noise has the same spread in units of its own sqrt(box area) (first-order propagation
+through the other views' projections: ``tr(J_v M^-1 J_v^T) / (2 s_v^2)`` with
+``M = sum_u J_u^T J_u / s_u^2``). `summarise` divides each error by sqrt(1 + share), so the
+spreads are MoveNet's own rather than MoveNet's plus the reference's (on Pose2Sim's demos the
+share's median is about 1: the raw spread overstated MoveNet's by about 1.4x).
 """
 import json
 from pathlib import Path
@@ -50,12 +57,12 @@ def collect(views_people, cameras, reference):
             held-out points are the truth for each view).
     Keys: joint, occlusion (index into OCCLUSION), height (px), scale (sqrt(area) px),
     detected (the person has a detection in this view), reported (keypoint present),
-    score, error (distance / scale; NaN when not reported or not detected); and per detected
-    person and view `swap_body` and `swap_<limb>` (1 swapped, 0 not, -1 cannot tell; see
-    `swap_flags`).
+    score, error (distance / scale; NaN when not reported or not detected), reference_share
+    (see `reference_share`; NaN where it cannot be told); and per detected person and view
+    `swap_body` and `swap_<limb>` (1 swapped, 0 not, -1 cannot tell; see `swap_flags`).
     """
     out = {k: [] for k in ('joint', 'occlusion', 'height', 'scale', 'detected', 'reported',
-                           'score', 'error', 'swap_body',
+                           'score', 'error', 'reference_share', 'swap_body',
                            *(f'swap_{n}' for n in LIMB_SWAP_PAIRS))}
     for f, persons in enumerate(reference.frames):
         for v, cam in enumerate(cameras):
@@ -90,6 +97,8 @@ def collect(views_people, cameras, reference):
                     kp, score = np.full((17, 2), np.nan), np.zeros(17)
                 reported = np.isfinite(kp).all(-1) & (score > 0)
                 err = np.linalg.norm(kp - truth, axis=-1) / scale
+                share = reference_share(cameras, person.held_out.get(v, person.points),
+                                        person.views, v)
                 # A swapped view does not triangulate with the others, so the reference often
                 # leaves it unmatched: swaps are judged on the detection whose box fits.
                 swap_d = person.detections[v] if detected else _box_match(
@@ -110,6 +119,7 @@ def collect(views_people, cameras, reference):
                     out['reported'].append(bool(reported[k]))
                     out['score'].append(float(score[k]))
                     out['error'].append(float(err[k]) if reported[k] else np.nan)
+                    out['reference_share'].append(float(share[k]))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -139,6 +149,56 @@ def swap_flags(kp, truth, scale):
     for name, (left, right) in LIMB_SWAP_PAIRS.items():
         flags[f'swap_{name}'] = pair(left, right) if body == 0 else -1
     return flags
+
+
+def reference_share(cameras, points, views, held_out_view):
+    """(17,) variance of the held-out reference's error in view `held_out_view` / the view's own.
+
+    points (17, 3) world: the reference triangulated without that view; views (V, 17) bool: the
+    views that triangulated each keypoint (the held-out view itself is left out here). Noise
+    of the same spread in every view, in units of the person's sqrt(box area) there, propagated
+    to first order; NaN where fewer than two other views saw the keypoint.
+    """
+    points = np.asarray(points, np.float64)
+    scales = []
+    for cam in cameras:
+        b = _box(cam.project(points, distort=False))
+        scales.append(np.sqrt(max((b[2] - b[0]) * (b[3] - b[1]), 1.0))
+                      if np.isfinite(b).all() else np.nan)
+    out = np.full(len(points), np.nan)
+    for k in np.flatnonzero(np.isfinite(points).all(-1)):
+        others = [u for u in range(len(cameras)) if u != held_out_view and views[u, k]
+                  and np.isfinite(scales[u])]
+        if len(others) < 2 or not np.isfinite(scales[held_out_view]):
+            continue
+        info = sum(_projection_jacobian(cameras[u], points[k]).T
+                   @ _projection_jacobian(cameras[u], points[k]) / scales[u] ** 2
+                   for u in others)
+        jv = _projection_jacobian(cameras[held_out_view], points[k])
+        try:
+            cov = jv @ np.linalg.inv(info) @ jv.T
+        except np.linalg.LinAlgError:
+            continue
+        out[k] = np.trace(cov) / (2.0 * scales[held_out_view] ** 2)
+    return out
+
+
+def _projection_jacobian(camera, point):
+    """(2, 3) d pixels / d world point of a CameraCalibration (distortion left out)."""
+    x, y, z = camera.to_camera(point)
+    k = camera.matrix
+    d = np.array([[k[0, 0] / z, k[0, 1] / z, -(k[0, 0] * x + k[0, 1] * y) / z ** 2],
+                  [0.0, k[1, 1] / z, -k[1, 1] * y / z ** 2]])
+    return d @ camera.rotation
+
+
+def corrected_errors(samples):
+    """Errors with the held-out reference's own share removed (see the module doc)."""
+    err = np.asarray(samples['error'], np.float64)
+    if 'reference_share' not in samples:        # samples written before the correction
+        return err
+    share = np.nan_to_num(np.asarray(samples['reference_share'], np.float64), nan=0.0)
+    return err / np.sqrt(1.0 + np.maximum(share, 0.0))
 
 
 def _box_match(people, box, taken, min_iou=0.5):
@@ -175,9 +235,11 @@ def summarise(samples):
     swaps: whole-body and per-limb-pair left/right swap rates among the person-views where they
     can be told (n), and `limb` pooled over the limb pairs.
     """
-    s = samples
+    s = dict(samples)
+    s['error'] = corrected_errors(samples)
     det = s['detected'].astype(bool)
     stats = {'units': 'error / sqrt(box area), per keypoint; rates in [0, 1]',
+             'reference_corrected': 'reference_share' in samples,
              'outlier_threshold': OUTLIER, 'size_bins_px': list(SIZE_BINS[:-1]),
              'keypoints': COCO17_NAMES, 'samples': int(det.sum()), 'per_joint': {},
              'by_size': {}}

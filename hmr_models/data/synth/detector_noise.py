@@ -93,16 +93,19 @@ class DetectorNoiseConfig(Config):
     def from_stats(cls, stats, reference_views=2.5, **overrides):
         """A config calibrated on measured detector statistics (JSON path or dict).
 
-        The statistics come from hmr_models.eval.detector_stats (errors against a reference
-        triangulated from `reference_views` other views on average, whose own error is removed
-        from the measured spread, assuming the same spread in every view).
+        The statistics come from hmr_models.eval.detector_stats: errors against a reference
+        triangulated from other views. Statistics marked `reference_corrected` had the
+        reference's own error removed there, keypoint by keypoint, from the cameras' geometry;
+        older ones are deconvolved here as if the reference came from `reference_views` views
+        of the same spread.
         """
         if not isinstance(stats, dict):
             stats = json.loads(Path(stats).read_text())
         names = stats['keypoints']
         vis = stats['per_joint']['visible']
         pooled = vis['all']
-        deconvolve = np.sqrt(reference_views / (reference_views + 1.0))
+        deconvolve = 1.0 if stats.get('reference_corrected') else \
+            np.sqrt(reference_views / (reference_views + 1.0))
 
         def num(v):
             return float('nan') if v is None else float(v)
