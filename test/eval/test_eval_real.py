@@ -209,23 +209,41 @@ def test_acceleration_error_tracks():
     assert c == 1
 
 
+def views_of_two_people(cams, frames, rng, detect=None, wide_hips=False):
+    """V lists (one per camera) of People per frame: two people side by side, seen by all.
+
+    detect(v, f, kp, boxes) returns view v's keypoints (2, 17, 2) of frame f: its detector's
+    errors (default: exact projections). wide_hips: hips wide enough to tell left from right.
+    """
+    views = [[] for _ in cams]
+    for f in range(frames):
+        people3d = [skeleton_points(np.array([-0.6, 0.1, 0]), rng),
+                    skeleton_points(np.array([0.6, 0.0, 0]), rng)]
+        if wide_hips:
+            for p, x in zip(people3d, (-0.6, 0.6)):
+                p[[11, 12], 0] = x + (p[[11, 12], 0] - x) * 1.5
+        for v, c in enumerate(cams):
+            kp = np.stack([c.project(p) for p in people3d])
+            boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
+            if detect is not None:
+                kp = detect(v, f, kp, boxes)
+            views[v].append(People(boxes=boxes, scores=np.ones(2), keypoints=kp,
+                                   keypoint_scores=np.full((2, 17), 0.8),
+                                   track_ids=np.full(2, -1)))
+    return views
+
+
 def test_detector_statistics_of_a_known_error(tmp_path):
     """Views of two people, one view's keypoints jittered by a known spread."""
     rng = np.random.default_rng(4)
     cams = ring_of_cameras(4)
-    views = [[] for _ in cams]
-    for f in range(40):
-        people3d = [skeleton_points(np.array([-0.6, 0.1, 0]), rng),
-                    skeleton_points(np.array([0.6, 0.0, 0]), rng)]
-        for v, c in enumerate(cams):
-            kp = np.stack([c.project(p) for p in people3d])
-            boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
-            if v == 0:
-                scale = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))
-                kp = kp + rng.normal(0, 1, kp.shape) * 0.03 * scale[:, None, None]
-            views[v].append(People(boxes=boxes, scores=np.ones(2), keypoints=kp,
-                                   keypoint_scores=np.full((2, 17), 0.8),
-                                   track_ids=np.full(2, -1)))
+
+    def detect(v, f, kp, boxes):
+        if v != 0:
+            return kp
+        scale = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))
+        return kp + rng.normal(0, 1, kp.shape) * 0.03 * scale[:, None, None]
+    views = views_of_two_people(cams, 40, rng, detect)
     ref = build_reference(views, cams, max_error=1e6, match_error=1e6)
     samples = collect(views, cams, ref)
     stats = summarise(samples)
@@ -250,19 +268,12 @@ def test_detector_spread_is_movenets_own_not_plus_the_reference():
     rng = np.random.default_rng(8)
     cams = ring_of_cameras(4)
     sigma = 0.02                               # per axis, x sqrt(box area)
-    views = [[] for _ in cams]
-    for f in range(60):
-        people3d = [skeleton_points(np.array([-0.6, 0.1, 0]), rng),
-                    skeleton_points(np.array([0.6, 0.0, 0]), rng)]
-        for v, c in enumerate(cams):
-            kp = np.stack([c.project(p) for p in people3d])
-            boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
-            pad = 0.1 * (boxes[:, 2:] - boxes[:, :2])
-            scale = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2] + 2 * pad, axis=1))
-            kp = kp + rng.normal(0, 1, kp.shape) * sigma * scale[:, None, None]
-            views[v].append(People(boxes=boxes, scores=np.ones(2), keypoints=kp,
-                                   keypoint_scores=np.full((2, 17), 0.8),
-                                   track_ids=np.full(2, -1)))
+
+    def detect(v, f, kp, boxes):
+        pad = 0.1 * (boxes[:, 2:] - boxes[:, :2])
+        scale = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2] + 2 * pad, axis=1))
+        return kp + rng.normal(0, 1, kp.shape) * sigma * scale[:, None, None]
+    views = views_of_two_people(cams, 60, rng, detect)
     ref = build_reference(views, cams, max_error=1e6, match_error=1e6)
     samples = collect(views, cams, ref)
     share = samples['reference_share'][np.isfinite(samples['error'])]
@@ -303,22 +314,15 @@ def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
     from hmr_models.skeleton import COCO17_FLIP
     rng = np.random.default_rng(5)
     cams = ring_of_cameras(8)    # enough views that the reference outvotes a swapped one
-    views = [[] for _ in cams]
-    for f in range(20):       # 8 views: the association is exhaustive (3^8 per frame)
-        people3d = [skeleton_points(np.array([-0.6, 0.1, 0]), rng),
-                    skeleton_points(np.array([0.6, 0.0, 0]), rng)]
-        for p, x in zip(people3d, (-0.6, 0.6)):       # hips wide enough to tell left from right
-            p[[11, 12], 0] = x + (p[[11, 12], 0] - x) * 1.5
-        for v, c in enumerate(cams):
-            kp = np.stack([c.project(p) for p in people3d])
-            boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
-            if v == 2 and f < 10:            # cam03 sees the people from the front
-                kp[0] = kp[0][COCO17_FLIP]
-            elif v == 2 and f < 18:
-                kp[0, [7, 9, 8, 10]] = kp[0, [8, 10, 7, 9]]
-            views[v].append(People(boxes=boxes, scores=np.ones(2), keypoints=kp,
-                                   keypoint_scores=np.full((2, 17), 0.8),
-                                   track_ids=np.full(2, -1)))
+
+    def detect(v, f, kp, boxes):
+        if v == 2 and f < 10:            # cam03 sees the people from the front
+            kp[0] = kp[0][COCO17_FLIP]
+        elif v == 2 and f < 18:
+            kp[0, [7, 9, 8, 10]] = kp[0, [8, 10, 7, 9]]
+        return kp
+    # 8 views: the association is exhaustive (3^8 combinations per frame), so few frames
+    views = views_of_two_people(cams, 20, rng, detect, wide_hips=True)
     # swapped views are rejected as outliers of the triangulation (the default error bound)
     ref = build_reference(views, cams, match_error=1e6)
     samples = collect(views, cams, ref)
