@@ -26,10 +26,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import numpy as np
+
+from ros_listener import BackgroundNode  # noqa: E402  (this folder)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'
@@ -39,19 +40,15 @@ STAGES = ('arrival', 'wait_intake', 'decode', 'frontend_detector', 'frontend_key
           'temporal', 'publish')
 
 
-class Observer:
+class Observer(BackgroundNode):
     """Subscribes to the node's results and diagnostics (in this process, its own domain)."""
 
     def __init__(self, view=False):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         from hmr_ros.msg import SMPLPersonArray
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node(f'bench_live_{os.getpid()}', context=self.context)
+        super().__init__('bench_live')
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self.results = []      # (arrival wall time, stamp wall time, people)
         self.smoothed = []     # (arrival wall time, stamp wall time) of the DiffMesh stream
@@ -74,15 +71,7 @@ class Observer:
                 self.node.create_subscription(
                     msg_type, topic, lambda _, times=self.viewed[topic]: times.append(time.time()),
                     QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE), raw=True)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self):
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.1)
+        self.start()
 
     def _on_persons(self, msg):
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
@@ -95,13 +84,6 @@ class Observer:
         for status in msg.status:
             if status.name.startswith('hmr_node'):
                 self.diagnostics = {kv.key: kv.value for kv in status.values}
-
-    def close(self):
-        import rclpy
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
 
 
 def cpu_seconds(pid):

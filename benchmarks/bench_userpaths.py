@@ -22,8 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from ros_listener import BackgroundNode  # noqa: E402  (this folder)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'
@@ -54,51 +55,32 @@ def interrupt(proc, timeout=60):
     return proc.returncode
 
 
-class Listener:
+class Listener(BackgroundNode):
     """Subscribers on every output of the main launch, as RViz and a user's node would be."""
 
     def __init__(self):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
         from visualization_msgs.msg import MarkerArray
 
         from hmr_ros.msg import SMPLPersonArray
+        super().__init__('bench_userpaths')
         topics = {'/hmr_node/persons': SMPLPersonArray,
                   '/hmr_node/persons_smoothed': SMPLPersonArray,
                   '/hmr_node/markers': MarkerArray, '/hmr_node/overlay': Image,
                   '/hmr_node/debug_image': Image, '/diagnostics': DiagnosticArray}
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node(f'bench_userpaths_{os.getpid()}', context=self.context)
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.times = {t: [] for t in topics}
         for topic, msg_type in topics.items():
             self.node.create_subscription(msg_type, topic,
                                           lambda _msg, t=topic: self.times[t].append(
                                               time.monotonic()), qos)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self):
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.1)
+        self.start()
 
     def rates(self, since, until):
         return {t: sum(since <= s < until for s in v) / (until - since)
                 for t, v in self.times.items()}
-
-    def close(self):
-        import rclpy
-        # stop spinning before the context goes: spin_once on a shut-down context raises
-        self._stop.set()
-        self._thread.join(timeout=5)
-        rclpy.shutdown(context=self.context)
 
 
 def video_file(work, timeout):
