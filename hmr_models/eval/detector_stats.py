@@ -227,6 +227,9 @@ def _spread(err):
 def summarise(samples):
     """Statistics (JSON-ready dict) of `collect`'s samples.
 
+    Errors are MoveNet's own (`corrected_errors`; `reference_corrected` says so) where the
+    samples carry `reference_share`, else as measured.
+
     per_joint[occlusion][joint name]: n, missing (rate among detected people), sigma (per-axis
     Gaussian spread of inliers, error / sqrt(area)), outlier (rate of errors > OUTLIER among
     reported), outlier_median (their median error), score_inlier / score_outlier (median
