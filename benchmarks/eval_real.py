@@ -25,6 +25,10 @@ shipped behaviour before them) and `default`). Clips:
   >= 0.3): a mesh further off than the keypoints has error a closer keypoint fit could remove.
   And PA-MPJPE split in two: each joint at the reference's depth on the mesh's pixel ray (the
   image-plane error alone), and at the mesh's depth on the reference's ray (the depth alone).
+  What-if columns: the mesh's depth on the view's own keypoint rays (what a perfect 2D fit
+  would score), the keypoints' rays at the reference's depth (the keypoints' own 2D error), and
+  the mesh with each bone at the person's median reference length (what the right shape
+  would score).
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
@@ -55,7 +59,7 @@ if str(REPO) not in sys.path:
 from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  # noqa: E402
 from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
 from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
-from hmr_models.eval.real import (STREAMS, ceiling_row, multiview_rows,  # noqa: E402
+from hmr_models.eval.real import (STREAMS, WHAT_IF, ceiling_row, multiview_rows,  # noqa: E402
                                   score_multiview, stream_agreement, template_keypoints)
 from hmr_models.eval.reference import build_reference  # noqa: E402
 from hmr_models.eval import variants  # noqa: E402
@@ -340,7 +344,7 @@ def print_tables(table):
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
             'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
             'mesh-ref 2D %', 'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-            'PA-MPJPE, reference rays']
+            'PA-MPJPE, reference rays', *WHAT_IF]
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')
     _print([r for r in rows if r['group'] != 'all'], head, fmt)

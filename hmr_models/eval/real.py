@@ -18,8 +18,10 @@ person, with an arms-down template body as baseline; in 2D, the median distance 
 and of the front-end's keypoints to the reference's projection in the view, % of the box height:
 how much of the error a closer fit could remove; and PA-MPJPE with the reference's depth on the
 mesh's pixel rays, or the mesh's depth on the reference's rays: the image-plane and the depth
-part of the error), `ceiling_row` (the body fitted to the reference itself: the joint-placement
-ceiling).
+part of the error; and what-if rows that show which part a better 2D fit or a better shape could
+remove: the mesh's depth on the view's own keypoint rays (a perfect 2D fit), the view's keypoints
+at the reference's depth (the keypoints' own 2D error), the mesh with the person's bone lengths),
+`ceiling_row` (the body fitted to the reference itself: the joint-placement ceiling).
 """
 from collections import defaultdict
 
@@ -34,6 +36,10 @@ BODY12_NAMES = COCO17_NAMES[5:]
 _HIPS = (6, 7)                             # left/right hip inside BODY12
 MM = 1000.0
 STREAMS = ('per-frame', 'smoothed')     # ~/persons and ~/persons_smoothed
+# COCO-17 bones walked from the hips outwards (parent, child): legs, torso sides, arms.
+BONES = ((11, 13), (13, 15), (12, 14), (14, 16), (11, 5), (12, 6), (5, 7), (7, 9), (6, 8),
+         (8, 10))
+HIP_WIDTH = (11, 12)
 
 
 def keypoint_agreement(projected, keypoints, scores, boxes, min_score=0.3):
@@ -159,6 +165,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
     """
     rows = []
     tracks = defaultdict(dict)       # (view, stream, person id) -> {frame: (pred, gt)}
+    lengths = reference_bone_lengths(reference)
     for v, (records, cam) in enumerate(zip(records_per_view, cameras)):
         for f, rec in enumerate(records):
             ref = reference.frames[f]
@@ -175,22 +182,32 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                 # falls in this (distorted) image
                 ref_px = cam.project(points)
                 kp_ref = _median_2d(rec['people'].keypoints[i], ref_px, rec['people'], i)
+                rays = _pixel_rays(cam, rec['people'].keypoints[i])     # the view's keypoints
+                with np.errstate(invalid='ignore'):
+                    kp_at_depth = rays * gt[:, 2:3]
                 for stream in STREAMS:
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
                     if not np.isfinite(mp).any():
                         continue
                     at_depth, on_rays = _swap_depth(pred, gt)
+                    with np.errstate(invalid='ignore'):
+                        on_keypoints = rays * _relative_depth(pred, gt)[:, None]
+
+                    def pa_of(points):
+                        return np.nanmean(body12_errors(points[None] * MM, gt[None] * MM)[1])
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
                                  'mesh-ref 2D %': _median_2d(rec[stream][1][i], ref_px,
                                                              rec['people'], i),
                                  'keypoints-ref 2D %': kp_ref,
-                                 'PA-MPJPE, reference depth': np.nanmean(
-                                     body12_errors(at_depth[None] * MM, gt[None] * MM)[1]),
-                                 'PA-MPJPE, reference rays': np.nanmean(
-                                     body12_errors(on_rays[None] * MM, gt[None] * MM)[1]),
+                                 'PA-MPJPE, reference depth': pa_of(at_depth),
+                                 'PA-MPJPE, reference rays': pa_of(on_rays),
+                                 'PA-MPJPE, keypoint rays': pa_of(on_keypoints),
+                                 'PA-MPJPE, keypoints at reference depth': pa_of(kp_at_depth),
+                                 'PA-MPJPE, reference bone lengths': pa_of(with_bone_lengths(
+                                     pred, lengths.get(ref[j].person_id))),
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -209,6 +226,59 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
     return rows, acc
 
 
+def reference_bone_lengths(reference):
+    """{person id: {(parent, child): median length}} of BONES and the hip width."""
+    points = defaultdict(list)
+    for frame in reference.frames:
+        for person in frame:
+            points[person.person_id].append(person.points)
+    out = {}
+    for pid, pts in points.items():
+        pts = np.stack(pts)
+        out[pid] = {}
+        for a, b in BONES + (HIP_WIDTH,):
+            d = np.linalg.norm(pts[:, a] - pts[:, b], axis=-1)
+            if np.isfinite(d).any():
+                out[pid][(a, b)] = float(np.nanmedian(d))
+    return out
+
+
+def with_bone_lengths(points, lengths):
+    """(17, 3) COCO-17 points with the body-12 bones rescaled to `lengths`, directions kept.
+
+    The hips keep their centre and direction, then each bone of BONES (from the hips
+    outwards) gets its length; bones without a length (or None for `lengths`) keep theirs.
+    """
+    out = np.array(points, np.float64)
+    if not lengths:
+        return out
+    if HIP_WIDTH in lengths:
+        centre = points[list(HIP_WIDTH)].mean(0)
+        half = 0.5 * (points[HIP_WIDTH[1]] - points[HIP_WIDTH[0]])
+        half *= 0.5 * lengths[HIP_WIDTH] / max(np.linalg.norm(half), 1e-9)
+        out[HIP_WIDTH[0]], out[HIP_WIDTH[1]] = centre - half, centre + half
+    for a, b in BONES:
+        bone = points[b] - points[a]
+        norm = np.linalg.norm(bone)
+        if (a, b) in lengths and np.isfinite(norm) and norm > 1e-9:
+            bone = bone * lengths[(a, b)] / norm
+        out[b] = out[a] + bone
+    return out
+
+
+def _pixel_rays(camera, pixels):
+    """(17, 3) camera-frame rays (z = 1) through (distorted) pixels of a CameraCalibration."""
+    und = camera.undistort(pixels)
+    homog = np.concatenate([und, np.ones((len(und), 1))], 1)
+    return homog @ np.linalg.inv(camera.matrix).T
+
+
+def _relative_depth(pred, gt):
+    """The mesh's depths relative to its hips, with the hips at the reference's distance."""
+    hips = [BODY12[h] for h in _HIPS]
+    return pred[:, 2] - pred[hips, 2].mean() + gt[hips, 2].mean()
+
+
 def _swap_depth(pred, gt):
     """The mesh's joints with the reference's depth, and the reference's with the mesh's.
 
@@ -219,9 +289,7 @@ def _swap_depth(pred, gt):
     """
     with np.errstate(invalid='ignore', divide='ignore'):
         at_depth = pred * (gt[:, 2] / pred[:, 2])[:, None]
-        hips = [BODY12[h] for h in _HIPS]
-        depth = pred[:, 2] - pred[hips, 2].mean() + gt[hips, 2].mean()
-        on_rays = gt * (depth / gt[:, 2])[:, None]
+        on_rays = gt * (_relative_depth(pred, gt) / gt[:, 2])[:, None]
     return at_depth, on_rays
 
 
@@ -276,9 +344,13 @@ def ceiling_row(clip, reference, body):
              'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
 
 
+WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',
+           'PA-MPJPE, reference bone lengths')
+
+
 def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
                                'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-                               'PA-MPJPE, reference rays')):
+                               'PA-MPJPE, reference rays') + WHAT_IF):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:

@@ -341,6 +341,19 @@ def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
     assert DetectorNoiseConfig.from_stats(stats).p_swap_all == DetectorNoiseConfig().p_swap_all
 
 
+def test_bone_lengths_are_set_and_directions_kept():
+    from hmr_models.eval.real import BONES, HIP_WIDTH, with_bone_lengths
+    pts = skeleton_points(np.zeros(3), np.random.default_rng(2))
+    lengths = {bone: 0.1 * (i + 1) for i, bone in enumerate(BONES + (HIP_WIDTH,))}
+    out = with_bone_lengths(pts, lengths)
+    for (a, b), length in lengths.items():
+        assert np.linalg.norm(out[b] - out[a]) == pytest.approx(length)
+        d0, d1 = pts[b] - pts[a], out[b] - out[a]
+        assert d0 @ d1 == pytest.approx(np.linalg.norm(d0) * np.linalg.norm(d1))
+    assert np.allclose(out[[11, 12]].mean(0), pts[[11, 12]].mean(0))       # hips stay centred
+    assert np.allclose(with_bone_lengths(pts, None), pts)
+
+
 def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     from hmr_models.eval.real import multiview_rows, score_multiview
     rng = np.random.default_rng(4)
@@ -389,6 +402,15 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     assert per_frame['PA-MPJPE, reference rays'] < 1e-3
     # in 2D the keypoints sit on the reference, and so does a mesh off at one joint only
     assert per_frame['keypoints-ref 2D %'] < 1e-3 and per_frame['mesh-ref 2D %'] < 1e-3
+    # what-if: on the (exact) keypoints' rays with its own depth the mesh is right; the
+    # keypoints at the reference's depth are the reference; the person's median bone lengths
+    # leave the wrist's direction wrong (an exact mesh is off by the frames' own bone-length
+    # spread: every point of skeleton_points is jittered by 1 cm)
+    assert per_frame['PA-MPJPE, keypoint rays'] < 1e-3
+    assert per_frame['PA-MPJPE, keypoints at reference depth'] < 1e-3
+    assert smoothed['PA-MPJPE, reference bone lengths'] < 15.0
+    assert per_frame['PA-MPJPE, reference bone lengths'] > \
+        smoothed['PA-MPJPE, reference bone lengths'] + 1.0
     # a mesh 5 cm to the side: no 3D error after aligning the hips, but off the image's person
     shifted = score_multiview(records(np.array([0.05, 0.0, 0.0])), ref, cams, template)[0]
     shifted = [r for r in shifted if r['stream'] == 'per-frame']
@@ -400,4 +422,5 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     deeper = score_multiview(records(wrist[:, [2, 1, 0]]), ref, cams, template)[0]
     deeper = [r for r in deeper if r['stream'] == 'per-frame']
     assert min(r['PA-MPJPE, reference rays'] for r in deeper) > 1.0
+    assert min(r['PA-MPJPE, keypoint rays'] for r in deeper) > 1.0   # a 2D fit keeps it
     assert max(r['PA-MPJPE, reference depth'] for r in deeper) < 1.0   # on its ray, nearly
