@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from ros_listener import BackgroundNode  # noqa: E402  (this folder)
+from ros_listener import BackgroundNode  # this folder (the script's own)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'

@@ -171,9 +171,8 @@ def reference_share(cameras, points, views, held_out_view):
                   and np.isfinite(scales[u])]
         if len(others) < 2 or not np.isfinite(scales[held_out_view]):
             continue
-        info = sum(_projection_jacobian(cameras[u], points[k]).T
-                   @ _projection_jacobian(cameras[u], points[k]) / scales[u] ** 2
-                   for u in others)
+        jacobians = [_projection_jacobian(cameras[u], points[k]) for u in others]
+        info = sum(j.T @ j / scales[u] ** 2 for j, u in zip(jacobians, others))
         jv = _projection_jacobian(cameras[held_out_view], points[k])
         try:
             cov = jv @ np.linalg.inv(info) @ jv.T

@@ -185,6 +185,10 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                 rays = _pixel_rays(cam, rec['people'].keypoints[i])     # the view's keypoints
                 with np.errstate(invalid='ignore'):
                     kp_at_depth = rays * gt[:, 2:3]
+
+                def pa_of(points):
+                    return np.nanmean(body12_errors(points[None] * MM, gt[None] * MM)[1])
+                kp_pa = pa_of(kp_at_depth)                              # the same per stream
                 for stream in STREAMS:
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
@@ -193,9 +197,6 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     at_depth, on_rays = _swap_depth(pred, gt)
                     with np.errstate(invalid='ignore'):
                         on_keypoints = rays * _relative_depth(pred, gt)[:, None]
-
-                    def pa_of(points):
-                        return np.nanmean(body12_errors(points[None] * MM, gt[None] * MM)[1])
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
                                  'stream': stream, 'MPJPE': np.nanmean(mp),
                                  'PA-MPJPE': np.nanmean(pa), 'template PA-MPJPE': np.nanmean(tpa),
@@ -205,7 +206,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                  'PA-MPJPE, reference depth': pa_of(at_depth),
                                  'PA-MPJPE, reference rays': pa_of(on_rays),
                                  'PA-MPJPE, keypoint rays': pa_of(on_keypoints),
-                                 'PA-MPJPE, keypoints at reference depth': pa_of(kp_at_depth),
+                                 'PA-MPJPE, keypoints at reference depth': kp_pa,
                                  'PA-MPJPE, reference bone lengths': pa_of(with_bone_lengths(
                                      pred, lengths.get(ref[j].person_id))),
                                  'joints': int(np.isfinite(mp).sum())})
