@@ -21,7 +21,9 @@ mesh's pixel rays, or the mesh's depth on the reference's rays: the image-plane 
 part of the error; and what-if rows that show which part a better 2D fit or a better shape could
 remove: the mesh's depth on the view's own keypoint rays (a perfect 2D fit), the view's keypoints
 at the reference's depth (the keypoints' own 2D error), the mesh with the person's bone lengths),
-`ceiling_row` (the body fitted to the reference itself: the joint-placement ceiling).
+`ceiling_row` (the body fitted to the reference itself: the joint-placement ceiling),
+`floor_rows` (a perfect estimate against a reference rebuilt from keypoints with the detector's
+measured spread: the reference's own error, the floor no estimate can go below).
 """
 from collections import defaultdict
 
@@ -343,6 +345,29 @@ def ceiling_row(clip, reference, body):
              'PA-MPJPE': float(np.nanmean(pa[keep])),
              'MPJPE median': float(np.median(np.nanmean(mp[keep], 1))),
              'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
+
+
+def floor_rows(clip, truth, views_people, cameras, spread, fps, seed=0):
+    """A perfect estimate scored against simulated references (reference.simulate_reference_error).
+
+    truth: the reference low-passed over time (the people's smooth motion); rows for the
+    reference as built ('all views') and low-passed ('all views, 6 Hz'), with the simulated and
+    the real reprojection error side by side (they should agree: `spread` is then the views'
+    real disagreement).
+    """
+    from hmr_models.eval.reference import simulate_reference_error
+    sim = simulate_reference_error(truth, views_people, cameras, spread,
+                                   np.random.default_rng(seed), fps=fps)
+    real_px = [p.error[np.isfinite(p.error)] for frame in truth.frames for p in frame]
+    real_px = float(np.median(np.concatenate(real_px))) if real_px else float('nan')
+    return [{'variant': 'perfect estimate, simulated reference', 'table': '3d', 'clip': clip,
+             'reference': ref, 'group': 'all', 'stream': '-',
+             'person-frames': sim.get('person-frames', 0),
+             'MPJPE': sim.get(prefix + 'MPJPE', float('nan')),
+             'PA-MPJPE': sim.get(prefix + 'PA-MPJPE', float('nan')),
+             'reprojection px, simulated': sim['reprojection px'],
+             'reprojection px, real': real_px}
+            for ref, prefix in (('all views', ''), ('all views, 6 Hz', 'low-passed '))]
 
 
 WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',

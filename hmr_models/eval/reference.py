@@ -2,11 +2,17 @@
 
     ref = build_reference(views_people, cameras)        # per frame: people in 3D (world)
     idx = match_detections(people, ref.frames[f], camera)   # each detection -> reference person
+    smooth = low_pass_reference(ref, fps=60.0)          # 6 Hz zero-phase, as Pose2Sim filters
+    floor = simulate_reference_error(smooth, views_people, cameras, spread, rng)
 
 The reference is pseudo ground truth (the front-end's keypoints, triangulated over calibrated
 views with outlier views rejected, hmr_models.eval.multiview): what single-view estimates are
-scored against on real footage without motion capture.
+scored against on real footage without motion capture. It has an error of its own: the views'
+keypoints disagree (their reprojection error), and triangulation turns that disagreement into
+3D error. `simulate_reference_error` measures what that costs: a perfect estimate, scored
+against a reference triangulated from keypoints as far off as the detector's, does not score 0.
 """
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,3 +116,116 @@ def match_detections(people, reference_people, camera, min_score=0.3, max_distan
         cost = np.nanmedian(np.where(np.isfinite(d), d, np.nan), axis=-1) / height[:, None]
     cost = np.where(np.isfinite(cost), cost, np.inf)
     return greedy_match(cost, max_distance)
+
+
+def person_tracks(reference):
+    """{person id: {frame: ReferencePerson}} over the reference's frames."""
+    tracks = {}
+    for f, people in enumerate(reference.frames):
+        for p in people:
+            tracks.setdefault(p.person_id, {})[f] = p
+    return tracks
+
+
+def low_pass(points, fps, cutoff_hz=6.0, order=4):
+    """(T, ...) points of consecutive frames, zero-phase Butterworth low-passed over time.
+
+    Each coordinate is filtered over its runs of finite values; NaN stays NaN, and runs too
+    short for the filter's padding (3 x (order + 1) frames) stay as they are.
+    """
+    from scipy.signal import butter, filtfilt
+    x = np.asarray(points, np.float64)
+    out = x.copy()
+    b, a = butter(order, min(cutoff_hz / (fps / 2.0), 0.99))
+    pad = 3 * max(len(a), len(b))
+    flat, res = x.reshape(len(x), -1), out.reshape(len(x), -1)
+    for c in range(flat.shape[1]):
+        finite = np.flatnonzero(np.isfinite(flat[:, c]))
+        for run in np.split(finite, np.flatnonzero(np.diff(finite) != 1) + 1):
+            if len(run) > pad:
+                res[run, c] = filtfilt(b, a, flat[run, c])
+    return out
+
+
+def low_pass_reference(reference, fps, cutoff_hz=6.0, order=4):
+    """The reference with every person's points (and held-out points) low-passed over time.
+
+    The front-end's keypoints jitter from frame to frame, the people's joints do not: a 4th
+    order 6 Hz zero-phase Butterworth is what Pose2Sim applies to its own triangulations.
+    Tracks are filtered over runs of consecutive frames; a new Reference is returned.
+    """
+    frames = [[dataclasses.replace(p, held_out=dict(p.held_out)) for p in people]
+              for people in reference.frames]
+    for pid, by_frame in person_tracks(Reference(frames)).items():
+        fs = np.array(sorted(by_frame))
+        for run in np.split(fs, np.flatnonzero(np.diff(fs) != 1) + 1):
+            people = [by_frame[f] for f in run]
+            for p, pts in zip(people, low_pass(np.stack([p.points for p in people]), fps,
+                                               cutoff_hz, order)):
+                p.points = pts
+            for v in set().union(*(p.held_out for p in people)):
+                have = [p for p in people if v in p.held_out]
+                if len(have) == len(people):
+                    smooth = low_pass(np.stack([p.held_out[v] for p in have]), fps,
+                                      cutoff_hz, order)
+                    for p, pts in zip(have, smooth):
+                        p.held_out[v] = pts
+    return Reference(frames)
+
+
+def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None,
+                             cutoff_hz=6.0, min_score=0.3, max_error=15.0):
+    """What the reference's own error costs: a perfect estimate scored against a noisy reference.
+
+    Every person of `truth` (a Reference, e.g. the real one low-passed) is projected into the
+    views that saw them; each keypoint is moved by Gaussian noise of `spread` (per axis, x the
+    detection box's sqrt(area); a scalar or one per COCO-17 keypoint) and triangulated again as
+    the reference was (the real detections' scores as weights, the same outlier rejection).
+    The simulated reprojection error should match the real reference's (the check that
+    `spread` is the detector's real disagreement between views).
+
+    Returns {'MPJPE', 'PA-MPJPE'} (mm, 12 body joints, means over person-frames) of the truth
+    scored against the noisy reference, the same against the noisy reference low-passed over
+    time (with `fps`), 'reprojection px' (median over keypoints, simulated) and 'person-frames'.
+    """
+    from .real import body12_errors          # real.py imports this module
+    projections = np.stack([c.projection for c in cameras])
+    spread = np.broadcast_to(np.asarray(spread, np.float64), (17,))
+    noisy = []
+    errors = []
+    for f, people in enumerate(truth.frames):
+        frame = []
+        for p in people:
+            pts = np.full((len(cameras), 17, 2), np.nan)
+            sc = np.zeros((len(cameras), 17))
+            for v, i in p.detections.items():
+                det = views_people[v][f]
+                box = np.asarray(det.boxes[i], np.float64)
+                size = np.sqrt(max((box[2] - box[0]) * (box[3] - box[1]), 1.0))
+                uv = cameras[v].project(p.points, distort=False)
+                pts[v] = uv + rng.normal(size=uv.shape) * (spread * size)[:, None]
+                sc[v] = np.nan_to_num(det.keypoint_scores[i])
+            tri = triangulate(pts, sc, projections, min_score, max_error)
+            errors.append(tri.error[np.isfinite(tri.error)])
+            frame.append(dataclasses.replace(p, points=tri.points, error=tri.error, held_out={}))
+        noisy.append(frame)
+    noisy = Reference(noisy)
+    out = {}
+    smooth = low_pass_reference(noisy, fps, cutoff_hz) if fps else None
+    for prefix, ref in (('', noisy), ('low-passed ', smooth)):
+        if ref is None:
+            continue
+        got = [q.points for people in ref.frames for q in people]
+        want = [p.points for people in truth.frames for p in people]
+        if not got:
+            continue
+        mp, pa = body12_errors(np.stack(got) * 1000.0, np.stack(want) * 1000.0)
+        keep = np.isfinite(pa).any(1)
+        out[prefix + 'MPJPE'] = float(np.mean(np.nanmean(mp[keep], 1))) if keep.any() \
+            else float('nan')
+        out[prefix + 'PA-MPJPE'] = float(np.mean(np.nanmean(pa[keep], 1))) if keep.any() \
+            else float('nan')
+        out['person-frames'] = int(keep.sum())
+    errors = np.concatenate(errors) if errors else np.zeros(0)
+    out['reprojection px'] = float(np.median(errors)) if errors.size else float('nan')
+    return out

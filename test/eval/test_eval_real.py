@@ -11,7 +11,9 @@ from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
                                   keypoint_agreement)
-from hmr_models.eval.reference import build_reference, match_detections
+from hmr_models.eval.reference import (build_reference, low_pass, low_pass_reference,
+                                       match_detections, person_tracks,
+                                       simulate_reference_error)
 from hmr_models.fitting import so3
 from hmr_models.types import People
 
@@ -429,3 +431,66 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     assert min(r['PA-MPJPE, reference rays'] for r in deeper) > 1.0
     assert min(r['PA-MPJPE, keypoint rays'] for r in deeper) > 1.0   # a 2D fit keeps it
     assert max(r['PA-MPJPE, reference depth'] for r in deeper) < 1.0   # on its ray, nearly
+
+
+def test_low_pass_removes_jitter_keeps_motion_gaps_and_short_runs():
+    rng = np.random.default_rng(11)
+    t = np.arange(120) / 60.0
+    motion = np.sin(2 * np.pi * 1.0 * t)                 # 1 Hz: a person's limb, kept
+    noisy = motion + rng.normal(0, 0.05, t.shape)
+    noisy[50:53] = np.nan                                # a gap splits the track in two runs
+    noisy[110] = np.nan                                  # ... and leaves a 9-frame run
+    smooth = low_pass(noisy[:, None], fps=60.0)[:, 0]
+    long_run = np.r_[0:50, 53:110]
+    assert np.abs(smooth[long_run] - motion[long_run]).mean() < \
+        0.5 * np.abs(noisy[long_run] - motion[long_run]).mean()
+    assert np.isnan(smooth[[50, 51, 52, 110]]).all()
+    assert np.array_equal(smooth[111:], noisy[111:])    # too short to filter: as it was
+
+
+def test_low_pass_reference_filters_tracks_and_leaves_the_reference_alone():
+    rng = np.random.default_rng(12)
+    cams = ring_of_cameras(4)
+    views = views_of_two_people(cams, 40, rng)          # the people jitter 1 cm per frame
+    ref = build_reference(views, cams)
+    before = [p.points.copy() for frame in ref.frames for p in frame]
+    smooth = low_pass_reference(ref, fps=60.0)
+    assert all(np.array_equal(a, p.points)
+               for a, p in zip(before, (p for frame in ref.frames for p in frame)))
+    pairs = [(p, q) for a, b in zip(ref.frames, smooth.frames) for p, q in zip(a, b)]
+    assert all(p.person_id == q.person_id for p, q in pairs)
+
+    def jitter(reference, get):
+        track = person_tracks(reference)[pairs[0][0].person_id]   # one person over time
+        pts = np.stack([get(track[f]) for f in sorted(track)])
+        return np.abs(np.diff(pts, axis=0)).mean()
+    assert jitter(smooth, lambda p: p.points) < 0.5 * jitter(ref, lambda p: p.points)
+    assert jitter(smooth, lambda p: p.held_out[0]) < 0.5 * jitter(ref, lambda p: p.held_out[0])
+
+
+def test_simulated_reference_error_is_zero_without_noise_and_matches_a_real_spread():
+    """Views jittered by a known spread give a reference with some reprojection error; the
+    simulation with that spread reproduces the error, and its perfect estimate does not score 0."""
+    rng = np.random.default_rng(13)
+    cams = ring_of_cameras(4)
+    sigma = 0.02
+
+    def detect(v, f, kp, boxes):
+        scale = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))
+        return kp + rng.normal(0, 1, kp.shape) * sigma * scale[:, None, None]
+    views = views_of_two_people(cams, 40, rng, detect)
+    ref = build_reference(views, cams)
+    truth = low_pass_reference(ref, fps=60.0)
+    exact = simulate_reference_error(truth, views, cams, 0.0, np.random.default_rng(0), fps=60.0)
+    assert exact['person-frames'] == 80
+    assert exact['PA-MPJPE'] < 0.5 and exact['reprojection px'] < 0.1
+    sim = simulate_reference_error(truth, views, cams, sigma, np.random.default_rng(0),
+                                   fps=60.0)
+    real_px = np.nanmedian(np.concatenate([p.error for frame in ref.frames for p in frame]))
+    assert sim['reprojection px'] == pytest.approx(real_px, rel=0.25)
+    assert sim['PA-MPJPE'] > 5.0                        # mm: the reference's own error
+    assert sim['low-passed PA-MPJPE'] < 0.7 * sim['PA-MPJPE']   # white noise: filtered out
+    per_joint = simulate_reference_error(truth, views, cams, np.full(17, sigma),
+                                         np.random.default_rng(0))
+    assert per_joint['PA-MPJPE'] == pytest.approx(sim['PA-MPJPE'])
+    assert 'low-passed PA-MPJPE' not in per_joint       # no fps: not low-passed
