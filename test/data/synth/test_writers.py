@@ -79,3 +79,19 @@ def test_generate_cli(shared_mocap, tmp_path, test_body):
         assert shard['has_crop'].all()
         assert (tmp_path / 'out' / 'bags' / 'scene_00000' / 'scene.json').is_file()
     assert main(['--out', str(tmp_path / 'x')]) == 2
+
+
+def test_camera_pitch_option_sets_the_tilt_of_the_scenes_cameras():
+    """`--camera-pitch 25,40`: every sampled camera looks down 25-40 degrees."""
+    from hmr_models.data.synth.camera import sample_camera
+    from hmr_models.data.synth.generate import parse_args, scene_config
+    base = ['--out', 'x', '--samples']
+    assert scene_config(parse_args(base)).camera.pitch_deg == (-5.0, 20.0)     # the default
+    config = scene_config(parse_args(base + ['--camera-pitch', '25,40']))
+    rng = np.random.default_rng(0)
+    down = [np.degrees(np.arcsin(-sample_camera(rng, config.camera).forward[1]))
+            for _ in range(50)]
+    assert 25.0 <= min(down) and max(down) <= 40.0 and max(down) - min(down) > 5.0
+    for bad in ('40,25', 'steep', '10,95'):
+        with pytest.raises(SystemExit):
+            parse_args(base + ['--camera-pitch', bad])
