@@ -32,10 +32,11 @@ for _p in (REPO, Path(__file__).resolve().parent):     # the package, and siblin
 from hmr_models.body import load_body_model  # noqa: E402
 from hmr_models.data.mocap.classes import MOTION_CLASSES, parse_class_weights  # noqa: E402
 from hmr_models.data.mocap.corpus import PoseCorpus  # noqa: E402
-from hmr_models.data.synth.generate import (DETECTORS, detector_config,  # noqa: E402
+from hmr_models.data.synth.generate import (DETECTORS, degree_range,  # noqa: E402
+                                            detector_config, scene_config,
                                             scene_with_detections)
 from hmr_models.data.synth.render import SceneRenderer  # noqa: E402
-from hmr_models.data.synth.scene import MotionPool, SceneConfig, SceneGenerator  # noqa: E402
+from hmr_models.data.synth.scene import MotionPool, SceneGenerator  # noqa: E402
 from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
 from hmr_models.diffmesh.streaming import StreamingConfig  # noqa: E402
@@ -71,6 +72,9 @@ def parse_args(argv=None):
                    help='DPMesh image corrections of a tracked person reused for this many '
                         'frames (the node parameter of the same name; at 30 FPS here, so k '
                         'frames here are k / 3 frames of a node running at 10 FPS)')
+    p.add_argument('--camera-pitch', type=degree_range, default=None, metavar='LO,HI',
+                   help="the scenes' camera tilt range, degrees looking down (default: the "
+                   "generator's, -5 to 20; a negative LO needs --camera-pitch=LO,HI)")
     p.add_argument('--csv', help='also write the table here')
     p.add_argument('--motion-classes', default='',
                    help="people per motion class: 'balanced' (each class alike, for "
@@ -113,7 +117,8 @@ def main(argv=None):
                                   class_weights=parse_class_weights(args.motion_classes))
     clip_class = dict(zip(pool.names, pool.classes))
     detector = None if args.detector == 'simulated' else detector_config(args.detector)
-    gen = SceneGenerator(body, pool, SceneConfig(num_frames=args.frames), keep_vertices=True)
+    gen = SceneGenerator(body, pool, scene_config(args.frames, args.camera_pitch),
+                         keep_vertices=True)
     renderer = SceneRenderer(body)
     rows = {}
     started = time.perf_counter()

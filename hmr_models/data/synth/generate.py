@@ -85,14 +85,15 @@ def parse_args(argv=None, prog=None):
     p.add_argument('--detector', default='simulated', choices=DETECTORS,
                    help="keypoint errors: the hand-set simulation ('simulated', SynthOcc's) or "
                    "MoveNet's measured errors ('movenet', detector_noise.calibrated_config)")
-    p.add_argument('--camera-pitch', type=_degree_range, default=None, metavar='LO,HI',
+    p.add_argument('--camera-pitch', type=degree_range, default=None, metavar='LO,HI',
                    help='camera tilt range in degrees, positive looking down (default '
                    'CameraConfig.pitch_deg, i.e. --camera-pitch=-5,20; write it with = when LO '
                    'is negative); e.g. 10,40 for cameras mounted high')
     return p.parse_args(argv)
 
 
-def _degree_range(text):
+def degree_range(text):
+    """argparse type of --camera-pitch: 'LO,HI' degrees -> (lo, hi)."""
     try:
         lo, hi = (float(v) for v in text.split(','))
     except ValueError:
@@ -102,12 +103,11 @@ def _degree_range(text):
     return (lo, hi)
 
 
-def scene_config(args):
-    """SceneConfig of the command line (frames per scene, camera tilt)."""
+def scene_config(frames, camera_pitch=None):
+    """SceneConfig of `frames` per scene and a camera tilt range (None: CameraConfig's)."""
     from .camera import CameraConfig
-    camera = CameraConfig() if args.camera_pitch is None else \
-        CameraConfig(pitch_deg=args.camera_pitch)
-    return SceneConfig(num_frames=args.frames, camera=camera)
+    camera = CameraConfig() if camera_pitch is None else CameraConfig(pitch_deg=camera_pitch)
+    return SceneConfig(num_frames=frames, camera=camera)
 
 
 def main(argv=None, write_bag=None, prog='python -m hmr_models.data.synth.generate'):
@@ -141,7 +141,7 @@ def main(argv=None, write_bag=None, prog='python -m hmr_models.data.synth.genera
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    gen = SceneGenerator(body, pool, scene_config(args),
+    gen = SceneGenerator(body, pool, scene_config(args.frames, args.camera_pitch),
                          keep_vertices=args.render or args.bags > 0)
     renderer = None
     if args.render or args.bags:

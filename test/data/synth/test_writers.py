@@ -86,8 +86,10 @@ def test_camera_pitch_option_sets_the_tilt_of_the_scenes_cameras():
     from hmr_models.data.synth.camera import sample_camera
     from hmr_models.data.synth.generate import parse_args, scene_config
     base = ['--out', 'x', '--samples']
-    assert scene_config(parse_args(base)).camera.pitch_deg == (-5.0, 20.0)     # the default
-    config = scene_config(parse_args(base + ['--camera-pitch', '25,40']))
+    default = scene_config(8, parse_args(base).camera_pitch)
+    assert default.camera.pitch_deg == (-5.0, 20.0)
+    steep = parse_args(base + ['--camera-pitch', '25,40']).camera_pitch
+    config = scene_config(8, steep)
     rng = np.random.default_rng(0)
     down = [np.degrees(np.arcsin(-sample_camera(rng, config.camera).forward[1]))
             for _ in range(50)]
