@@ -66,9 +66,9 @@ from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  
 from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
 from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
 from hmr_models.data.synth.detector_noise import calibrated_config  # noqa: E402
-from hmr_models.eval.real import (STREAMS, WHAT_IF, ceiling_row, floor_rows,  # noqa: E402
-                                  multiview_rows, score_multiview, stream_agreement,
-                                  template_keypoints)
+from hmr_models.eval.real import (FACING, STREAMS, TURNED, WHAT_IF, ceiling_row,  # noqa: E402
+                                  floor_rows, multiview_rows, score_multiview,
+                                  stream_agreement, template_keypoints)
 from hmr_models.eval.reference import build_reference, low_pass_reference  # noqa: E402
 from hmr_models.eval import variants  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
@@ -365,7 +365,7 @@ def print_tables(table):
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
             'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
             'mesh-ref 2D %', 'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-            'PA-MPJPE, reference rays', *WHAT_IF, 'reprojection px, simulated',
+            'PA-MPJPE, reference rays', *WHAT_IF, FACING, TURNED, 'reprojection px, simulated',
             'reprojection px, real']
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')

@@ -211,6 +211,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                  'PA-MPJPE, keypoints at reference depth': kp_pa,
                                  'PA-MPJPE, reference bone lengths': pa_of(with_bone_lengths(
                                      pred, lengths.get(ref[j].person_id))),
+                                 'facing error deg': facing_error(pred, gt),
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -274,6 +275,27 @@ def _pixel_rays(camera, pixels):
     und = camera.undistort(pixels)
     homog = np.concatenate([und, np.ones((len(und), 1))], 1)
     return homog @ np.linalg.inv(camera.matrix).T
+
+
+def torso_facing(points):
+    """(3,) unit normal of the torso's front from COCO-17 shoulders and hips (NaN if missing).
+
+    Up is hips -> shoulders, across is right -> left; the front is across x up. A left/right
+    swap or a body turned around flips it.
+    """
+    p = np.asarray(points, np.float64)
+    up = p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
+    across = (p[5] + p[11]) - (p[6] + p[12])
+    n = np.cross(across, up)
+    norm = np.linalg.norm(n)
+    return n / norm if np.isfinite(norm) and norm > 1e-9 else np.full(3, np.nan)
+
+
+def facing_error(pred, gt):
+    """Angle in degrees between the torso fronts of two COCO-17 people (same frame)."""
+    a, b = torso_facing(pred), torso_facing(gt)
+    return float(np.degrees(np.arccos(np.clip(a @ b, -1.0, 1.0)))) if np.isfinite(a @ b) \
+        else float('nan')
 
 
 def _relative_depth(pred, gt):
@@ -372,15 +394,19 @@ def floor_rows(clip, truth, views_people, cameras, spread, fps, seed=0):
 
 WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',
            'PA-MPJPE, reference bone lengths')
+FACING = 'facing error deg'
+TURNED = 'facing > 90 deg %'         # the body turned the wrong way round (or left/right swapped)
 
 
 def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
                                'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-                               'PA-MPJPE, reference rays') + WHAT_IF):
+                               'PA-MPJPE, reference rays') + WHAT_IF + (FACING,)):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:
         vals = [r[k] for r in rows if np.isfinite(r[k])]
         out[k] = float(np.mean(vals)) if vals else float('nan')
         out[k + ' median'] = float(np.median(vals)) if vals else float('nan')
+    facing = [r[FACING] for r in rows if FACING in r and np.isfinite(r[FACING])]
+    out[TURNED] = 100.0 * float(np.mean(np.array(facing) > 90.0)) if facing else float('nan')
     return out

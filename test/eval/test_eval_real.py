@@ -10,7 +10,7 @@ from hmr_models.eval.detector_stats import (OCCLUSION, collect, read_stats, summ
 from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_over_time,
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
-                                  keypoint_agreement)
+                                  facing_error, keypoint_agreement)
 from hmr_models.eval.reference import (build_reference, low_pass, low_pass_reference,
                                        match_detections, person_tracks,
                                        simulate_reference_error)
@@ -494,3 +494,22 @@ def test_simulated_reference_error_is_zero_without_noise_and_matches_a_real_spre
                                          np.random.default_rng(0))
     assert per_joint['PA-MPJPE'] == pytest.approx(sim['PA-MPJPE'])
     assert 'low-passed PA-MPJPE' not in per_joint       # no fps: not low-passed
+
+
+def test_facing_error_sees_a_body_turned_round_or_swapped():
+    rng = np.random.default_rng(14)
+    body = skeleton_points(np.zeros(3), rng)             # world, z up
+
+    def turned(points, degrees):
+        a = np.radians(degrees)
+        rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        return points @ rot.T
+    assert facing_error(body, body) == pytest.approx(0.0, abs=1e-6)
+    assert facing_error(turned(body, 30), body) == pytest.approx(30.0, abs=3.0)
+    assert facing_error(turned(body, 180), body) == pytest.approx(180.0, abs=3.0)
+    from hmr_models.skeleton import COCO17_NAMES, flip_permutation
+    swapped = body[flip_permutation(COCO17_NAMES)]       # left and right labels exchanged
+    assert facing_error(swapped, body) > 150.0
+    missing = body.copy()
+    missing[11] = np.nan
+    assert np.isnan(facing_error(missing, body))
