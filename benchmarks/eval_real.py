@@ -68,7 +68,8 @@ from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
 from hmr_models.data.synth.detector_noise import calibrated_config  # noqa: E402
 from hmr_models.eval.real import (FACING, STREAMS, TURNED, WHAT_IF, ceiling_row,  # noqa: E402
                                   floor_rows, multiview_rows, score_multiview,
-                                  stream_agreement, template_keypoints)
+                                  stream_agreement, template_keypoints,
+                                  with_reference_keypoints)
 from hmr_models.eval.reference import build_reference, low_pass_reference  # noqa: E402
 from hmr_models.eval import variants  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
@@ -216,8 +217,12 @@ class _MemoNetwork:
 CACHE = Cache()
 
 
-def run_clip(pipeline, frames, camera, clip_key=None, model_key=''):
-    """Per frame: people and, per stream, COCO-17 mesh keypoints (3D camera frame, 2D pixels)."""
+def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=None):
+    """Per frame: people and, per stream, COCO-17 mesh keypoints (3D camera frame, 2D pixels).
+
+    substitute(frame index, people) -> people: a what-if, the front-end's people changed before
+    the mesh stages (records keep what the mesh stages were given).
+    """
     body = pipeline.mesh.body
     records, refine_ms, total_ms = [], [], []
     if pipeline.temporal is not None:             # a new clip: no tracks, no history
@@ -225,6 +230,10 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key=''):
     pipeline.frontend.tracker = type(pipeline.frontend.tracker)(pipeline.frontend.config)
     if clip_key is not None:
         CACHE.install(pipeline, clip_key, model_key)
+    if substitute is not None:                    # undone by the next clip's CACHE.install
+        detect, counter = pipeline.frontend.process, iter(range(10 ** 9))
+        pipeline.frontend.process = lambda image, stamp: substitute(next(counter),
+                                                                    detect(image, stamp))
     for stamp, rgb in frames:
         cam = camera or CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
         res = pipeline.process(rgb, stamp, cam)
@@ -256,6 +265,10 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--csv', type=Path, help='write the tables here (one CSV, a column per key)')
     p.add_argument('--detector-stats', type=Path, help="write MoveNet's error statistics here")
+    p.add_argument('--what-if-reference-keypoints', action='store_true',
+                   help='multi-view clips: also run each variant with every view given the '
+                   "other views' keypoints (the held-out reference, projected) instead of its "
+                   "own: what 2D keypoints as good as the other views' agreement would buy")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     variants = [parse_variant(v) for v in (args.variant or [TODAY, 'default:'])]
@@ -301,6 +314,9 @@ def main(argv=None):
                     rows, acc = score_multiview(per_view, ref, cams,
                                                 template_keypoints(pipeline.mesh.body), held)
                     table += multiview_rows(name, clip, ref_name, rows, acc, cams)
+                if args.what_if_reference_keypoints:
+                    table += reference_keypoints_rows(pipeline, name, clip, folder, cams,
+                                                      reference[clip], args.max_frames, model)
                 for stream in STREAMS:
                     table.append({'variant': name, 'table': '2d', 'clip': f'{clip} (all views)',
                                   'stream': stream, **stream_agreement(
@@ -345,6 +361,21 @@ def main(argv=None):
             keys += [k for k in r if k not in keys]
         print(f'wrote {write_csv(args.csv, table, keys)}')
     return 0
+
+
+def reference_keypoints_rows(pipeline, name, clip, folder, cams, reference, max_frames, model):
+    """The what-if of --what-if-reference-keypoints: rows scored against the held-out reference
+    (the keypoints the meshes were given come from it, so the all-view one would be circular)."""
+    per_view = []
+    for v, cam in enumerate(cams):
+        def substitute(f, people, v=v, cam=cam):
+            return with_reference_keypoints(people, reference.frames[f], cam, v)
+        per_view.append(run_clip(pipeline, read_frames(folder / 'videos' / f'{cam.name}.mp4',
+                                                       max_frames, 0), cam.intrinsics(),
+                                 (clip, cam.name), model, substitute)[0])
+    rows, acc = score_multiview(per_view, reference, cams,
+                                template_keypoints(pipeline.mesh.body), True)
+    return multiview_rows(f"{name}, other views' keypoints", clip, 'held-out', rows, acc, cams)
 
 
 def report_reference(clip, ref):

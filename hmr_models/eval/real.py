@@ -369,6 +369,29 @@ def ceiling_row(clip, reference, body):
              'PA-MPJPE median': float(np.median(np.nanmean(pa[keep], 1)))}]
 
 
+def with_reference_keypoints(people, reference_people, camera, view):
+    """People of one view whose keypoints are the held-out reference's, projected into it.
+
+    What the mesh stages would do with 2D keypoints as good as the other views' agreement: each
+    detection matched to a reference person (match_detections) gets that person's points
+    triangulated without this view, projected (distorted pixels, as the image). Scores stay the
+    front-end's; points the other views could not triangulate become missing (NaN, score 0).
+    Unmatched detections keep their own keypoints. Boxes and track ids are kept.
+    """
+    import dataclasses
+    out = dataclasses.replace(people, keypoints=np.array(people.keypoints, copy=True),
+                              keypoint_scores=np.array(people.keypoint_scores, copy=True))
+    for i, j in enumerate(match_detections(people, reference_people, camera)):
+        points = reference_people[j].held_out.get(view) if j >= 0 else None
+        if points is None:
+            continue
+        px = camera.project(points)
+        ok = np.isfinite(px).all(-1)
+        out.keypoints[i] = np.where(ok[:, None], px, np.nan)
+        out.keypoint_scores[i] = np.where(ok, out.keypoint_scores[i], 0.0)
+    return out
+
+
 def floor_rows(clip, truth, views_people, cameras, spread, fps, seed=0):
     """A perfect estimate scored against simulated references (reference.simulate_reference_error).
 

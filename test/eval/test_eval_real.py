@@ -10,7 +10,7 @@ from hmr_models.eval.detector_stats import (OCCLUSION, collect, read_stats, summ
 from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_over_time,
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
-                                  facing_error, keypoint_agreement)
+                                  facing_error, keypoint_agreement, with_reference_keypoints)
 from hmr_models.eval.reference import (build_reference, low_pass, low_pass_reference,
                                        match_detections, person_tracks,
                                        simulate_reference_error)
@@ -513,3 +513,25 @@ def test_facing_error_sees_a_body_turned_round_or_swapped():
     missing = body.copy()
     missing[11] = np.nan
     assert np.isnan(facing_error(missing, body))
+
+
+def test_a_view_given_the_other_views_keypoints():
+    """View 0's keypoints are off; the what-if gives it the other views' (exact) agreement."""
+    rng = np.random.default_rng(15)
+    cams = ring_of_cameras(4)
+    exact = views_of_two_people(cams, 3, np.random.default_rng(16))
+
+    def detect(v, f, kp, boxes):
+        return kp + (rng.normal(0, 6.0, kp.shape) if v == 0 else 0.0)
+    views = views_of_two_people(cams, 3, np.random.default_rng(16), detect)
+    ref = build_reference(views, cams, max_error=1e6, match_error=1e6)
+    people = views[0][1]
+    people.keypoint_scores[0, 3] = 0.1                 # a doubtful ear keeps its low score
+    given = with_reference_keypoints(people, ref.frames[1], cams[0], 0)
+    truth = exact[0][1].keypoints
+    assert np.abs(given.keypoints - truth).max() < 0.01
+    assert np.abs(people.keypoints - truth).mean() > 3.0        # the input is left alone
+    assert given.keypoint_scores[0, 3] == pytest.approx(0.1)
+    assert np.array_equal(given.boxes, people.boxes)
+    nobody = with_reference_keypoints(people, [], cams[0], 0)     # no reference person: as given
+    assert np.array_equal(nobody.keypoints, people.keypoints)
