@@ -186,13 +186,14 @@ def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None
 
     Returns {'MPJPE', 'PA-MPJPE'} (mm, 12 body joints, means over person-frames) of the truth
     scored against the noisy reference, the same against the noisy reference low-passed over
-    time (with `fps`), 'reprojection px' (median over keypoints, simulated) and 'person-frames'.
+    time (with `fps`), against each view's held-out reference ('held-out MPJPE', 'held-out
+    PA-MPJPE', over person-views: triangulated without that view from the same noisy
+    keypoints), 'reprojection px' (median over keypoints, simulated) and 'person-frames'.
     """
     from .real import body12_errors          # real.py imports this module
     projections = np.stack([c.projection for c in cameras])
     spread = np.broadcast_to(np.asarray(spread, np.float64), (17,))
-    noisy = []
-    errors = []
+    noisy, errors, held_pairs = [], [], []
     for f, people in enumerate(truth.frames):
         frame = []
         for p in people:
@@ -207,10 +208,24 @@ def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None
                 sc[v] = np.nan_to_num(det.keypoint_scores[i])
             tri = triangulate(pts, sc, projections, min_score, max_error)
             errors.append(tri.error[np.isfinite(tri.error)])
-            frame.append(dataclasses.replace(p, points=tri.points, error=tri.error, held_out={}))
+            held_out = {}
+            for v in p.detections:                      # the same noise, without view v
+                others = [u for u in range(len(cameras)) if u != v]
+                held_out[v] = triangulate(pts[others], sc[others], projections[others],
+                                          min_score, max_error).points
+                held_pairs.append((held_out[v], p.points))
+            frame.append(dataclasses.replace(p, points=tri.points, error=tri.error,
+                                             held_out=held_out))
         noisy.append(frame)
     noisy = Reference(noisy)
     out = {}
+    if held_pairs:
+        mp, pa = body12_errors(np.stack([g for g, _ in held_pairs]) * 1000.0,
+                               np.stack([t for _, t in held_pairs]) * 1000.0)
+        keep = np.isfinite(pa).any(1)
+        if keep.any():
+            out['held-out MPJPE'] = float(np.mean(np.nanmean(mp[keep], 1)))
+            out['held-out PA-MPJPE'] = float(np.mean(np.nanmean(pa[keep], 1)))
     smooth = low_pass_reference(noisy, fps, cutoff_hz) if fps else None
     for prefix, ref in (('', noisy), ('low-passed ', smooth)):
         if ref is None:

@@ -490,6 +490,8 @@ def test_simulated_reference_error_is_zero_without_noise_and_matches_a_real_spre
     assert sim['reprojection px'] == pytest.approx(real_px, rel=0.25)
     assert sim['PA-MPJPE'] > 5.0                        # mm: the reference's own error
     assert sim['low-passed PA-MPJPE'] < 0.7 * sim['PA-MPJPE']   # white noise: filtered out
+    assert sim['held-out PA-MPJPE'] > sim['PA-MPJPE']            # three views, not four
+    assert exact['held-out PA-MPJPE'] < 0.5
     per_joint = simulate_reference_error(truth, views, cams, np.full(17, sigma),
                                          np.random.default_rng(0))
     assert per_joint['PA-MPJPE'] == pytest.approx(sim['PA-MPJPE'])
