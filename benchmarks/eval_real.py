@@ -225,9 +225,7 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
     """
     body = pipeline.mesh.body
     records, refine_ms, total_ms = [], [], []
-    if pipeline.temporal is not None:             # a new clip: no tracks, no history
-        pipeline.temporal.reset()
-    pipeline.frontend.tracker = type(pipeline.frontend.tracker)(pipeline.frontend.config)
+    pipeline.reset_stream()                       # a new clip: no tracks, no history
     if clip_key is not None:
         CACHE.install(pipeline, clip_key, model_key)
     if substitute is not None:                    # undone by the next clip's CACHE.install

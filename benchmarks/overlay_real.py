@@ -77,10 +77,8 @@ def run_video(path, frames, pipelines, renderer, out_dir, max_width, fps=None):
     if fps is None:
         fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
     times, found = {}, []
-    for name, pipeline in pipelines.items():
-        if pipeline.temporal is not None:
-            pipeline.temporal.reset()
-        pipeline.frontend.tracker = type(pipeline.frontend.tracker)(pipeline.frontend.config)
+    for pipeline in pipelines.values():
+        pipeline.reset_stream()
     rows = {}
     for i, rgb in read(path, max(frames), max_width):
         camera = CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])

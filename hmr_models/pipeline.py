@@ -238,6 +238,18 @@ class HMRPipeline:
                     step(k / 30.0, people.track_ids, bodies, people)
                 else:
                     self.temporal.update(k / 30.0, people.track_ids, bodies, people)
+        self.reset_stream()
+
+    def reset_stream(self):
+        """A new stream (another video or camera): forget every track.
+
+        The tracker starts again (ids from its first), and so do the temporal model's
+        histories and the mesh stage's cached image corrections per track, so that a clip
+        processed after another gives what it gives alone.
+        """
+        tracker = getattr(self.frontend, 'tracker', None)
+        if tracker is not None:
+            self.frontend.tracker = type(tracker)(self.frontend.config)
         if self.temporal is not None:
             self.temporal.reset()
         reset = getattr(self.mesh, 'reset', None)

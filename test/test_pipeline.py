@@ -144,6 +144,23 @@ def test_warm_up_leaves_no_track_behind(checkpoints, frames):
     assert len(result.people) >= 1
 
 
+def test_a_new_stream_forgets_the_last_one(checkpoints, frames):
+    """reset_stream: a clip processed after another gives what it gives alone."""
+    pipeline = build(checkpoints)
+
+    def run():
+        return [pipeline.process(frame, i / 30, None) for i, frame in enumerate(frames[:6])]
+    first = run()
+    assert len(pipeline.temporal.tracks) > 0 and len(pipeline.frontend.tracker.tracks) > 0
+    pipeline.reset_stream()
+    assert len(pipeline.temporal.tracks) == 0 and len(pipeline.frontend.tracker.tracks) == 0
+    again = run()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.people.track_ids, b.people.track_ids)
+        np.testing.assert_allclose(a.bodies.pose, b.bodies.pose, atol=1e-5)
+        np.testing.assert_allclose(a.smoothed.pose, b.smoothed.pose, atol=1e-5)
+
+
 def test_live_parameters_apply_or_raise(checkpoints, frames):
     pipeline = build(checkpoints)
     assert {'keypoint_threshold', 'min_person_height_px', 'max_people'} <= \
