@@ -362,8 +362,10 @@ def main(argv=None):
 
 
 def reference_keypoints_rows(pipeline, name, clip, folder, cams, reference, max_frames, model):
-    """The what-if of --what-if-reference-keypoints: rows scored against the held-out reference
-    (the keypoints the meshes were given come from it, so the all-view one would be circular)."""
+    """Rows of the --what-if-reference-keypoints pass, against the held-out reference.
+
+    The keypoints the meshes were given come from it, so the all-view one would be circular.
+    """
     per_view = []
     for v, cam in enumerate(cams):
         def substitute(f, people, v=v, cam=cam):
