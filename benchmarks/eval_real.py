@@ -34,7 +34,11 @@ shipped behaviour before them) and `default`). Clips:
   taken as the truth, projected into the views, moved by MoveNet's measured spread (the bundled
   statistics), triangulated again; the truth scored against that. Its simulated reprojection
   error is printed beside the real one: when they agree, the simulated reference is as far off
-  as the real one, and no estimate can be expected to score below that row.
+  as the real one, and no estimate can be expected to score below that row. Also per row: the
+  angle between the mesh's and the reference's torso fronts (`facing error deg`) and the share
+  turned more than 90 degrees. `--what-if-reference-keypoints` runs each variant again with
+  every view given the other views' keypoints (the held-out reference, projected) instead of
+  MoveNet's: what better 2D keypoints would buy.
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
@@ -304,8 +308,7 @@ def main(argv=None):
                                         calibrated_config().visible_sigma, fps)
                     if args.detector_stats:
                         from hmr_models.eval.detector_stats import collect
-                        samples.append(collect([[r['people'] for r in recs]
-                                                for recs in per_view], cams, reference[clip]))
+                        samples.append(collect(views_people, cams, reference[clip]))
                 for ref_name, ref, held in (('all views', reference[clip], False),
                                             ('held-out', reference[clip], True),
                                             ('all views, 6 Hz', smooth[clip], False)):

@@ -395,11 +395,10 @@ def with_reference_keypoints(people, reference_people, camera, view):
 def floor_rows(clip, truth, views_people, cameras, spread, fps, seed=0):
     """A perfect estimate scored against simulated references (reference.simulate_reference_error).
 
-    truth: the reference low-passed over time (the people's smooth motion); rows for the
+    truth: the reference low-passed over time (the people's smooth motion). Rows for the
     reference as built ('all views'), without the scored view ('held-out') and low-passed
-    ('all views, 6 Hz'), with the simulated and
-    the real reprojection error side by side (they should agree: `spread` is then the views'
-    real disagreement).
+    ('all views, 6 Hz'), with the simulated and the real reprojection error side by side
+    (they should agree: `spread` is then the views' real disagreement).
     """
     from hmr_models.eval.reference import simulate_reference_error
     sim = simulate_reference_error(truth, views_people, cameras, spread,

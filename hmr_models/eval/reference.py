@@ -217,30 +217,33 @@ def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None
             frame.append(dataclasses.replace(p, points=tri.points, error=tri.error,
                                              held_out=held_out))
         noisy.append(frame)
-    noisy = Reference(noisy)
+
+    def points(reference):
+        return [p.points for people in reference.frames for p in people]
+    want = points(truth)
+    pairs = {'': list(zip(points(Reference(noisy)), want)), 'held-out ': held_pairs}
+    if fps:
+        pairs['low-passed '] = list(zip(points(low_pass_reference(Reference(noisy), fps,
+                                                                  cutoff_hz)), want))
     out = {}
-    if held_pairs:
-        mp, pa = body12_errors(np.stack([g for g, _ in held_pairs]) * 1000.0,
-                               np.stack([t for _, t in held_pairs]) * 1000.0)
-        keep = np.isfinite(pa).any(1)
-        if keep.any():
-            out['held-out MPJPE'] = float(np.mean(np.nanmean(mp[keep], 1)))
-            out['held-out PA-MPJPE'] = float(np.mean(np.nanmean(pa[keep], 1)))
-    smooth = low_pass_reference(noisy, fps, cutoff_hz) if fps else None
-    for prefix, ref in (('', noisy), ('low-passed ', smooth)):
-        if ref is None:
-            continue
-        got = [q.points for people in ref.frames for q in people]
-        want = [p.points for people in truth.frames for p in people]
-        if not got:
-            continue
-        mp, pa = body12_errors(np.stack(got) * 1000.0, np.stack(want) * 1000.0)
-        keep = np.isfinite(pa).any(1)
-        out[prefix + 'MPJPE'] = float(np.mean(np.nanmean(mp[keep], 1))) if keep.any() \
-            else float('nan')
-        out[prefix + 'PA-MPJPE'] = float(np.mean(np.nanmean(pa[keep], 1))) if keep.any() \
-            else float('nan')
-        out['person-frames'] = int(keep.sum())
+    for prefix, these in pairs.items():
+        scored = _mean_errors(these, body12_errors)
+        out.update({prefix + k: v for k, v in scored.items() if k != 'person-frames'})
+        if not prefix and scored:
+            out['person-frames'] = scored['person-frames']
     errors = np.concatenate(errors) if errors else np.zeros(0)
     out['reprojection px'] = float(np.median(errors)) if errors.size else float('nan')
     return out
+
+
+def _mean_errors(pairs, body12_errors):
+    """{'MPJPE', 'PA-MPJPE', 'person-frames'} (mm) of (reference, truth) point pairs in metres."""
+    if not pairs:
+        return {}
+    mp, pa = body12_errors(np.stack([g for g, _ in pairs]) * 1000.0,
+                           np.stack([t for _, t in pairs]) * 1000.0)
+    keep = np.isfinite(pa).any(1)
+    if not keep.any():
+        return {'person-frames': 0}
+    return {'MPJPE': float(np.mean(np.nanmean(mp[keep], 1))),
+            'PA-MPJPE': float(np.mean(np.nanmean(pa[keep], 1))), 'person-frames': int(keep.sum())}
