@@ -30,7 +30,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from hmr_models.eval.reference import match_detections
+from hmr_models.eval.reference import match_detections, person_tracks
 from hmr_models.skeleton import COCO17_NAMES
 
 BODY12 = np.arange(5, 17)                  # COCO-17 shoulders .. ankles
@@ -232,13 +232,9 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
 
 def reference_bone_lengths(reference):
     """{person id: {(parent, child): median length}} of BONES and the hip width."""
-    points = defaultdict(list)
-    for frame in reference.frames:
-        for person in frame:
-            points[person.person_id].append(person.points)
     out = {}
-    for pid, pts in points.items():
-        pts = np.stack(pts)
+    for pid, by_frame in person_tracks(reference).items():
+        pts = np.stack([person.points for person in by_frame.values()])
         out[pid] = {}
         for a, b in BONES + (HIP_WIDTH,):
             d = np.linalg.norm(pts[:, a] - pts[:, b], axis=-1)

@@ -72,11 +72,7 @@ def build_reference(views_people, cameras, min_score=0.3, max_error=15.0, match_
             for v, i in match.items():
                 pts[v], sc[v] = kps[v][i], scs[v][i]
             tri = triangulate(pts, sc, projections, min_score, max_error)
-            held_out = {}
-            for v in match:
-                others = [u for u in range(len(cameras)) if u != v]
-                held_out[v] = triangulate(pts[others], sc[others], projections[others],
-                                          min_score, max_error).points
+            held_out = _held_out(pts, sc, projections, match, min_score, max_error)
             people.append(ReferencePerson(tri.points, tri.error, tri.views, dict(match),
                                           held_out=held_out))
         frames.append(people)
@@ -85,6 +81,16 @@ def build_reference(views_people, cameras, min_score=0.3, max_error=15.0, match_
         for p, pid in zip(people, ids):
             p.person_id = int(pid)
     return Reference(frames)
+
+
+def _held_out(points, scores, projections, views, min_score, max_error):
+    """{view: (17, 3) points triangulated without that view} for each of `views`."""
+    out = {}
+    for v in views:
+        others = [u for u in range(len(projections)) if u != v]
+        out[v] = triangulate(points[others], scores[others], projections[others], min_score,
+                             max_error).points
+    return out
 
 
 def _centre(points):
@@ -208,12 +214,9 @@ def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None
                 sc[v] = np.nan_to_num(det.keypoint_scores[i])
             tri = triangulate(pts, sc, projections, min_score, max_error)
             errors.append(tri.error[np.isfinite(tri.error)])
-            held_out = {}
-            for v in p.detections:                      # the same noise, without view v
-                others = [u for u in range(len(cameras)) if u != v]
-                held_out[v] = triangulate(pts[others], sc[others], projections[others],
-                                          min_score, max_error).points
-                held_pairs.append((held_out[v], p.points))
+            # the same noise, each view left out in turn
+            held_out = _held_out(pts, sc, projections, p.detections, min_score, max_error)
+            held_pairs += [(points, p.points) for points in held_out.values()]
             frame.append(dataclasses.replace(p, points=tri.points, error=tri.error,
                                              held_out=held_out))
         noisy.append(frame)
