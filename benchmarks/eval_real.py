@@ -38,7 +38,9 @@ shipped behaviour before them) and `default`). Clips:
   angle between the mesh's and the reference's torso fronts (`facing error deg`) and the share
   turned more than 90 degrees. `--what-if-reference-keypoints` runs each variant again with
   every view given the other views' keypoints (the held-out reference, projected) instead of
-  MoveNet's: what better 2D keypoints would buy.
+  MoveNet's: what better 2D keypoints would buy. `--baseline-mediapipe` also scores MediaPipe
+  BlazePose's 3D world landmarks (full model, the same boxes): a monocular 3D pose learnt from
+  real images, as a yardstick for the meshes.
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
@@ -271,6 +273,10 @@ def main(argv=None):
                    help='multi-view clips: also run each variant with every view given the '
                    "other views' keypoints (the held-out reference, projected) instead of its "
                    "own: what 2D keypoints as good as the other views' agreement would buy")
+    p.add_argument('--baseline-mediapipe', action='store_true',
+                   help="multi-view clips: also score MediaPipe BlazePose's 3D world landmarks "
+                   "(full model, on the first variant's person boxes): an off-the-shelf "
+                   "monocular 3D pose learnt from real images, per-frame only")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     variants = [parse_variant(v) for v in (args.variant or [TODAY, 'default:'])]
@@ -318,6 +324,9 @@ def main(argv=None):
                 if args.what_if_reference_keypoints:
                     table += reference_keypoints_rows(pipeline, name, clip, folder, cams,
                                                       reference[clip], args.max_frames, model)
+                if args.baseline_mediapipe and name == variants[0][0]:
+                    table += mediapipe_world_rows(pipeline, clip, folder, cams, per_view,
+                                                  reference[clip], args.max_frames)
                 for stream in STREAMS:
                     table.append({'variant': name, 'table': '2d', 'clip': f'{clip} (all views)',
                                   'stream': stream, **stream_agreement(
@@ -379,6 +388,47 @@ def reference_keypoints_rows(pipeline, name, clip, folder, cams, reference, max_
     rows, acc = score_multiview(per_view, reference, cams,
                                 template_keypoints(pipeline.mesh.body), True)
     return multiview_rows(f"{name}, other views' keypoints", clip, 'held-out', rows, acc, cams)
+
+
+def mediapipe_world_rows(pipeline, clip, folder, cams, per_view, reference, max_frames):
+    """Rows of BlazePose's world landmarks on the same boxes, against the same references.
+
+    Each person's landmarks (metres, hip-centred) are placed at the per-frame mesh's hip centre,
+    so the root-aligned and Procrustes scores are BlazePose's own and the 2D columns compare
+    BlazePose's 2D landmarks.
+    """
+    from hmr_models.frontend.keypoints.mediapipe_pose import MediaPipePoseBackend
+    backend = MediaPipePoseBackend(world_landmarks=True)
+    baseline = []
+    try:
+        for cam, records in zip(cams, per_view):
+            frames = read_frames(folder / 'videos' / f'{cam.name}.mp4', max_frames, 0)
+            baseline.append([_mediapipe_record(backend, rgb, rec)
+                             for (_, rgb), rec in zip(frames, records)])
+    finally:
+        backend.close()
+    name = 'MediaPipe BlazePose world landmarks (baseline)'
+    table = []
+    for ref_name, held in (('all views', False), ('held-out', True)):
+        rows, acc = score_multiview(baseline, reference, cams,
+                                    template_keypoints(pipeline.mesh.body), held)
+        table += [r for r in multiview_rows(name, clip, ref_name, rows, acc, cams)
+                  if r['stream'] == STREAMS[0]]           # no smoothed stream of its own
+    return table
+
+
+def _mediapipe_record(backend, rgb, record):
+    people = record['people']
+    pixels, _ = backend.estimate(rgb, people.boxes)
+    world = backend.last_world_landmarks.astype(np.float64)
+    mesh = record[STREAMS[0]][0]
+    if len(mesh) == len(people):
+        hips = 0.5 * (mesh[:, 11] + mesh[:, 12])
+    else:                                       # no meshes this frame: any root will do
+        hips = np.tile([0.0, 0.0, 5.0], (len(people), 1))
+    placed = world - 0.5 * (world[:, 11:12] + world[:, 12:13]) + hips[:, None]
+    stream = (placed, pixels.astype(np.float64))
+    return {'people': people, 'camera': record['camera'], STREAMS[0]: stream, STREAMS[1]: stream}
 
 
 def report_reference(clip, ref):

@@ -6,6 +6,11 @@ it runs MediaPipe's `PoseLandmarkByRoiCpu` subgraph (the full landmark model shi
 mediapipe==0.10.21 wheel, Apache-2.0) with a region of interest built from each NanoDet box,
 exactly where MediaPipe would put the ROI found by its own detector (a square around the person).
 The graph emits nothing for an ROI where the model sees no pose: that person gets no keypoints.
+
+With `world_landmarks` on, the same graph also gives BlazePose's 3D "world" landmarks (metres,
+origin between the hips, axes of the camera; GHUM-fitted real images are what the model learnt
+them from): `benchmarks/eval_real.py --baseline-mediapipe` scores them as an off-the-shelf
+monocular 3D baseline beside the meshes.
 """
 import logging
 import os
@@ -25,15 +30,16 @@ BLAZEPOSE_TO_COCO17 = np.array([0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 2
 _GRAPH = '''
 input_stream: "IMAGE:image"
 input_stream: "ROI:roi"
-output_stream: "LANDMARKS:landmarks"
-node {
+output_stream: "LANDMARKS:landmarks"{world_out}
+node {{
   calculator: "PoseLandmarkByRoiCpu"
   input_side_packet: "MODEL_COMPLEXITY:model_complexity"
   input_stream: "IMAGE:image"
   input_stream: "ROI:roi"
-  output_stream: "LANDMARKS:landmarks"
-}
+  output_stream: "LANDMARKS:landmarks"{world_out}
+}}
 '''
+_WORLD_OUT = '\noutput_stream: "WORLD_LANDMARKS:world_landmarks"'
 _INSTALL = ("keypoint_backend 'mediapipe' needs mediapipe==0.10.21 (the last release whose wheel "
             "ships the pose models): pip install mediapipe==0.10.21 'numpy<2' 'protobuf<5'; or "
             "choose keypoint_backend 'movenet_lightning'")
@@ -45,7 +51,7 @@ class MediaPipePoseBackend(KeypointBackend):
     name = 'mediapipe'
     needs_boxes = True
 
-    def __init__(self, crop_scale=1.25):
+    def __init__(self, crop_scale=1.25, world_landmarks=False):
         try:
             import mediapipe as mp
             from google.protobuf import text_format
@@ -65,12 +71,18 @@ class MediaPipePoseBackend(KeypointBackend):
                                  f'({getattr(mp, "__version__", "?")}). {_INSTALL}')
         resource_util.set_resource_dir(root)   # graph resources resolve relative to site-packages
         self.crop_scale = float(crop_scale)
-        self._results = {}
+        self.world_landmarks = bool(world_landmarks)
+        # (N, 17, 3) world landmarks of the last estimate() (NaN where none); world_landmarks only
+        self.last_world_landmarks = np.zeros((0, 17, 3), np.float32)
+        self._results, self._world = {}, {}
         self._timestamp = 0
         try:
-            config = text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig())
+            graph = _GRAPH.format(world_out=_WORLD_OUT if self.world_landmarks else '')
+            config = text_format.Parse(graph, calculator_pb2.CalculatorGraphConfig())
             self._graph = mp.CalculatorGraph(graph_config=config)
             self._graph.observe_output_stream('landmarks', self._collect)
+            if self.world_landmarks:
+                self._graph.observe_output_stream('world_landmarks', self._collect_world)
             self._graph.start_run(
                 input_side_packets={'model_complexity': packet_creator.create_int(1)})
         except Exception as exc:
@@ -80,9 +92,13 @@ class MediaPipePoseBackend(KeypointBackend):
     def _collect(self, stream_name, packet):
         self._results[packet.timestamp.value] = self._get.get_proto(packet)
 
+    def _collect_world(self, stream_name, packet):
+        self._world[packet.timestamp.value] = self._get.get_proto(packet)
+
     def estimate(self, image_rgb, boxes):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         keypoints, scores = empty_keypoints(len(boxes))
+        self.last_world_landmarks = np.full((len(boxes), 17, 3), np.nan, np.float32)
         if len(boxes) == 0:
             return keypoints, scores
         h, w = image_rgb.shape[:2]
@@ -91,6 +107,7 @@ class MediaPipePoseBackend(KeypointBackend):
                                                 data=np.ascontiguousarray(image_rgb))
         stamps = []
         self._results.clear()
+        self._world.clear()
         for sq in squares:
             self._timestamp += 1       # MediaPipe needs strictly increasing timestamps
             side = float(sq[2] - sq[0])
@@ -114,6 +131,10 @@ class MediaPipePoseBackend(KeypointBackend):
             picked = lm[BLAZEPOSE_TO_COCO17]
             keypoints[i] = picked[:, :2] * np.array([w, h], np.float32)
             scores[i] = picked[:, 2]
+            world = self._world.get(ts)
+            if world is not None and len(world.landmark) == lm.shape[0]:
+                points = np.array([[p.x, p.y, p.z] for p in world.landmark], np.float32)
+                self.last_world_landmarks[i] = points[BLAZEPOSE_TO_COCO17]
         return keypoints, scores
 
     def close(self):

@@ -47,3 +47,26 @@ def test_background_box_gives_missing_keypoints(backend):
     assert np.isnan(kp).all() and (sc == 0).all()
     kp, sc = backend.estimate(blank, np.zeros((0, 4), np.float32))
     assert kp.shape == (0, 17, 2)
+
+
+def test_world_landmarks_are_a_metric_upright_body(sample_frames):
+    from hmr_models.frontend.keypoints.mediapipe_pose import MediaPipePoseBackend
+    frame = sample_frames[75]
+    boxes = np.stack([person_box(xy, h) for xy, h in SAMPLE_PEOPLE[75].values()])
+    backend = MediaPipePoseBackend(world_landmarks=True)
+    try:
+        kp, _ = backend.estimate(frame, boxes)
+        world = backend.last_world_landmarks
+        assert world.shape == (2, 17, 3) and np.isfinite(world).all()
+        for person in world:
+            hips, shoulders = person[11:13].mean(0), person[5:7].mean(0)
+            ankles = person[15:17].mean(0)
+            assert np.linalg.norm(hips) < 0.05                   # origin between the hips
+            assert shoulders[1] < hips[1] - 0.3 < ankles[1] - 0.9  # y down, metres
+            assert 0.2 < np.linalg.norm(person[5] - person[6]) < 0.6   # shoulder width
+        # A box without a person: no world landmarks either.
+        backend.estimate(np.zeros((480, 640, 3), np.uint8),
+                         np.array([[200, 100, 300, 400]], np.float32))
+        assert np.isnan(backend.last_world_landmarks).all()
+    finally:
+        backend.close()
