@@ -4,6 +4,7 @@
     python benchmarks/bench_dpmesh.py --profiles compact --people 1 4 8 16
     python benchmarks/bench_dpmesh.py --device cuda --dtype float16   # on a GPU
     python benchmarks/bench_dpmesh.py --device cuda --dtype float16 --compile reduce-overhead
+    python benchmarks/bench_dpmesh.py --device cuda --dtype float16 --compile cuda-graphs
 
 A step is what DPMeshPredictor runs per frame: VAE encoder on the crops, ControlNet + UNet
 once (t=1) with the keypoint tokens and heatmaps, feature taps + attention recording, fusion,
@@ -11,7 +12,9 @@ the cascade regressor and the VQ-VAE soft decode (all people batched). Weights a
 (latency does not depend on their values). In the same run the baseline is the bare diffusers
 UNet + ControlNet at the same size and batch (what DPMesh adds on top of the diffusion step:
 VAE, LoRA, recording processors, hooks, fusion, regressor). Prints medians and ratios; peak RSS
-is the process's high-water mark after each configuration (CPU).
+is the process's high-water mark after each configuration (CPU). `--compile cuda-graphs` replays
+the step from a CUDA graph per batch size (hmr_models.cuda_graphs, the pipeline's backend
+'cuda_graphs') and prints the largest difference of its pose from the eager step's.
 """
 import argparse
 import gc
@@ -26,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hmr_models.cuda_graphs import GraphedCallable  # noqa: E402
 from hmr_models.dpmesh import DPMesh, load_config  # noqa: E402
 
 
@@ -77,9 +81,30 @@ def time_batch(model, n, repeats, warmup, device, dtype, step=None):
                 mid_block_additional_residual=mid, return_dict=False)
     step = model if step is None else step
     full_ms, _ = median_ms(lambda: step(images, kp, valid), repeats, warmup, device)
+    if isinstance(step, _Graphed):
+        diff = (step(images, kp, valid).pose - model(images, kp, valid).pose).abs().max()
+        print(f'  {n} people: graphed pose - eager pose, max |difference| {float(diff):.2e}')
     base_ms, _ = median_ms(bare, repeats, warmup, device)   # recorders idle: store inactive
     vae_ms, _ = median_ms(lambda: bb.encode(images), repeats, warmup, device)
     return full_ms, base_ms, vae_ms
+
+
+class _Graphed:
+    """The DPMesh step replayed from CUDA graphs (pose, betas and camera out, as the node uses)."""
+
+    def __init__(self, model, device):
+        self.graphed = GraphedCallable(
+            lambda images, kp, valid: _outputs(model(images, kp, valid)), (True, True, True),
+            capture=device.type == 'cuda', name=f'DPMesh {model.config.profile}')
+
+    def __call__(self, images, kp, valid):
+        import types
+        pose, betas, camera = self.graphed(images, kp, valid)
+        return types.SimpleNamespace(pose=pose, betas=betas, camera=camera)
+
+
+def _outputs(out):
+    return out.pose, out.betas, out.camera
 
 
 def bench_profile(profile, people, repeats, warmup, device, dtype, compile_mode='none'):
@@ -89,8 +114,11 @@ def bench_profile(profile, people, repeats, warmup, device, dtype, compile_mode=
     build_s = time.perf_counter() - t0
     # torch.compile ('reduce-overhead' adds CUDA graphs): the alternative to TensorRT on a GPU.
     # Each batch size compiles once (in the warm-up repeats; dynamic=False keeps graphs exact).
-    step = None if compile_mode == 'none' else torch.compile(model, mode=compile_mode,
-                                                             dynamic=False)
+    step = None
+    if compile_mode == 'cuda-graphs':
+        step = _Graphed(model, device)
+    elif compile_mode != 'none':
+        step = torch.compile(model, mode=compile_mode, dynamic=False)
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     bb = model.backbone
@@ -102,7 +130,7 @@ def bench_profile(profile, people, repeats, warmup, device, dtype, compile_mode=
           f'{total / 1e6:.1f}M parameters ({unet_cn / 1e6:.1f}M UNet+ControlNet, '
           f'{trainable / 1e6:.1f}M trainable, LoRA {lora / 1e6:.2f}M), '
           f'built in {build_s:.1f} s, device {device}, {str(dtype).split(".")[-1]}'
-          + ('' if step is None else f', torch.compile mode {compile_mode}'))
+          + ('' if step is None else f', step compiled: {compile_mode}'))
     print(f"{'people':>6} {'dpmesh ms':>10} {'ms/person':>10} {'unet+cn ms':>11} "
           f"{'ratio':>6} {'vae ms':>8} {'peak GB':>8}")
     rows = []
@@ -136,8 +164,9 @@ def main(argv=None):
     p.add_argument('--dtype', default='float32', choices=['float32', 'float16', 'bfloat16'])
     p.add_argument('--threads', type=int, default=0, help='CPU threads (0 = torch default)')
     p.add_argument('--compile', default='none',
-                   choices=['none', 'default', 'reduce-overhead', 'max-autotune'],
-                   help='torch.compile the full step (warm-up repeats include the compile)')
+                   choices=['none', 'default', 'reduce-overhead', 'max-autotune', 'cuda-graphs'],
+                   help='torch.compile the full step (warm-up repeats include the compile), or '
+                   "'cuda-graphs': replay it from a CUDA graph per batch size")
     args = p.parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     device = torch.device(args.device)

@@ -3,7 +3,7 @@
 # run it when a GPU is lent, and put its output in the README with the date and the GPU).
 #
 #   here (network to PyPI):  bash benchmarks/gpu_check.sh --download     # wheels into .whl/
-#   on the GPU machine:      bash benchmarks/gpu_check.sh [OUT_DIR]       # ~7 min on an H200
+#   on the GPU machine:      bash benchmarks/gpu_check.sh [OUT_DIR]       # <= 8 min
 #
 # The GPU machine of this project has torch (CUDA), peft, onnx, onnxruntime (CPU) and OpenCV but
 # not diffusers, smplx, lapx (the tracker's assignment) or importlib_metadata (diffusers needs
@@ -14,9 +14,12 @@
 # Prints, most important first:
 # 1. the whole pipeline (bench_pipeline.py): sd15 profile (random weights: speed only) in fp16
 #    on the GPU, the front-end on the CPU, two full-size copies of the bundled clip side by side
-#    (2-4 people), frames at 30 Hz, pipelined and lockstep;
-# 2. sd15 and compact DPMesh step for 1/4/8 people in fp16, fp32 and fp16 + torch.compile (CUDA
-#    graphs), with the bare UNet + ControlNet and the VAE encoder of the same run as baselines.
+#    (2-4 people), frames at 30 Hz, pipelined; backend cuda_graphs (every mesh network replayed
+#    from CUDA graphs, hmr_models/cuda_graphs.py), then eager torch in the same run;
+# 2. sd15 and compact DPMesh step for 1/4/8 people in fp16 from CUDA graphs (with the largest
+#    difference from the eager step's pose), the compact pipeline with CUDA graphs, and the eager
+#    fp16 step, with the bare UNet + ControlNet and the VAE encoder of the same run as baselines.
+# (fp32 and torch.compile were measured on 2026-12-04: docs/RESULTS.md, "On a GPU".)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # The pins of requirements.txt; importlib_metadata 8.7 because 10.x needs one more wheel.
@@ -49,18 +52,20 @@ pipeline() {   # name, time limit (s), args...
     --canvas 2560x720 --tile 2x1 --detector-size 832 --modes pipelined "$@" 2>&1 \
     | grep -v Warning | tee -a "$OUT_DIR/$name.txt"
 }
-pipeline pipeline_sd15_fp16 200 --profile sd15 --dtype float16 --seconds 20 \
-  || pipeline pipeline_sd15_fp16_norefine 150 --profile sd15 --dtype float16 --no-refine
-pipeline pipeline_compact_fp16 80 --profile compact --dtype float16 --seconds 15
+# The same run, first the CUDA graphs backend and then eager torch (the ratio is the evidence).
+pipeline pipeline_sd15_fp16_cuda_graphs 120 --profile sd15 --dtype float16 --seconds 15 \
+  --backend cuda_graphs
+pipeline pipeline_sd15_fp16_eager 120 --profile sd15 --dtype float16 --seconds 15 --backend torch
 run() {   # name, time limit (s), args...
   local name=$1 limit=$2; shift 2
   echo "== $name: $*" | tee "$OUT_DIR/$name.txt"
   timeout "$limit" python3 benchmarks/bench_dpmesh.py --device cuda --people 1 4 8 \
     --repeats 10 --warmup 3 "$@" 2>&1 | grep -v Warning | tee -a "$OUT_DIR/$name.txt"
 }
-run dpmesh_fp16 100 --profiles sd15 compact --dtype float16
-run dpmesh_fp32 100 --profiles sd15 compact --dtype float32
-run dpmesh_fp16_compiled 200 --profiles sd15 --dtype float16 --compile reduce-overhead
+run dpmesh_fp16_cuda_graphs 90 --profiles sd15 compact --dtype float16 --compile cuda-graphs
+pipeline pipeline_compact_fp16_cuda_graphs 70 --profile compact --dtype float16 --seconds 10 \
+  --backend cuda_graphs
+run dpmesh_fp16 90 --profiles sd15 compact --dtype float16
 if python3 -c 'import onnxruntime as o; assert "TensorrtExecutionProvider" in o.get_available_providers()' 2>/dev/null; then
   timeout 200 python3 benchmarks/bench_backends.py --backends torch tensorrt --people 1 4 8 \
     2>&1 | tee "$OUT_DIR/backends_tensorrt.txt"

@@ -47,7 +47,9 @@ class PipelineConfig(Config):
                 'image, as soon as the last one is handed over'})
     backend: str = field(default='auto', metadata={
         'help': "inference backend of the mesh stages: 'auto' (onnxruntime on CPU, torch on "
-                "GPU), 'torch', 'onnxruntime' (exported once, cached) or 'tensorrt' (GPU)"})
+                "GPU), 'torch', 'onnxruntime' (exported once, cached), 'tensorrt' (GPU) or "
+                "'cuda_graphs' (GPU: torch, each network replayed from a CUDA graph per padded "
+                "number of people)"})
 
     def validate(self):
         if self.model_profile not in PROFILES:
@@ -220,8 +222,10 @@ class HMRPipeline:
         """Run every stage once on a synthetic person, then forget it.
 
         The first call of each model allocates, traces (TorchScript) and tunes; doing it before
-        the first real frame keeps that second or two out of the first frames' latency. The
-        tracker and the temporal model's tracks are left as they were (empty).
+        the first real frame keeps that second or two out of the first frames' latency. With
+        backend 'cuda_graphs' it runs 1, 2, 4 and 8 people, so that each of their graphs is
+        captured here. The tracker and the temporal model's tracks are left as they were
+        (empty).
         """
         image = np.full((height, width, 3), 127, np.uint8)
         camera = CameraIntrinsics.from_image_diagonal(width, height)
@@ -229,16 +233,23 @@ class HMRPipeline:
             self.frontend.detect(image)
         if self.mesh is None:
             return
-        people = _standing_person(width, height)
-        for k in range(frames):
-            bodies = self.mesh.predict(image, people, camera)
-            if self.temporal is not None:
-                step = getattr(self.temporal, 'step', None)
-                if step is not None:
-                    step(k / 30.0, people.track_ids, bodies, people)
-                else:
-                    self.temporal.update(k / 30.0, people.track_ids, bodies, people)
-        self.reset_stream()
+        one = _standing_person(width, height)
+        counts = (1,)
+        if getattr(self.mesh, 'backend', '') == 'cuda_graphs':
+            from hmr_models.cuda_graphs import BUCKETS
+            counts = tuple(b for b in BUCKETS if b <= 8)   # each graph captured before use
+        for n in counts:
+            people = one.select(np.zeros(n, np.int64))
+            people.track_ids = np.arange(n, dtype=np.int64)
+            for k in range(frames):
+                bodies = self.mesh.predict(image, people, camera)
+                if self.temporal is not None:
+                    step = getattr(self.temporal, 'step', None)
+                    if step is not None:
+                        step(k / 30.0, people.track_ids, bodies, people)
+                    else:
+                        self.temporal.update(k / 30.0, people.track_ids, bodies, people)
+            self.reset_stream()
 
     def reset_stream(self):
         """A new stream (another video or camera): forget every track.

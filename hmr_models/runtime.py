@@ -10,7 +10,7 @@ import os
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ('auto', 'torch', 'onnxruntime', 'tensorrt')
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'tensorrt', 'cuda_graphs')
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Runtime:
     device: str = 'cpu'        # 'cpu', 'cuda', 'cuda:1'
     dtype: str = 'float32'     # 'float32' or 'float16' (float16 only on GPU)
     threads: int = 0           # CPU threads for torch/onnxruntime; 0 = all cores
-    backend: str = 'torch'     # 'torch', 'onnxruntime' or 'tensorrt' (resolved, never 'auto')
+    backend: str = 'torch'     # 'torch', 'onnxruntime', 'tensorrt' or 'cuda_graphs' (not 'auto')
 
     @property
     def torch_device(self):
@@ -85,8 +85,8 @@ def resolve_runtime(device='auto', dtype='auto', threads=0, backend='auto'):
         raise ValueError('dtype float16 needs a GPU; use float32 on CPU')
     if backend == 'auto':
         backend = 'onnxruntime' if device == 'cpu' else 'torch'
-    if backend == 'tensorrt' and not device.startswith('cuda'):
-        raise ValueError('backend tensorrt needs a CUDA device')
+    if backend in ('tensorrt', 'cuda_graphs') and not device.startswith('cuda'):
+        raise ValueError(f'backend {backend} needs a CUDA device')
     if threads < 0:
         raise ValueError(f'threads must be >= 0, got {threads}')
     rt = Runtime(device=device, dtype=dtype, threads=int(threads), backend=backend)

@@ -206,6 +206,12 @@ class StreamingSmoother:
         if runtime is not None and runtime.backend in ('onnxruntime', 'tensorrt'):
             self._onnx = self._export(runtime)
         self.backend = 'torch' if self._onnx is None else runtime.backend
+        self._graphed = None          # backend 'cuda_graphs': a graph per padded track count
+        if runtime is not None and runtime.backend == 'cuda_graphs':
+            from hmr_models.cuda_graphs import GraphedCallable
+            self._graphed = GraphedCallable(self._eager, (True,) * 6 + (False,),
+                                            capture=self._device.type == 'cuda', name='DiffMesh')
+            self.backend = runtime.backend
 
     @property
     def counters(self):
@@ -331,6 +337,8 @@ class StreamingSmoother:
         tensors = [torch.from_numpy(getattr(batch, k)).to(self._device) for k in
                    ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid')]
         tensors.append(torch.as_tensor(frames, dtype=torch.long, device=self._device))
+        if self._graphed is not None:
+            return tuple(x.cpu().numpy().astype(np.float32) for x in self._graphed(*tensors))
         if self.config.temporal_jit and self._traced is None:
             self._traced = self._trace(tensors)
         run = self._traced or self._eager

@@ -57,7 +57,9 @@ class DPMeshPredictor:
         self.backend = 'torch' if self.network is None else runtime.backend
         self.model = model.to(self.device, self.dtype).eval()
         if self.network is None:
-            self.network = TorchNetwork(self.model)
+            graphs = runtime.backend == 'cuda_graphs'
+            self.network = TorchNetwork(self.model, cuda_graphs=graphs)
+            self.backend = runtime.backend if graphs else 'torch'
         # SMPL stays in float32: fp16 LBS loses millimetres on large translations.
         self.body = body.to(self.device)
         self.keypoint_threshold = float(keypoint_threshold)
@@ -314,22 +316,53 @@ class _Lifted(torch.nn.Module):
 
 
 class TorchNetwork:
-    """The DPMesh network run by torch (the predictor's interface to it)."""
+    """The DPMesh network run by torch (the predictor's interface to it).
 
-    def __init__(self, model):
+    cuda_graphs: each call replays a CUDA graph per padded number of people
+    (hmr_models.cuda_graphs; backend 'cuda_graphs'); on a CPU the same padding runs eagerly.
+    """
+
+    def __init__(self, model, cuda_graphs=False):
         self.model = model
+        self.graphs = None
+        if cuda_graphs:
+            from hmr_models.cuda_graphs import GraphedCallable
+            capture = next(model.parameters()).is_cuda
+            if model.splits:
+                modules = {'lifted_and_corrections': _LiftedAndCorrections, 'lifted': _Lifted}
+            else:
+                modules = {'parameters': _Parameters}
+            self.graphs = {name: GraphedCallable(
+                module(model).eval(), [True] * (7 if name == 'lifted' else 8), capture=capture,
+                name=f'DPMesh {name}') for name, module in modules.items()}
 
     def parameters(self, images, kp, ok, sc, cams):
-        return self.model(images, kp, ok, cameras=cams, scores=sc)
+        if self.graphs is None:
+            return self.model(images, kp, ok, cameras=cams, scores=sc)
+        pose, betas, camera = self.graphs['parameters'](images, *_graph_inputs(kp, ok, sc, cams))
+        return DPMeshOutput(pose=pose, rotmats=None, betas=betas, camera=camera,
+                            joint_coords=None, features=None)
 
     def lifted_and_corrections(self, images, kp, ok, sc, cams):
+        if self.graphs is not None:
+            out = self.graphs['lifted_and_corrections'](images, *_graph_inputs(kp, ok, sc, cams))
+            return {k: v.float() for k, v in zip(_LIFTED, out[:4])}, dict(zip(_LIFTED, out[4:]))
         lifted = self.model.lift(kp, ok, cams, sc)
         return {k: lifted[k].float() for k in _LIFTED}, \
             self.model.image_corrections(images, kp, ok)
 
     def lifted(self, kp, ok, sc, cams):
+        if self.graphs is not None:
+            out = self.graphs['lifted'](*_graph_inputs(kp, ok, sc, cams))
+            return {k: v.float() for k, v in zip(_LIFTED, out)}
         lifted = self.model.lift(kp, ok, cams, sc)
         return {k: lifted[k].float() for k in _LIFTED}
+
+
+def _graph_inputs(kp, ok, sc, cams):
+    """The tensor-only modules' inputs after the images (valid as 0/1 of the keypoints' dtype)."""
+    return (kp, ok.to(kp.dtype), sc, cams.focal, cams.principal, cams.box_center,
+            cams.box_size)
 
 
 class OnnxNetwork:
