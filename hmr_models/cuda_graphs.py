@@ -45,6 +45,7 @@ class GraphedCallable:
                 return b
         return n
 
+    @torch.no_grad()             # inference only: a graph must not record autograd's bookkeeping
     def __call__(self, *inputs):
         if len(inputs) != len(self.batched):
             raise ValueError(f'{self.name}: {len(inputs)} inputs, {len(self.batched)} declared')
