@@ -17,7 +17,8 @@ where x_k are keypoints scored c_k >= refine_min_score (weaker ones do not pull 
 person's box height, g_k = d^2 / (d^2 + |pi(X_k) - x_k|^2 / h^2) makes the data term
 Geman-McClure (a keypoint much further off than d = refine_robust_distance, e.g. grabbed from a
 neighbour, stops pulling), R_i = R_i0 exp(phi_i) (phi = 0 is the network's estimate, so the prior
-is the geodesic distance to it), and the camera is fixed (calibrated, or the CLIFF focal length
+is the geodesic distance to it; the root's turn about its own up axis, which way the body faces,
+has a looser sigma of its own), and the camera is fixed (calibrated, or the CLIFF focal length
 from the image diagonal). Before the steps, an estimate whose torso (both shoulders and both
 hips) is the wrong way round against the keypoints faces the wrong way (the depth ambiguity: a
 body facing away projects nearly as its mirror image facing the camera) and is mirrored in
@@ -159,7 +160,12 @@ class RefineConfig(Config):
     refine_pose_sigma: float = field(default=0.35, metadata={
         'help': "radians a joint may turn away from the network's estimate at prior cost 1"})
     refine_root_sigma: float = field(default=0.3, metadata={
-        'help': 'same for the global orientation, radians'})
+        'help': "same for the global orientation's lean (about the pelvis's left-right and "
+                "front-back axes), radians"})
+    refine_heading_sigma: float = field(default=1.0, metadata={
+        'help': "same for the global orientation's turn about the pelvis's own up axis (which "
+                "way the body faces), radians: one view's keypoints settle it better than the "
+                "network on real footage (docs/RESULTS.md)"})
     refine_shape_sigma: float = field(default=0.0, metadata={
         'help': "betas away from the network's, at prior cost 1 (0 = keep the network's shape)"})
     refine_depth_sigma: float = field(default=0.1, metadata={
@@ -183,7 +189,8 @@ class RefineConfig(Config):
             raise ValueError(f'refine_min_score must be in [0, 1], got {self.refine_min_score}')
         for name in ('refine_keypoint_sigma', 'refine_smoothed_keypoint_sigma',
                      'refine_robust_distance', 'refine_pose_sigma',
-                     'refine_root_sigma', 'refine_depth_sigma', 'refine_limit_sigma'):
+                     'refine_root_sigma', 'refine_heading_sigma', 'refine_depth_sigma',
+                     'refine_limit_sigma'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
         if self.refine_shape_sigma < 0:
@@ -358,7 +365,9 @@ class KeypointRefiner:
         """Inverse variances of phi (N, 72), betas (N, B) and translation (N, 3) priors."""
         cfg = self.config
         inv_phi = np.full((n, 24, 3), 1.0 / cfg.refine_pose_sigma ** 2)
+        # phi of the root is in the pelvis's frame (x left, y up the spine, z forward)
         inv_phi[:, 0] = 1.0 / cfg.refine_root_sigma ** 2
+        inv_phi[:, 0, 1] = 1.0 / cfg.refine_heading_sigma ** 2
         # hands and feet are not observed by COCO-17: they stay as estimated
         for j in ('left_foot', 'right_foot', 'left_hand', 'right_hand'):
             inv_phi[:, _J[j]] = 1e4

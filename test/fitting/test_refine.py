@@ -138,6 +138,27 @@ def test_a_known_pose_is_recovered(body):
     assert fit.refined.all() and (fit.error_after < 0.01).all()
 
 
+def test_the_keypoints_settle_the_heading_more_than_the_lean(body):
+    """refine_heading_sigma governs the turn about the pelvis's up axis alone."""
+    true = _upright(1, yaw=0.6)
+
+    def fitted_root(start_root, heading_sigma):
+        refiner = KeypointRefiner(body, RefineConfig(refine_heading_sigma=heading_sigma))
+        kp, scores, boxes, betas, transl = _scene(refiner, true)
+        start = true.copy()
+        start[:, :3] = so3.log(so3.exp(true[:, :3]) @ so3.exp(np.array(start_root)))
+        fit = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
+        # the fit's root in the true pelvis frame: what is left of the start's error
+        return so3.log(so3.exp(true[0, :3]).T @ so3.exp(fit.pose[0, :3]))
+
+    heading_tight = fitted_root([0.0, 0.5, 0.0], 0.3)
+    heading_loose = fitted_root([0.0, 0.5, 0.0], 1.0)
+    assert abs(heading_loose[1]) < 0.5 * abs(heading_tight[1]) and abs(heading_loose[1]) < 0.2
+    lean_tight = fitted_root([0.3, 0.0, 0.0], 0.3)
+    lean_loose = fitted_root([0.3, 0.0, 0.0], 1.0)
+    np.testing.assert_allclose(lean_loose[0], lean_tight[0], atol=0.03)
+
+
 def test_low_confidence_keypoints_do_not_pull_and_confident_ones_do(body):
     refiner = KeypointRefiner(body, RefineConfig(refine_keypoint_sigma=0.03))
     pose = _upright(1)
@@ -237,7 +258,8 @@ def test_people_without_evidence_and_zero_iterations_pass_through(body):
 
 @pytest.mark.parametrize('field,value', [('refine_iterations', -1), ('refine_min_score', 2.0),
                                          ('refine_keypoint_sigma', 0.0),
-                                         ('refine_shape_sigma', -1.0)])
+                                         ('refine_shape_sigma', -1.0),
+                                         ('refine_heading_sigma', 0.0)])
 def test_config_is_checked(field, value):
     with pytest.raises(ValueError, match=field):
         RefineConfig(**{field: value})
