@@ -23,6 +23,7 @@ import resource
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -98,7 +99,6 @@ class _Graphed:
             capture=device.type == 'cuda', name=f'DPMesh {model.config.profile}')
 
     def __call__(self, images, kp, valid):
-        import types
         pose, betas, camera = self.graphed(images, kp, valid)
         return types.SimpleNamespace(pose=pose, betas=betas, camera=camera)
 

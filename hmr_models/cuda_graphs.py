@@ -14,10 +14,9 @@ Only inputs marked `batched` are padded (by repeating their last row, which keep
 numerically ordinary); the others must keep their shape between calls. The wrapped function
 must treat the rows of a batch independently (no batch norm in training mode, no attention
 across people), take tensors and return a tuple of batch-first tensors, and not synchronise
-with the CPU. A capture that
-fails (an operation CUDA graphs cannot record) is logged once and that batch size then runs
-eagerly. Without CUDA (`capture=False`) the same padding runs the function directly: what the
-tests on a CPU check.
+with the CPU. A capture that fails (an operation CUDA graphs cannot record) is logged once and
+that batch size then runs eagerly. Without CUDA (`capture=False`) the same padding runs the
+function directly: what the tests on a CPU check.
 """
 import logging
 
@@ -26,6 +25,11 @@ import torch
 log = logging.getLogger(__name__)
 
 BUCKETS = (1, 2, 4, 8, 16)
+
+
+def buckets_up_to(n, buckets=BUCKETS):
+    """The batch sizes that up to n rows are padded to (what a warm-up should capture)."""
+    return tuple(b for b in buckets if b < n) + tuple(b for b in buckets if b >= n)[:1]
 
 
 class GraphedCallable:
@@ -71,6 +75,7 @@ class GraphedCallable:
 
     def _record(self, example):
         """(graph, static inputs, static outputs) of fn on tensors like `example`, or None."""
+        size = example[self.batched.index(True)].shape[0]
         static_in = [x.clone() for x in example]
         try:
             side = torch.cuda.Stream()
@@ -84,11 +89,10 @@ class GraphedCallable:
                 static_out = tuple(self.fn(*static_in))
         except Exception as exc:  # noqa: BLE001 - any capture failure means: this size eager
             log.warning('%s: CUDA graph capture for batch %d failed (%s); that size runs eagerly',
-                        self.name, example[self.batched.index(True)].shape[0], exc)
+                        self.name, size, exc)
             return None
         self.captured += 1
-        log.info('%s: CUDA graph captured for batch %d', self.name,
-                 example[self.batched.index(True)].shape[0])
+        log.info('%s: CUDA graph captured for batch %d', self.name, size)
         return graph, static_in, static_out
 
 

@@ -223,9 +223,9 @@ class HMRPipeline:
 
         The first call of each model allocates, traces (TorchScript) and tunes; doing it before
         the first real frame keeps that second or two out of the first frames' latency. With
-        backend 'cuda_graphs' it runs 1, 2, 4 and 8 people, so that each of their graphs is
-        captured here. The tracker and the temporal model's tracks are left as they were
-        (empty).
+        backend 'cuda_graphs' it runs every padded number of people up to the front-end's
+        max_people (1, 2, 4, 8 and 16 for the default 10), so that each graph is captured here.
+        The tracker and the temporal model's tracks are left as they were (empty).
         """
         image = np.full((height, width, 3), 127, np.uint8)
         camera = CameraIntrinsics.from_image_diagonal(width, height)
@@ -235,9 +235,10 @@ class HMRPipeline:
             return
         one = _standing_person(width, height)
         counts = (1,)
-        if getattr(self.mesh, 'backend', '') == 'cuda_graphs':
-            from hmr_models.cuda_graphs import BUCKETS
-            counts = tuple(b for b in BUCKETS if b <= 8)   # each graph captured before use
+        if getattr(self.mesh, 'backend', '') == 'cuda_graphs':   # each graph captured before use
+            from hmr_models.cuda_graphs import buckets_up_to
+            most = getattr(getattr(self.frontend, 'config', None), 'max_people', 8)
+            counts = buckets_up_to(most)
         for n in counts:
             people = one.select(np.zeros(n, np.int64))
             people.track_ids = np.arange(n, dtype=np.int64)

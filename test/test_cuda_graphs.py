@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from diffmesh.diffmesh_helpers import tiny_config
-from hmr_models.cuda_graphs import GraphedCallable
+from hmr_models.cuda_graphs import buckets_up_to, GraphedCallable
 from hmr_models.diffmesh import DiffMesh, StreamingConfig, StreamingSmoother
 from hmr_models.dpmesh import DPMesh, DPMeshPredictor, load_config
 from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor
@@ -51,6 +51,8 @@ def test_buckets_pad_and_cut_back_to_the_rows_given():
     net = RowNet().eval()
     graphed = GraphedCallable(net, (True, True, False), buckets=(1, 2, 4), capture=False)
     assert [graphed.bucket(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 4, 5]
+    assert buckets_up_to(10) == (1, 2, 4, 8, 16) and buckets_up_to(3) == (1, 2, 4)
+    assert buckets_up_to(40) == (1, 2, 4, 8, 16)
     index = torch.tensor([0, 3])
     with torch.no_grad():
         for n in (1, 3, 4, 6, 0):
@@ -128,7 +130,7 @@ def test_graphs_are_captured_and_replayed_on_a_gpu():
 
 
 def test_warm_up_runs_every_graphed_batch_size():
-    """With backend 'cuda_graphs', warm_up captures the graphs of 1, 2, 4 and 8 people."""
+    """With backend 'cuda_graphs', warm_up captures every padded size up to max_people (10)."""
     from hmr_models.dpmesh.predictor import TorchNetwork
     from hmr_models.pipeline import PipelineConfig, build_pipeline
     pipeline = build_pipeline(PipelineConfig(threads=1, backend='torch', pipelining=False))
@@ -139,5 +141,6 @@ def test_warm_up_runs_every_graphed_batch_size():
         fn = graphed.fn
         graphed.fn = lambda *x, fn=fn: sizes.append(x[0].shape[0]) or fn(*x)
     pipeline.warm_up()
-    assert {1, 2, 4, 8} <= set(sizes)
+    assert pipeline.frontend.config.max_people == 10
+    assert {1, 2, 4, 8, 16} <= set(sizes)
     assert len(pipeline.temporal.tracks) == 0      # forgotten again
