@@ -220,14 +220,14 @@ def simulate_reference_error(truth, views_people, cameras, spread, rng, fps=None
             frame.append(dataclasses.replace(p, points=tri.points, error=tri.error,
                                              held_out=held_out))
         noisy.append(frame)
+    noisy = Reference(noisy)
 
     def points(reference):
         return [p.points for people in reference.frames for p in people]
     want = points(truth)
-    pairs = {'': list(zip(points(Reference(noisy)), want)), 'held-out ': held_pairs}
+    pairs = {'': list(zip(points(noisy), want)), 'held-out ': held_pairs}
     if fps:
-        pairs['low-passed '] = list(zip(points(low_pass_reference(Reference(noisy), fps,
-                                                                  cutoff_hz)), want))
+        pairs['low-passed '] = list(zip(points(low_pass_reference(noisy, fps, cutoff_hz)), want))
     out = {}
     for prefix, these in pairs.items():
         scored = _mean_errors(these, body12_errors)
