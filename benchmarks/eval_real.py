@@ -72,8 +72,8 @@ from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  
 from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
 from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
 from hmr_models.data.synth.detector_noise import calibrated_config  # noqa: E402
-from hmr_models.eval.real import (FACING, STREAMS, TURNED, WHAT_IF, ceiling_row,  # noqa: E402
-                                  floor_rows, multiview_rows, score_multiview,
+from hmr_models.eval.real import (FACING, LEAN, STREAMS, TURNED, WHAT_IF,  # noqa: E402
+                                  ceiling_row, floor_rows, multiview_rows, score_multiview,
                                   stream_agreement, template_keypoints,
                                   with_reference_keypoints)
 from hmr_models.eval.reference import build_reference, low_pass_reference  # noqa: E402
@@ -273,6 +273,10 @@ def main(argv=None):
                    help='multi-view clips: also run each variant with every view given the '
                    "other views' keypoints (the held-out reference, projected) instead of its "
                    "own: what 2D keypoints as good as the other views' agreement would buy")
+    p.add_argument('--camera-up', action='store_true',
+                   help="multi-view clips: give the pipeline each camera's up direction from "
+                   "its calibration (Qualisys' world z is up), as a robot's camera_pose would "
+                   '(refine_upright_sigma=0 in a variant turns its use off)')
     p.add_argument('--baseline-mediapipe', action='store_true',
                    help="multi-view clips: also score MediaPipe BlazePose's 3D world landmarks "
                    "(full model, on the first variant's person boxes): an off-the-shelf "
@@ -294,9 +298,12 @@ def main(argv=None):
                 cams = read_qualisys_calibration(folder / 'calibration' / 'Calib.qca.txt')
                 per_view = []
                 for cam in cams:
+                    intrinsics = cam.intrinsics()
+                    if args.camera_up:
+                        intrinsics = intrinsics.with_up(cam.rotation @ (0.0, 0.0, 1.0))
                     recs, rm, tm = run_clip(pipeline, read_frames(
                         folder / 'videos' / f'{cam.name}.mp4', args.max_frames, 0),
-                        cam.intrinsics(), (clip, cam.name), model)
+                        intrinsics, (clip, cam.name), model)
                     per_view.append(recs)
                     refine_ms += rm
                     total_ms += tm
@@ -449,8 +456,8 @@ def print_tables(table):
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
             'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
             'mesh-ref 2D %', 'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-            'PA-MPJPE, reference rays', *WHAT_IF, FACING, TURNED, 'reprojection px, simulated',
-            'reprojection px, real']
+            'PA-MPJPE, reference rays', *WHAT_IF, FACING, LEAN, TURNED,
+            'reprojection px, simulated', 'reprojection px, real']
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')
     _print([r for r in rows if r['group'] != 'all'], head, fmt)

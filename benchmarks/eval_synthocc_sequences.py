@@ -75,6 +75,10 @@ def parse_args(argv=None):
     p.add_argument('--camera-pitch', type=degree_range, default=None, metavar='LO,HI',
                    help="the scenes' camera tilt range, degrees looking down (default: the "
                    "generator's, -5 to 20; a negative LO needs --camera-pitch=LO,HI)")
+    p.add_argument('--camera-up', action='store_true',
+                   help="give the pipeline the scenes' up direction in the camera (as a robot's "
+                   'camera_pose or TF would; refine_upright_sigma=0 in a --refine variant turns '
+                   'its use off)')
     p.add_argument('--csv', help='also write the table here')
     p.add_argument('--motion-classes', default='',
                    help="people per motion class: 'balanced' (each class alike, for "
@@ -146,7 +150,7 @@ def main(argv=None):
                 smoothers['One-Euro'] = create_smoother(
                     TemporalConfig(temporal_method='one_euro'), body=body)
             preds.update(run_scene(scene, detections, image, predictor, smoothers,
-                                   f'{rname}: ' if rname else ''))
+                                   f'{rname}: ' if rname else '', camera_up=args.camera_up))
         with torch.no_grad():
             for p in scene.people:
                 betas = np.repeat(p.betas[None], scene.num_frames, 0)

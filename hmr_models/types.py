@@ -11,7 +11,12 @@ NUM_BETAS = 10
 
 @dataclass
 class CameraIntrinsics:
-    """Pinhole intrinsics of the source image (pixels)."""
+    """Pinhole intrinsics of the source image (pixels), and which way is up when known.
+
+    up: gravity's up direction in this camera's optical frame (x right, y down, z forward) as
+    a unit (x, y, z), when the robot knows the camera's tilt (the node's `camera_pose`); None
+    when it does not. The keypoint refinement uses it to keep upright people upright.
+    """
 
     fx: float
     fy: float
@@ -20,6 +25,17 @@ class CameraIntrinsics:
     width: int
     height: int
     estimated: bool = False  # True when guessed from the image size, not calibrated
+    up: tuple = None
+
+    def with_up(self, up):
+        """The same camera with gravity's up direction (3 numbers, optical frame; None: unknown)."""
+        if up is None:
+            return replace(self, up=None)
+        v = np.asarray(up, np.float64).reshape(3)
+        norm = np.linalg.norm(v)
+        if not np.isfinite(norm) or norm < 1e-9:
+            raise ValueError(f'up must be a non-zero finite 3-vector, got {up}')
+        return replace(self, up=tuple(float(x) for x in v / norm))
 
     @classmethod
     def from_image_diagonal(cls, width, height):

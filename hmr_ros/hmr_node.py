@@ -23,11 +23,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool
+from tf2_msgs.msg import TFMessage
 
+from hmr_models.awareness import TransformTree
 from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig
 from hmr_models.dpmesh.factory import MeshConfig
 from hmr_models.fitting import RefineConfig
@@ -46,6 +48,7 @@ from hmr_ros.node_main import run_main, SetupError
 from hmr_ros.params import (
     Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
+from hmr_ros.tf_conversion import transform_from_msg
 from hmr_ros.visuals import Visuals
 
 NODE_PARAMS = [
@@ -64,6 +67,9 @@ NODE_PARAMS = [
     Param('log_period', 10.0, 'seconds between summary lines in the log', positive),
     Param('no_input_warning_s', 10.0, 'a matched image publisher that has sent nothing for this '
           'long is reported once in the log (often a Fast DDS transport mismatch)', positive),
+    Param('up_frame', 'base_link', "a frame whose z axis points up (REP-103, e.g. the robot's "
+          "base): when /tf_static links it to the images' frame, the keypoint fit keeps "
+          "upright people upright (refine.refine_upright_sigma); '' = not used"),
     Param('people_topic', '', "hmr_ros/SMPLPersonArray of people (boxes, keypoints, track "
           "ids) used instead of the front-end's, matched to images by stamp (another "
           "detector, or a bag's simulated detections in an evaluation); '' = the front-end"),
@@ -195,6 +201,13 @@ class HMRNode(Node):
         self.camera_info = None
         self._camera_infos = OrderedDict()
         self._warned_estimated = False
+        # Which way is up in the images: the camera's mounting on /tf_static (latched).
+        self.static_tree = TransformTree()
+        self._up_source = None
+        if self.p.up_frame:
+            self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, QoSProfile(
+                depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.external = ExternalPeople(self, self.p.people_topic) if self.p.people_topic \
             else None
 
@@ -384,8 +397,9 @@ class HMRNode(Node):
             return
         ticket.raw = None
         ticket.decode_ms = (time.perf_counter() - t0) * 1e3
-        ticket.camera = self._intrinsics(ticket.rgb.shape[1], ticket.rgb.shape[0],
-                                         stamp_key(ticket.header.stamp))
+        ticket.camera = self._with_up(self._intrinsics(
+            ticket.rgb.shape[1], ticket.rgb.shape[0], stamp_key(ticket.header.stamp)),
+            ticket.header.frame_id)
         stamp = ticket.header.stamp.sec + ticket.header.stamp.nanosec * 1e-9
         if self.external is not None:
             people = self.external.take(ticket.header.stamp)
@@ -463,6 +477,27 @@ class HMRNode(Node):
         self._problem_log[kind] = (now, 0)
         more = f' ({suppressed} more like it not logged)' if suppressed else ''
         self.get_logger().error(text + more)
+
+    def _on_tf_static(self, msg):
+        for t in msg.transforms:
+            if t.header.frame_id and t.child_frame_id and t.header.frame_id != t.child_frame_id:
+                self.static_tree.set(t.header.frame_id, t.child_frame_id,
+                                     transform_from_msg(t.transform))
+
+    def _with_up(self, camera, frame):
+        """`camera` with up_frame's z axis in the image's optical frame, when TF links them."""
+        t = self.static_tree.lookup(self.p.up_frame, frame) if self.p.up_frame and frame \
+            else None
+        if t is None:
+            return camera
+        up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])      # T maps the image's frame to up_frame
+        if self._up_source != frame:
+            self._up_source = frame
+            tilt = np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0)))
+            self.get_logger().info(
+                f"up in {frame}: {self.p.up_frame}'s z from /tf_static ({tilt:.0f} deg from "
+                "the image's vertical): upright people are kept upright")
+        return camera.with_up(up)
 
     def _intrinsics(self, width, height, key=None):
         while len(self._camera_infos) > RECENT_STAMPS:

@@ -65,7 +65,9 @@ def generate_launch_description():
             'frame_id': 'camera_optical_frame', 'every_frame': typed('every_frame', str),
             **FRAME_FLOW,
         }])
-    hmr = hmr_node(params_file, image_topic='/camera/image_raw')
+    # the robot frame's z is up: the keypoint fit keeps upright people upright
+    hmr = hmr_node(params_file, image_topic='/camera/image_raw',
+                   up_frame=typed('reference_frame', str))
     humans = Node(
         package='hmr_ros', executable='humans', name='humans', output='screen',
         parameters=[params_file, {

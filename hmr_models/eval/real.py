@@ -212,6 +212,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                  'PA-MPJPE, reference bone lengths': pa_of(with_bone_lengths(
                                      pred, lengths.get(ref[j].person_id))),
                                  'facing error deg': facing_error(pred, gt),
+                                 'lean error deg': lean_error(pred, gt),
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -285,6 +286,18 @@ def torso_facing(points):
     n = np.cross(across, up)
     norm = np.linalg.norm(n)
     return n / norm if np.isfinite(norm) and norm > 1e-9 else np.full(3, np.nan)
+
+
+def lean_error(pred, gt):
+    """Angle in degrees between the torsos (hips -> shoulders) of two COCO-17 people."""
+    def up(points):
+        p = np.asarray(points, np.float64)
+        v = p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
+        return v / np.linalg.norm(v)
+    with np.errstate(invalid='ignore'):
+        cos = up(pred) @ up(gt)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))) if np.isfinite(cos) \
+        else float('nan')
 
 
 def facing_error(pred, gt):
@@ -415,12 +428,13 @@ def floor_rows(clip, truth, views_people, cameras, spread, fps, seed=0):
 WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',
            'PA-MPJPE, reference bone lengths')
 FACING = 'facing error deg'
+LEAN = 'lean error deg'            # the torso's hips -> shoulders direction
 TURNED = 'facing > 90 deg %'         # the body turned the wrong way round (or left/right swapped)
 
 
 def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
                                'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-                               'PA-MPJPE, reference rays') + WHAT_IF + (FACING,)):
+                               'PA-MPJPE, reference rays') + WHAT_IF + (FACING, LEAN)):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:

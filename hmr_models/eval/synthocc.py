@@ -105,13 +105,18 @@ class Track:
         self.vertices = nan(frames, num_vertices, 3)
 
 
-def run_scene(scene, detections, images, predictor, smoothers, prefix=''):
-    """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed)."""
+def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera_up=False):
+    """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed).
+
+    camera_up: tell the pipeline which way is up in the camera (as a robot's TF would).
+    """
     nf, nv = scene.num_frames, predictor.body.num_vertices
     methods = ['per-frame'] + list(smoothers)
     methods += [f'{m}, delayed' for m, sm in smoothers.items() if getattr(sm, 'delay', 0)]
     out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
     k = scene.camera.intrinsics
+    if camera_up:                      # world y is up; the camera maps world -> camera
+        k = k.with_up(scene.camera.rotation[:, 1])
 
     def keep(method, track_ids, est, frames):
         for i, (t, g) in enumerate(zip(track_ids, frames)):

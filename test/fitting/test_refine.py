@@ -159,6 +159,52 @@ def test_the_keypoints_settle_the_heading_more_than_the_lean(body):
     np.testing.assert_allclose(lean_loose[0], lean_tight[0], atol=0.03)
 
 
+def _torso_tilt(refiner, pose, up):
+    """Angle (radians) between the body's torso (hips -> shoulders) and `up`, camera frame."""
+    kp = refiner.skeleton.pose(so3.exp(np.asarray(pose, np.float64).reshape(-1, 24, 3)),
+                               np.zeros((len(pose), refiner.num_betas)), np.zeros((len(pose), 3)))
+    torso = kp.keypoints[:, [5, 6]].mean(1) - kp.keypoints[:, [11, 12]].mean(1)
+    torso /= np.linalg.norm(torso, axis=-1, keepdims=True)
+    return np.arccos(np.clip(torso @ np.asarray(up), -1.0, 1.0))
+
+
+def test_a_known_up_direction_keeps_an_upright_person_upright(body):
+    """refine_upright_sigma: the camera's up pulls a wrongly leaning estimate upright."""
+    up = np.array([0.0, -np.cos(0.4), -np.sin(0.4)])       # the camera looks 0.4 rad down
+    true = _upright(1, yaw=0.5)
+    true[:, :3] = so3.log(so3.exp(np.array([0.4, 0.0, 0.0])) @ so3.exp(true[:, :3]))
+    refiner = KeypointRefiner(body)
+    kp, scores, boxes, betas, transl = _scene(refiner, true)
+    assert _torso_tilt(refiner, true, up)[0] < 0.12       # the body stands upright in the world
+    start = true.copy()
+    start[:, :3] = so3.log(so3.exp(true[:, :3]) @ so3.exp(np.array([0.35, 0.0, 0.0])))
+    blind = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
+    told = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA.with_up(up))
+    tilt_blind, tilt_told = (_torso_tilt(refiner, f.pose, up)[0] for f in (blind, told))
+    # one view's keypoints leave some of a lean (towards or away from the camera) unseen
+    assert tilt_blind > 0.04 and tilt_told < 0.7 * tilt_blind
+    off = KeypointRefiner(body, RefineConfig(refine_upright_sigma=0.0)).refine(
+        start, betas, transl, kp, scores, boxes, CAMERA.with_up(up))
+    np.testing.assert_allclose(off.pose, blind.pose, atol=1e-6)
+    # the keypoints still fit: the prior turns the body, it does not pull it off them
+    assert told.error_after[0] < 0.02
+
+
+def test_the_up_direction_leaves_a_lying_person_alone(body):
+    """A lean past refine_upright_max gets no upright prior: the same fit with or without up."""
+    lying = _upright(1)
+    lying[:, :3] = so3.log(so3.exp(np.array([-1.4, 0.0, 0.0])) @ so3.exp(lying[:, :3]))
+    refiner = KeypointRefiner(body)
+    kp, scores, boxes, betas, transl = _scene(refiner, lying, transl=(0.0, 0.8, 4.0))
+    start = lying.copy()
+    start[:, 3 * J['left_knee']] += 0.4
+    blind = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
+    told = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA.with_up((0, -1, 0)))
+    np.testing.assert_allclose(told.pose, blind.pose, atol=1e-6)
+    with pytest.raises(ValueError, match='up'):
+        CAMERA.with_up((0.0, 0.0, 0.0))
+
+
 def test_low_confidence_keypoints_do_not_pull_and_confident_ones_do(body):
     refiner = KeypointRefiner(body, RefineConfig(refine_keypoint_sigma=0.03))
     pose = _upright(1)
@@ -259,7 +305,10 @@ def test_people_without_evidence_and_zero_iterations_pass_through(body):
 @pytest.mark.parametrize('field,value', [('refine_iterations', -1), ('refine_min_score', 2.0),
                                          ('refine_keypoint_sigma', 0.0),
                                          ('refine_shape_sigma', -1.0),
-                                         ('refine_heading_sigma', 0.0)])
+                                         ('refine_heading_sigma', 0.0),
+                                         ('refine_upright_sigma', -0.1),
+                                         ('refine_upright_robust', -0.1),
+                                         ('refine_upright_max', 0.0)])
 def test_config_is_checked(field, value):
     with pytest.raises(ValueError, match=field):
         RefineConfig(**{field: value})

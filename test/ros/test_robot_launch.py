@@ -46,6 +46,8 @@ def test_robot_launch_publishes_rep155_bodies_and_tf_in_the_robot_frame(ros_node
     assert near and all(n.header.frame_id == 'base_link' and n.distance > 0 for n in near)
     assert near[-1].body_id in {i for m in tracked for i in m.ids}
 
+    # hmr_node knows which way is up from the camera's mounting (refine_upright_sigma)
+    assert "up in camera_optical_frame: base_link's z from /tf_static" in launch.text
     pids = [int(p) for p in re.findall(r'process started with pid \[(\d+)\]', launch.text)]
     assert len(pids) == 4, launch.text
     assert launch.interrupt(timeout=60) == 0, launch.text
