@@ -197,6 +197,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                     if not np.isfinite(mp).any():
                         continue
                     at_depth, on_rays = _swap_depth(pred, gt)
+                    distance, depth = position_error(pred, gt)
                     with np.errstate(invalid='ignore'):
                         on_keypoints = rays * _relative_depth(pred, gt)[:, None]
                     rows.append({'view': cam.name, 'person': ref[j].person_id, 'frame': f,
@@ -213,6 +214,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                                      pred, lengths.get(ref[j].person_id))),
                                  'facing error deg': facing_error(pred, gt),
                                  'lean error deg': lean_error(pred, gt),
+                                 POSITION: distance * MM, DEPTH: depth,
                                  'joints': int(np.isfinite(mp).sum())})
                     tracks[(cam.name, stream, ref[j].person_id)][f] = (pred * MM, gt * MM)
     acc = defaultdict(lambda: [0.0, 0])
@@ -286,6 +288,19 @@ def torso_facing(points):
     n = np.cross(across, up)
     norm = np.linalg.norm(n)
     return n / norm if np.isfinite(norm) and norm > 1e-9 else np.full(3, np.nan)
+
+
+def position_error(pred, gt):
+    """(distance, depth error %) of the hip centres of two COCO-17 people (camera frame, m).
+
+    Where the person is, not their pose: what a robot's distance to a person rests on. NaN
+    where either hip is missing.
+    """
+    hp = np.asarray(pred, np.float64)[[11, 12]].mean(0)
+    hg = np.asarray(gt, np.float64)[[11, 12]].mean(0)
+    if not (np.isfinite(hp).all() and np.isfinite(hg).all()) or hg[2] <= 0:
+        return float('nan'), float('nan')
+    return float(np.linalg.norm(hp - hg)), float(100.0 * abs(hp[2] - hg[2]) / hg[2])
 
 
 def lean_error(pred, gt):
@@ -429,12 +444,15 @@ WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',
            'PA-MPJPE, reference bone lengths')
 FACING = 'facing error deg'
 LEAN = 'lean error deg'            # the torso's hips -> shoulders direction
+POSITION = 'hip position error mm'  # where the person is (camera frame), not root-aligned
+DEPTH = 'depth error %'
 TURNED = 'facing > 90 deg %'         # the body turned the wrong way round (or left/right swapped)
 
 
 def summarise_rows(rows, keys=('MPJPE', 'PA-MPJPE', 'template PA-MPJPE', 'mesh-ref 2D %',
                                'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-                               'PA-MPJPE, reference rays') + WHAT_IF + (FACING, LEAN)):
+                               'PA-MPJPE, reference rays') + WHAT_IF
+                   + (FACING, LEAN, POSITION, DEPTH)):
     """Count, mean and median of each key over rows (non-finite values left out)."""
     out = {'person-frames': len(rows)}
     for k in keys:

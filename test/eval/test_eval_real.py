@@ -10,7 +10,8 @@ from hmr_models.eval.detector_stats import (OCCLUSION, collect, read_stats, summ
 from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_over_time,
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
-                                  facing_error, keypoint_agreement, with_reference_keypoints)
+                                  facing_error, keypoint_agreement, lean_error, position_error,
+                                  with_reference_keypoints)
 from hmr_models.eval.reference import (build_reference, low_pass, low_pass_reference,
                                        match_detections, person_tracks,
                                        simulate_reference_error)
@@ -515,6 +516,26 @@ def test_facing_error_sees_a_body_turned_round_or_swapped():
     missing = body.copy()
     missing[11] = np.nan
     assert np.isnan(facing_error(missing, body))
+
+
+def test_lean_and_position_errors():
+    rng = np.random.default_rng(15)
+    body = skeleton_points(np.array([0.5, 0.0, 4.0]), rng)   # hips 4 m ahead of the camera
+    hips = body[[11, 12]].mean(0)
+
+    def leaned(degrees):          # turned about the x axis through the hips
+        a = np.radians(degrees)
+        rot = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+        return (body - hips) @ rot.T + hips
+    assert lean_error(body, body) == pytest.approx(0.0, abs=1e-6)
+    assert lean_error(leaned(20), body) == pytest.approx(20.0, abs=3.0)
+    assert position_error(leaned(20), body) == pytest.approx((0.0, 0.0), abs=1e-9)
+    further = body + np.array([0.0, 0.0, 0.4])
+    distance, depth = position_error(further, body)
+    assert distance == pytest.approx(0.4) and depth == pytest.approx(100 * 0.4 / hips[2])
+    missing = body.copy()
+    missing[12] = np.nan
+    assert np.isnan(position_error(missing, body)).all() and np.isnan(lean_error(missing, body))
 
 
 def test_a_view_given_the_other_views_keypoints():
