@@ -36,7 +36,11 @@ shipped behaviour before them) and `default`). Clips:
   error is printed beside the real one: when they agree, the simulated reference is as far off
   as the real one, and no estimate can be expected to score below that row. Also per row: the
   angle between the mesh's and the reference's torso fronts (`facing error deg`) and the share
-  turned more than 90 degrees. `--what-if-reference-keypoints` runs each variant again with
+  turned more than 90 degrees, the angle between their torsos' hips -> shoulders directions
+  (`lean error deg`), and where the person is: the distance between the mesh's and the
+  reference's hip centres in the camera frame (`hip position error mm`, not root-aligned) and
+  its depth part (`depth error %`). `--camera-up` gives the pipeline each camera's up direction
+  from its calibration, as a robot's TF would. `--what-if-reference-keypoints` runs each variant again with
   every view given the other views' keypoints (the held-out reference, projected) instead of
   MoveNet's: what better 2D keypoints would buy. `--baseline-mediapipe` also scores MediaPipe
   BlazePose's 3D world landmarks (full model, the same boxes): a monocular 3D pose learnt from
