@@ -481,16 +481,19 @@ class HMRNode(Node):
     def _on_tf_static(self, msg):
         for t in msg.transforms:
             if t.header.frame_id and t.child_frame_id and t.header.frame_id != t.child_frame_id:
-                self.static_tree.set(t.header.frame_id, t.child_frame_id,
-                                     transform_from_msg(t.transform))
+                try:
+                    self.static_tree.set(t.header.frame_id, t.child_frame_id,
+                                         transform_from_msg(t.transform))
+                except ValueError as exc:      # e.g. an all-zero quaternion: that edge ignored
+                    self._report_problem(f'/tf_static {t.header.frame_id} -> '
+                                         f'{t.child_frame_id} ignored: {exc}')
 
     def _with_up(self, camera, frame):
         """`camera` with up_frame's z axis in the image's optical frame, when TF links them."""
-        t = self.static_tree.lookup(self.p.up_frame, frame) if self.p.up_frame and frame \
+        up = self.static_tree.up_in(frame, self.p.up_frame) if self.p.up_frame and frame \
             else None
-        if t is None:
+        if up is None:
             return camera
-        up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])      # T maps the image's frame to up_frame
         if self._up_source != frame:
             self._up_source = frame
             tilt = np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0)))

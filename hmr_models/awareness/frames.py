@@ -152,3 +152,12 @@ class TransformTree:
         if root_t != root_s:
             return None
         return invert(t_root_target) @ t_root_source
+
+    def up_in(self, frame, up_frame):
+        """`up_frame`'s z axis (REP-103: up) as a unit vector in `frame`, or None if unlinked."""
+        t = self.lookup(up_frame, frame)
+        if t is None:
+            return None
+        up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])    # t maps `frame` into up_frame
+        norm = np.linalg.norm(up)
+        return up / norm if np.isfinite(norm) and norm > 1e-9 else None

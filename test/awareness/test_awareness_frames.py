@@ -70,3 +70,17 @@ def test_transform_tree_composes_chains_and_reports_unconnected_frames():
     assert tree.lookup('a', 'c') is None and tree.lookup('x', 'c') is not None
     with pytest.raises(ValueError):
         tree.set('a', 'a', a_b)
+
+
+def test_up_in_a_pitched_camera_and_an_unlinked_frame():
+    """TransformTree.up_in: the robot's up in the image's optical frame (hmr_node's up_frame)."""
+    q = Rotation.from_euler('y', 0.3).as_quat()          # the camera pitched 0.3 rad down
+    tree = TransformTree()
+    tree.set('base_link', 'camera_optical_frame', camera_pose_to_optical([0.0, 0.0, 1.2, *q]))
+    up = tree.up_in('camera_optical_frame', 'base_link')
+    # up is image-up (-y) tilted towards the camera's back (-z) by the pitch
+    assert np.allclose(up, [0.0, -np.cos(0.3), -np.sin(0.3)])
+    assert tree.up_in('camera_optical_frame', 'map') is None
+    level = TransformTree()
+    level.set('base_link', 'cam', camera_pose_to_optical([0, 0, 1, 0, 0, 0, 1]))
+    assert np.allclose(level.up_in('cam', 'base_link'), [0, -1, 0])
