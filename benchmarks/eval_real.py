@@ -40,11 +40,11 @@ shipped behaviour before them) and `default`). Clips:
   (`lean error deg`), and where the person is: the distance between the mesh's and the
   reference's hip centres in the camera frame (`hip position error mm`, not root-aligned) and
   its depth part (`depth error %`). `--camera-up` gives the pipeline each camera's up direction
-  from its calibration, as a robot's TF would. `--what-if-reference-keypoints` runs each variant again with
-  every view given the other views' keypoints (the held-out reference, projected) instead of
-  MoveNet's: what better 2D keypoints would buy. `--baseline-mediapipe` also scores MediaPipe
-  BlazePose's 3D world landmarks (full model, the same boxes): a monocular 3D pose learnt from
-  real images, as a yardstick for the meshes.
+  from its calibration, as a robot's TF would. `--what-if-reference-keypoints` runs each
+  variant again with every view given the other views' keypoints (the held-out reference,
+  projected) instead of MoveNet's: what better 2D keypoints would buy. `--baseline-mediapipe`
+  also scores MediaPipe BlazePose's 3D world landmarks (full model, the same boxes): a
+  monocular 3D pose learnt from real images, as a yardstick for the meshes.
 - sports2d, vtest, and the Pose2Sim views: 2D agreement of the mesh with the keypoints it was
   given: median distance of its projected COCO keypoints to the confident (score >= 0.3)
   keypoints, % of box height, and PCK@0.05 / @0.1 of box height, per-frame and smoothed.
