@@ -48,7 +48,7 @@ from hmr_ros.node_main import run_main, SetupError
 from hmr_ros.params import (
     Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
-from hmr_ros.tf_conversion import transform_from_msg
+from hmr_ros.tf_conversion import add_transforms
 from hmr_ros.visuals import Visuals
 
 NODE_PARAMS = [
@@ -479,14 +479,8 @@ class HMRNode(Node):
         self.get_logger().error(text + more)
 
     def _on_tf_static(self, msg):
-        for t in msg.transforms:
-            if t.header.frame_id and t.child_frame_id and t.header.frame_id != t.child_frame_id:
-                try:
-                    self.static_tree.set(t.header.frame_id, t.child_frame_id,
-                                         transform_from_msg(t.transform))
-                except ValueError as exc:      # e.g. an all-zero quaternion: that edge ignored
-                    self._report_problem(f'/tf_static {t.header.frame_id} -> '
-                                         f'{t.child_frame_id} ignored: {exc}')
+        for problem in add_transforms(self.static_tree, msg):
+            self._report_problem(f'/tf_static: {problem}')
 
     def _with_up(self, camera, frame):
         """`camera` with up_frame's z axis in the image's optical frame, when TF links them."""

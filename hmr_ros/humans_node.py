@@ -38,7 +38,7 @@ from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneE
 from hmr_ros.node_main import run_main, SetupError
 from hmr_ros.params import (
     Param, ParameterError, declare_config, declare_params, non_negative, positive)
-from hmr_ros.tf_conversion import to_seconds, to_time, transform_from_msg, transform_msg
+from hmr_ros.tf_conversion import add_transforms, to_seconds, to_time, transform_msg
 
 NODE_PARAMS = [
     Param('persons_topic', '/hmr_node/persons', 'per-frame people (hmr_ros/SMPLPersonArray)'),
@@ -154,10 +154,8 @@ class HumansNode(Node):
 
     # -- inputs ---------------------------------------------------------------------------
     def _on_tf_static(self, msg):
-        for t in msg.transforms:
-            if t.header.frame_id and t.child_frame_id and t.header.frame_id != t.child_frame_id:
-                self.static_tree.set(t.header.frame_id, t.child_frame_id,
-                                     transform_from_msg(t.transform))
+        for problem in add_transforms(self.static_tree, msg):
+            self._warn_once(problem, f'/tf_static: {problem}')
 
     def _on_camera_info(self, msg):
         if msg.width > 0 and msg.height > 0:

@@ -31,3 +31,21 @@ def transform_msg(parent, child, matrix, stamp):
 def transform_from_msg(transform):
     t, r = transform.translation, transform.rotation
     return pose_to_transform([t.x, t.y, t.z], [r.x, r.y, r.z, r.w])
+
+
+def add_transforms(tree, msg):
+    """Put the edges of a tf2_msgs/TFMessage into a TransformTree; what could not be read.
+
+    Edges without both frame names or from a frame to itself are skipped; an edge whose
+    rotation cannot be read (e.g. an all-zero quaternion) is left out and named in the returned
+    list of messages, so that a node reports it instead of failing in its callback.
+    """
+    problems = []
+    for t in msg.transforms:
+        parent, child = t.header.frame_id, t.child_frame_id
+        if parent and child and parent != child:
+            try:
+                tree.set(parent, child, transform_from_msg(t.transform))
+            except ValueError as exc:
+                problems.append(f'transform {parent} -> {child} ignored: {exc}')
+    return problems

@@ -20,7 +20,8 @@ from hmr_models.awareness.scenarios import approach_scene, default_camera, level
 from hmr_models.awareness.urdf import urdf_forward_kinematics
 from hmr_ros.awareness_msgs import person_array
 from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneEvent
-from hmr_ros.tf_conversion import to_seconds, transform_from_msg, transform_msg
+from hmr_ros.tf_conversion import (add_transforms, to_seconds, to_time, transform_from_msg,
+                                   transform_msg)
 from ros.conftest import wait_for, wait_matched
 from ros.test_nodes import collect
 
@@ -262,3 +263,18 @@ def test_camera_pose_parameter_places_bodies_and_publishes_the_static_transform(
     assert 'camera pose in the reference frame: from parameter camera_pose' in proc.text
     assert nearest[-1].header.frame_id == 'base_footprint' and nearest[-1].found
     assert proc.interrupt() == 0, proc.text
+
+
+def test_add_transforms_reads_good_edges_and_names_bad_ones():
+    """Both nodes read /tf_static through add_transforms: a bad edge is named, not raised."""
+    from geometry_msgs.msg import TransformStamped
+    good = transform_msg('base_link', 'camera_link', np.eye(4), to_time(1.0))
+    bad = TransformStamped()
+    bad.header.frame_id, bad.child_frame_id = 'camera_link', 'camera_optical_frame'
+    bad.transform.rotation.w = 0.0                      # all-zero quaternion
+    self_edge = transform_msg('a', 'a', np.eye(4), to_time(1.0))
+    tree = TransformTree()
+    problems = add_transforms(tree, TFMessage(transforms=[good, bad, self_edge]))
+    assert tree.parent('camera_link') == 'base_link'
+    assert tree.lookup('base_link', 'camera_optical_frame') is None
+    assert len(problems) == 1 and 'camera_link -> camera_optical_frame' in problems[0]
