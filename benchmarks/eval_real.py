@@ -280,7 +280,7 @@ def main(argv=None):
                    "own: what 2D keypoints as good as the other views' agreement would buy")
     p.add_argument('--camera-up', action='store_true',
                    help="multi-view clips: give the pipeline each camera's up direction from "
-                   "its calibration (Qualisys' world z is up), as a robot's camera_pose would "
+                   "its calibration (Qualisys' world z is up), as a robot's /tf_static would "
                    '(refine_upright_sigma=0 in a variant turns its use off)')
     p.add_argument('--baseline-mediapipe', action='store_true',
                    help="multi-view clips: also score MediaPipe BlazePose's 3D world landmarks "

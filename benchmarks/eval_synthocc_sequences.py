@@ -77,7 +77,7 @@ def parse_args(argv=None):
                    "generator's, -5 to 20; a negative LO needs --camera-pitch=LO,HI)")
     p.add_argument('--camera-up', action='store_true',
                    help="give the pipeline the scenes' up direction in the camera (as a robot's "
-                   'camera_pose or TF would; refine_upright_sigma=0 in a --refine variant turns '
+                   '/tf_static would; refine_upright_sigma=0 in a --refine variant turns '
                    'its use off)')
     p.add_argument('--csv', help='also write the table here')
     p.add_argument('--motion-classes', default='',

@@ -14,8 +14,9 @@ class CameraIntrinsics:
     """Pinhole intrinsics of the source image (pixels), and which way is up when known.
 
     up: gravity's up direction in this camera's optical frame (x right, y down, z forward) as
-    a unit (x, y, z), when the robot knows the camera's tilt (the node's `camera_pose`); None
-    when it does not. The keypoint refinement uses it to keep upright people upright.
+    a unit (x, y, z), when the robot knows the camera's tilt (hmr_node: `up_frame` on
+    /tf_static); None when it does not. The keypoint refinement uses it to keep upright people
+    upright.
     """
 
     fx: float

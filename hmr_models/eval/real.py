@@ -276,6 +276,12 @@ def _pixel_rays(camera, pixels):
     return homog @ np.linalg.inv(camera.matrix).T
 
 
+def torso_up(points):
+    """(3,) from the hips' middle to the shoulders' middle of COCO-17 points (not normalised)."""
+    p = np.asarray(points, np.float64)
+    return p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
+
+
 def torso_facing(points):
     """(3,) unit normal of the torso's front from COCO-17 shoulders and hips (NaN if missing).
 
@@ -283,7 +289,7 @@ def torso_facing(points):
     swap or a body turned around flips it.
     """
     p = np.asarray(points, np.float64)
-    up = p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
+    up = torso_up(p)
     across = (p[5] + p[11]) - (p[6] + p[12])
     n = np.cross(across, up)
     norm = np.linalg.norm(n)
@@ -305,12 +311,9 @@ def position_error(pred, gt):
 
 def lean_error(pred, gt):
     """Angle in degrees between the torsos (hips -> shoulders) of two COCO-17 people."""
-    def up(points):
-        p = np.asarray(points, np.float64)
-        v = p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
-        return v / np.linalg.norm(v)
+    a, b = torso_up(pred), torso_up(gt)
     with np.errstate(invalid='ignore'):
-        cos = up(pred) @ up(gt)
+        cos = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))) if np.isfinite(cos) \
         else float('nan')
 
