@@ -282,6 +282,11 @@ def main(argv=None):
                    help="multi-view clips: give the pipeline each camera's up direction from "
                    "its calibration (Qualisys' world z is up), as a robot's /tf_static would "
                    '(refine_upright_sigma=0 in a variant turns its use off)')
+    p.add_argument('--camera-floor', action='store_true',
+                   help="multi-view clips: also give the pipeline the floor (the calibration's "
+                   "z = 0 plane: each camera's height over it and its up direction), as a "
+                   "robot's floor_frame on /tf_static would (refine_floor_sigma=0 in a variant "
+                   'turns its use off)')
     p.add_argument('--baseline-mediapipe', action='store_true',
                    help="multi-view clips: also score MediaPipe BlazePose's 3D world landmarks "
                    "(full model, on the first variant's person boxes): an off-the-shelf "
@@ -304,8 +309,12 @@ def main(argv=None):
                 per_view = []
                 for cam in cams:
                     intrinsics = cam.intrinsics()
-                    if args.camera_up:
-                        intrinsics = intrinsics.with_up(cam.rotation @ (0.0, 0.0, 1.0))
+                    up = cam.rotation @ (0.0, 0.0, 1.0)
+                    if args.camera_floor:      # the camera centre's height over z = 0
+                        intrinsics = intrinsics.with_floor(
+                            up, float(-(cam.rotation.T @ cam.translation)[2]))
+                    elif args.camera_up:
+                        intrinsics = intrinsics.with_up(up)
                     recs, rm, tm = run_clip(pipeline, read_frames(
                         folder / 'videos' / f'{cam.name}.mp4', args.max_frames, 0),
                         intrinsics, (clip, cam.name), model)

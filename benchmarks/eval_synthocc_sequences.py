@@ -79,6 +79,10 @@ def parse_args(argv=None):
                    help="give the pipeline the scenes' up direction in the camera (as a robot's "
                    '/tf_static would; refine_upright_sigma=0 in a --refine variant turns '
                    'its use off)')
+    p.add_argument('--camera-floor', action='store_true',
+                   help="also give the pipeline the scenes' floor (world y = 0: the camera's "
+                   "height over it), as a robot's floor_frame on /tf_static would "
+                   '(refine_floor_sigma=0 in a --refine variant turns its use off)')
     p.add_argument('--csv', help='also write the table here')
     p.add_argument('--motion-classes', default='',
                    help="people per motion class: 'balanced' (each class alike, for "
@@ -150,7 +154,8 @@ def main(argv=None):
                 smoothers['One-Euro'] = create_smoother(
                     TemporalConfig(temporal_method='one_euro'), body=body)
             preds.update(run_scene(scene, detections, image, predictor, smoothers,
-                                   f'{rname}: ' if rname else '', camera_up=args.camera_up))
+                                   f'{rname}: ' if rname else '', camera_up=args.camera_up,
+                                   camera_floor=args.camera_floor))
         with torch.no_grad():
             for p in scene.people:
                 betas = np.repeat(p.betas[None], scene.num_frames, 0)
@@ -172,7 +177,7 @@ def main(argv=None):
                         'class': clip_class[p.clip_id],
                         'all': ok_m, 'sampled': ok_m & sampled})
     print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
-    keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR']
+    keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR', 'POS-ERR']
     table = []
     for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):
         n = score_person_frames(next(iter(rows.values())), subset)['person-frames']

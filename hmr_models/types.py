@@ -17,6 +17,9 @@ class CameraIntrinsics:
     a unit (x, y, z), when the robot knows the camera's tilt (hmr_node: `up_frame` on
     /tf_static); None when it does not. The keypoint refinement uses it to keep upright people
     upright.
+    floor: the camera's height above the floor along `up` (metres), when the robot knows where
+    the floor is (hmr_node: `floor_frame` on /tf_static); None when it does not. The keypoint
+    refinement sizes and places people standing, sitting or lying on it.
     """
 
     fx: float
@@ -27,6 +30,7 @@ class CameraIntrinsics:
     height: int
     estimated: bool = False  # True when guessed from the image size, not calibrated
     up: tuple = None
+    floor: float = None
 
     def with_up(self, up):
         """The same camera with gravity's up direction (3 numbers, optical frame; None: unknown)."""
@@ -37,6 +41,17 @@ class CameraIntrinsics:
         if not np.isfinite(norm) or norm < 1e-9:
             raise ValueError(f'up must be a non-zero finite 3-vector, got {up}')
         return replace(self, up=tuple(float(x) for x in v / norm))
+
+    def with_floor(self, up, height):
+        """The same camera `height` metres above a floor whose up direction is `up` (optical
+        frame); `height` None: the floor is unknown (up is still set)."""
+        camera = self.with_up(up)
+        if height is None:
+            return replace(camera, floor=None)
+        if up is None or not np.isfinite(height):
+            raise ValueError(f'a floor needs an up direction and a finite height, got {up}, '
+                             f'{height}')
+        return replace(camera, floor=float(height))
 
     @classmethod
     def from_image_diagonal(cls, width, height):
@@ -108,6 +123,10 @@ class BodyEstimate:
     temporal: object = False
     body_model: str = ''
     model_profile: str = ''
+    # (N,) log of the size factor a known floor gave each person (hmr_models.fitting.floor),
+    # 0 or None: the networks' size. The temporal model undoes it: it was trained on people
+    # of the body model's usual sizes.
+    size: np.ndarray = None
 
     def __len__(self):
         return int(self.pose.shape[0])

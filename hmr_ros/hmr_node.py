@@ -70,6 +70,10 @@ NODE_PARAMS = [
     Param('up_frame', 'base_link', "a frame whose z axis points up (REP-103, e.g. the robot's "
           "base): when /tf_static links it to the images' frame, the keypoint fit keeps "
           "upright people upright (refine.refine_upright_sigma); '' = not used"),
+    Param('floor_frame', 'base_footprint', "a frame whose xy plane is the ground (REP-120) "
+          "and z axis points up: when /tf_static links it to the images' frame, people on "
+          "the floor get their size and distance from it (refine.refine_floor_sigma), and up "
+          "comes from it; '' = not used"),
     Param('people_topic', '', "hmr_ros/SMPLPersonArray of people (boxes, keypoints, track "
           "ids) used instead of the front-end's, matched to images by stamp (another "
           "detector, or a bag's simulated detections in an evaluation); '' = the front-end"),
@@ -204,7 +208,7 @@ class HMRNode(Node):
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
         self.static_tree = TransformTree()
         self._up_source = None
-        if self.p.up_frame:
+        if self.p.up_frame or self.p.floor_frame:
             self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, QoSProfile(
                 depth=100, reliability=ReliabilityPolicy.RELIABLE,
                 durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -483,18 +487,33 @@ class HMRNode(Node):
             self._report_problem(f'/tf_static: {problem}')
 
     def _with_up(self, camera, frame):
-        """`camera` with up_frame's z axis in the image's optical frame, when TF links them."""
-        up = self.static_tree.up_in(frame, self.p.up_frame) if self.p.up_frame and frame \
+        """`camera` with the floor (floor_frame) or up (up_frame) in the images' frame, from TF.
+
+        The floor, when linked, gives both; else up_frame's z axis; else the camera as it was.
+        """
+        if not frame:
+            return camera
+        floor = self.static_tree.floor_in(frame, self.p.floor_frame) if self.p.floor_frame \
             else None
+        up = floor[0] if floor is not None else \
+            self.static_tree.up_in(frame, self.p.up_frame) if self.p.up_frame else None
         if up is None:
             return camera
-        if self._up_source != frame:
-            self._up_source = frame
+        source = (frame, floor is not None)
+        if self._up_source != source:
+            self._up_source = source
             tilt = np.degrees(np.arccos(np.clip(-up[1], -1.0, 1.0)))
-            self.get_logger().info(
-                f"up in {frame}: {self.p.up_frame}'s z from /tf_static ({tilt:.0f} deg from "
-                "the image's vertical): upright people are kept upright")
-        return camera.with_up(up)
+            if floor is not None:
+                self.get_logger().info(
+                    f"floor in {frame}: {self.p.floor_frame}'s xy plane from /tf_static, the "
+                    f"camera {floor[1]:.2f} m above it ({tilt:.0f} deg from the image's "
+                    "vertical): people on it get their size and distance from it, upright "
+                    "people are kept upright")
+            else:
+                self.get_logger().info(
+                    f"up in {frame}: {self.p.up_frame}'s z from /tf_static ({tilt:.0f} deg from "
+                    "the image's vertical): upright people are kept upright")
+        return camera.with_floor(up, floor[1]) if floor is not None else camera.with_up(up)
 
     def _intrinsics(self, width, height, key=None):
         while len(self._camera_infos) > RECENT_STAMPS:

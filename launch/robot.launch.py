@@ -8,6 +8,7 @@ REP-155 bodies under /humans/bodies/, TF frames body_<id> and <joint>_<id>, and 
 Examples:
   ros2 launch hmr_ros robot.launch.py camera_z:=1.1 camera_pitch:=0.15
   ros2 launch hmr_ros robot.launch.py source:=/dev/video0 reference_frame:=base_footprint
+    (the camera mount measured from the ground: people's sizes and distances from the floor)
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -42,6 +43,11 @@ def generate_launch_description():
         DeclareLaunchArgument('reference_frame', default_value='base_link',
                               description='robot frame (x forward, z up) the camera is mounted '
                                           'on; positions and proximity are given in it'),
+        DeclareLaunchArgument('floor_frame', default_value='base_footprint',
+                              description='frame whose xy plane is the ground (REP-120): '
+                                          "people on it get their size and distance from it "
+                                          "when TF links it to the camera (your robot's "
+                                          'description, or reference_frame:=base_footprint)'),
         DeclareLaunchArgument('camera_frame', default_value='camera_link',
                               description='camera body frame (x forward, z up) on the robot'),
     ] + [DeclareLaunchArgument(f'camera_{name}', default_value=default,
@@ -65,9 +71,11 @@ def generate_launch_description():
             'frame_id': 'camera_optical_frame', 'every_frame': typed('every_frame', str),
             **FRAME_FLOW,
         }])
-    # the robot frame's z is up: the keypoint fit keeps upright people upright
+    # the robot frame's z is up: the keypoint fit keeps upright people upright; the floor
+    # frame's xy plane is the ground: people on it are sized by it
     hmr = hmr_node(params_file, image_topic='/camera/image_raw',
-                   up_frame=typed('reference_frame', str))
+                   up_frame=typed('reference_frame', str),
+                   floor_frame=typed('floor_frame', str))
     humans = Node(
         package='hmr_ros', executable='humans', name='humans', output='screen',
         parameters=[params_file, {

@@ -161,3 +161,12 @@ class TransformTree:
         up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])    # t maps `frame` into up_frame
         norm = np.linalg.norm(up)
         return up / norm if np.isfinite(norm) and norm > 1e-9 else None
+
+    def floor_in(self, frame, floor_frame):
+        """(up, height): `floor_frame`'s z axis in `frame` and the height of `frame`'s origin
+        above its xy plane (REP-120 base_footprint: the ground), or None if unlinked."""
+        up = self.up_in(frame, floor_frame)
+        if up is None:
+            return None
+        height = float(self.lookup(floor_frame, frame)[2, 3])
+        return (up, height) if np.isfinite(height) else None

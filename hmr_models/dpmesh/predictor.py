@@ -112,13 +112,14 @@ class DPMeshPredictor:
         cams = CropCameras.from_crops(crops, camera, dev, torch.float32)
         return kp_t, ok_t, sc_t, cams, scores
 
-    def _estimate(self, out, scores):
+    def _estimate(self, out, scores, size=None):
         f32 = lambda x: x.detach().float().cpu().numpy().astype(np.float32)  # noqa: E731
         return BodyEstimate(pose=f32(out.pose), betas=f32(out.betas),
                             translation=f32(out.translation), joints=f32(out.joints),
                             joint_confidence=joint_confidence(scores),
                             vertices=f32(out.vertices), temporal=False,
-                            body_model=self.body.name, model_profile=self.config.profile)
+                            body_model=self.body.name, model_profile=self.config.profile,
+                            size=size)
 
     @torch.inference_mode()
     def predict(self, image_rgb, people, camera=None):
@@ -150,14 +151,16 @@ class DPMeshPredictor:
             torch.cuda.synchronize()
         t2 = time.perf_counter()
         timings = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1)}
+        size = None
         if self.refiner is not None and self.refiner.config.enabled:
             self._refine(out, cams, people, camera)
             timings['refine'] = 1e3 * (time.perf_counter() - t2)
+            size = self.refiner.last_scale.astype(np.float32)
         t3 = time.perf_counter()
         self.model.pose_body(out, cams, self.body)
         timings['body'] = 1e3 * (time.perf_counter() - t3)
         self.last_timings_ms = timings
-        return self._estimate(out, scores)
+        return self._estimate(out, scores, size)
 
     def _refine(self, out, cams, people, camera):
         """Fit `out`'s pose, betas and translation to the people's keypoints (in place)."""

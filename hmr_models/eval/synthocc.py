@@ -93,6 +93,8 @@ def score_person_frames(rows, subset):
     errors = body_errors(pj, pv, gj, gv, occ)
     if all('ve' in r for r in rows):
         errors['MPVE'] = float(ve.mean())
+    # where the person is, not only the pose: the pelvis in the camera frame
+    errors['POS-ERR'] = float(np.linalg.norm(pj[:, 0] - gj[:, 0], axis=-1).mean())
     return {'person-frames': len(pj), **errors, 'ACC-ERR': acc_sum / max(acc_n, 1)}
 
 
@@ -105,17 +107,21 @@ class Track:
         self.vertices = nan(frames, num_vertices, 3)
 
 
-def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera_up=False):
+def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera_up=False,
+              camera_floor=False):
     """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed).
 
-    camera_up: tell the pipeline which way is up in the camera (as a robot's TF would).
+    camera_up: tell the pipeline which way is up in the camera (as a robot's TF would);
+    camera_floor: also where the floor (world y = 0) is.
     """
     nf, nv = scene.num_frames, predictor.body.num_vertices
     methods = ['per-frame'] + list(smoothers)
     methods += [f'{m}, delayed' for m, sm in smoothers.items() if getattr(sm, 'delay', 0)]
     out = {m: {p.track_id: Track(nf, nv) for p in scene.people} for m in methods}
     k = scene.camera.intrinsics
-    if camera_up:                      # world y is up; the camera maps world -> camera
+    if camera_floor:                   # world y is up, the floor at y = 0
+        k = k.with_floor(scene.camera.rotation[:, 1], float(scene.camera.centre[1]))
+    elif camera_up:                    # world y is up; the camera maps world -> camera
         k = k.with_up(scene.camera.rotation[:, 1])
 
     def keep(method, track_ids, est, frames):

@@ -52,6 +52,7 @@ from hmr_models.config import Config
 from hmr_models.skeleton import flip_permutation, SMPL24_NAMES
 
 from . import so3
+from .floor import FloorContact, scale_shape_direction
 from .skeleton import KeypointSkeleton
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,23 @@ class RefineConfig(Config):
     refine_upright_robust: float = field(default=0.2, metadata={
         'help': "leans from vertical much beyond this (radians; the sine of the angle) are "
                 'pulled upright less and less (Geman-McClure; 0 = quadratic)'})
+    # Used only where the floor is known (CameraIntrinsics.floor; the node's floor_frame on
+    # /tf_static). The clearance is the lowest COCO keypoint's height over the floor: the open
+    # body's ankle keypoint is 9.4 cm up on the corpus's generated standing, sitting, kneeling
+    # and lying people (median; 9.0 for the lowest of any body keypoint lying).
+    refine_floor_sigma: float = field(default=0.05, metadata={
+        'help': "metres a person's lowest keypoint may be off its usual height over a known "
+                'floor at prior cost 1 (hmr_node: floor_frame on /tf_static; 0 = off): sets '
+                "each person's size and distance"})
+    refine_floor_clearance: float = field(default=0.09, metadata={
+        'help': "the lowest body keypoint's usual height over the floor, metres (the ankles "
+                'standing, the hips sitting on the ground)'})
+    refine_floor_robust: float = field(default=0.15, metadata={
+        'help': 'a lowest keypoint much higher than this over the floor (metres: on a box, '
+                'stairs, in the air) stops pulling the person towards the floor'})
+    refine_size_sigma: float = field(default=0.08, metadata={
+        'help': "people's size spread around the body model's mean shape (a fraction), "
+                'against which the floor is weighed'})
     refine_shape_sigma: float = field(default=0.0, metadata={
         'help': "betas away from the network's, at prior cost 1 (0 = keep the network's shape)"})
     refine_depth_sigma: float = field(default=0.1, metadata={
@@ -217,7 +235,7 @@ class RefineConfig(Config):
         for name in ('refine_keypoint_sigma', 'refine_smoothed_keypoint_sigma',
                      'refine_robust_distance', 'refine_pose_sigma',
                      'refine_root_sigma', 'refine_heading_sigma', 'refine_depth_sigma',
-                     'refine_limit_sigma'):
+                     'refine_limit_sigma', 'refine_size_sigma'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
         if self.refine_upright_sigma < 0 or self.refine_upright_robust < 0 or \
@@ -225,6 +243,9 @@ class RefineConfig(Config):
             raise ValueError('refine_upright_sigma and refine_upright_robust must be >= 0 and '
                              f'refine_upright_max in (0, pi), got {self.refine_upright_sigma}, '
                              f'{self.refine_upright_robust}, {self.refine_upright_max}')
+        for name in ('refine_floor_sigma', 'refine_floor_clearance', 'refine_floor_robust'):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         if self.refine_shape_sigma < 0:
             raise ValueError(f'refine_shape_sigma must be >= 0, got {self.refine_shape_sigma}')
 
@@ -265,6 +286,11 @@ class KeypointRefiner:
         self.config = config or RefineConfig()
         self.skeleton = KeypointSkeleton.from_body(body, 'coco17')
         self.num_betas = self.skeleton.num_betas
+        smpl = body.smpl
+        t = lambda x: x.detach().cpu().numpy()  # noqa: E731
+        self.floor = FloorContact(self.skeleton, scale_shape_direction(
+            t(smpl.v_template), t(smpl.shapedirs), t(smpl.J_regressor)[0]), self.config)
+        self.last_scale = np.zeros(0)   # log size factor the floor gave each person, latest
         self.limit_joints, self.limit_lo, self.limit_hi = _limit_table()
         self.last_ms = 0.0
         self.last_mirrored = 0     # estimates mirrored in depth by the latest refine()
@@ -306,6 +332,11 @@ class KeypointRefiner:
             self.last_mirrored = int(turn.sum())
         if cfg.refine_fix_swaps and n:
             obs, weight = self._unswap(proj, obs, weight, scale)
+        self.last_scale = np.zeros(n)
+        if n and self.floor.enabled(camera):
+            # sized by the floor first, so that the steps fit the keypoints with that size
+            beta0, t_0, self.last_scale = self.floor.apply(pose.reshape(n, 72), beta0, t_0,
+                                                           weight > 0, camera)
         enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
         enough &= t_0[:, 2] > 0.1
         out_pose = pose.reshape(n, 72).copy()

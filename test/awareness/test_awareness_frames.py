@@ -84,3 +84,16 @@ def test_up_in_a_pitched_camera_and_an_unlinked_frame():
     level = TransformTree()
     level.set('base_link', 'cam', camera_pose_to_optical([0, 0, 1, 0, 0, 0, 1]))
     assert np.allclose(level.up_in('cam', 'base_link'), [0, -1, 0])
+
+
+def test_floor_in_gives_up_and_the_cameras_height():
+    """TransformTree.floor_in: the ground's up and the camera's height (hmr_node's floor_frame)."""
+    q = Rotation.from_euler('y', 0.3).as_quat()
+    tree = TransformTree()
+    tree.set('base_footprint', 'base_link', np.array(
+        [[1, 0, 0, 0.1], [0, 1, 0, 0], [0, 0, 1, 0.25], [0, 0, 0, 1]], float))
+    tree.set('base_link', 'camera_optical_frame', camera_pose_to_optical([0.0, 0.0, 1.2, *q]))
+    up, height = tree.floor_in('camera_optical_frame', 'base_footprint')
+    assert np.allclose(up, [0.0, -np.cos(0.3), -np.sin(0.3)])
+    assert height == pytest.approx(1.45)
+    assert tree.floor_in('camera_optical_frame', 'map') is None

@@ -300,3 +300,33 @@ def test_newest_frame_is_fitted_to_the_current_keypoints(tiny_model, test_body):
         steps[n] = err(s.update(0.0, people.track_ids, est, people, camera))
     assert steps[0] == pytest.approx(err(a), rel=1e-4)
     assert err(b) <= steps[1] < steps[0]
+
+
+def test_diffmesh_sees_the_usual_size_and_the_fit_sizes_it_again(tiny_model, test_body):
+    """A person sized by a known floor (BodyEstimate.size) reaches DiffMesh at the body model's
+    usual size (what it was trained on); the newest frame's fit sizes it by the floor again."""
+    from hmr_models.fitting import KeypointRefiner
+    from hmr_models.types import CameraIntrinsics
+    refiner = KeypointRefiner(test_body)
+    est, people = frame(1, 0, track_ids=[4])
+    sized = BodyEstimate(**{**est.__dict__})
+    ell = np.array([np.log(0.8)], np.float32)
+    b, t = refiner.floor.rescale(est.betas.astype(np.float64),
+                                 est.translation.astype(np.float64), ell)
+    sized.betas, sized.translation, sized.size = b.astype(np.float32), t.astype(np.float32), ell
+    assert np.abs(sized.translation[0, 2] - est.translation[0, 2]) > 0.5
+    seen = []
+    hook = tiny_model.register_forward_hook(lambda m, args, out: seen.append(
+        (args[0].betas[..., -1, :].detach().numpy().copy(),
+         args[0].translation[..., -1, :].detach().numpy().copy())))
+    camera = CameraIntrinsics.from_image_diagonal(640, 480)
+    for e in (est, sized):
+        StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body,
+                          refiner=refiner).update(0.0, people.track_ids, e, people, camera)
+    hook.remove()
+    np.testing.assert_allclose(seen[1][0], seen[0][0], atol=1e-4)
+    np.testing.assert_allclose(seen[1][1], seen[0][1], atol=1e-4)
+    # a round trip of the size is exact
+    back = refiner.floor.rescale(b, t, -ell)
+    np.testing.assert_allclose(back[0], est.betas, atol=1e-5)
+    np.testing.assert_allclose(back[1], est.translation, atol=1e-5)

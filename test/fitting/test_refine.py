@@ -308,7 +308,10 @@ def test_people_without_evidence_and_zero_iterations_pass_through(body):
                                          ('refine_heading_sigma', 0.0),
                                          ('refine_upright_sigma', -0.1),
                                          ('refine_upright_robust', -0.1),
-                                         ('refine_upright_max', 0.0)])
+                                         ('refine_upright_max', 0.0),
+                                         ('refine_floor_sigma', -0.1),
+                                         ('refine_floor_clearance', float('nan')),
+                                         ('refine_size_sigma', 0.0)])
 def test_config_is_checked(field, value):
     with pytest.raises(ValueError, match=field):
         RefineConfig(**{field: value})

@@ -19,7 +19,7 @@ def test_robot_launch_publishes_rep155_bodies_and_tf_in_the_robot_frame(ros_node
     tracked = collect(ros_node, IdsList, '/humans/bodies/tracked', RELIABLE)
     nearest = collect(ros_node, NearestPerson, '/humans/nearest_person', RELIABLE)
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'robot.launch.py', 'camera_z:=1.1',
-                   'camera_pitch:=0.05')
+                   'camera_pitch:=0.05', 'floor_frame:=base_link')
 
     def images_with_bodies():
         frames = {to_seconds(t.header.stamp) for m in list(tf) for t in m.transforms
@@ -46,8 +46,10 @@ def test_robot_launch_publishes_rep155_bodies_and_tf_in_the_robot_frame(ros_node
     assert near and all(n.header.frame_id == 'base_link' and n.distance > 0 for n in near)
     assert near[-1].body_id in {i for m in tracked for i in m.ids}
 
-    # hmr_node knows which way is up from the camera's mounting (refine_upright_sigma)
-    assert "up in camera_optical_frame: base_link's z from /tf_static" in launch.text
+    # hmr_node knows which way is up and where the floor is from the camera's mounting
+    # (refine_upright_sigma, refine_floor_sigma): base_link's xy plane is the floor here
+    assert ("floor in camera_optical_frame: base_link's xy plane from /tf_static, the camera "
+            '1.10 m above it') in launch.text
     pids = [int(p) for p in re.findall(r'process started with pid \[(\d+)\]', launch.text)]
     assert len(pids) == 4, launch.text
     assert launch.interrupt(timeout=60) == 0, launch.text
