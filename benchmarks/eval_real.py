@@ -76,8 +76,8 @@ from hmr_models.diffmesh import OneEuroConfig, StreamingConfig, TemporalConfig  
 from hmr_models.dpmesh.factory import MeshConfig  # noqa: E402
 from hmr_models.eval.multiview import read_qualisys_calibration  # noqa: E402
 from hmr_models.data.synth.detector_noise import calibrated_config  # noqa: E402
-from hmr_models.eval.real import (DEPTH, FACING, LEAN, POSITION, STREAMS,  # noqa: E402
-                                  TURNED, WHAT_IF,
+from hmr_models.eval.real import (DEPTH, FACING, LEAN, POSITION, POSITION_ACC,  # noqa: E402
+                                  STREAMS, TURNED, WHAT_IF,
                                   ceiling_row, floor_rows, multiview_rows, score_multiview,
                                   stream_agreement, template_keypoints,
                                   with_reference_keypoints)
@@ -470,7 +470,8 @@ def print_tables(table):
     head = ['variant', 'clip', 'reference', 'group', 'stream', 'person-frames', 'MPJPE',
             'PA-MPJPE', 'ACC-ERR', 'template PA-MPJPE', 'MPJPE median', 'PA-MPJPE median',
             'mesh-ref 2D %', 'keypoints-ref 2D %', 'PA-MPJPE, reference depth',
-            'PA-MPJPE, reference rays', *WHAT_IF, FACING, LEAN, POSITION, DEPTH, TURNED,
+            'PA-MPJPE, reference rays', *WHAT_IF, FACING, LEAN, POSITION, DEPTH, POSITION_ACC,
+            TURNED,
             'reprojection px, simulated', 'reprojection px, real']
     rows = [r for r in table if r['table'] == '3d']
     print('\n3D per view and per person (same units):')

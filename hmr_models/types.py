@@ -124,8 +124,8 @@ class BodyEstimate:
     body_model: str = ''
     model_profile: str = ''
     # (N,) log of the size factor a known floor gave each person (hmr_models.fitting.floor),
-    # 0 or None: the networks' size. The temporal model undoes it: it was trained on people
-    # of the body model's usual sizes.
+    # NaN (or None for all): the networks' size. The temporal model undoes it: it was trained
+    # on people of the body model's usual sizes.
     size: np.ndarray = None
 
     def __len__(self):

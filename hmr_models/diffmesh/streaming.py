@@ -196,7 +196,8 @@ class StreamingSmoother:
         if capacity < 2:
             raise ValueError('temporal_buffer_frames must be >= 2 (0 = automatic)')
         shapes = {'pose': (NUM_JOINTS * 3,), 'betas': (cfg.num_betas,), 'translation': (3,),
-                  'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,)}
+                  'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,),
+                  'size': ()}    # log size factor a known floor gave the frame (NaN: none)
         self.tracks = TrackTable(self.config.temporal_track_timeout,
                                  lambda: TrackBuffer(capacity, shapes))
         self._eager = _TracedModel(self.model).eval()
@@ -253,10 +254,11 @@ class StreamingSmoother:
                                       people.boxes[idx])
         nb = self.model.config.num_betas
         betas_in, transl_in = self._usual_size(estimate, idx)
+        size = np.full(n, np.nan, np.float32) if estimate.size is None else estimate.size
         for j, (i, buf) in enumerate(zip(idx, states)):
             buf.push(stamp, pose=estimate.pose[i], betas=fit_betas(betas_in[j], nb),
                      translation=transl_in[j], keypoints=kp[j],
-                     keypoint_scores=kps[j])
+                     keypoint_scores=kps[j], size=size[i])
         windows = [resample_index(buf.observed_stamps(), self.num_frames,
                                   track_period(buf.observed_stamps(),
                                                self.config.temporal_frame_period),
@@ -276,13 +278,14 @@ class StreamingSmoother:
                 out.pose[idx], out.betas[idx], out.translation[idx], people.keypoints[idx],
                 people.keypoint_scores[idx], people.boxes[idx], camera,
                 iterations=self.refiner.config.refine_smoothed_iterations,
-                keypoint_sigma=self.refiner.config.refine_smoothed_keypoint_sigma)
+                keypoint_sigma=self.refiner.config.refine_smoothed_keypoint_sigma,
+                size=[_track_size(buf) for buf in states])
             out.pose[idx], out.betas[idx], out.translation[idx] = \
                 fit.pose, fit.betas, fit.translation
-            size = self.refiner.last_scale
-            if size.any():
-                out.size = np.zeros(n, np.float32) if out.size is None else out.size.copy()
-                out.size[idx] = size
+            if np.isfinite(self.refiner.last_scale).any():
+                out.size = np.full(n, np.nan, np.float32) if out.size is None \
+                    else out.size.copy()
+                out.size[idx] = self.refiner.last_scale
             self.last_refine_ms = 1e3 * (time.perf_counter() - t0)
         if self.body is not None:
             out.joints, out.vertices = self._posed(out.pose, out.betas, out.translation)
@@ -296,8 +299,9 @@ class StreamingSmoother:
             ok = np.array([w.valid[k] > 0 for w in windows])
             if ok.any():
                 d_pose, d_betas, d_trans = pose[ok, 1], betas[ok], translation[ok, 1]
-                if out.size is not None and out.size[idx].any():   # the newest frame's size
-                    d_betas, d_trans = self._sized(d_betas, d_trans, out.size[idx][ok])
+                if out.size is not None and np.isfinite(out.size[idx]).any():   # the track's
+                    d_betas, d_trans = self._sized(d_betas, d_trans,
+                                                   np.nan_to_num(out.size[idx][ok]))
                 verts = None
                 d_joints = joints[ok, 1]
                 if self.body is not None:
@@ -316,14 +320,15 @@ class StreamingSmoother:
     def _usual_size(self, estimate, idx):
         """Betas and translations of people `idx` without the size a known floor gave them.
 
-        DiffMesh was trained on the body model's usual sizes: a floor-sized child (betas far
-        out) costs it 3 mm PA-MPJPE on real footage (docs/RESULTS.md). The smoothed fit sizes
-        the output again.
+        DiffMesh was trained on the body model's usual sizes: fed floor-sized people (betas far
+        out) it lost 2-3 mm PA-MPJPE on real footage (docs/RESULTS.md). The smoothed fit sizes
+        the output again, by the track's median size.
         """
         betas, transl = estimate.betas[idx], estimate.translation[idx]
-        if estimate.size is None or self.refiner is None or not estimate.size[idx].any():
+        if estimate.size is None or self.refiner is None or \
+                not np.isfinite(estimate.size[idx]).any():
             return betas, transl
-        return self._sized(betas, transl, -estimate.size[idx])
+        return self._sized(betas, transl, -np.nan_to_num(estimate.size[idx]))
 
     def _sized(self, betas, transl, ell):
         nb = self.refiner.num_betas
@@ -391,6 +396,14 @@ class StreamingSmoother:
         with torch.inference_mode():
             vertices, joints = self.body(*t).numpy()
         return joints, vertices
+
+
+def _track_size(buf):
+    """A track's log size factor: the median of its buffered frames' (a person's size does not
+    change, a frame's estimate from the floor jitters with the ankles), NaN if none had one."""
+    sizes = buf.view('size')
+    sizes = sizes[np.isfinite(sizes)]
+    return float(np.median(sizes)) if len(sizes) else np.nan
 
 
 def fit_betas(betas, nb):

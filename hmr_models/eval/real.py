@@ -134,6 +134,20 @@ def acceleration_error_tracks(pred, gt, valid):
     pred = pred - pred[:, hips].mean(1, keepdims=True)
     gt = gt - gt[:, hips].mean(1, keepdims=True)
     valid = np.asarray(valid, bool) & np.isfinite(pred).all((1, 2)) & np.isfinite(gt).all((1, 2))
+    return _acceleration_error(pred, gt, valid)
+
+
+def position_acceleration_tracks(pred, gt, valid):
+    """ACC-ERR of the hip centre itself (not hip-centred): how much where the person is
+    shakes over time, what a robot's velocity estimate differentiates. As
+    acceleration_error_tracks: (sum, count)."""
+    pred = np.asarray(pred, np.float64)[:, [11, 12]].mean(1, keepdims=True)    # COCO-17 hips
+    gt = np.asarray(gt, np.float64)[:, [11, 12]].mean(1, keepdims=True)
+    valid = np.asarray(valid, bool) & np.isfinite(pred).all((1, 2)) & np.isfinite(gt).all((1, 2))
+    return _acceleration_error(pred, gt, valid)
+
+
+def _acceleration_error(pred, gt, valid):
     if len(valid) < 3:
         return 0.0, 0
     acc = lambda x: x[2:] - 2 * x[1:-1] + x[:-2]  # noqa: E731
@@ -227,9 +241,12 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
             pred[f - t[0]], gt[f - t[0]] = by_frame[f]
         valid = np.isfinite(pred).all((1, 2)) & np.isfinite(gt[:, 5:]).all((1, 2))
         s, c = acceleration_error_tracks(pred, gt, valid)
+        sp, cp = position_acceleration_tracks(pred, gt, valid)
         for key in ((stream,), (stream, view), (stream, pid)):
             acc[key][0] += s
             acc[key][1] += c
+            acc[('position',) + key][0] += sp
+            acc[('position',) + key][1] += cp
     return rows, acc
 
 
@@ -368,9 +385,11 @@ def multiview_rows(variant, clip, reference, rows, acc, cams):
                    for pid in sorted({r['person'] for r in sel})]
         for label, g, key in groups:
             s, c = acc.get(key, (0.0, 0))
+            sp, cp = acc.get(('position',) + key, (0.0, 0))
             out.append({'variant': variant, 'table': '3d', 'clip': clip, 'reference': reference,
                         'group': label, 'stream': stream, **summarise_rows(g),
-                        'ACC-ERR': s / c if c else float('nan')})
+                        'ACC-ERR': s / c if c else float('nan'),
+                        POSITION_ACC: sp / cp if cp else float('nan')})
     return out
 
 
@@ -448,6 +467,7 @@ WHAT_IF = ('PA-MPJPE, keypoint rays', 'PA-MPJPE, keypoints at reference depth',
 FACING = 'facing error deg'
 LEAN = 'lean error deg'            # the torso's hips -> shoulders direction
 POSITION = 'hip position error mm'  # where the person is (camera frame), not root-aligned
+POSITION_ACC = 'hip ACC-ERR'  # mm/frame^2 of the hip centre itself (not hip-centred)
 DEPTH = 'depth error %'
 TURNED = 'facing > 90 deg %'         # the body turned the wrong way round (or left/right swapped)
 

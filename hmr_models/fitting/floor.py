@@ -27,8 +27,6 @@ the translation that puts the root joint at k times its old place.
 """
 import numpy as np
 
-from . import so3
-
 FLOOR_GRID_STEP = 0.004                 # log-scale resolution of the search (0.4 %)
 FLOOR_SCALE_RANGE = (0.45, 1.45)        # a 0.75 m toddler to a 2.4 m giant, from a 1.7 m mean
 MIN_DROP = 0.3                          # metres the contact must be below the camera
@@ -101,18 +99,6 @@ class FloorContact:
         cost = (self.grid[None, :] / cfg.refine_size_sigma) ** 2 + psi / cfg.refine_floor_sigma ** 2
         out[used] = self.grid[cost.argmin(1)]
         return out, used
-
-    def apply(self, pose, betas, transl, observed, camera):
-        """Scaled (betas, translation) (N, B), (N, 3) and log k (N,) (float64).
-
-        pose (N, 72) axis-angle, betas (N, B) (the skeleton's B), transl (N, 3).
-        """
-        pose = np.asarray(pose, np.float64).reshape(-1, 24, 3)
-        posed = self.skeleton.pose(so3.exp(pose), np.asarray(betas, np.float64),
-                                   np.asarray(transl, np.float64))
-        ell, _ = self.log_scale(posed.keypoints, observed, camera)
-        betas, transl = self.rescale(betas, transl, ell)
-        return betas, transl, ell
 
     def rescale(self, betas, transl, ell):
         """(betas, translation) of bodies scaled by exp(ell) (N,) about the camera centre.

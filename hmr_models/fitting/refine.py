@@ -290,14 +290,14 @@ class KeypointRefiner:
         t = lambda x: x.detach().cpu().numpy()  # noqa: E731
         self.floor = FloorContact(self.skeleton, scale_shape_direction(
             t(smpl.v_template), t(smpl.shapedirs), t(smpl.J_regressor)[0]), self.config)
-        self.last_scale = np.zeros(0)   # log size factor the floor gave each person, latest
+        self.last_scale = np.zeros(0)   # latest log size factor per person (NaN: none)
         self.limit_joints, self.limit_lo, self.limit_hi = _limit_table()
         self.last_ms = 0.0
         self.last_mirrored = 0     # estimates mirrored in depth by the latest refine()
 
     # ------------------------------------------------------------------ public
     def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
-               iterations=None, keypoint_sigma=None):
+               iterations=None, keypoint_sigma=None, size=None):
         """Fit N estimates to their keypoints; see RefineResult.
 
         Args:
@@ -306,6 +306,9 @@ class KeypointRefiner:
             boxes (N, 4) xyxy pixels (their height sets the keypoint scale).
             camera: CameraIntrinsics of the image.
             iterations, keypoint_sigma: override refine_iterations / refine_keypoint_sigma.
+            size (N,), optional: known log size factors (e.g. a track's; NaN: from the floor,
+                where camera.floor is known). last_scale then holds each person's, NaN where
+                neither says anything.
         """
         t0 = time.perf_counter()
         cfg = self.config
@@ -332,11 +335,17 @@ class KeypointRefiner:
             self.last_mirrored = int(turn.sum())
         if cfg.refine_fix_swaps and n:
             obs, weight = self._unswap(proj, obs, weight, scale)
-        self.last_scale = np.zeros(n)
-        if n and self.floor.enabled(camera):
-            # sized by the floor first, so that the steps fit the keypoints with that size
-            beta0, t_0, self.last_scale = self.floor.apply(pose.reshape(n, 72), beta0, t_0,
-                                                           weight > 0, camera)
+        # sized first (by the floor or as given), so that the steps fit the keypoints with it
+        ell = np.full(n, np.nan) if size is None else np.asarray(size, np.float64).reshape(n)
+        if n and self.floor.enabled(camera) and np.isnan(ell).any():
+            ask = np.isnan(ell)
+            found, used = self.floor.log_scale(
+                self.skeleton.pose(so3.exp(pose[ask]), beta0[ask], t_0[ask]).keypoints,
+                weight[ask] > 0, camera)
+            ell[ask] = np.where(used, found, np.nan)
+        if np.isfinite(ell).any():
+            beta0, t_0 = self.floor.rescale(beta0, t_0, np.nan_to_num(ell))
+        self.last_scale = ell
         enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
         enough &= t_0[:, 2] > 0.1
         out_pose = pose.reshape(n, 72).copy()

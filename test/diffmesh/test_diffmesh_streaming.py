@@ -330,3 +330,21 @@ def test_diffmesh_sees_the_usual_size_and_the_fit_sizes_it_again(tiny_model, tes
     back = refiner.floor.rescale(b, t, -ell)
     np.testing.assert_allclose(back[0], est.betas, atol=1e-5)
     np.testing.assert_allclose(back[1], est.translation, atol=1e-5)
+
+
+def test_the_smoothed_people_keep_their_tracks_median_size(tiny_model, test_body):
+    """Per-frame sizes from the floor jitter with the ankles; the smoothed stream sizes a
+    track by the median of its frames' (frames without one do not count)."""
+    from hmr_models.fitting import KeypointRefiner
+    from hmr_models.types import CameraIntrinsics
+    refiner = KeypointRefiner(test_body)
+    s = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False), body=test_body,
+                          refiner=refiner)
+    camera = CameraIntrinsics.from_image_diagonal(640, 480)
+    sizes = [-0.20, -0.30, np.nan, -0.22, -0.10, -0.25]
+    for f, ell in enumerate(sizes):
+        est, people = frame(1, f, track_ids=[2])
+        est.size = np.array([ell], np.float32)
+        out = s.update(0.1 * f, people.track_ids, est, people, camera)
+        seen = [x for x in sizes[:f + 1] if np.isfinite(x)]
+        assert out.size[0] == pytest.approx(np.median(seen), abs=1e-6)

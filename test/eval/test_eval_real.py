@@ -10,6 +10,7 @@ from hmr_models.eval.detector_stats import (OCCLUSION, collect, read_stats, summ
 from hmr_models.eval.multiview import (CameraCalibration, associate_views, link_over_time,
                                        read_qualisys_calibration, triangulate, triangulate_dlt)
 from hmr_models.eval.real import (acceleration_error_tracks, agreement_summary, body12_errors,
+                                  position_acceleration_tracks,
                                   facing_error, keypoint_agreement, lean_error, position_error,
                                   with_reference_keypoints)
 from hmr_models.eval.reference import (build_reference, low_pass, low_pass_reference,
@@ -210,6 +211,14 @@ def test_acceleration_error_tracks():
     valid = t != 3
     s, c = acceleration_error_tracks(pred, gt, valid)
     assert c == 1
+    # the hip centre itself: the limbs' jitter is not its, the whole body's is
+    s, c = position_acceleration_tracks(pred, gt, np.ones(6, bool))
+    assert c == 4 and s == 0.0
+    moved = gt.copy()
+    moved[::2] += [0.0, 0.0, 1.0]                   # the whole body 1 deeper every other frame
+    s, c = position_acceleration_tracks(moved, gt, np.ones(6, bool))
+    assert s / c == pytest.approx(2.0)
+    assert acceleration_error_tracks(moved, gt, np.ones(6, bool))[0] == pytest.approx(0.0)
 
 
 def views_of_two_people(cams, frames, rng, detect=None, wide_hips=False):
