@@ -7,7 +7,8 @@ Real inputs: the people of the bundled sample clip (front-end keypoints), their 
 estimates, then the refinement (hmr_models.fitting, default RefineConfig) timed alone, per
 frame, for N copies of those people (batched as the predictor batches a frame). Prints medians
 of ms per frame and per person, and the bundled DPMesh forward of the same N people in the same
-run (baseline). Budget: <= 10 ms per person.
+run (baseline), and the refinement again with a known floor (--floor-height). Budget: <= 10 ms
+per person.
 """
 import argparse
 from pathlib import Path
@@ -37,6 +38,9 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--people', type=int, nargs='+', default=[1, 2, 4, 8])
     p.add_argument('--repeats', type=int, default=30)
+    p.add_argument('--floor-height', type=float, default=1.6,
+                   help='also time the refinement with a known floor this many metres under a '
+                   'level camera (refine_floor_sigma; 0 = not)')
     p.add_argument('--backend', default='auto',
                    help="DPMesh baseline's backend ('auto': onnxruntime on the CPU, the default)")
     args = p.parse_args(argv)
@@ -56,23 +60,34 @@ def main(argv=None):
     refiner = KeypointRefiner(predictor.body, RefineConfig())
     print(f'{len(people)} people in frame {args.frame}; {torch.get_num_threads()} torch threads; '
           f'DPMesh on {predictor.backend}')
+    floor = camera.with_floor((0.0, -1.0, 0.0), args.floor_height) if args.floor_height > 0 \
+        else None
     print(f"{'people':>6s} {'refine ms':>10s} {'ms/person':>10s} {'DPMesh ms':>10s} "
-          f"{'ms/person':>10s}")
+          f"{'ms/person':>10s}" + (f" {'floor ms':>10s} {'ms/person':>10s}" if floor else ''))
     for n in args.people:
         idx = np.arange(n) % len(people)
         batch = People(**{k: getattr(people, k)[idx] for k in
                           ('boxes', 'scores', 'keypoints', 'keypoint_scores', 'track_ids')})
         est = predictor.predict(rgb, batch, camera)
-        refine, network = [], []
+        refine, network, floored = [], [], []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
             refiner.refine(est.pose, est.betas, est.translation, batch.keypoints,
                            batch.keypoint_scores, batch.boxes, camera)
             refine.append(1e3 * (time.perf_counter() - t0))
+            if floor is not None:      # interleaved, so both see the same machine load
+                t0 = time.perf_counter()
+                refiner.refine(est.pose, est.betas, est.translation, batch.keypoints,
+                               batch.keypoint_scores, batch.boxes, floor)
+                floored.append(1e3 * (time.perf_counter() - t0))
             predictor.predict(rgb, batch, camera)
             network.append(predictor.last_timings_ms['dpmesh'])
         r, d = statistics.median(refine), statistics.median(network)
-        print(f'{n:6d} {r:10.1f} {r / n:10.1f} {d:10.1f} {d / n:10.1f}')
+        line = f'{n:6d} {r:10.1f} {r / n:10.1f} {d:10.1f} {d / n:10.1f}'
+        if floored:
+            f = statistics.median(floored)
+            line += f' {f:10.1f} {f / n:10.1f}'
+        print(line)
     return 0
 
 
