@@ -5,10 +5,14 @@ Examples:
   ros2 launch hmr_ros live.launch.py source:=/dev/video0   # a V4L2 camera
   ros2 launch hmr_ros live.launch.py source:=clip.mp4 loop:=false # every frame, then stop
   ros2 launch hmr_ros live.launch.py source:=clip.mp4 every_frame:=false  # at the video's rate
+  ros2 launch hmr_ros live.launch.py source:=/dev/video0 camera_height:=2.4 camera_pitch:=0.3
+      # a fixed camera 2.4 m above the floor, looking 0.3 rad down: people's sizes and
+      # distances from the floor, upright people kept upright
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
@@ -33,7 +37,22 @@ def generate_launch_description():
             description="'true': every frame of the source is processed (the next is sent when "
                         "hmr_node has finished); 'false': the source's own rate, the node keeps "
                         "the newest frame (a live camera); 'auto': true for files and folders"),
+        DeclareLaunchArgument('camera_height', default_value='0.0',
+                              description="the camera's height above the floor in metres, when "
+                                          'known (0 = unknown): people on the floor get their '
+                                          'size and distance from it (robot.launch.py for a '
+                                          'camera on a robot)'),
+        DeclareLaunchArgument('camera_pitch', default_value='0.0',
+                              description='radians the camera looks down (with camera_height)'),
     ]
+    # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame on
+    # /tf_static, which hmr_node reads (floor_frame, up_frame).
+    mount = Node(
+        package='hmr_ros', executable='static_transform', name='camera_mount', output='screen',
+        condition=IfCondition(PythonExpression([LaunchConfiguration('camera_height'), ' > 0'])),
+        parameters=[{'frame_id': 'base_footprint', 'child_frame_id': 'camera_link',
+                     'optical_frame_id': 'camera_optical_frame',
+                     'z': typed('camera_height', float), 'pitch': typed('camera_pitch', float)}])
     camera = Node(
         package='hmr_ros', executable='camera_source', name='camera_source',
         namespace='camera', output='screen',
@@ -45,5 +64,5 @@ def generate_launch_description():
     hmr = hmr_node(params_file, image_topic='/camera/image_raw')
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
-        large_image_transport(), camera, hmr, *display_nodes(params_file),
+        large_image_transport(), mount, camera, hmr, *display_nodes(params_file),
         shutdown_when_exits(camera, 'camera_source'), shutdown_when_exits(hmr, 'hmr_node')])

@@ -84,14 +84,18 @@ def test_main_command_with_a_subscriber_on_every_output(ros_node, spawn):
 def test_video_file_command_processes_every_frame_and_stops(ros_node, spawn, clip):
     """README: `ros2 launch hmr_ros live.launch.py source:=clip.mp4 loop:=false`.
 
-    N frames in give N results out, however slow the machine, and the launch ends by itself.
+    N frames in give N results out, however slow the machine, and the launch ends by itself;
+    with camera_height the floor is known too.
     """
     images = TopicLog(ros_node, Image, '/camera/image_raw')
     persons = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons')
     smoothed = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons_smoothed')
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py', f'source:={clip}',
-                   'loop:=false')
+                   'loop:=false', 'camera_height:=1.6')
     assert launch.wait(timeout=LAUNCH_TIMEOUT) == 0, launch.text
+    # camera_height: the mount on /tf_static, so hmr_node knows the floor
+    assert ("floor in camera_optical_frame: base_footprint's xy plane from /tf_static, the "
+            'camera 1.60 m above it') in launch.text, launch.text
     # The node's own count is exact; an observer started beside a launch may match the node's
     # publishers only after its first results on a busy machine.
     assert '20 frames sent, 20 acknowledged' in launch.text, launch.text
