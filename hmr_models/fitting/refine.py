@@ -125,6 +125,7 @@ SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction
 # COCO shoulders and hips, and the same with left and right swapped: the whole body's left/right
 # (the same two thresholds decide whether the estimate faces the wrong way).
 TORSO, TORSO_SWAPPED = [5, 6, 11, 12], [6, 5, 12, 11]
+FLOOR_EDGE = 0.02   # keypoints this close to the image's bottom (fraction) do not touch a floor
 UPRIGHT_FADE = 0.25  # radians past refine_upright_max over which the upright prior fades out
 
 
@@ -339,9 +340,11 @@ class KeypointRefiner:
         ell = np.full(n, np.nan) if size is None else np.asarray(size, np.float64).reshape(n)
         if n and self.floor.enabled(camera) and np.isnan(ell).any():
             ask = np.isnan(ell)
+            # a keypoint on the image's bottom edge may be a foot cut off below it
+            inside = obs[ask, :, 1] < (1.0 - FLOOR_EDGE) * camera.height
             found, used = self.floor.log_scale(
                 self.skeleton.pose(so3.exp(pose[ask]), beta0[ask], t_0[ask]).keypoints,
-                weight[ask] > 0, camera)
+                (weight[ask] > 0) & inside, camera)
             ell[ask] = np.where(used, found, np.nan)
         if np.isfinite(ell).any():
             beta0, t_0 = self.floor.rescale(beta0, t_0, np.nan_to_num(ell))

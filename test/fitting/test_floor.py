@@ -8,7 +8,7 @@ from hmr_models.fitting import so3
 from hmr_models.fitting.floor import scale_shape_direction
 from hmr_models.types import CameraIntrinsics
 
-CAMERA = CameraIntrinsics.from_image_diagonal(1280, 720)
+CAMERA = CameraIntrinsics.from_image_diagonal(720, 1280)   # portrait: feet in the image
 LEVEL = (0.0, -1.0, 0.0)                 # a level camera: up is -y in the optical frame
 HEIGHT = 1.6                             # the camera's height above the floor, metres
 
@@ -110,6 +110,14 @@ def test_the_floor_needs_a_seen_ankle_and_can_be_turned_off(body, refiner):
     _, fit = _refine(refiner, pose, b0, t0, floor, seen=no_feet)
     assert np.isnan(refiner.last_scale[0])
     np.testing.assert_allclose(fit.betas, b0, atol=1e-6)
+    # ankles on the image's bottom edge: perhaps a foot cut off below it, not a contact
+    kp = refiner.project(pose, b0, t0, CAMERA)
+    shift = CAMERA.height - 2.0 - kp[0, 15:17, 1].max()
+    kp[..., 1] += shift
+    boxes = np.concatenate([kp.min(1) - 10, kp.max(1) + 10], -1)
+    t_edge = t0 + [[0.0, shift * t0[0, 2] / CAMERA.fy, 0.0]]
+    refiner.refine(pose, b0, t_edge, kp, np.full((1, 17), 0.9), boxes, floor)
+    assert np.isnan(refiner.last_scale[0])
     off = KeypointRefiner(body, RefineConfig(refine_floor_sigma=0.0))
     _, fit = _refine(off, pose, b0, t0, floor)
     np.testing.assert_allclose(fit.betas, b0, atol=1e-6)
