@@ -64,6 +64,11 @@ class FrontEndConfig(Config):
         'help': 'confident shoulders and hips needed (of 4; 0 = off)'})
     min_limb_keypoints: int = field(default=2, metadata={
         'help': 'confident elbows, wrists, knees, ankles needed (of 8)'})
+    close_person_fraction: float = field(default=0.5, metadata={
+        'help': 'A confidently detected person whose box is at least this fraction of the '
+                'image height needs 3 confident torso keypoints and no limb ones: close to the '
+                'camera, arms and legs are often hidden in front of the body or out of the '
+                'image (0 = off)'})
     keypoint_workers: int = field(default=0, metadata={
         'help': "MoveNet people in parallel; 0 = one per front-end thread (the pipeline's thread "
                 "budget)"})
@@ -158,6 +163,7 @@ class FrontEndConfig(Config):
         _check_range(self, 'track_reassociation_radius', 0.0, 100.0)
         _check_range(self, 'track_guided_max_s', 0.0, 3600.0)
         _check_range(self, 'candidate_retry_s', 0.0, 3600.0)
+        _check_range(self, 'close_person_fraction', 0.0, 1.0)
         for name, low in (('max_people', 1), ('track_min_hits', 1), ('keypoint_workers', 0),
                           ('detector_interval', 1), ('detector_input_size', 64)):
             value = getattr(self, name)

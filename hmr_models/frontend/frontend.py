@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 _WARN_EVERY_S = 10.0
 TORSO = (5, 6, 11, 12)                    # COCO-17 shoulders and hips
 LIMBS = (7, 8, 9, 10, 13, 14, 15, 16)     # elbows, wrists, knees, ankles
+CLOSE_TORSO_KEYPOINTS = 3                 # a close person's evidence (close_person_fraction)
 _GUIDE_MAX_OVERLAP = 0.3   # a predicted box overlapping a detection this much is that detection
 _FAILED_SAME_PLACE = 0.6   # a weak candidate overlapping a failed one this much is that one again
 
@@ -57,11 +58,28 @@ class FrontEndStats:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def body_evidence(keypoint_scores, config):
-    """(N,) bool: enough confident torso and limb keypoints to be a body (FrontEndConfig)."""
+def body_evidence(keypoint_scores, config, close=None):
+    """(N,) bool: enough confident torso and limb keypoints to be a body (FrontEndConfig).
+
+    close (N,) bool, optional: people close to the camera (close_person_fraction), who need
+    CLOSE_TORSO_KEYPOINTS torso keypoints and no limb ones.
+    """
     good = np.nan_to_num(keypoint_scores) >= config.body_keypoint_score
-    return ((good[:, TORSO].sum(1) >= config.min_torso_keypoints)
-            & (good[:, LIMBS].sum(1) >= config.min_limb_keypoints))
+    torso, limbs = good[:, TORSO].sum(1), good[:, LIMBS].sum(1)
+    out = (torso >= config.min_torso_keypoints) & (limbs >= config.min_limb_keypoints)
+    if close is not None:
+        out |= np.asarray(close, bool) & (torso >= max(CLOSE_TORSO_KEYPOINTS,
+                                                       config.min_torso_keypoints))
+    return out
+
+
+def close_people(boxes, scores, image_height, config):
+    """(N,) bool: confidently detected boxes at least close_person_fraction of the image tall."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    if config.close_person_fraction <= 0:
+        return np.zeros(len(boxes), bool)
+    return ((boxes[:, 3] - boxes[:, 1] >= config.close_person_fraction * image_height)
+            & (np.asarray(scores).reshape(-1) >= config.detector_score_threshold))
 
 
 def duplicate_similarity(people, confident_score=0.3, min_common=4):
@@ -263,7 +281,8 @@ class PersonFrontEnd:
                           cfg.candidate_min_mean_keypoint_score)
         if not run_detector:
             needed = np.full(len(scores), cfg.min_mean_keypoint_score)
-        confident = (kp_scores.mean(1) >= needed) & body_evidence(kp_scores, cfg)
+        close = close_people(boxes, scores, h, cfg)
+        confident = (kp_scores.mean(1) >= needed) & body_evidence(kp_scores, cfg, close)
         stats.low_score_dropped = int((~confident).sum())
         candidates = boxes[:len(weak)][weak]      # before _correct_guided moves guided boxes
         if guided.any():
@@ -390,7 +409,8 @@ class PersonFrontEnd:
             new_kps, new_scores = self.backend.estimate(masked, boxes[i:i + 1])
             new_scores = np.nan_to_num(new_scores)
             stats.occluded_retried += 1
-            if (body_evidence(new_scores, cfg)[0]
+            close = close_people(boxes[i:i + 1], scores[i:i + 1], image_rgb.shape[0], cfg)
+            if (body_evidence(new_scores, cfg, close)[0]
                     and new_scores[0].mean() >= cfg.min_mean_keypoint_score):
                 kps[i], kp_scores[i] = new_kps[0], new_scores[0]
                 stats.occluded_replaced += 1

@@ -2,7 +2,7 @@
 import numpy as np
 
 from hmr_models.frontend import FrontEndConfig
-from hmr_models.frontend.frontend import body_evidence, duplicate_similarity
+from hmr_models.frontend.frontend import body_evidence, close_people, duplicate_similarity
 from hmr_models.types import People
 
 
@@ -23,6 +23,26 @@ def test_body_evidence_needs_torso_and_limbs():
     assert body_evidence(scores, cfg).tolist() == [True, False, False, False]
     off = FrontEndConfig(min_torso_keypoints=0, min_limb_keypoints=0)
     assert body_evidence(scores, off).all()
+
+
+def test_a_close_person_needs_the_torso_not_the_limbs():
+    """Seen from behind near the camera, arms in front of the body and legs below the image:
+    a tall, confidently detected box with 3 confident torso keypoints is a person."""
+    cfg = FrontEndConfig()
+    scores = np.full((3, 17), 0.9, np.float32)
+    scores[:, 7:11] = 0.2
+    scores[:, 13:] = 0.1                                 # no limbs
+    scores[2, [5, 6]] = 0.1                              # and only the hips: not enough
+    boxes = np.array([[400, 10, 640, 470], [100, 300, 160, 400], [400, 10, 640, 470]],
+                     np.float32)
+    close = close_people(boxes, np.array([0.6, 0.6, 0.6]), 480, cfg)
+    assert close.tolist() == [True, False, True]
+    assert body_evidence(scores, cfg, close).tolist() == [True, False, False]
+    assert not body_evidence(scores, cfg).any()          # without the rule: nobody
+    # a weak (candidate) box, or the rule off, gets no exception
+    assert not close_people(boxes, np.array([0.25] * 3), 480, cfg).any()
+    assert not close_people(boxes, np.array([0.6] * 3), 480,
+                            FrontEndConfig(close_person_fraction=0.0)).any()
 
 
 def test_a_second_box_on_the_upper_body_is_the_same_person():
