@@ -43,8 +43,10 @@ class CameraIntrinsics:
         return replace(self, up=tuple(float(x) for x in v / norm))
 
     def with_floor(self, up, height):
-        """The same camera `height` metres above a floor whose up direction is `up` (optical
-        frame); `height` None: the floor is unknown (up is still set)."""
+        """The same camera `height` metres above a floor, gravity's up being `up`.
+
+        up: 3 numbers in the optical frame; height None: the floor is unknown (up is still set).
+        """
         camera = self.with_up(up)
         if height is None:
             return replace(camera, floor=None)

@@ -163,8 +163,11 @@ class TransformTree:
         return up / norm if np.isfinite(norm) and norm > 1e-9 else None
 
     def floor_in(self, frame, floor_frame):
-        """(up, height): `floor_frame`'s z axis in `frame` and the height of `frame`'s origin
-        above its xy plane (REP-120 base_footprint: the ground), or None if unlinked."""
+        """(up, height) of the floor in `frame`, or None if unlinked.
+
+        up: `floor_frame`'s z axis in `frame`; height: `frame`'s origin above floor_frame's xy
+        plane (REP-120 base_footprint: the ground).
+        """
         up = self.up_in(frame, floor_frame)
         if up is None:
             return None

@@ -399,8 +399,10 @@ class StreamingSmoother:
 
 
 def _track_size(buf):
-    """A track's log size factor: the median of its buffered frames' (a person's size does not
-    change, a frame's estimate from the floor jitters with the ankles), NaN if none had one."""
+    """A track's log size factor: the median of its buffered frames' (NaN if none had one).
+
+    A person's size does not change; a frame's estimate from the floor jitters with the ankles.
+    """
     sizes = buf.view('size')
     sizes = sizes[np.isfinite(sizes)]
     return float(np.median(sizes)) if len(sizes) else np.nan

@@ -138,9 +138,11 @@ def acceleration_error_tracks(pred, gt, valid):
 
 
 def position_acceleration_tracks(pred, gt, valid):
-    """ACC-ERR of the hip centre itself (not hip-centred): how much where the person is
-    shakes over time, what a robot's velocity estimate differentiates. As
-    acceleration_error_tracks: (sum, count)."""
+    """ACC-ERR of the hip centre itself (not hip-centred), as acceleration_error_tracks.
+
+    How much where the person is shakes over time: what a robot's velocity estimate
+    differentiates. Returns (sum, count).
+    """
     pred = np.asarray(pred, np.float64)[:, [11, 12]].mean(1, keepdims=True)    # COCO-17 hips
     gt = np.asarray(gt, np.float64)[:, [11, 12]].mean(1, keepdims=True)
     valid = np.asarray(valid, bool) & np.isfinite(pred).all((1, 2)) & np.isfinite(gt).all((1, 2))
