@@ -338,8 +338,8 @@ class KeypointRefiner:
             obs, weight = self._unswap(proj, obs, weight, scale)
         # sized first (by the floor or as given), so that the steps fit the keypoints with it
         ell = np.full(n, np.nan) if size is None else np.asarray(size, np.float64).reshape(n)
-        if n and self.floor.enabled(camera) and np.isnan(ell).any():
-            ask = np.isnan(ell)
+        ask = np.isnan(ell) & (t_0[:, 2] > 0.1)         # (people behind the camera: never)
+        if n and self.floor.enabled(camera) and ask.any():
             # a keypoint on the image's bottom edge may be a foot cut off below it
             inside = obs[ask, :, 1] < (1.0 - FLOOR_EDGE) * camera.height
             found, used = self.floor.log_scale(

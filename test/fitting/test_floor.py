@@ -124,3 +124,20 @@ def test_the_floor_needs_a_seen_ankle_and_can_be_turned_off(body, refiner):
     with pytest.raises(ValueError, match='floor'):
         CAMERA.with_floor(LEVEL, float('nan'))
     assert CAMERA.with_floor(LEVEL, None).floor is None
+
+
+def test_odd_floors_and_people_leave_the_estimate_alone(refiner):
+    """A camera below its floor, a person behind the camera, NaN keypoints: no size, no error."""
+    pose, betas, transl = _person(refiner, 0.8, depth=4.0)
+    b0, t0 = _mean_size_estimate(refiner, pose, betas, transl)
+    kp = refiner.project(pose, b0, t0, CAMERA)
+    boxes = np.concatenate([kp.min(1) - 10, kp.max(1) + 10], -1)
+    scores = np.full((1, 17), 0.9)
+    refiner.refine(pose, b0, t0, kp, scores, boxes, CAMERA.with_floor(LEVEL, -0.5))
+    assert np.isnan(refiner.last_scale[0])
+    behind = t0 * [1.0, 1.0, -1.0]
+    refiner.refine(pose, b0, behind, kp, scores, boxes, CAMERA.with_floor(LEVEL, HEIGHT))
+    assert np.isnan(refiner.last_scale[0])
+    fit = refiner.refine(pose, b0, t0, np.full_like(kp, np.nan), scores, boxes,
+                         CAMERA.with_floor(LEVEL, HEIGHT))
+    assert np.isnan(refiner.last_scale[0]) and np.isfinite(fit.translation).all()
