@@ -323,28 +323,29 @@ class KeypointRefiner:
         t_0 = np.asarray(translation, np.float64).reshape(n, 3)
         obs, weight, scale = self._observations(keypoints, scores, boxes)
         self.last_mirrored = 0
-        if (cfg.refine_fix_facing or cfg.refine_fix_swaps) and n:
-            # the estimate's keypoints, projected once for both checks
-            proj = self.project(pose.reshape(n, 72), beta0, t_0, camera)
+        floor = bool(n) and self.floor.enabled(camera)
+        if (cfg.refine_fix_facing or cfg.refine_fix_swaps or floor) and n:
+            # the estimate's keypoints, posed once for both checks and the floor
+            kp3 = self.skeleton.pose(so3.exp(pose), beta0, t_0).keypoints
+            proj = _project(kp3, camera)[0]
         if cfg.refine_fix_facing and n:
             turn = self._facing_wrong(proj, obs, weight, scale)
             if turn.any():
                 pose = pose.copy()
                 pose[turn] = mirror_in_depth(pose[turn]).reshape(-1, 24, 3)
-                proj[turn] = self.project(pose[turn].reshape(-1, 72), beta0[turn], t_0[turn],
-                                          camera)
+                kp3[turn] = self.skeleton.pose(so3.exp(pose[turn]), beta0[turn],
+                                               t_0[turn]).keypoints
+                proj[turn] = _project(kp3[turn], camera)[0]
             self.last_mirrored = int(turn.sum())
         if cfg.refine_fix_swaps and n:
             obs, weight = self._unswap(proj, obs, weight, scale)
         # sized first (by the floor or as given), so that the steps fit the keypoints with it
         ell = np.full(n, np.nan) if size is None else np.asarray(size, np.float64).reshape(n)
         ask = np.isnan(ell) & (t_0[:, 2] > 0.1)         # (people behind the camera: never)
-        if n and self.floor.enabled(camera) and ask.any():
+        if floor and ask.any():
             # a keypoint on the image's bottom edge may be a foot cut off below it
             inside = obs[ask, :, 1] < (1.0 - FLOOR_EDGE) * camera.height
-            found, used = self.floor.log_scale(
-                self.skeleton.pose(so3.exp(pose[ask]), beta0[ask], t_0[ask]).keypoints,
-                (weight[ask] > 0) & inside, camera)
+            found, used = self.floor.log_scale(kp3[ask], (weight[ask] > 0) & inside, camera)
             ell[ask] = np.where(used, found, np.nan)
         if np.isfinite(ell).any():
             beta0, t_0 = self.floor.rescale(beta0, t_0, np.nan_to_num(ell))
