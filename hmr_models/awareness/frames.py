@@ -155,12 +155,7 @@ class TransformTree:
 
     def up_in(self, frame, up_frame):
         """`up_frame`'s z axis (REP-103: up) as a unit vector in `frame`, or None if unlinked."""
-        t = self.lookup(up_frame, frame)
-        if t is None:
-            return None
-        up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])    # t maps `frame` into up_frame
-        norm = np.linalg.norm(up)
-        return up / norm if np.isfinite(norm) and norm > 1e-9 else None
+        return _z_axis_in(self.lookup(up_frame, frame))
 
     def floor_in(self, frame, floor_frame):
         """(up, height) of the floor in `frame`, or None if unlinked.
@@ -168,8 +163,17 @@ class TransformTree:
         up: `floor_frame`'s z axis in `frame`; height: `frame`'s origin above floor_frame's xy
         plane (REP-120 base_footprint: the ground).
         """
-        up = self.up_in(frame, floor_frame)
-        if up is None:
+        t = self.lookup(floor_frame, frame)
+        up = _z_axis_in(t)
+        if up is None or not np.isfinite(t[2, 3]):
             return None
-        height = float(self.lookup(floor_frame, frame)[2, 3])
-        return (up, height) if np.isfinite(height) else None
+        return up, float(t[2, 3])
+
+
+def _z_axis_in(t):
+    """The z axis of T's target frame as a unit vector in its source frame (None: no T)."""
+    if t is None:
+        return None
+    up = t[:3, :3].T @ np.array([0.0, 0.0, 1.0])    # t maps the source frame into the target
+    norm = np.linalg.norm(up)
+    return up / norm if np.isfinite(norm) and norm > 1e-9 else None
