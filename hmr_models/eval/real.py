@@ -143,8 +143,7 @@ def position_acceleration_tracks(pred, gt, valid):
     How much where the person is shakes over time: what a robot's velocity estimate
     differentiates. Returns (sum, count).
     """
-    pred = np.asarray(pred, np.float64)[:, [11, 12]].mean(1, keepdims=True)    # COCO-17 hips
-    gt = np.asarray(gt, np.float64)[:, [11, 12]].mean(1, keepdims=True)
+    pred, gt = hip_centre(pred)[:, None], hip_centre(gt)[:, None]
     valid = np.asarray(valid, bool) & np.isfinite(pred).all((1, 2)) & np.isfinite(gt).all((1, 2))
     return _acceleration_error(pred, gt, valid)
 
@@ -295,10 +294,15 @@ def _pixel_rays(camera, pixels):
     return homog @ np.linalg.inv(camera.matrix).T
 
 
+def hip_centre(points):
+    """(..., 3) middle of the hips of COCO-17 points (..., 17, 3)."""
+    return np.asarray(points, np.float64)[..., [11, 12], :].mean(-2)
+
+
 def torso_up(points):
     """(3,) from the hips' middle to the shoulders' middle of COCO-17 points (not normalised)."""
     p = np.asarray(points, np.float64)
-    return p[[5, 6]].mean(0) - p[[11, 12]].mean(0)
+    return p[[5, 6]].mean(0) - hip_centre(p)
 
 
 def torso_facing(points):
@@ -321,8 +325,7 @@ def position_error(pred, gt):
     Where the person is, not their pose: what a robot's distance to a person rests on. NaN
     where either hip is missing.
     """
-    hp = np.asarray(pred, np.float64)[[11, 12]].mean(0)
-    hg = np.asarray(gt, np.float64)[[11, 12]].mean(0)
+    hp, hg = hip_centre(pred), hip_centre(gt)
     if not (np.isfinite(hp).all() and np.isfinite(hg).all()) or hg[2] <= 0:
         return float('nan'), float('nan')
     return float(np.linalg.norm(hp - hg)), float(100.0 * abs(hp[2] - hg[2]) / hg[2])
