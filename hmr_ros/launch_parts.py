@@ -78,6 +78,19 @@ def hmr_node(params_file, **parameters):
                                           **parameters}])
 
 
+def camera_mount(frame_id, child_frame_id='camera_link', condition=None, **pose):
+    """The camera's mount on /tf_static: frame_id -> child_frame_id -> camera_optical_frame.
+
+    `pose` (x, y, z, roll, pitch, yaw) places the camera body; camera_optical_frame is
+    camera_source's frame_id (config/hmr.yaml), the frame of the images. hmr_node reads the
+    chain (up_frame, floor_frame).
+    """
+    return Node(package='hmr_ros', executable='static_transform', name='camera_mount',
+                output='screen', condition=condition,
+                parameters=[{'frame_id': frame_id, 'child_frame_id': child_frame_id,
+                             'optical_frame_id': 'camera_optical_frame', **pose}])
+
+
 def display_nodes(params_file):
     """The web viewer and RViz, each started when its argument says so."""
     viewer = Node(

@@ -16,7 +16,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
+    camera_mount, FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
     model_profile_argument, params_file_argument, shutdown_when_exits, source_argument, typed)
 
 
@@ -45,14 +45,10 @@ def generate_launch_description():
         DeclareLaunchArgument('camera_pitch', default_value='0.0',
                               description='radians the camera looks down (with camera_height)'),
     ]
-    # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame on
-    # /tf_static, which hmr_node reads (floor_frame, up_frame).
-    mount = Node(
-        package='hmr_ros', executable='static_transform', name='camera_mount', output='screen',
-        condition=IfCondition(PythonExpression([LaunchConfiguration('camera_height'), ' > 0'])),
-        parameters=[{'frame_id': 'base_footprint', 'child_frame_id': 'camera_link',
-                     'optical_frame_id': 'camera_optical_frame',
-                     'z': typed('camera_height', float), 'pitch': typed('camera_pitch', float)}])
+    # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame.
+    mount = camera_mount(
+        'base_footprint', z=typed('camera_height', float), pitch=typed('camera_pitch', float),
+        condition=IfCondition(PythonExpression([LaunchConfiguration('camera_height'), ' > 0'])))
     camera = Node(
         package='hmr_ros', executable='camera_source', name='camera_source',
         namespace='camera', output='screen',

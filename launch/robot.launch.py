@@ -16,8 +16,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, hmr_node, large_image_transport, model_profile_argument, params_file_argument,
-    shutdown_when_exits, source_argument, typed)
+    camera_mount, FRAME_FLOW, hmr_node, large_image_transport, model_profile_argument,
+    params_file_argument, shutdown_when_exits, source_argument, typed)
 
 CAMERA_MOUNT = (('x', '0.0', 'metres ahead of the reference frame\'s origin'),
                 ('y', '0.0', 'metres to the left'),
@@ -54,15 +54,9 @@ def generate_launch_description():
                                description=f'camera mount: {text}')
          for name, default, text in CAMERA_MOUNT]
 
-    mount = Node(
-        package='hmr_ros', executable='static_transform', name='camera_mount', output='screen',
-        parameters=[{
-            'frame_id': typed('reference_frame', str),
-            'child_frame_id': typed('camera_frame', str),
-            # camera_source's frame_id (config/hmr.yaml): the frame of the images
-            'optical_frame_id': 'camera_optical_frame',
-            **{name: typed(f'camera_{name}', float) for name, _, _ in CAMERA_MOUNT},
-        }])
+    mount = camera_mount(typed('reference_frame', str), typed('camera_frame', str),
+                         **{name: typed(f'camera_{name}', float)
+                            for name, _, _ in CAMERA_MOUNT})
     camera = Node(
         package='hmr_ros', executable='camera_source', name='camera_source',
         namespace='camera', output='screen',
