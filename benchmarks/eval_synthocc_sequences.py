@@ -48,6 +48,7 @@ from eval_real import Cache  # noqa: E402
 from eval_synthocc import parse_refine  # noqa: E402
 from hmr_models.dpmesh.predictor import DPMeshPredictor  # noqa: E402
 from hmr_models.fitting import KeypointRefiner  # noqa: E402
+from hmr_models.fitting.floor_estimate import FloorFromPeople, ankle_clearance  # noqa: E402
 
 SAMPLE_EVERY = 10          # eval_synthocc.py's frames
 
@@ -83,6 +84,13 @@ def parse_args(argv=None):
                    help="also give the pipeline the scenes' floor (world y = 0: the camera's "
                    "height over it), as a robot's floor_frame on /tf_static would "
                    '(refine_floor_sigma=0 in a --refine variant turns its use off)')
+    p.add_argument('--people', type=lambda v: tuple(int(x) for x in v.split(',')),
+                   metavar='LO,HI', help="people per scene, each count alike (default: the "
+                   "generator's 1-4; e.g. 6,8 with --frames 300 for a fixed camera's plaza)")
+    p.add_argument('--floor-from-people', choices=('cold', 'warm'),
+                   help="find each scene's floor from the meshes' ankles, as the pipeline's "
+                   "floor_from_people does: 'cold' while the scene plays, 'warm' from a first "
+                   'pass over the scene (a fixed camera that has watched a while)')
     p.add_argument('--csv', help='also write the table here')
     p.add_argument('--motion-classes', default='',
                    help="people per motion class: 'balanced' (each class alike, for "
@@ -101,6 +109,16 @@ def parse_args(argv=None):
                    '(hmr_models.fitting.RefineConfig; refine_iterations=0 = off); several: '
                    'compared in the same run (default: no refinement)')
     return p.parse_args(argv)
+
+
+def _floor_error(floor_estimate, scene):
+    """(up's angle in degrees, |height error| in %) of the floor found at the scene's end."""
+    if floor_estimate.floor is None:
+        return None
+    up, height = floor_estimate.floor
+    cos = float(np.clip(np.dot(up, scene.camera.rotation[:, 1]), -1.0, 1.0))
+    truth = float(scene.camera.centre[1])
+    return np.degrees(np.arccos(cos)), 100.0 * abs(height - truth) / truth
 
 
 def main(argv=None):
@@ -125,9 +143,17 @@ def main(argv=None):
                                   class_weights=parse_class_weights(args.motion_classes))
     clip_class = dict(zip(pool.names, pool.classes))
     detector = None if args.detector == 'simulated' else detector_config(args.detector)
-    gen = SceneGenerator(body, pool, scene_config(args.frames, args.camera_pitch),
-                         keep_vertices=True)
+    config = scene_config(args.frames, args.camera_pitch)
+    if args.people:
+        config.people = tuple(range(args.people[0], args.people[-1] + 1))
+        config.people_weights = (1.0 / len(config.people),) * len(config.people)
+    gen = SceneGenerator(body, pool, config, keep_vertices=True)
     renderer = SceneRenderer(body)
+    floor_estimate, floor_found = None, []
+    if args.floor_from_people:
+        smpl = body.smpl
+        floor_estimate = FloorFromPeople(ankle_clearance(smpl.v_template.numpy(),
+                                                         smpl.J_regressor.numpy()))
     rows = {}
     started = time.perf_counter()
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
@@ -155,7 +181,11 @@ def main(argv=None):
                     TemporalConfig(temporal_method='one_euro'), body=body)
             preds.update(run_scene(scene, detections, image, predictor, smoothers,
                                    f'{rname}: ' if rname else '', camera_up=args.camera_up,
-                                   camera_floor=args.camera_floor))
+                                   camera_floor=args.camera_floor,
+                                   floor_from_people=floor_estimate,
+                                   floor_warm=args.floor_from_people == 'warm'))
+            if floor_estimate is not None:
+                floor_found.append(_floor_error(floor_estimate, scene))
         with torch.no_grad():
             for p in scene.people:
                 betas = np.repeat(p.betas[None], scene.num_frames, 0)
@@ -177,6 +207,12 @@ def main(argv=None):
                         'class': clip_class[p.clip_id],
                         'all': ok_m, 'sampled': ok_m & sampled})
     print(f'{args.scenes} scenes in {time.perf_counter() - started:.0f} s')
+    if floor_found:
+        found = [f for f in floor_found if f is not None]
+        print(f'floor from people ({args.floor_from_people}): found in {len(found)} of '
+              f'{len(floor_found)} scene runs' + (
+                  '; up off by {:.1f} deg, camera height off by {:.0f} % (medians)'.format(
+                      *np.median(found, 0)) if found else ''))
     keys = ['MPJPE', 'PA-MPJPE', 'MPVE', 'OCC-MPJPE', 'ACC-ERR', 'POS-ERR']
     table = []
     for subset, title in (('all', 'every frame'), ('sampled', 'every 10th frame')):

@@ -50,6 +50,11 @@ class PipelineConfig(Config):
                 "GPU), 'torch', 'onnxruntime' (exported once, cached), 'tensorrt' (GPU) or "
                 "'cuda_graphs' (GPU: torch, each network replayed from a CUDA graph per padded "
                 "number of people)"})
+    floor_from_people: bool = field(default=False, metadata={
+        'help': "a fixed camera with no known floor (no floor_frame on /tf_static): find the "
+                "floor from where people's ankles are over the first seconds, then size and "
+                "place people from it as with a known floor (hmr_models.fitting.floor_estimate;"
+                " not for a moving camera)"})
 
     def validate(self):
         if self.model_profile not in PROFILES:
@@ -97,6 +102,7 @@ class FrameResult:
     counters: dict = field(default_factory=dict)
     delayed: list = field(default_factory=list)   # DelayedFrame of earlier frames
     stamp: float = 0.0        # the frame's time (seconds)
+    camera: object = None     # the CameraIntrinsics the mesh stages used (a found floor added)
 
 
 _COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
@@ -130,6 +136,12 @@ class HMRPipeline:
         self.delay_frames = int(delay) if hasattr(temporal, 'step') else 0
         # People of recent frames, to pair delayed estimates with their frame's detections.
         self._recent = deque(maxlen=2 * delay + 4) if self.delay_frames else None
+        self.floor_estimate = None
+        if getattr(config, 'floor_from_people', False) and mesh is not None:
+            from hmr_models.fitting.floor_estimate import FloorFromPeople, ankle_clearance
+            smpl = mesh.body.smpl
+            self.floor_estimate = FloorFromPeople(ankle_clearance(
+                smpl.v_template.detach().cpu().numpy(), smpl.J_regressor.detach().cpu().numpy()))
 
     def process(self, image_rgb, stamp, camera):
         front = self.process_front(image_rgb, stamp)
@@ -165,6 +177,8 @@ class HMRPipeline:
         timings, counters = dict(front.timings_ms), dict(front.counters)
         t0 = time.perf_counter()
         bodies = None
+        if self.floor_estimate is not None:
+            camera = self.floor_estimate.apply(camera)
         if self.mesh is not None and len(people):
             bodies = self.mesh.predict(image_rgb, people, camera)
             timings['mesh'] = (time.perf_counter() - t0) * 1e3
@@ -174,12 +188,16 @@ class HMRPipeline:
             mirrored = getattr(getattr(self.mesh, 'refiner', None), 'last_mirrored', 0)
             if mirrored:
                 counters['facing_mirrored'] = mirrored
+        if self.floor_estimate is not None:
+            self.floor_estimate.observe(bodies, people, camera)
         timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3
-        return FrameResult(people, bodies, None, timings, counters, stamp=front.stamp)
+        return FrameResult(people, bodies, None, timings, counters, stamp=front.stamp,
+                           camera=camera)
 
     def process_temporal(self, result, camera):
         """The temporal stage on `process_mesh`'s result (in place; returned for chaining)."""
         people, bodies, stamp = result.people, result.bodies, result.stamp
+        camera = camera if result.camera is None else result.camera   # with a found floor
         timings = result.timings_ms
         if self.temporal is not None and bodies is not None:
             t0 = time.perf_counter()
@@ -267,6 +285,8 @@ class HMRPipeline:
         reset = getattr(self.mesh, 'reset', None)
         if reset is not None:
             reset()
+        if self.floor_estimate is not None:
+            self.floor_estimate.reset()
 
     def live_parameters(self):
         """Names of the settings `set_parameter` may change while the pipeline runs."""

@@ -208,6 +208,7 @@ class HMRNode(Node):
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
         self.static_tree = TransformTree()
         self._up_source = None
+        self._floor_found = False                    # floor_from_people's, as last logged
         if self.p.up_frame or self.p.floor_frame:
             self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, QoSProfile(
                 depth=100, reliability=ReliabilityPolicy.RELIABLE,
@@ -411,10 +412,18 @@ class HMRNode(Node):
         else:
             ticket.front = self.pipeline.process_front(ticket.rgb, stamp)
 
+    def _report_floor(self):
+        """floor_from_people: say when the floor is found or lost (the summary says why not)."""
+        finder = self.pipeline.floor_estimate
+        if finder is not None and (finder.floor is not None) != self._floor_found:
+            self._floor_found = finder.floor is not None
+            self.get_logger().info(finder.describe())
+
     def _bodies(self, ticket):
         header = ticket.header
         mesh_started = time.monotonic()
         result = self.pipeline.process_mesh(ticket.rgb, ticket.camera, ticket.front)
+        self._report_floor()
         t0 = time.perf_counter()
         # The per-frame people go out before the temporal stage: they need not wait for it.
         self.persons_pub.publish(
@@ -581,12 +590,14 @@ class HMRNode(Node):
 
     def _log_summary(self, values=None):
         v = values or self._stats()
+        finder = getattr(self.pipeline, 'floor_estimate', None)
         self.get_logger().info(
             f"in {v['input_fps']} FPS, out {v['output_fps']} FPS, latency median "
             f"{v['latency_ms_median']} ms p95 {v['latency_ms_p95']} ms; frames {v['frames_in']} "
             f"in, {v['processed']} done, {v['dropped_busy']} dropped (busy), "
             f"{v['dropped_bad_input']} dropped (bad input), {v['errors']} errors; "
-            f"{v['people']} people in the last frame")
+            f"{v['people']} people in the last frame"
+            + (f'; {finder.describe()}' if finder is not None else ''))
 
     def _check_input(self):
         """Say so once when a publisher is matched but no image has arrived for a while."""

@@ -8,6 +8,8 @@ Examples:
   ros2 launch hmr_ros live.launch.py source:=/dev/video0 camera_height:=2.4 camera_pitch:=0.3
       # a fixed camera 2.4 m above the floor, looking 0.3 rad down: people's sizes and
       # distances from the floor, upright people kept upright
+  ros2 launch hmr_ros live.launch.py source:=plaza.mp4 floor_from_people:=true
+      # a fixed camera of unknown height: the floor found from people walking about
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -44,6 +46,11 @@ def generate_launch_description():
                                           'camera on a robot)'),
         DeclareLaunchArgument('camera_pitch', default_value='0.0',
                               description='radians the camera looks down (with camera_height)'),
+        DeclareLaunchArgument('floor_from_people', default_value='false',
+                              choices=['true', 'false'],
+                              description="a fixed camera of unknown height: find the floor "
+                                          "from people's ankles as they walk about, then size "
+                                          'and place people from it (not for a moving camera)'),
     ]
     # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame.
     mount = camera_mount(
@@ -57,7 +64,8 @@ def generate_launch_description():
             'rate': typed('rate', float), 'every_frame': typed('every_frame', str),
             **FRAME_FLOW,
         }])
-    hmr = hmr_node(params_file, image_topic='/camera/image_raw')
+    hmr = hmr_node(params_file, image_topic='/camera/image_raw',
+                   floor_from_people=typed('floor_from_people', bool))
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
         large_image_transport(), mount, camera, hmr, *display_nodes(params_file),

@@ -179,3 +179,32 @@ def test_live_parameters_apply_or_raise(checkpoints, frames):
     assert pipeline.frontend.detector.nms_iou == 0.3
     with pytest.raises(ValueError, match='cannot change'):
         pipeline.set_parameter('keypoint_backend', 'mediapipe')
+
+
+def test_floor_from_people_feeds_the_floor_it_finds_to_both_stages(checkpoints, frames):
+    """floor_from_people: the ankles are collected, and a found floor reaches the mesh stage
+    and the temporal one (FrameResult.camera); a camera's own floor is kept; a new stream
+    forgets."""
+    from hmr_models.types import CameraIntrinsics
+    pipeline = build(checkpoints, floor_from_people=True)
+    finder = pipeline.floor_estimate
+    camera = CameraIntrinsics.from_image_diagonal(frames[0].shape[1], frames[0].shape[0])
+    seen = []
+    original = pipeline.mesh.predict
+    pipeline.mesh.predict = lambda image, people, cam: seen.append(cam) or original(
+        image, people, cam)
+    smoothed_with = []
+    update = pipeline.temporal.update
+    pipeline.temporal.update = lambda *a: smoothed_with.append(a[-1]) or update(*a)
+    result = pipeline.process(frames[0], 0.0, camera)
+    assert result.camera is camera and seen[-1].floor is None
+    assert len(finder.feet) > 0                       # the sample's people show their ankles
+    finder.floor = ((0.0, -1.0, 0.0), 2.0)            # as if found
+    result = pipeline.process(frames[1], 1 / 30, camera)
+    assert seen[-1].floor == 2.0 and result.camera.floor == 2.0
+    assert smoothed_with[-1].floor == 2.0
+    own = camera.with_floor((0.0, -1.0, 0.0), 1.2)
+    assert pipeline.process(frames[2], 2 / 30, own).camera.floor == 1.2
+    pipeline.reset_stream()
+    assert finder.floor is None and len(finder.feet) == 0
+    assert build(checkpoints).floor_estimate is None   # off by default

@@ -108,11 +108,14 @@ class Track:
 
 
 def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera_up=False,
-              camera_floor=False):
+              camera_floor=False, floor_from_people=None, floor_warm=False):
     """{method: {track id: Track}}: 'per-frame', and per smoother its newest (and delayed).
 
     camera_up: tell the pipeline which way is up in the camera (as a robot's TF would);
-    camera_floor: also where the floor (world y = 0) is.
+    camera_floor: also where the floor (world y = 0) is; floor_from_people: a
+    hmr_models.fitting.floor_estimate.FloorFromPeople that finds the floor while the scene
+    plays (as the pipeline's floor_from_people does), reset here; with floor_warm it first
+    watches the whole scene once (a fixed camera that has seen these people before).
     """
     nf, nv = scene.num_frames, predictor.body.num_vertices
     methods = ['per-frame'] + list(smoothers)
@@ -124,6 +127,17 @@ def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera
     elif camera_up:                    # world y is up; the camera maps world -> camera
         k = k.with_up(scene.camera.rotation[:, 1])
 
+    floor = floor_from_people
+    if floor is not None:
+        floor.reset()
+        for f in range(nf if floor_warm else 0):
+            people = detections[f][0]
+            if len(people):
+                floor.observe(predictor.predict(images(f), people, k), people, k)
+        if floor_warm:
+            floor.refit()                    # once, on everything seen
+            predictor.reset()
+
     def keep(method, track_ids, est, frames):
         for i, (t, g) in enumerate(zip(track_ids, frames)):
             out[method][int(t)].joints[g] = est.joints[i]
@@ -133,11 +147,14 @@ def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera
         people = detections[f][0]
         if len(people) == 0:
             continue
-        est = predictor.predict(images(f), people, k)
+        kf = k if floor is None else floor.apply(k)
+        est = predictor.predict(images(f), people, kf)
+        if floor is not None and not floor_warm:
+            floor.observe(est, people, kf)
         keep('per-frame', people.track_ids, est, [f] * len(people))
         for name, smoother in smoothers.items():
             if isinstance(smoother, StreamingSmoother):
-                res = smoother.step(f / scene.fps, people.track_ids, est, people, k)
+                res = smoother.step(f / scene.fps, people.track_ids, est, people, kf)
             else:                                   # One-Euro: newest frame only
                 res = StreamingResult(smoother.update(f / scene.fps, people.track_ids, est,
                                                       people))

@@ -85,14 +85,15 @@ def test_video_file_command_processes_every_frame_and_stops(ros_node, spawn, cli
     """README: `ros2 launch hmr_ros live.launch.py source:=clip.mp4 loop:=false`.
 
     N frames in give N results out, however slow the machine, and the launch ends by itself;
-    with camera_height the floor is known too.
+    with camera_height the floor is known too (and floor_from_people says it is not needed).
     """
     images = TopicLog(ros_node, Image, '/camera/image_raw')
     persons = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons')
     smoothed = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons_smoothed')
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py', f'source:={clip}',
-                   'loop:=false', 'camera_height:=1.6')
+                   'loop:=false', 'camera_height:=1.6', 'floor_from_people:=true')
     assert launch.wait(timeout=LAUNCH_TIMEOUT) == 0, launch.text
+    assert 'floor from people: not used, the camera knows its floor (TF)' in launch.text
     # camera_height: the mount on /tf_static, so hmr_node knows the floor
     assert ("floor in camera_optical_frame: base_footprint's xy plane from /tf_static, the "
             'camera 1.60 m above it') in launch.text, launch.text
