@@ -13,7 +13,11 @@ the tilt, or why there is none. Two checks that do not use the meshes:
   for the same focal length guess (the image diagonal);
 - `--pose2sim`: each view's calibration (the floor is its z = 0), for the up direction's error.
 
---png draws the tilt's standard error and the pitch over the frames.
+--png draws the tilt's standard error and the pitch over the frames. --positions (a plain
+video) then runs the clip twice more, without a floor and with the floor found given from the
+first frame, and compares where the people are: the hip's acceleration along each track (how
+much the position shakes: pedestrians walk smoothly, so less is better) and a bird's-eye view
+of the tracks on the found floor (--positions-png).
 """
 import argparse
 import math
@@ -82,6 +86,59 @@ def horizon_pitch(boxes, camera):
     return math.degrees(math.atan2(camera.cy - y_horizon, camera.fy))
 
 
+def hip_tracks(pipeline, frames, camera_with=None):
+    """{track id: [(frame, hip xyz per-frame, hip xyz smoothed)]}, camera frame, metres."""
+    pipeline.reset_stream()
+    tracks = {}
+    for i, (stamp, rgb) in enumerate(frames):
+        cam = CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
+        res = pipeline.process(rgb, stamp, camera_with(cam) if camera_with else cam)
+        if res.bodies is None:
+            continue
+        for k, t in enumerate(res.people.track_ids):
+            if t >= 0:
+                tracks.setdefault(int(t), []).append(
+                    (i, res.bodies.joints[k, 0], res.smoothed.joints[k, 0]))
+    return tracks
+
+
+def hip_acceleration(tracks, stream):
+    """Median |second difference| of the hip over consecutive frames (mm / frame^2)."""
+    acc = []
+    for rows in tracks.values():
+        f = np.array([r[0] for r in rows])
+        x = np.array([r[1 + stream] for r in rows], np.float64)
+        ok = (f[2:] - f[:-2]) == 2
+        acc += list(1e3 * np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=1)[ok])
+    return float(np.median(acc)) if acc else float('nan')
+
+
+def plot_positions(runs, up, path):
+    """Bird's-eye view of each run's per-frame hip tracks on the floor (up: the found up)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    up = np.asarray(up, np.float64)
+    right = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    right /= np.linalg.norm(right)
+    ahead = np.cross(up, right)                # along the floor, away from the camera
+    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 6), sharex=True, sharey=True)
+    for ax, (name, tracks) in zip(np.atleast_1d(axes), runs):
+        for rows in tracks.values():
+            if len(rows) < 10:
+                continue
+            x = np.array([r[1] for r in rows], np.float64)
+            ax.plot(x @ right, x @ ahead, '.-', ms=2, lw=0.5)
+        ax.set_title(name)
+        ax.set_xlabel('across the image (m)')
+        ax.set_aspect('equal')
+    np.atleast_1d(axes)[0].set_ylabel('away from the camera, along the floor (m)')
+    fig.suptitle("people's hips seen from above, per-frame meshes, one colour per track")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f'wrote {path}')
+
+
 def report(name, rows, found):
     first = next((r[0] for r in rows if r[1]), None)
     print(f'\n{name}: ' + (f'found at frame {first}' if first is not None else 'no floor')
@@ -129,6 +186,9 @@ def main(argv=None):
     p.add_argument('--data', type=Path, default=REPO / 'data' / 'real')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--png', type=Path)
+    p.add_argument('--positions', action='store_true',
+                   help='a plain video: compare where people are without and with the floor')
+    p.add_argument('--positions-png', type=Path)
     args = p.parse_args(argv)
     if not args.video and not args.pose2sim:
         p.error('give a video or --pose2sim')
@@ -149,6 +209,19 @@ def main(argv=None):
         print(f'  from the boxes alone ({len(boxes)} people seen whole): looking '
               f'{check:.1f} deg down')
         series.append((Path(args.video).name, rows, check, 'from the boxes alone'))
+        if args.positions and found is not None:
+            plain = make_pipeline({}, args.threads)
+            runs = [('no floor', hip_tracks(plain, read_frames(args.video, args.max_frames))),
+                    ('the floor found, from the first frame', hip_tracks(
+                        plain, read_frames(args.video, args.max_frames),
+                        lambda cam: cam.with_floor(*found)))]
+            print('\nhip acceleration along the tracks, median (mm/frame^2), per-frame / '
+                  'smoothed:')
+            for name, tracks in runs:
+                print(f'  {name:40s} {hip_acceleration(tracks, 0):6.1f} / '
+                      f'{hip_acceleration(tracks, 1):6.1f}  ({len(tracks)} tracks)')
+            if args.positions_png:
+                plot_positions(runs, found[0], args.positions_png)
     for clip in ('pose2sim_multi', 'pose2sim_single') if args.pose2sim else ():
         folder = args.data / MULTIVIEW[clip]
         for cam in read_qualisys_calibration(folder / 'calibration' / 'Calib.qca.txt'):
