@@ -10,7 +10,8 @@ the tilt, or why there is none. Two checks that do not use the meshes:
 - a plain video: the horizon from the people's boxes alone (single-view metrology: a standing
   person's box height grows linearly with how far below the horizon their feet are; Hoiem,
   Efros and Hebert, "Putting objects in perspective", 2006), which gives the camera's pitch
-  for the same focal length guess (the image diagonal);
+  for the same focal length guess (the image diagonal). That model holds for a level camera:
+  it reads about 1 degree high at 20 degrees down and 8 at 30 (test/eval/test_floor_check.py);
 - `--pose2sim`: each view's calibration (the floor is its z = 0), for the up direction's error.
 
 --png draws the tilt's standard error and the pitch over the frames. --positions (a plain
