@@ -48,7 +48,7 @@ from eval_real import Cache  # noqa: E402
 from eval_synthocc import parse_refine  # noqa: E402
 from hmr_models.dpmesh.predictor import DPMeshPredictor  # noqa: E402
 from hmr_models.fitting import KeypointRefiner  # noqa: E402
-from hmr_models.fitting.floor_estimate import FloorFromPeople, ankle_clearance  # noqa: E402
+from hmr_models.fitting.floor_estimate import FloorFromPeople  # noqa: E402
 
 SAMPLE_EVERY = 10          # eval_synthocc.py's frames
 
@@ -151,9 +151,7 @@ def main(argv=None):
     renderer = SceneRenderer(body)
     floor_estimate, floor_found = None, []
     if args.floor_from_people:
-        smpl = body.smpl
-        floor_estimate = FloorFromPeople(ankle_clearance(smpl.v_template.numpy(),
-                                                         smpl.J_regressor.numpy()))
+        floor_estimate = FloorFromPeople.for_body(body)
     rows = {}
     started = time.perf_counter()
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):

@@ -137,11 +137,9 @@ class HMRPipeline:
         # People of recent frames, to pair delayed estimates with their frame's detections.
         self._recent = deque(maxlen=2 * delay + 4) if self.delay_frames else None
         self.floor_estimate = None
-        if getattr(config, 'floor_from_people', False) and mesh is not None:
-            from hmr_models.fitting.floor_estimate import FloorFromPeople, ankle_clearance
-            smpl = mesh.body.smpl
-            self.floor_estimate = FloorFromPeople(ankle_clearance(
-                smpl.v_template.detach().cpu().numpy(), smpl.J_regressor.detach().cpu().numpy()))
+        if config.floor_from_people and mesh is not None:
+            from hmr_models.fitting.floor_estimate import FloorFromPeople
+            self.floor_estimate = FloorFromPeople.for_body(mesh.body)
 
     def process(self, image_rgb, stamp, camera):
         front = self.process_front(image_rgb, stamp)

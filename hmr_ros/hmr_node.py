@@ -590,7 +590,7 @@ class HMRNode(Node):
 
     def _log_summary(self, values=None):
         v = values or self._stats()
-        finder = getattr(self.pipeline, 'floor_estimate', None)
+        finder = self.pipeline.floor_estimate
         self.get_logger().info(
             f"in {v['input_fps']} FPS, out {v['output_fps']} FPS, latency median "
             f"{v['latency_ms_median']} ms p95 {v['latency_ms_p95']} ms; frames {v['frames_in']} "

@@ -173,6 +173,13 @@ class FloorFromPeople:
         self.last_reason = 'no ankles seen yet'
         self.camera_knows = False        # the latest camera came with its own floor (TF)
 
+    @classmethod
+    def for_body(cls, body, **kwargs):
+        """The estimator for meshes of `body` (a BodyModel: its ankles' clearance)."""
+        smpl = body.smpl
+        return cls(ankle_clearance(smpl.v_template.detach().cpu().numpy(),
+                                   smpl.J_regressor.detach().cpu().numpy()), **kwargs)
+
     def reset(self):
         """A new stream (another camera or video): forget the feet and the floor."""
         self.feet.clear()
