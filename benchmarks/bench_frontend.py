@@ -80,7 +80,8 @@ def make_config(variant):
     values = {}
     for item in overrides:
         name, _, value = item.partition('=')
-        values[name] = type(getattr(FrontEndConfig, name))(value)
+        kind = type(getattr(FrontEndConfig, name))
+        values[name] = value.strip().lower() in ('true', '1') if kind is bool else kind(value)
     return FrontEndConfig(keypoint_backend=backend, keypoint_workers=int(workers or 1),
                           **values)
 
@@ -158,14 +159,15 @@ def run_clip(clip, video, counts, backend, args, runtime, out_dir):
 
 def print_table(results):
     cols = ('clip', 'backend', 'frames', 'people/f', 'recall', 'found/vis', 'extra', 'ids',
-            'jumps', 'frags', 'med ms', 'p95 ms', 'med<=7', 'cpu ms', 'x base')
+            'jumps', 'frags', 'fallbacks', 'med ms', 'p95 ms', 'med<=7', 'cpu ms', 'x base')
     print(' | '.join(f'{c:>10}' if i > 1 else f'{c:<18}' for i, c in enumerate(cols)))
     base = {r['clip']: r['median_ms'] for r in results if r['backend'] == BASELINE}
     for r in results:
         ratio = r['median_ms'] / base[r['clip']] if r['clip'] in base else float('nan')
         row = (r['clip'], r['backend'], r['frames'], f"{r['people_per_frame']:.2f}",
                f"{100 * r['recall']:.1f}%", f"{r['found']}/{r['visible']}", r['unmatched_boxes'],
-               r['ids'], r['jumps'], r['fragments'], f"{r['median_ms']:.1f}",
+               r['ids'], r['jumps'], r['fragments'], r['totals']['detector_fallbacks'],
+               f"{r['median_ms']:.1f}",
                f"{r['p95_ms']:.1f}", f"{r['median_ms_le7']:.1f}", f"{r['median_cpu_ms']:.1f}",
                f'{ratio:.2f}')
         print(' | '.join(f'{v:>10}' if i > 1 else f'{v:<18}' for i, v in enumerate(row)))

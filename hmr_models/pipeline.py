@@ -55,6 +55,10 @@ class PipelineConfig(Config):
                 "floor from where people's ankles are over the first seconds, then size and "
                 "place people from it as with a known floor (hmr_models.fitting.floor_estimate;"
                 " not for a moving camera)"})
+    stills: bool = field(default=False, metadata={
+        'help': 'every image stands alone (a folder of photos, not a video): the detector runs '
+                'on each and nothing is tracked, smoothed or learnt across images (per-frame '
+                'people only: enable_tracking, enable_temporal and floor_from_people are off)'})
 
     def validate(self):
         if self.model_profile not in PROFILES:
@@ -137,7 +141,7 @@ class HMRPipeline:
         # People of recent frames, to pair delayed estimates with their frame's detections.
         self._recent = deque(maxlen=2 * delay + 4) if self.delay_frames else None
         self.floor_estimate = None
-        if config.floor_from_people and mesh is not None:
+        if config.floor_from_people and not config.stills and mesh is not None:
             from hmr_models.fitting.floor_estimate import FloorFromPeople
             self.floor_estimate = FloorFromPeople.for_body(mesh.body)
 
@@ -151,7 +155,7 @@ class HMRPipeline:
         t0 = time.perf_counter()
         people = People()
         if self.frontend is not None:
-            if self.config.enable_tracking:
+            if self.config.enable_tracking and not self.config.stills:
                 people = self.frontend.process(image_rgb, stamp)
             else:
                 people = self.frontend.detect(image_rgb)
@@ -380,7 +384,7 @@ def build_pipeline(config: PipelineConfig, stages=None):
         from hmr_models.fitting import RefineConfig
         refine = stages.refine or RefineConfig()
         mesh = create_mesh_predictor(config.model_profile, stages.mesh, mesh_rt, refine=refine)
-        if config.enable_temporal:
+        if config.enable_temporal and not config.stills:
             from hmr_models.diffmesh import create_smoother
             temporal = create_smoother(
                 stages.temporal, stages.streaming, stages.one_euro, body=mesh.body,

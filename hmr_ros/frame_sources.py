@@ -5,6 +5,7 @@ Errors opening a source raise SourceError naming what was asked for.
 """
 from pathlib import Path
 import logging
+import re
 
 import cv2
 
@@ -116,7 +117,8 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
         return CameraSource(text, camera_width, camera_height, camera_fps)
     path = Path(text).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+                       key=natural_order)
         if not files:
             raise SourceError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in folder {path}')
         return ImageFilesSource(files, f'image folder {path} ({len(files)} images)', folder_fps)
@@ -126,3 +128,44 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
         kind = 'video file' if path.suffix.lower() in VIDEO_SUFFIXES else 'source'
         raise SourceError(f'{kind} not found: {path}')
     return VideoFileSource(path)
+
+
+def natural_order(path):
+    """Sort key of a file name with its numbers as numbers: frame_9.png before frame_10.png."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', Path(path).name)]
+
+
+def _numbered(name):
+    """(the name with its last number taken out, that number) or None without a number."""
+    found = list(re.finditer(r'\d+', name))
+    if not found:
+        return None
+    last = found[-1]
+    return name[:last.start()] + '#' + name[last.end():], int(last.group())
+
+
+def stands_alone(source):
+    """True when `source` names photos that stand alone, not the frames of one video.
+
+    One image file; or a folder of images that is not a frame sequence. A frame sequence is
+    named alike with one number rising by a constant step (frame_0001.png, frame_0002.png, ...
+    as video tools write them); photos from a camera roll have gaps, other names or no numbers.
+    A camera, a video file, a missing path or an empty folder: False (open_source says why).
+    """
+    text = str(source).strip()
+    if not text or text.isdigit() or text.startswith('/dev/video'):
+        return False
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path.suffix.lower() in IMAGE_SUFFIXES
+    if not path.is_dir():
+        return False
+    names = sorted(p.name for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(names) < 2:
+        return bool(names)
+    numbered = [_numbered(n) for n in names]
+    if any(n is None for n in numbered) or len({n[0] for n in numbered}) > 1:
+        return True
+    numbered.sort(key=lambda n: n[1])
+    steps = {b[1] - a[1] for a, b in zip(numbered, numbered[1:])}
+    return len(steps) != 1 or steps.pop() <= 0

@@ -252,6 +252,11 @@ class HMRNode(Node):
             f'ready: listening on {self.image_topic} ({self.p.image_transport}) and '
             f'{info_topic}; profile {self.profile}; publishing {self.persons_pub.topic_name}'
             + (' (front-end and mesh stages pipelined)' if self.pipelined else ''))
+        if self.pipeline_config.stills:
+            self.get_logger().info(
+                'stills: every image stands alone (photos): people are found afresh in each, '
+                f'nothing is tracked or smoothed across images, {self.smoothed_pub.topic_name} '
+                'stays silent')
 
     # -- parameters -----------------------------------------------------------------------
     def _check_unknown_parameters(self):

@@ -3,6 +3,7 @@
 Imported by the files in `launch/` when `ros2 launch` runs them (real ROS 2 `launch` or the
 shim's), so it is only imported there, never by the nodes.
 """
+from launch import Substitution
 from launch.actions import (
     DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler,
     SetEnvironmentVariable)
@@ -34,6 +35,29 @@ def source_argument():
         'source', default_value='',
         description="camera ('0' or '/dev/video0'), video file or image folder; "
                     'empty: the bundled sample video')
+
+
+def stills_argument():
+    return DeclareLaunchArgument(
+        'stills', default_value='auto', choices=['auto', 'true', 'false'],
+        description="'true': every image stands alone (photos: no tracking or smoothing across "
+                    "images); 'auto': true for an image file or a folder of photos, false for a "
+                    'camera, a video or a folder of numbered frames (frame_0001.png, ...)')
+
+
+class StillsSetting(Substitution):
+    """hmr_node's `stills` as text: the `stills` argument, where 'auto' asks the `source`."""
+
+    def perform(self, context):
+        value = LaunchConfiguration('stills').perform(context)
+        if value != 'auto':
+            return value
+        from hmr_ros.frame_sources import stands_alone
+        return str(stands_alone(LaunchConfiguration('source').perform(context))).lower()
+
+
+def stills_parameter():
+    return ParameterValue(StillsSetting(), value_type=bool)
 
 
 def params_file_argument(nodes):

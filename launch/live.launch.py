@@ -10,6 +10,8 @@ Examples:
       # distances from the floor, upright people kept upright
   ros2 launch hmr_ros live.launch.py source:=plaza.mp4 floor_from_people:=true
       # a fixed camera of unknown height: the floor found from people walking about
+  ros2 launch hmr_ros live.launch.py source:=photos/ loop:=false
+      # a folder of photos, each on its own (stills:=auto; frame_0001.png, ... play as a video)
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -19,13 +21,15 @@ from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
     camera_mount, FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
-    model_profile_argument, params_file_argument, shutdown_when_exits, source_argument, typed)
+    model_profile_argument, params_file_argument, shutdown_when_exits, source_argument,
+    stills_argument, stills_parameter, typed)
 
 
 def generate_launch_description():
     params_file = LaunchConfiguration('params_file')
     arguments = [
         source_argument(),
+        stills_argument(),
         params_file_argument('camera_source and hmr_node'),
         model_profile_argument("'compact' (bundled CPU default), 'sd15' (paper size, your "
                                "weights) or 'frontend_only' (2D people and tracks)"),
@@ -65,7 +69,7 @@ def generate_launch_description():
             **FRAME_FLOW,
         }])
     hmr = hmr_node(params_file, image_topic='/camera/image_raw',
-                   floor_from_people=typed('floor_from_people', bool))
+                   floor_from_people=typed('floor_from_people', bool), stills=stills_parameter())
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
         large_image_transport(), mount, camera, hmr, *display_nodes(params_file),

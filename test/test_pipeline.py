@@ -76,6 +76,21 @@ def test_one_euro_and_no_temporal(checkpoints, frames):
     assert off.temporal is None and off.process(frames[0], 1.0, None).smoothed is None
 
 
+def test_stills_find_every_image_afresh(checkpoints, frames):
+    """stills: each image stands alone, as photos do: no tracks, no smoothing, no floor learnt,
+    and the detector runs on every image (detector_interval does not apply)."""
+    pipeline = build(checkpoints, stills=True, floor_from_people=True)
+    assert pipeline.temporal is None and pipeline.floor_estimate is None
+    mirrored = np.ascontiguousarray(frames[0][:, ::-1])
+    counts = []
+    for i, frame in enumerate([frames[0], mirrored, frames[0], mirrored]):
+        result = pipeline.process(frame, i / 10, None)
+        assert result.smoothed is None and (result.people.track_ids < 0).all()
+        counts.append(len(result.people))
+    assert counts[0] >= 1 and counts == [counts[0], counts[1]] * 2, counts
+    assert pipeline.frontend.totals.detector_fallbacks == 0    # detect() every time
+
+
 def test_frontend_only_loads_no_mesh_model():
     pipeline = build_pipeline(PipelineConfig(model_profile='frontend_only', threads=1))
     assert pipeline.mesh is None and pipeline.temporal is None

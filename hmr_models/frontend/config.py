@@ -98,6 +98,10 @@ class FrontEndConfig(Config):
                 'the boxes where the tracker expects its people (new people appear at the next '
                 'detector image). vtest.avi, 1 thread: 2 keeps recall at 94.7 % and takes the '
                 'front-end 108 -> 60 ms.'})
+    detector_fallback: bool = field(default=True, metadata={
+        'help': 'Between detector images, an image where a tracked person is not found where '
+                'the tracker expects them runs the detector after all (they left, or the image '
+                'is not the next of the same scene: a cut, a folder of photos); false = never.'})
     candidate_retry_s: float = field(default=1.0, metadata={
         'help': 'A weak candidate box that gave no new person (too little keypoint evidence, '
                 'or the keypoints of someone already found) is not tried again where it was '

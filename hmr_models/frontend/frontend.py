@@ -43,6 +43,8 @@ class FrontEndStats:
     occluded_retried: int = 0      # keypoints estimated again with a better person greyed out
     occluded_replaced: int = 0     # ... and the new ones taken (still a body)
     candidates_skipped: int = 0    # weak candidates where one failed recently (candidate_retry_s)
+    detector_fallbacks: int = 0    # images between detector images where a tracked person was
+    #                                not where expected, so the detector ran after all
     keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
     keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
     people: int = 0                # people returned
@@ -155,7 +157,7 @@ class PersonFrontEnd:
         'min_person_height_px', 'track_iou_weight', 'track_keypoint_weight',
         'track_match_threshold', 'track_min_hits', 'track_max_age_s',
         'track_reassociation_radius', 'track_velocity_smoothing', 'track_guided_max_s',
-        'detector_interval', 'detector_input_size', 'candidate_retry_s')
+        'detector_interval', 'detector_fallback', 'detector_input_size', 'candidate_retry_s')
 
     def update_config(self, **changes):
         """Change live settings (LIVE_PARAMETERS); raises ValueError and keeps the old ones."""
@@ -207,6 +209,15 @@ class PersonFrontEnd:
         self._images += 1
         people, guided = self._detect(image_rgb, guide, run_detector=not skip,
                                       stamp=float(stamp))
+        if skip and cfg.detector_fallback and self.last_stats.guided_kept < len(guide[0]):
+            # Someone tracked was not where the tracker expected: they left, or the image is
+            # not the next of the same scene (a cut in an edited video, a folder of photos).
+            # Detect on this image after all, as if it were a detector image.
+            skipped = self.last_stats
+            guide = None if cfg.track_guided_max_s <= 0 else \
+                self.tracker.guide(float(stamp), cfg.track_guided_max_s)
+            people, guided = self._detect(image_rgb, guide, run_detector=True,
+                                          stamp=float(stamp), counted=skipped)
         t0 = time.perf_counter()
         people = self.tracker.update(people, stamp, guided)
         dt = (time.perf_counter() - t0) * 1e3
@@ -214,12 +225,14 @@ class PersonFrontEnd:
         self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
         return people
 
-    def _detect(self, image_rgb, guide=None, run_detector=True, stamp=None):
+    def _detect(self, image_rgb, guide=None, run_detector=True, stamp=None, counted=None):
         """(People, guided (N,) bool); guide = Tracker.guide() output or None.
 
         Without `run_detector` (detector_interval) the guide's boxes are the only candidates,
         and they need the keypoint evidence of a confident detection, not of a weak candidate.
         With a `stamp` (a stream), weak candidates where one failed recently are skipped.
+        `counted`: the stats of a first pass over the same image (a detector fallback), already
+        in the totals: this pass adds its time and one fallback, not another frame.
         """
         image_rgb = check_image(image_rgb)
         cfg = self.config
@@ -309,8 +322,15 @@ class PersonFrontEnd:
             self._warn('%s backend returned %d non-finite keypoints and %d invalid boxes '
                        '(set to missing / dropped; counted in totals)', self.backend.name,
                        stats.keypoints_nonfinite, stats.invalid_boxes)
+        if counted is not None:
+            # The same image again: one frame in the totals, both passes' time in its timings.
+            self.totals.add(replace(stats, frames=0, detector_fallbacks=1))
+            stats.detector_fallbacks = 1
+            for k, v in counted.timings_ms.items():
+                stats.timings_ms[k] = stats.timings_ms.get(k, 0.0) + v
+        else:
+            self.totals.add(stats)
         self.last_stats = stats
-        self.totals.add(stats)
         return people, guided
 
     def _failed_here(self, boxes, stamp):

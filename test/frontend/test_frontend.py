@@ -215,6 +215,32 @@ def test_detector_every_third_image_keeps_the_people_tracked(runtime):
     assert third.totals.guided_kept > 0
 
 
+@pytest.mark.parametrize('fallback', [True, False])
+def test_an_unrelated_image_between_detector_images_runs_the_detector(
+        runtime, sample_frames, fallback):
+    """A folder of photos, or a cut: the image after a detector image shows other people in
+    other places. Guidance finds nobody where the tracks expect them, so the detector runs on
+    that image after all (counted), and its people are found; the same image again needs none."""
+    first = sample_frames[75]
+    other = np.ascontiguousarray(first[:, ::-1])        # the people elsewhere (mirrored)
+    alone = PersonFrontEnd(FrontEndConfig(), runtime).detect(other)
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, detector_fallback=fallback),
+                           runtime)
+    assert len(front.process(first, 0.0)) >= 2                     # a detector image
+    again = front.process(first, 0.1)                               # guided, all found
+    assert len(again) >= 2 and front.last_stats.detector_fallbacks == 0
+    front.process(first, 0.2)                                       # a detector image
+    found = front.process(other, 0.3)                               # guided: nobody there
+    if fallback:
+        assert front.last_stats.detector_fallbacks == 1 and front.totals.detector_fallbacks == 1
+        assert len(found) == len(alone) >= 2
+        assert front.totals.frames == 4, 'the image run twice counts once'
+        for box in alone.boxes:
+            assert find_person(found, (box[:2] + box[2:]) / 2, 0.1 * (box[3] - box[1])) is not None
+    else:
+        assert front.totals.detector_fallbacks == 0 and len(found) < len(alone)
+
+
 class WithWeakBox:
     """The real detector's boxes plus a weak one (score 0.25) where the image is empty."""
 

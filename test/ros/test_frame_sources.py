@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hmr_ros.frame_sources import SourceError, open_source
+from hmr_ros.frame_sources import SourceError, open_source, stands_alone
 
 
 def write_video(path, frames=5, size=(64, 48), fps=12.0):
@@ -55,3 +55,42 @@ def test_empty_folder_and_undecodable_video(tmp_path):
     bad.write_bytes(b'not a video')
     with pytest.raises(SourceError, match='cannot open video'):
         open_source(str(bad))
+
+
+def test_numbered_frames_play_in_number_order(tmp_path):
+    for i in (9, 10, 8):
+        cv2.imwrite(str(tmp_path / f'frame_{i}.png'), np.full((10, 20, 3), i, np.uint8))
+    src = open_source(str(tmp_path))
+    assert [src.read()[0, 0, 0] for _ in range(3)] == [8, 9, 10]
+
+
+def _folder(tmp_path, names):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for name in names:
+        cv2.imwrite(str(folder / name), np.zeros((4, 4, 3), np.uint8))
+    return str(folder)
+
+
+@pytest.mark.parametrize('names, alone', [
+    (['frame_0001.png', 'frame_0002.png', 'frame_0003.png'], False),   # a video's frames
+    (['img_9.jpg', 'img_10.jpg', 'img_11.jpg'], False),                # unpadded, in order
+    (['f_000.jpg', 'f_010.jpg', 'f_020.jpg'], False),                  # every 10th frame
+    (['IMG_1234.JPG', 'IMG_1240.JPG', 'IMG_1302.JPG'], True),          # a camera roll
+    (['group.jpg', 'catcher.jpg', 'lunge.png'], True),                 # named photos
+    (['shot_1.jpg', 'photo_2.jpg'], True),                             # other names
+    (['only.jpg'], True),
+])
+def test_photos_stand_alone_and_frame_sequences_do_not(tmp_path, names, alone):
+    assert stands_alone(_folder(tmp_path, names)) is alone
+
+
+def test_stands_alone_for_other_sources(tmp_path):
+    still = tmp_path / 'photo.png'
+    cv2.imwrite(str(still), np.zeros((4, 4, 3), np.uint8))
+    video = tmp_path / 'clip.avi'
+    write_video(video)
+    assert stands_alone(str(still))
+    for source in (str(video), '0', '/dev/video0', '', str(tmp_path / 'missing'),
+                   _folder(tmp_path, [])):
+        assert not stands_alone(source), source

@@ -110,6 +110,39 @@ def test_video_file_command_processes_every_frame_and_stops(ros_node, spawn, cli
     assert 'Failed to publish log message' not in launch.text
 
 
+def test_a_folder_of_photos_gives_each_photo_its_own_people(ros_node, spawn, tmp_path):
+    """`live.launch.py source:=photos/ loop:=false` on photos that are not one video's frames:
+    stills (auto) finds the people of every photo afresh, one result per photo, then stops."""
+    import cv2
+    from hmr_ros.node_main import share_file
+    cap = cv2.VideoCapture(str(share_file('media', 'sample_sports2d.mp4')))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 75)
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    photos = {'roof.jpg': bgr, 'mirrored.jpg': bgr[:, ::-1],
+              'small.png': cv2.resize(bgr, (640, 360), interpolation=cv2.INTER_AREA),
+              'mirrored_small.jpg': cv2.resize(bgr[:, ::-1], (800, 450))}
+    for name, image in photos.items():
+        cv2.imwrite(str(folder / name), image)
+    persons = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons', keep=10)
+    smoothed = TopicLog(ros_node, SMPLPersonArray, '/hmr_node/persons_smoothed')
+    launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py', f'source:={folder}',
+                   'loop:=false')
+    assert launch.wait(timeout=LAUNCH_TIMEOUT) == 0, launch.text
+    assert 'stills: every image stands alone' in launch.text, launch.text
+    assert '4 frames sent, 4 acknowledged' in launch.text, launch.text
+    assert wait_for(lambda: persons.count >= 4, 30), (persons.count, launch.text)
+    # The two people on the roof and on the path, in every photo, mirrored or not.
+    assert [len(m.persons) >= 2 for m in persons.last] == [True] * 4, \
+        [len(m.persons) for m in persons.last]
+    assert all(q.has_mesh and q.track_id < 0 for m in persons.last for q in m.persons)
+    assert smoothed.count == 0
+    assert 'pipeline error' not in launch.text, launch.text
+
+
 def test_parameters_change_live_or_are_refused_with_a_reason(ros_node, spawn, clip):
     """`ros2 param set /hmr_node ...`: live parameters act, the others say why they cannot."""
     from rclpy.parameter_client import AsyncParameterClient
