@@ -81,12 +81,23 @@ def with_lifter(dpmesh, lifter, dst, share=1.0):
     state = dict(read_weights(dpmesh))
     new = read_weights(lifter)
     old = {k for k in state if k.startswith(LIFTER_PREFIX)}
-    if old != {LIFTER_PREFIX + k for k in new}:
-        raise ValueError(f'the lifter {lifter} does not match the one inside {dpmesh}')
-    state.update({LIFTER_PREFIX + k: share * v.float() + (1.0 - share)
-                  * state[LIFTER_PREFIX + k].float() for k, v in new.items()})
     cfg = read_config(dpmesh)
-    cfg['keypoint_lifter']['scores'] = bool(read_config(lifter).get('scores', False))
+    lifter_cfg = read_config(lifter)
+    if old != {LIFTER_PREFIX + k for k in new}:
+        # Another architecture (e.g. grown by train_lifter's grow_blocks) replaces the old one
+        # whole; only lifters of the same shape can be blended.
+        if share != 1.0:
+            raise ValueError(f'the lifter {lifter} does not match the one inside {dpmesh}: '
+                             'it can only replace it (share 1), not be blended')
+        for k in old:
+            del state[k]
+        state.update({LIFTER_PREFIX + k: v.float() for k, v in new.items()})
+        for k in ('hidden', 'blocks'):
+            cfg['keypoint_lifter'][k] = int(lifter_cfg[k])
+    else:
+        state.update({LIFTER_PREFIX + k: share * v.float() + (1.0 - share)
+                      * state[LIFTER_PREFIX + k].float() for k, v in new.items()})
+    cfg['keypoint_lifter']['scores'] = bool(lifter_cfg.get('scores', False))
     meta = {k: v for k, v in read_meta(dpmesh).items() if k not in ('format', 'version', 'tensors')}
     return save_checkpoint(dst, cfg, state, 'dpmesh',
                            **dict(meta, lifter_from=str(lifter), lifter_share=share))

@@ -12,6 +12,8 @@ while Noisy Keypoint Reasoning pulls its hidden features towards the frozen teac
 of the clean keypoints of the same person (MSE, weight `w_nkr`; 0 = the ablation without NKR),
 plus, with `w_nkr_nce` > 0, DPMesh's SimCLR term (the student's view of a person must be
 nearer the teacher's view of that person than of the others in the batch).
+`grow_blocks` (e.g. 3) adds residual blocks to the starting lifter, each starting as about
+the identity (`grow_blocks` in keypoint_lifter.py): more depth without starting over.
 `init` starts either stage from a saved lifter instead of a fresh one (teacher) or the
 teacher (student): e.g. a teacher fine-tuned on true keypoints from a trained student, so
 that teacher and student share one feature space.
@@ -31,7 +33,8 @@ from torch import nn
 from hmr_models.config import build_dataclass
 from hmr_models.dpmesh.config import LossConfig
 from hmr_models.dpmesh.parts.keypoint_lifter import (KeypointLifter, KeypointLifterConfig,
-                                                     box_features, load_lifter_weights)
+                                                     box_features, grow_blocks,
+                                                     load_lifter_weights)
 from hmr_models.dpmesh.training.losses import NKRLoss, dpmesh_losses
 from hmr_models.dpmesh.model import CropCameras, lifter_output, pose_body
 from hmr_models.eval.metrics import mpjpe, pa_mpjpe
@@ -159,6 +162,9 @@ def run(run_config, stage=None, out_dir=None):
     else:
         lifter = KeypointLifter(17, build_dataclass(KeypointLifterConfig,
                                                     run_config.get('lifter') or {}, 'lifter'))
+    if run_config.get('grow_blocks'):
+        grow_blocks(lifter, int(run_config['grow_blocks']))
+        log.info('lifter grown to %d residual blocks', lifter.config.blocks)
     data = run_config.get('data') or {}
     train_set = _datasets(data.get('train'), 'gt' if stage == 'teacher' else 'detected')
     if train_set is None:

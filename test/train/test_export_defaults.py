@@ -59,3 +59,37 @@ def test_a_new_lifter_goes_into_the_bundled_weights_by_the_documented_command(tm
     assert meta['lifter_from'] == str(lifter) and meta['lifter_share'] == 0.5
     assert meta['exported_from'] != read_meta(bundled)['exported_from']
     DPMesh.from_pretrained(tmp_path / 'weights' / 'dpmesh_compact')
+
+
+def test_a_grown_lifter_answers_as_before_and_replaces_the_one_inside(tmp_path):
+    """train_lifter's grow_blocks adds a block that starts as about the identity; the grown
+    lifter goes into the bundled DPMesh whole (its config says 3 blocks) but cannot be blended."""
+    import numpy as np
+    import pytest
+    from hmr_models.checkpoints import read_config
+    from hmr_models.dpmesh.parts.keypoint_lifter import grow_blocks
+    from hmr_models.train.train_lifter import load_lifter, save_lifter
+    bundled = export_defaults.ASSETS_DIR / 'weights' / 'dpmesh_compact'
+    lifter = load_lifter(export_defaults.extract_lifter(bundled, tmp_path / 'lifter')).eval()
+    g = torch.Generator().manual_seed(0)
+    kp, box = torch.rand(6, 17, 2, generator=g), torch.rand(6, 3, generator=g) * 0.2
+    valid, scores = torch.ones(6, 17, dtype=torch.bool), torch.full((6, 17), 0.8)
+    with torch.no_grad():
+        before = lifter(kp, valid, box, scores)
+        grow_blocks(lifter, 3)
+        after = lifter.eval()(kp, valid, box, scores)
+    assert len(lifter.blocks) == 3 and lifter.config.blocks == 3
+    for k in ('root6d', 'body6d', 'betas', 'camera'):
+        torch.testing.assert_close(after[k], before[k], atol=0.02, rtol=0.02)
+    with torch.no_grad():                       # the new block is not dead: it changes the answer
+        lifter.blocks[2].net[-3].weight.fill_(1.0)
+        assert not torch.allclose(lifter(kp, valid, box, scores)['body6d'], after['body6d'],
+                                  atol=0.02)
+    grown = save_lifter(lifter, tmp_path / 'grown')
+    swapped = export_defaults.with_lifter(bundled, grown, tmp_path / 'swapped')
+    assert read_config(swapped)['keypoint_lifter']['blocks'] == 3
+    model = DPMesh.from_pretrained(swapped)
+    assert len(model.keypoint_lifter.blocks) == 3
+    assert np.isclose(float(model.keypoint_lifter.blocks[2].net[-3].weight[0]), 1.0, atol=1e-3)
+    with pytest.raises(ValueError, match='blended'):
+        export_defaults.with_lifter(bundled, grown, tmp_path / 'bad', share=0.5)

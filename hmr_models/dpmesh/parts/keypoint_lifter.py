@@ -133,6 +133,26 @@ class KeypointLifter(nn.Module):
         return {k: 0.5 * (out[k] + back[k]) for k in out}
 
 
+def grow_blocks(lifter, blocks, gain=1e-3):
+    """Add residual blocks to a trained lifter up to `blocks`; the grown lifter answers as before.
+
+    More depth for a lifter that has levelled off (docs/TRAINING.md) without training it from
+    scratch. A new block's last LayerNorm starts with gain and bias `gain`, so the block adds
+    about `gain` to the features at first; not exactly 0, because its ReLU would then pass no
+    gradient and the block would never learn.
+    """
+    width = lifter.config.hidden
+    while len(lifter.blocks) < blocks:
+        block = ResidualBlock(width, lifter.config.dropout).to(lifter.out.weight.device)
+        last_norm = block.net[-3]
+        with torch.no_grad():
+            last_norm.weight.fill_(gain)
+            last_norm.bias.fill_(gain)
+        lifter.blocks.append(block)
+    lifter.config.blocks = len(lifter.blocks)
+    return lifter
+
+
 def load_lifter_weights(lifter, path):
     """Load a train_lifter result (a checkpoint folder, hmr_models.checkpoints).
 
