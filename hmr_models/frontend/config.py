@@ -100,8 +100,9 @@ class FrontEndConfig(Config):
                 'front-end 108 -> 60 ms.'})
     detector_fallback: bool = field(default=True, metadata={
         'help': 'Between detector images, an image where a tracked person is not found where '
-                'the tracker expects them runs the detector after all (they left, or the image '
-                'is not the next of the same scene: a cut, a folder of photos); false = never.'})
+                'the tracker expects them runs the detector after all, without guidance (they '
+                'left, or the image is not the next of the same scene: a cut, a folder of '
+                'photos); false = never.'})
     candidate_retry_s: float = field(default=1.0, metadata={
         'help': 'A weak candidate box that gave no new person (too little keypoint evidence, '
                 'or the keypoints of someone already found) is not tried again where it was '

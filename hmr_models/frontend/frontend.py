@@ -212,12 +212,10 @@ class PersonFrontEnd:
         if skip and cfg.detector_fallback and self.last_stats.guided_kept < len(guide[0]):
             # Someone tracked was not where the tracker expected: they left, or the image is
             # not the next of the same scene (a cut in an edited video, a folder of photos).
-            # Detect on this image after all, as if it were a detector image.
-            skipped = self.last_stats
-            guide = None if cfg.track_guided_max_s <= 0 else \
-                self.tracker.guide(float(stamp), cfg.track_guided_max_s)
-            people, guided = self._detect(image_rgb, guide, run_detector=True,
-                                          stamp=float(stamp), counted=skipped)
+            # Detect on this image after all, without guidance: in another scene the tracks'
+            # boxes would find ghosts (keypoints of whatever is there now).
+            people, guided = self._detect(image_rgb, None, run_detector=True,
+                                          stamp=float(stamp), counted=self.last_stats)
         t0 = time.perf_counter()
         people = self.tracker.update(people, stamp, guided)
         dt = (time.perf_counter() - t0) * 1e3
