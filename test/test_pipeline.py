@@ -89,6 +89,12 @@ def test_stills_find_every_image_afresh(checkpoints, frames):
         counts.append(len(result.people))
     assert counts[0] >= 1 and counts == [counts[0], counts[1]] * 2, counts
     assert pipeline.frontend.totals.detector_fallbacks == 0    # detect() every time
+    # As a video instead: the second image is a guided one, nobody is where the tracks expect
+    # them, and the detector runs after all (counted for the node's diagnostics).
+    video = build(checkpoints)
+    video.process(frames[0], 0.0, None)
+    second = video.process(mirrored, 0.1, None)
+    assert second.counters.get('detector_fallbacks') == 1 and len(second.people) == counts[1]
 
 
 def test_frontend_only_loads_no_mesh_model():
