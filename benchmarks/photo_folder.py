@@ -28,7 +28,7 @@ for p in (REPO, Path(__file__).resolve().parent):
         sys.path.insert(0, str(p))
 
 from eval_real import make_pipeline, parse_variant  # noqa: E402
-from hmr_ros.frame_sources import IMAGE_SUFFIXES, natural_order  # noqa: E402
+from hmr_ros.frame_sources import image_files  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
 
 # --demo: (name, clip under the repository, frame): unrelated scenes, two pairs of one place.
@@ -61,8 +61,7 @@ def write_demo(folder):
 
 
 def read_photos(folder, max_width):
-    files = sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                   key=natural_order)
+    files = image_files(folder)
     if not files:
         raise SystemExit(f'no images in {folder}')
     photos = []
@@ -116,6 +115,7 @@ def main(argv=None):
         single.reset_stream()
         camera = CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
         alone.append(single.process(rgb, 0.0, camera).people)
+    single.close()
     results = {}
     for name, values in variants:
         pipeline = make_pipeline(values, args.threads)

@@ -60,6 +60,12 @@ class PipelineConfig(Config):
                 'on each and nothing is tracked, smoothed or learnt across images (per-frame '
                 'people only: enable_tracking, enable_temporal and floor_from_people are off)'})
 
+    def __post_init__(self):
+        # stills means these three off: one place, so no stage needs to ask about photos
+        if self.stills:
+            self.enable_tracking = self.enable_temporal = self.floor_from_people = False
+        super().__post_init__()
+
     def validate(self):
         if self.model_profile not in PROFILES:
             raise ValueError(f"model_profile must be one of {PROFILES}, got '{self.model_profile}'")
@@ -141,7 +147,7 @@ class HMRPipeline:
         # People of recent frames, to pair delayed estimates with their frame's detections.
         self._recent = deque(maxlen=2 * delay + 4) if self.delay_frames else None
         self.floor_estimate = None
-        if config.floor_from_people and not config.stills and mesh is not None:
+        if config.floor_from_people and mesh is not None:
             from hmr_models.fitting.floor_estimate import FloorFromPeople
             self.floor_estimate = FloorFromPeople.for_body(mesh.body)
 
@@ -155,7 +161,7 @@ class HMRPipeline:
         t0 = time.perf_counter()
         people = People()
         if self.frontend is not None:
-            if self.config.enable_tracking and not self.config.stills:
+            if self.config.enable_tracking:
                 people = self.frontend.process(image_rgb, stamp)
             else:
                 people = self.frontend.detect(image_rgb)
@@ -384,7 +390,7 @@ def build_pipeline(config: PipelineConfig, stages=None):
         from hmr_models.fitting import RefineConfig
         refine = stages.refine or RefineConfig()
         mesh = create_mesh_predictor(config.model_profile, stages.mesh, mesh_rt, refine=refine)
-        if config.enable_temporal and not config.stills:
+        if config.enable_temporal:
             from hmr_models.diffmesh import create_smoother
             temporal = create_smoother(
                 stages.temporal, stages.streaming, stages.one_euro, body=mesh.body,

@@ -117,8 +117,7 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
         return CameraSource(text, camera_width, camera_height, camera_fps)
     path = Path(text).expanduser()
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                       key=natural_order)
+        files = image_files(path)
         if not files:
             raise SourceError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in folder {path}')
         return ImageFilesSource(files, f'image folder {path} ({len(files)} images)', folder_fps)
@@ -128,6 +127,12 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
         kind = 'video file' if path.suffix.lower() in VIDEO_SUFFIXES else 'source'
         raise SourceError(f'{kind} not found: {path}')
     return VideoFileSource(path)
+
+
+def image_files(folder):
+    """The images in `folder` (IMAGE_SUFFIXES), in natural number order: the order they play."""
+    return sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=natural_order)
 
 
 def natural_order(path):
@@ -160,7 +165,7 @@ def stands_alone(source):
         return path.suffix.lower() in IMAGE_SUFFIXES
     if not path.is_dir():
         return False
-    names = sorted(p.name for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    names = [p.name for p in image_files(path)]
     if len(names) < 2:
         return bool(names)
     numbered = [_numbered(n) for n in names]
