@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hmr_models.eval.frontend import id_switch_proxies, match_points  # noqa: E402
+from hmr_models.eval.variants import typed_value  # noqa: E402
 from hmr_models.frontend import FrontEndConfig, PersonFrontEnd, draw_people  # noqa: E402
 from hmr_models.runtime import resolve_runtime  # noqa: E402
 
@@ -80,8 +81,7 @@ def make_config(variant):
     values = {}
     for item in overrides:
         name, _, value = item.partition('=')
-        kind = type(getattr(FrontEndConfig, name))
-        values[name] = value.strip().lower() in ('true', '1') if kind is bool else kind(value)
+        values[name] = typed_value(type(getattr(FrontEndConfig, name)), value)
     return FrontEndConfig(keypoint_backend=backend, keypoint_workers=int(workers or 1),
                           **values)
 

@@ -14,6 +14,10 @@ def parse_variant(spec, configs, option='--variant'):
         key, _, raw = item.partition('=')
         if key not in types:
             raise SystemExit(f'{option} {spec!r}: unknown parameter {key!r}')
-        kind = types[key]
-        values[key] = raw.lower() in ('1', 'true', 'yes') if kind is bool else kind(raw)
+        values[key] = typed_value(types[key], raw)
     return name, values
+
+
+def typed_value(kind, raw):
+    """Command-line text `raw` as a value of the field type `kind` (bools: 1, true, yes)."""
+    return raw.strip().lower() in ('1', 'true', 'yes') if kind is bool else kind(raw)
