@@ -26,7 +26,8 @@ from hmr_ros.bags import BagError, bag_info, iter_messages, open_reader, open_wr
 from hmr_ros.frame_flow import FrameFlow
 from hmr_ros.image_conversion import (
     ImageError, header_from_cdr, image_to_rgb, rgb_to_compressed)
-from hmr_ros.node_main import EXIT_BAD_SETUP, EXIT_OK, SetupError, run_main, run_node
+from hmr_ros.node_main import (
+    EXIT_BAD_SETUP, EXIT_OK, forward_python_logs, run_main, run_node, SetupError)
 from hmr_ros.params import Param, declare_params, one_of, positive
 
 # Best effort (takes reliable and best-effort publishers alike) with a deeper queue than the
@@ -77,6 +78,7 @@ def message_class(msgtype):
 class BagPlayer(Node):
     def __init__(self):
         super().__init__('bag_play')
+        forward_python_logs(self)
         self.p = declare_params(self, PLAY_PARAMS)
         if not self.p.bag:
             raise SetupError("parameter 'bag' is empty: give the bag to play")

@@ -24,7 +24,7 @@ from hmr_ros.camera_info import (
 from hmr_ros.frame_sources import SourceError, open_source
 from hmr_ros.frame_flow import FrameFlow
 from hmr_ros.image_conversion import rgb_to_image
-from hmr_ros.node_main import EXIT_OK, SetupError, run_main, share_file
+from hmr_ros.node_main import EXIT_OK, forward_python_logs, run_main, SetupError, share_file
 from hmr_ros.params import Param, declare_params, non_negative, one_of, positive, text_choice
 
 SAMPLE_VIDEO = ('media', 'sample_sports2d.mp4')
@@ -63,6 +63,7 @@ PARAMS = [
 class CameraSource(Node):
     def __init__(self):
         super().__init__('camera_source')
+        forward_python_logs(self)
         self.p = declare_params(self, PARAMS)
         self.exit_code = EXIT_OK
         self.done = False

@@ -44,7 +44,7 @@ from hmr_ros.frame_flow import announce_ready, done_publisher, stamp_key
 from hmr_ros.image_conversion import (
     DEFAULT_MAX_PIXELS, ImageError, compressed_to_rgb, header_from_cdr, image_to_rgb)
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.node_main import run_main, SetupError
+from hmr_ros.node_main import forward_python_logs, run_main, SetupError
 from hmr_ros.params import (
     Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
@@ -151,6 +151,7 @@ def ros_parameter_names(message):
 class HMRNode(Node):
     def __init__(self):
         super().__init__('hmr_node')
+        forward_python_logs(self)   # the models' own log lines (what loaded, the floor found)
         self.p = declare_params(self, NODE_PARAMS, live=NODE_LIVE)
         self.pipeline_config = declare_config(self, PipelineConfig)
         live = {'frontend': PersonFrontEnd.LIVE_PARAMETERS, 'mesh': MESH_LIVE}
@@ -208,7 +209,6 @@ class HMRNode(Node):
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
         self.static_tree = TransformTree()
         self._up_source = None
-        self._floor_found = False                    # floor_from_people's, as last logged
         if self.p.up_frame or self.p.floor_frame:
             self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, QoSProfile(
                 depth=100, reliability=ReliabilityPolicy.RELIABLE,
@@ -417,18 +417,10 @@ class HMRNode(Node):
         else:
             ticket.front = self.pipeline.process_front(ticket.rgb, stamp)
 
-    def _report_floor(self):
-        """floor_from_people: say when the floor is found or lost (the summary says why not)."""
-        finder = self.pipeline.floor_estimate
-        if finder is not None and (finder.floor is not None) != self._floor_found:
-            self._floor_found = finder.floor is not None
-            self.get_logger().info(finder.describe())
-
     def _bodies(self, ticket):
         header = ticket.header
         mesh_started = time.monotonic()
         result = self.pipeline.process_mesh(ticket.rgb, ticket.camera, ticket.front)
-        self._report_floor()
         t0 = time.perf_counter()
         # The per-frame people go out before the temporal stage: they need not wait for it.
         self.persons_pub.publish(

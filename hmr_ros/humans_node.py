@@ -35,7 +35,7 @@ from hmr_models.config import field_docs
 from hmr_models.paths import MissingModelFile
 from hmr_ros.awareness_msgs import person_input
 from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneEvent
-from hmr_ros.node_main import run_main, SetupError
+from hmr_ros.node_main import forward_python_logs, run_main, SetupError
 from hmr_ros.params import (
     Param, ParameterError, declare_config, declare_params, non_negative, positive)
 from hmr_ros.tf_conversion import add_transforms, to_seconds, to_time, transform_msg
@@ -86,6 +86,7 @@ class BodyPublishers:
 class HumansNode(Node):
     def __init__(self, **kwargs):
         super().__init__('humans', **kwargs)   # kwargs: rclpy Node options (context, ...)
+        forward_python_logs(self)
         self.p = declare_params(self, NODE_PARAMS)
         self.config = declare_config(self, AwarenessConfig)   # all but camera_pose
         # camera_pose: a double array that may be unset ([] has no ROS type), as the viewer's.

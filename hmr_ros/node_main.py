@@ -1,4 +1,5 @@
 """Running a node: init, spin, clean shutdown (exit 0 on Ctrl-C), clear exit on bad setup."""
+import logging
 from pathlib import Path
 import signal
 import sys
@@ -16,6 +17,66 @@ EXIT_BAD_SETUP = 2   # malformed parameters, missing files or devices
 
 class SetupError(RuntimeError):
     """The node cannot start (missing file/device, bad configuration); message says why."""
+
+
+# Python loggers whose records a node passes on to its ROS logger (console and /rosout).
+FORWARDED_LOGGERS = ('hmr_models', 'hmr_ros')
+
+
+class _ToRosLogger(logging.Handler):
+    """Passes Python log records to the ROS logger of the newest node that asked for them.
+
+    Without it the library's INFO lines (which models loaded, an ONNX export, the floor found)
+    reached no one in a launch, and its warnings went to stderr without the node's name.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.targets = []    # (node id, ROS logger), newest last
+
+    def emit(self, record):
+        if not self.targets:
+            return
+        ros_logger = self.targets[-1][1]
+        try:
+            text = self.format(record)
+            if record.levelno >= logging.ERROR:
+                ros_logger.error(text)
+            elif record.levelno >= logging.WARNING:
+                ros_logger.warning(text)
+            elif record.levelno >= logging.INFO:
+                ros_logger.info(text)
+            else:
+                ros_logger.debug(text)
+        except Exception:   # noqa: BLE001 - a log line must never stop the node
+            self.handleError(record)
+
+
+_TO_ROS = _ToRosLogger()
+
+
+def forward_python_logs(node):
+    """Send the records of FORWARDED_LOGGERS to `node`'s ROS logger until `stop_forwarding`.
+
+    Python's levels and ROS 2's severities share their numbers (DEBUG 10 ... ERROR 40), so the
+    Python loggers take the node's level: `--log-level debug` reaches the library too.
+    """
+    level = int(node.get_logger().get_effective_level())
+    _TO_ROS.targets.append((id(node), node.get_logger()))
+    for name in FORWARDED_LOGGERS:
+        py_logger = logging.getLogger(name)
+        py_logger.setLevel(level)
+        if _TO_ROS not in py_logger.handlers:
+            py_logger.addHandler(_TO_ROS)
+
+
+def stop_forwarding(node):
+    """Undo `forward_python_logs(node)`; the loggers are as before once no node forwards."""
+    _TO_ROS.targets = [t for t in _TO_ROS.targets if t[0] != id(node)]
+    if not _TO_ROS.targets:
+        for name in FORWARDED_LOGGERS:
+            logging.getLogger(name).removeHandler(_TO_ROS)
+            logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def share_file(*parts):
@@ -81,6 +142,7 @@ def run_node(node_class, args=None, executor=None, spin_period=0.2):
             close = getattr(node, 'close', None)
             if close is not None:
                 close()
+            stop_forwarding(node)
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

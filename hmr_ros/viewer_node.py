@@ -30,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from hmr_ros.hmr_node import RateMeter, sibling_topic
 from hmr_ros.image_conversion import ImageError, image_to_rgb
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.node_main import run_main, SetupError
+from hmr_ros.node_main import forward_python_logs, run_main, SetupError
 from hmr_ros.params import Param, declare_params, non_negative, positive
 
 VIEWER_PARAMS = [
@@ -108,6 +108,7 @@ class Skinner:
 class ViewerNode(Node):
     def __init__(self):
         super().__init__('viewer')
+        forward_python_logs(self)
         self.p = declare_params(self, VIEWER_PARAMS)
         self.declare_parameter('camera_pose', Parameter.Type.DOUBLE_ARRAY,
                                ParameterDescriptor(description=CAMERA_POSE_HELP))

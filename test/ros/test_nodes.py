@@ -245,7 +245,33 @@ def test_hmr_node_says_when_a_publisher_sends_nothing(ros_node, spawn):
     assert wait_matched(pub, timeout=60), proc.text
     assert wait_for(lambda: 'but no image received' in proc.text, 90), proc.text
     assert 'FASTDDS_BUILTIN_TRANSPORTS' in proc.text
+    # The library's own log lines reach the node's log, under the node's name.
+    assert '[hmr_node]: pipeline: profile frontend_only' in proc.text, proc.text
     assert proc.interrupt() == 0
+
+
+def test_python_log_records_reach_the_node_log_until_forwarding_stops(ros_node):
+    """hmr_models logs with Python's logging; a node passes its records on to /rosout."""
+    import logging
+
+    from rcl_interfaces.msg import Log
+
+    from hmr_ros.node_main import forward_python_logs, stop_forwarding
+    rosout = []
+    ros_node.create_subscription(Log, '/rosout', rosout.append, RELIABLE)
+    library = logging.getLogger('hmr_models.some_stage')
+    forward_python_logs(ros_node)
+    try:
+        library.warning('stage %d is slow', 3)
+        library.debug('not shown at the node\'s INFO level')
+        assert wait_for(lambda: any(m.msg == 'stage 3 is slow' for m in rosout), 30)
+    finally:
+        stop_forwarding(ros_node)
+    line = next(m for m in rosout if m.msg == 'stage 3 is slow')
+    assert line.name == ros_node.get_name() and line.level == Log.WARN
+    assert not any('not shown' in m.msg for m in rosout)
+    assert not logging.getLogger('hmr_models').handlers
+    assert logging.getLogger('hmr_models').level == logging.NOTSET
 
 
 def test_camera_source_every_frame_from_the_command_line(ros_node, spawn, tmp_path):
