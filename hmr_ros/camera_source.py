@@ -24,7 +24,8 @@ from hmr_ros.camera_info import (
 from hmr_ros.frame_sources import SourceError, open_source
 from hmr_ros.frame_flow import FrameFlow
 from hmr_ros.image_conversion import rgb_to_image
-from hmr_ros.node_main import EXIT_OK, forward_python_logs, run_main, SetupError, share_file
+from hmr_ros.node_main import (
+    EXIT_BAD_SETUP, EXIT_OK, forward_python_logs, run_main, SetupError, share_file)
 from hmr_ros.params import Param, declare_params, non_negative, one_of, positive, text_choice
 
 SAMPLE_VIDEO = ('media', 'sample_sports2d.mp4')
@@ -166,8 +167,14 @@ class CameraSource(Node):
         return send
 
     def _end(self):
-        self.get_logger().info(f'end of {self.source.description}: {self.flow.summary()}; '
-                               'exiting')
+        if self.frames == 0:
+            # a corrupt video, or images none of which decode: the user's input gave nothing
+            self.get_logger().error(f'{self.source.description}: no frame could be read; '
+                                    'nothing was published')
+            self.exit_code = EXIT_BAD_SETUP
+        else:
+            self.get_logger().info(f'end of {self.source.description}: {self.flow.summary()}; '
+                                   'exiting')
         self.done = True
 
     # -- a live camera ---------------------------------------------------------------------

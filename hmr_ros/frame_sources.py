@@ -122,6 +122,8 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
             raise SourceError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in folder {path}')
         return ImageFilesSource(files, f'image folder {path} ({len(files)} images)', folder_fps)
     if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if not cv2.haveImageReader(str(path)):
+            raise SourceError(f'cannot read image {path} (not an image OpenCV can decode?)')
         return ImageFilesSource([path], f'image {path}', folder_fps)
     if not path.exists():
         kind = 'video file' if path.suffix.lower() in VIDEO_SUFFIXES else 'source'

@@ -36,6 +36,8 @@ def test_image_folder_skips_unreadable(tmp_path):
     assert src.skipped == 1 and frames[2][0, 0, 0] == 2
     single = open_source(str(tmp_path / '01.png'))
     assert single.read()[0, 0, 0] == 1 and single.read() is None
+    with pytest.raises(SourceError, match='cannot read image .*99.png'):
+        open_source(str(tmp_path / '99.png'))       # the one image asked for: an error
 
 
 @pytest.mark.parametrize('source, match', [

@@ -61,6 +61,18 @@ def test_camera_source_missing_video_or_camera_fails_clearly(spawn):
         assert text in proc.text and "parameter 'source'" in proc.text
 
 
+def test_camera_source_fails_when_no_frame_can_be_read(ros_node, spawn, tmp_path):
+    """A folder whose images all fail to decode publishes nothing: an error, exit 2."""
+    for name in ('a.png', 'b.jpg'):
+        (tmp_path / name).write_bytes(b'not an image')
+    collect(ros_node, Image, '/broken/image_raw')
+    proc = spawn('--ros-args', '-r', '__ns:=/broken', '-p', f'source:={tmp_path}', '-p',
+                 'loop:=true', python_module='hmr_ros.camera_source')
+    assert proc.wait(timeout=90) == 2, proc.text
+    assert 'skipping unreadable image' in proc.text
+    assert 'no frame could be read; nothing was published' in proc.text, proc.text
+
+
 def test_camera_source_malformed_parameter_fails_at_start(spawn):
     proc = spawn('--ros-args', '-p', 'rate:=-3.0', python_module='hmr_ros.camera_source')
     assert proc.wait(timeout=30) == 2
