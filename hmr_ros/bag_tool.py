@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image as SensorImage
@@ -27,7 +26,7 @@ from hmr_ros.frame_flow import FrameFlow
 from hmr_ros.image_conversion import (
     ImageError, header_from_cdr, image_to_rgb, rgb_to_compressed)
 from hmr_ros.node_main import (
-    EXIT_BAD_SETUP, EXIT_OK, forward_python_logs, run_main, run_node, SetupError)
+    EXIT_BAD_SETUP, EXIT_OK, LoggingNode, run_main, run_node, SetupError)
 from hmr_ros.params import Param, declare_params, one_of, positive
 
 # Best effort (takes reliable and best-effort publishers alike) with a deeper queue than the
@@ -75,10 +74,9 @@ def message_class(msgtype):
                          f"(python module {pkg}.msg)") from None
 
 
-class BagPlayer(Node):
+class BagPlayer(LoggingNode):
     def __init__(self):
         super().__init__('bag_play')
-        forward_python_logs(self)
         self.p = declare_params(self, PLAY_PARAMS)
         if not self.p.bag:
             raise SetupError("parameter 'bag' is empty: give the bag to play")
@@ -212,7 +210,7 @@ class BagPlayer(Node):
         self.reader.close()
 
 
-class BagRecorder(Node):
+class BagRecorder(LoggingNode):
     """Raw subscriptions written into a new bag; image topics optionally stored as JPEG.
 
     With `jpeg_quality` > 0, sensor_msgs/Image topics are recorded as

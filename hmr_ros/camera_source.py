@@ -14,7 +14,6 @@ import time
 
 from builtin_interfaces.msg import Time
 import cv2
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -25,7 +24,7 @@ from hmr_ros.frame_sources import SourceError, open_source
 from hmr_ros.frame_flow import FrameFlow
 from hmr_ros.image_conversion import rgb_to_image
 from hmr_ros.node_main import (
-    EXIT_BAD_SETUP, EXIT_OK, forward_python_logs, run_main, SetupError, share_file)
+    EXIT_BAD_SETUP, EXIT_OK, LoggingNode, run_main, SetupError, share_file)
 from hmr_ros.params import Param, declare_params, non_negative, one_of, positive, text_choice
 
 SAMPLE_VIDEO = ('media', 'sample_sports2d.mp4')
@@ -61,10 +60,9 @@ PARAMS = [
 ]
 
 
-class CameraSource(Node):
+class CameraSource(LoggingNode):
     def __init__(self):
         super().__init__('camera_source')
-        forward_python_logs(self)
         self.p = declare_params(self, PARAMS)
         self.exit_code = EXIT_OK
         self.done = False

@@ -22,7 +22,6 @@ import traceback
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -44,7 +43,7 @@ from hmr_ros.frame_flow import announce_ready, done_publisher, stamp_key
 from hmr_ros.image_conversion import (
     DEFAULT_MAX_PIXELS, ImageError, compressed_to_rgb, header_from_cdr, image_to_rgb)
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.node_main import forward_python_logs, run_main, SetupError
+from hmr_ros.node_main import LoggingNode, run_main, SetupError
 from hmr_ros.params import (
     Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
@@ -148,10 +147,9 @@ def ros_parameter_names(message):
     return message
 
 
-class HMRNode(Node):
+class HMRNode(LoggingNode):
     def __init__(self):
         super().__init__('hmr_node')
-        forward_python_logs(self)   # the models' own log lines (what loaded, the floor found)
         self.p = declare_params(self, NODE_PARAMS, live=NODE_LIVE)
         self.pipeline_config = declare_config(self, PipelineConfig)
         live = {'frontend': PersonFrontEnd.LIVE_PARAMETERS, 'mesh': MESH_LIVE}

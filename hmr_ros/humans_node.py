@@ -22,7 +22,6 @@ from hri_msgs.msg import IdsList, NormalizedPointOfInterest2D, NormalizedRegionO
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterUninitializedException
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, JointState
@@ -35,7 +34,7 @@ from hmr_models.config import field_docs
 from hmr_models.paths import MissingModelFile
 from hmr_ros.awareness_msgs import person_input
 from hmr_ros.msg import BodyTrackingState, NearestPerson, SMPLPersonArray, ZoneEvent
-from hmr_ros.node_main import forward_python_logs, run_main, SetupError
+from hmr_ros.node_main import LoggingNode, run_main, SetupError
 from hmr_ros.params import (
     Param, ParameterError, declare_config, declare_params, non_negative, positive)
 from hmr_ros.tf_conversion import add_transforms, to_seconds, to_time, transform_msg
@@ -83,10 +82,9 @@ class BodyPublishers:
             self.node.destroy_publisher(pub)
 
 
-class HumansNode(Node):
+class HumansNode(LoggingNode):
     def __init__(self, **kwargs):
         super().__init__('humans', **kwargs)   # kwargs: rclpy Node options (context, ...)
-        forward_python_logs(self)
         self.p = declare_params(self, NODE_PARAMS)
         self.config = declare_config(self, AwarenessConfig)   # all but camera_pose
         # camera_pose: a double array that may be unset ([] has no ROS type), as the viewer's.

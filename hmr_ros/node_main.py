@@ -7,6 +7,7 @@ import threading
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from hmr_ros.params import ParameterError
@@ -79,6 +80,18 @@ def stop_forwarding(node):
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 
+class LoggingNode(Node):
+    """A Node that passes the library's Python log records to its ROS logger while it lives."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        forward_python_logs(self)   # before any model loads: what loaded is logged
+
+    def destroy_node(self):
+        stop_forwarding(self)
+        return super().destroy_node()
+
+
 def share_file(*parts):
     """A file of share/hmr_ros: ament index, else this interpreter's prefix, else the checkout."""
     roots = []
@@ -142,7 +155,6 @@ def run_node(node_class, args=None, executor=None, spin_period=0.2):
             close = getattr(node, 'close', None)
             if close is not None:
                 close()
-            stop_forwarding(node)
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

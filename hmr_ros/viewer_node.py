@@ -21,7 +21,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterUninitializedException
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
@@ -30,7 +29,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from hmr_ros.hmr_node import RateMeter, sibling_topic
 from hmr_ros.image_conversion import ImageError, image_to_rgb
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.node_main import forward_python_logs, run_main, SetupError
+from hmr_ros.node_main import LoggingNode, run_main, SetupError
 from hmr_ros.params import Param, declare_params, non_negative, positive
 
 VIEWER_PARAMS = [
@@ -105,10 +104,9 @@ class Skinner:
             return self.body(pose, betas, transl).vertices.numpy()
 
 
-class ViewerNode(Node):
+class ViewerNode(LoggingNode):
     def __init__(self):
         super().__init__('viewer')
-        forward_python_logs(self)
         self.p = declare_params(self, VIEWER_PARAMS)
         self.declare_parameter('camera_pose', Parameter.Type.DOUBLE_ARRAY,
                                ParameterDescriptor(description=CAMERA_POSE_HELP))

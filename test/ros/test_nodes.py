@@ -262,28 +262,27 @@ def test_hmr_node_says_when_a_publisher_sends_nothing(ros_node, spawn):
     assert proc.interrupt() == 0
 
 
-def test_python_log_records_reach_the_node_log_until_forwarding_stops(ros_node):
-    """hmr_models logs with Python's logging; a node passes its records on to /rosout."""
+def test_python_log_records_reach_the_node_log_while_it_lives(ros_node):
+    """hmr_models logs with Python's logging; a LoggingNode passes its records to /rosout."""
     import logging
 
     from rcl_interfaces.msg import Log
 
-    from hmr_ros.node_main import forward_python_logs, stop_forwarding
+    from hmr_ros import node_main
+    from hmr_ros.node_main import LoggingNode
     rosout = []
     ros_node.create_subscription(Log, '/rosout', rosout.append, RELIABLE)
     library = logging.getLogger('hmr_models.some_stage')
-    forward_python_logs(ros_node)
-    try:
-        library.warning('stage %d is slow', 3)
-        library.debug('not shown at the node\'s INFO level')
-        assert wait_for(lambda: any(m.msg == 'stage 3 is slow' for m in rosout), 30)
-    finally:
-        stop_forwarding(ros_node)
+    node = LoggingNode('forwarding_test', context=ros_node.context)
+    library.warning('stage %d is slow', 3)
+    library.debug('not shown at the node\'s INFO level')
+    assert wait_for(lambda: any(m.msg == 'stage 3 is slow' for m in rosout), 30)
     line = next(m for m in rosout if m.msg == 'stage 3 is slow')
-    assert line.name == ros_node.get_name() and line.level == Log.WARN
+    assert line.name == 'forwarding_test' and line.level == Log.WARN
     assert not any('not shown' in m.msg for m in rosout)
-    assert not logging.getLogger('hmr_models').handlers
-    assert logging.getLogger('hmr_models').level == logging.NOTSET
+    node.destroy_node()
+    assert all(target != id(node) for target, _ in node_main._TO_ROS.targets), \
+        'a destroyed node still receives the records'
 
 
 def test_camera_source_every_frame_from_the_command_line(ros_node, spawn, tmp_path):
