@@ -117,7 +117,8 @@ class FrameResult:
 
 _COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
             'candidates_skipped', 'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside',
-            'guided_kept', 'detector_fallbacks', 'occluded_retried', 'occluded_replaced')
+            'guided_kept', 'detector_fallbacks', 'scene_cuts', 'occluded_retried',
+            'occluded_replaced')
 # Delayed estimates are matched to the frame they belong to by stamp, within this tolerance.
 _STAMP_MATCH_S = 1e-3
 
@@ -186,6 +187,8 @@ class HMRPipeline:
         t0 = time.perf_counter()
         bodies = None
         if self.floor_estimate is not None:
+            if front.counters.get('scene_cuts'):
+                self.floor_estimate.reset()     # another shot, another camera: another floor
             camera = self.floor_estimate.apply(camera)
         if self.mesh is not None and len(people):
             bodies = self.mesh.predict(image_rgb, people, camera)
@@ -285,9 +288,9 @@ class HMRPipeline:
         histories and the mesh stage's cached image corrections per track, so that a clip
         processed after another gives what it gives alone.
         """
-        tracker = getattr(self.frontend, 'tracker', None)
-        if tracker is not None:
-            self.frontend.tracker = type(tracker)(self.frontend.config)
+        reset = getattr(self.frontend, 'reset', None)
+        if reset is not None:
+            reset()
         if self.temporal is not None:
             self.temporal.reset()
         reset = getattr(self.mesh, 'reset', None)
@@ -395,8 +398,10 @@ def build_pipeline(config: PipelineConfig, stages=None):
             temporal = create_smoother(
                 stages.temporal, stages.streaming, stages.one_euro, body=mesh.body,
                 runtime=mesh_rt, refiner=mesh.refiner if refine.refine_smoothed else None)
+    cuts = config.enable_tracking and frontend.config.scene_cut
     log.info('pipeline: profile %s on %s (%s, %s); threads: front-end %d, mesh %d; '
-             'temporal %s', config.model_profile, runtime.device, runtime.dtype,
+             'temporal %s%s', config.model_profile, runtime.device, runtime.dtype,
              runtime.backend, front_rt.cpu_threads(), mesh_rt.cpu_threads(),
-             type(temporal).__name__ if temporal is not None else 'off')
+             type(temporal).__name__ if temporal is not None else 'off',
+             '; a hard cut between shots starts new tracks' if cuts else '')
     return HMRPipeline(config, frontend=frontend, mesh=mesh, temporal=temporal)

@@ -113,7 +113,7 @@ def open_source(source, camera_width=0, camera_height=0, camera_fps=0.0, folder_
     text = str(source).strip()
     if not text:
         raise SourceError('empty source')
-    if text.isdigit() or text.startswith('/dev/video'):
+    if is_camera(text):
         return CameraSource(text, camera_width, camera_height, camera_fps)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -151,6 +151,20 @@ def _numbered(name):
     return name[:last.start()] + '#' + name[last.end():], int(last.group())
 
 
+def is_camera(source):
+    """Whether `source` names a camera ('0', '/dev/video0') rather than a file or folder."""
+    text = str(source).strip()
+    return text.isdigit() or text.startswith('/dev/video')
+
+
+def may_be_edited(source):
+    """Whether `source` may hold hard cuts between shots: anything but a camera.
+
+    A video file or an image folder (and '': the bundled video); a camera is one shot.
+    """
+    return not is_camera(source)
+
+
 def stands_alone(source):
     """True when `source` names photos that stand alone, not the frames of one video.
 
@@ -160,7 +174,7 @@ def stands_alone(source):
     A camera, a video file, a missing path or an empty folder: False (open_source says why).
     """
     text = str(source).strip()
-    if not text or text.isdigit() or text.startswith('/dev/video'):
+    if not text or is_camera(text):
         return False
     path = Path(text).expanduser()
     if path.is_file():

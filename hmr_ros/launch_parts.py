@@ -45,19 +45,39 @@ def stills_argument():
                     'camera, a video or a folder of numbered frames (frame_0001.png, ...)')
 
 
-class StillsSetting(Substitution):
-    """hmr_node's `stills` as text: the `stills` argument, where 'auto' asks the `source`."""
+def scene_cut_argument():
+    return DeclareLaunchArgument(
+        'scene_cut', default_value='auto', choices=['auto', 'true', 'false'],
+        description="'true': an image that starts a new shot (a hard cut in an edited video) "
+                    "starts the tracks again; 'auto': true for a video file or an image folder, "
+                    'false for a camera (never edited: someone passing close in front of it '
+                    'must not cost every track its id)')
+
+
+class FromSource(Substitution):
+    """A 'true' / 'false' launch argument as text, where 'auto' asks `decide(source)`."""
+
+    def __init__(self, argument, decide):
+        super().__init__()
+        self.argument, self.decide = argument, decide
 
     def perform(self, context):
-        value = LaunchConfiguration('stills').perform(context)
+        value = LaunchConfiguration(self.argument).perform(context)
         if value != 'auto':
             return value
-        from hmr_ros.frame_sources import stands_alone
-        return str(stands_alone(LaunchConfiguration('source').perform(context))).lower()
+        return str(self.decide(LaunchConfiguration('source').perform(context))).lower()
 
 
 def stills_parameter():
-    return ParameterValue(StillsSetting(), value_type=bool)
+    from hmr_ros.frame_sources import stands_alone
+    return ParameterValue(FromSource('stills', stands_alone), value_type=bool)
+
+
+def scene_cut_parameter():
+    """hmr_node's frontend.scene_cut: {name: value} for hmr_node(...)."""
+    from hmr_ros.frame_sources import may_be_edited
+    return {'frontend.scene_cut': ParameterValue(FromSource('scene_cut', may_be_edited),
+                                                 value_type=bool)}
 
 
 def params_file_argument(nodes):

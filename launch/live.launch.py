@@ -12,6 +12,8 @@ Examples:
       # a fixed camera of unknown height: the floor found from people walking about
   ros2 launch hmr_ros live.launch.py source:=photos/ loop:=false
       # a folder of photos, each on its own (stills:=auto; frame_0001.png, ... play as a video)
+  ros2 launch hmr_ros live.launch.py source:=match.mp4
+      # an edited video: each hard cut starts new tracks (scene_cut:=auto; off for a camera)
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -21,8 +23,8 @@ from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
     camera_mount, FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
-    model_profile_argument, params_file_argument, shutdown_when_exits, source_argument,
-    stills_argument, stills_parameter, typed)
+    model_profile_argument, params_file_argument, scene_cut_argument, scene_cut_parameter,
+    shutdown_when_exits, source_argument, stills_argument, stills_parameter, typed)
 
 
 def generate_launch_description():
@@ -30,6 +32,7 @@ def generate_launch_description():
     arguments = [
         source_argument(),
         stills_argument(),
+        scene_cut_argument(),
         params_file_argument('camera_source and hmr_node'),
         model_profile_argument("'compact' (bundled CPU default), 'sd15' (paper size, your "
                                "weights) or 'frontend_only' (2D people and tracks)"),
@@ -69,7 +72,8 @@ def generate_launch_description():
             **FRAME_FLOW,
         }])
     hmr = hmr_node(params_file, image_topic='/camera/image_raw',
-                   floor_from_people=typed('floor_from_people', bool), stills=stills_parameter())
+                   floor_from_people=typed('floor_from_people', bool), stills=stills_parameter(),
+                   **scene_cut_parameter())
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
         large_image_transport(), mount, camera, hmr, *display_nodes(params_file),

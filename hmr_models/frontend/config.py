@@ -103,6 +103,13 @@ class FrontEndConfig(Config):
                 'the tracker expects them runs the detector after all, without guidance (they '
                 'left, or the image is not the next of the same scene: a cut, a folder of '
                 'photos); false = never.'})
+    # Off by default: a camera is never edited, and someone passing close in front of it
+    # changes the whole image; live.launch.py turns it on for video files (scene_cut:=auto).
+    scene_cut: bool = field(default=False, metadata={
+        'help': 'An image that starts a new shot of an edited video (its structure and colours '
+                'both far from the image before: hmr_models.frontend.scene_cut) starts the '
+                'tracks again, so that nobody of the last shot hands their id and smoothing to '
+                'someone of the next (live.launch.py: on for files and folders).'})
     candidate_retry_s: float = field(default=1.0, metadata={
         'help': 'A weak candidate box that gave no new person (too little keypoint evidence, '
                 'or the keypoints of someone already found) is not tried again where it was '

@@ -15,6 +15,7 @@ from hmr_models.frontend.config import FrontEndConfig
 from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
 from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
 from hmr_models.frontend.occluders import grey_out_bodies
+from hmr_models.frontend.scene_cut import SceneCutDetector
 from hmr_models.frontend.tracker import Tracker
 from hmr_models.types import People
 
@@ -45,6 +46,7 @@ class FrontEndStats:
     candidates_skipped: int = 0    # weak candidates where one failed recently (candidate_retry_s)
     detector_fallbacks: int = 0    # images between detector images where a tracked person was
     #                                not where expected, so the detector ran after all
+    scene_cuts: int = 0            # images that start a new shot of an edited video (scene_cut)
     keypoints_nonfinite: int = 0   # NaN/inf keypoints or scores a backend returned (a fault)
     keypoints_outside: int = 0     # keypoints outside the image (people cut by the border)
     people: int = 0                # people returned
@@ -142,6 +144,7 @@ class PersonFrontEnd:
                 precision=self.config.detector_precision)
         self._images = 0   # images processed with tracking (for detector_interval)
         self.tracker = Tracker(self.config)
+        self.scene_cuts = SceneCutDetector()
         # Weak candidates whose keypoints failed: boxes (M, 4) and stamps (M,) (process only).
         self._failed_boxes, self._failed_stamps = np.zeros((0, 4), np.float32), np.zeros(0)
         self.last_stats = FrontEndStats()
@@ -157,7 +160,8 @@ class PersonFrontEnd:
         'min_person_height_px', 'track_iou_weight', 'track_keypoint_weight',
         'track_match_threshold', 'track_min_hits', 'track_max_age_s',
         'track_reassociation_radius', 'track_velocity_smoothing', 'track_guided_max_s',
-        'detector_interval', 'detector_fallback', 'detector_input_size', 'candidate_retry_s')
+        'detector_interval', 'detector_fallback', 'scene_cut', 'detector_input_size',
+        'candidate_retry_s')
 
     def update_config(self, **changes):
         """Change live settings (LIVE_PARAMETERS); raises ValueError and keeps the old ones."""
@@ -171,6 +175,12 @@ class PersonFrontEnd:
             self.detector.input_size = config.detector_input_size
         self.tracker.config = config
         self.config = config
+
+    def reset(self):
+        """A new stream: tracks (ids from the first again), the shot and failed candidates."""
+        self.tracker = Tracker(self.config)
+        self.scene_cuts.reset()
+        self._failed_boxes, self._failed_stamps = np.zeros((0, 4), np.float32), np.zeros(0)
 
     def close(self):
         self.backend.close()
@@ -195,6 +205,10 @@ class PersonFrontEnd:
         Their `scores` are their mean keypoint score instead of a detector score.
         """
         cfg = self.config
+        cut = cfg.scene_cut and self.scene_cuts.is_cut(image_rgb)
+        if cut:
+            # a new shot: its people are not the last shot's, whoever stands where they stood
+            self.tracker.reset()
         guide = None
         skip = False
         if self.backend.needs_boxes and cfg.detector_interval > 1 and \
@@ -216,6 +230,11 @@ class PersonFrontEnd:
             # boxes would find ghosts (keypoints of whatever is there now).
             people, guided = self._detect(image_rgb, None, run_detector=True,
                                           stamp=float(stamp), counted=self.last_stats)
+        if cut:
+            self.last_stats.scene_cuts = 1
+            self.totals.scene_cuts += 1
+            log.info('scene cut (%d so far): a new shot, its people get new track ids',
+                     self.totals.scene_cuts)
         t0 = time.perf_counter()
         people = self.tracker.update(people, stamp, guided)
         dt = (time.perf_counter() - t0) * 1e3

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hmr_ros.frame_sources import SourceError, open_source, stands_alone
+from hmr_ros.frame_sources import may_be_edited, open_source, SourceError, stands_alone
 
 
 def write_video(path, frames=5, size=(64, 48), fps=12.0):
@@ -96,3 +96,9 @@ def test_stands_alone_for_other_sources(tmp_path):
     for source in (str(video), '0', '/dev/video0', '', str(tmp_path / 'missing'),
                    _folder(tmp_path, [])):
         assert not stands_alone(source), source
+
+
+@pytest.mark.parametrize('source, edited', [
+    ('0', False), ('/dev/video2', False), ('clip.mp4', True), ('frames/', True), ('', True)])
+def test_anything_but_a_camera_may_hold_cuts(source, edited):
+    assert may_be_edited(source) is edited

@@ -94,6 +94,9 @@ def test_video_file_command_processes_every_frame_and_stops(ros_node, spawn, cli
                    'loop:=false', 'camera_height:=1.6', 'floor_from_people:=true')
     assert launch.wait(timeout=LAUNCH_TIMEOUT) == 0, launch.text
     assert 'floor from people: not used, the camera knows its floor (TF)' in launch.text
+    # a file may be an edited video (scene_cut:=auto); the library's log reaches the launch's
+    assert '[hmr_node]: pipeline: profile compact' in launch.text, launch.text
+    assert 'a hard cut between shots starts new tracks' in launch.text, launch.text
     # camera_height: the mount on /tf_static, so hmr_node knows the floor
     assert ("floor in camera_optical_frame: base_footprint's xy plane from /tf_static, the "
             'camera 1.60 m above it') in launch.text, launch.text
