@@ -17,8 +17,14 @@ of the next), images where the detector fell back, and the 2D agreement (median 
 meshes' projected COCO joints to the confident keypoints, % of box height) of the per-frame and
 the smoothed meshes over the first 15 images after the cut and over the rest of the shot: a
 smoothed stream that blends the shot before shows as a worse start.
+
+`--cut-check` instead tests the cut detector alone on every real clip here: no cut may be seen
+within a clip (every image, every 2nd, 3rd and 5th: a node dropping images; and on one image
+per clip, fast pans of a half-size window, a zoom and flashes), and how many of the cuts
+between two different places (one image of each clip, every ordered pair) are seen.
 """
 import argparse
+import itertools
 from pathlib import Path
 import sys
 
@@ -32,6 +38,7 @@ for p in (REPO, Path(__file__).resolve().parent):
 
 from eval_real import make_pipeline, parse_variant  # noqa: E402
 from hmr_models.eval.real import keypoint_agreement  # noqa: E402
+from hmr_models.frontend.scene_cut import SceneCutDetector  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
 
 MULTI = 'data/real/pose2sim/Demo_MultiPerson/videos'
@@ -127,12 +134,88 @@ def report(name, rows):
               f'{med(rest, 4) + " / " + med(rest, 5):>16s}')
 
 
+def real_clips():
+    """{name: RGB images} of every real clip here (scripts/fetch_eval_data.sh)."""
+    paths = [REPO / 'media' / 'sample_sports2d.mp4', REPO / 'data/real/opencv/vtest.avi',
+             REPO / 'data/real/sports2d/demo.mp4',
+             *sorted((REPO / 'data/real/pose2sim').glob('*/videos/*.mp4'))]
+    clips = {}
+    for path in paths:
+        cap = cv2.VideoCapture(str(path))
+        images = []
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if images:
+            clips[f'{path.parent.parent.name}/{path.name}' if 'pose2sim' in str(path)
+                  else path.name] = images
+    return clips
+
+
+def count_cuts(images):
+    detector = SceneCutDetector()
+    return sum(detector.is_cut(image) for image in images)
+
+
+def camera_moves(image):
+    """Image sequences of one shot, by what the camera does.
+
+    A fast pan (a half-size window moving 5 / 10 / 20 % of its width per image), a zoom (8 %
+    per image) and flashes (brightness x1.8, x0.5), all shown at the image's size.
+    """
+    h, w = image.shape[:2]
+    out = {}
+    for share in (0.05, 0.1, 0.2):
+        step = max(1, int(share * w / 2))
+        out[f'pan {share:.0%}'] = [
+            cv2.resize(image[h // 4:h // 4 + h // 2, x:x + w // 2], (w, h))
+            for x in range(0, w - w // 2, step)]
+    zoom = []
+    for k in range(20):
+        s = 0.92 ** k
+        zw, zh = int(w * s), int(h * s)
+        x, y = (w - zw) // 2, (h - zh) // 2
+        zoom.append(cv2.resize(image[y:y + zh, x:x + zw], (w, h)))
+    out['zoom'] = zoom
+    out['flashes'] = [np.clip(image * g, 0, 255).astype(np.uint8)
+                      for g in (1.0, 1.8, 1.0, 0.5, 1.0)]
+    return out
+
+
+def cut_check():
+    clips = real_clips()
+    print(f"{'clip':32s}{'images':>8s}   cuts seen at image steps 1 / 2 / 3 / 5;  "
+          'pans, zoom, flashes')
+    for name, images in clips.items():
+        steps = ' / '.join(str(count_cuts(images[::k])) for k in (1, 2, 3, 5))
+        moves = ', '.join(f'{what} {count_cuts(seq)}'
+                          for what, seq in camera_moves(images[len(images) // 2]).items())
+        print(f'{name:32s}{len(images):8d}   {steps:22s}  {moves}')
+    place = {name: name.split('/')[0] if '/' in name else name for name in clips}
+    lab = {n for n in clips if '/' in n}
+    seen = {True: [0, 0], False: [0, 0]}
+    for a, b in itertools.permutations(clips, 2):
+        one = cv2.resize(clips[a][50], SIZE), cv2.resize(clips[b][50], SIZE)
+        between_places = place[a] != place[b] and not (a in lab and b in lab)
+        seen[between_places][0] += count_cuts(one)
+        seen[between_places][1] += 1
+    print(f'cuts between different places seen: {seen[True][0]} of {seen[True][1]}; between '
+          f'cameras of one lab (same room): {seen[False][0]} of {seen[False][1]}')
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--variant', action='append', default=[], metavar='NAME:K=V,...')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--out', type=Path, help='also write the edited clip here (MP4)')
+    p.add_argument('--cut-check', action='store_true',
+                   help='test the cut detector alone on every real clip (see above)')
     args = p.parse_args(argv)
+    if args.cut_check:
+        cut_check()
+        return 0
     frames = edited_frames()
     print(f'edited clip: {len(frames)} images at {FPS:g} FPS, {len(SHOTS)} shots, cuts at '
           + ', '.join(str(sum(s[3] for s in SHOTS[:k])) for k in range(1, len(SHOTS))))
