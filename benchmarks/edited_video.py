@@ -20,7 +20,8 @@ smoothed stream that blends the shot before shows as a worse start.
 
 `--cut-check` instead tests the cut detector alone on every real clip here: no cut may be seen
 within a clip (every image, every 2nd, 3rd and 5th: a node dropping images; and on one image
-per clip, fast pans of a half-size window, a zoom and flashes), and how many of the cuts
+per clip, fast pans of a half-size window, a zoom, flashes and someone passing close to the
+lens), and how many of the cuts
 between two different places (one image of each clip, every ordered pair) are seen.
 """
 import argparse
@@ -163,7 +164,8 @@ def camera_moves(image):
     """Image sequences of one shot, by what the camera does.
 
     A fast pan (a half-size window moving 5 / 10 / 20 % of its width per image), a zoom (8 %
-    per image) and flashes (brightness x1.8, x0.5), all shown at the image's size.
+    per image), flashes (brightness x1.8, x0.5) and someone passing close to the lens, all
+    shown at the image's size.
     """
     h, w = image.shape[:2]
     out = {}
@@ -181,13 +183,24 @@ def camera_moves(image):
     out['zoom'] = zoom
     out['flashes'] = [np.clip(image * g, 0, 255).astype(np.uint8)
                       for g in (1.0, 1.8, 1.0, 0.5, 1.0)]
+    # someone passing close to the lens: a dark, textured body over 15 / 30 % more of the
+    # width per image, up to 95 %, and away again
+    rng = np.random.default_rng(0)
+    body = (np.array([30, 25, 40]) * (0.7 + 0.6 * rng.random((h, w, 1)))).astype(np.uint8)
+    for share in (0.15, 0.3):
+        covers = [*np.arange(share, 0.95, share), 0.95, 0.95, *np.arange(0.95, 0.0, -share), 0]
+        seq = []
+        for c in covers:
+            seq.append(image.copy())
+            seq[-1][:, :int(w * c)] = body[:, :int(w * c)]
+        out[f'passer-by {share:.0%}'] = seq
     return out
 
 
 def cut_check():
     clips = real_clips()
     print(f"{'clip':32s}{'images':>8s}   cuts seen at image steps 1 / 2 / 3 / 5;  "
-          'pans, zoom, flashes')
+          'pans, zoom, flashes, passers-by')
     for name, images in clips.items():
         steps = ' / '.join(str(count_cuts(images[::k])) for k in (1, 2, 3, 5))
         moves = ', '.join(f'{what} {count_cuts(seq)}'
