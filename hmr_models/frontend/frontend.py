@@ -174,6 +174,8 @@ class PersonFrontEnd:
             self.detector.nms_iou = config.detector_nms_iou
             self.detector.input_size = config.detector_input_size
         self.tracker.config = config
+        if config.scene_cut != self.config.scene_cut:
+            self.scene_cuts.reset()     # its last image may be long gone: no cut against it
         self.config = config
 
     def reset(self):

@@ -68,3 +68,16 @@ def test_after_a_cut_nobody_keeps_an_id_of_the_shot_before(runtime, shot, other_
             assert front.totals.scene_cuts == 2 and not ids & before, (ids, before)
         else:
             assert front.totals.scene_cuts == 0 and ids & before
+
+
+def test_turned_on_while_running_it_does_not_compare_with_an_image_long_gone(
+        runtime, shot, other_place):
+    """frontend.scene_cut is a live parameter: switched on, its first image is no cut."""
+    front = PersonFrontEnd(FrontEndConfig(scene_cut=True), runtime)
+    front.process(other_place, 0.0)
+    front.update_config(scene_cut=False)
+    for k, image in enumerate(shot[:3]):
+        front.process(image, 0.1 * (k + 1))
+    front.update_config(scene_cut=True)
+    front.process(shot[3], 0.4)
+    assert front.totals.scene_cuts == 0
