@@ -86,10 +86,7 @@ def agreement(bodies, people, camera, body):
     """Median 2D agreement of one stream's meshes (% of box height); NaN without any."""
     if bodies is None or len(bodies) == 0 or bodies.vertices is None:
         return np.nan
-    kp3 = body.regress(bodies.vertices, 'coco17').astype(np.float64)
-    z = np.maximum(kp3[..., 2], 1e-3)
-    px = np.stack([camera.fx * kp3[..., 0] / z + camera.cx,
-                   camera.fy * kp3[..., 1] / z + camera.cy], -1)
+    px = camera.project(body.regress(bodies.vertices, 'coco17'))
     err = keypoint_agreement(px, people.keypoints, people.keypoint_scores, people.boxes)
     return float(100.0 * np.nanmedian(err)) if np.isfinite(err).any() else np.nan
 
@@ -206,12 +203,11 @@ def cut_check():
         moves = ', '.join(f'{what} {count_cuts(seq)}'
                           for what, seq in camera_moves(images[len(images) // 2]).items())
         print(f'{name:32s}{len(images):8d}   {steps:22s}  {moves}')
-    place = {name: name.split('/')[0] if '/' in name else name for name in clips}
-    lab = {n for n in clips if '/' in n}
+    lab = {n for n in clips if '/' in n}      # Pose2Sim's two demos: cameras of one room
     seen = {True: [0, 0], False: [0, 0]}
     for a, b in itertools.permutations(clips, 2):
         one = cv2.resize(clips[a][50], SIZE), cv2.resize(clips[b][50], SIZE)
-        between_places = place[a] != place[b] and not (a in lab and b in lab)
+        between_places = not (a in lab and b in lab)
         seen[between_places][0] += count_cuts(one)
         seen[between_places][1] += 1
     print(f'cuts between different places seen: {seen[True][0]} of {seen[True][1]}; between '

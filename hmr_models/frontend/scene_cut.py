@@ -31,7 +31,7 @@ class SceneCutDetector:
     """`is_cut(image_rgb)`: whether the image starts a new shot (False for the first image)."""
 
     def __init__(self):
-        self._grey = self._hist = None
+        self.reset()
 
     def reset(self):
         self._grey = self._hist = None
