@@ -16,10 +16,13 @@ shipped behaviour before them) and `default`). Clips:
   Every view runs through the pipeline on its own (with its calibrated intrinsics). The
   reference: the first variant's keypoints of all views, matched across views and triangulated
   (confidence-weighted DLT, outlier views rejected; hmr_models.eval.reference). Each view's
-  per-frame (`~/persons`) and smoothed (`~/persons_smoothed`) meshes are scored on the 12 COCO
-  body joints of the mesh (its COCO regressor): MPJPE aligned at the hip centre, PA-MPJPE, and
-  ACC-ERR over time (mm, mm/frame^2); per view and per person. Baseline in the same table: an
-  arms-down template body, similarity-aligned (PA only; its orientation is the reference's).
+  per-frame (`~/persons`) and smoothed (`~/persons_smoothed`) meshes, and with
+  `temporal_delay_frames` > 0 in a variant the delayed ones (`~/persons_delayed`, each scored
+  on its own frame; the clip's last frames have none, so the other streams are also scored on
+  the person-frames it has), are scored on the 12 COCO body joints of the mesh (its COCO
+  regressor): MPJPE aligned at the hip centre, PA-MPJPE, and ACC-ERR over time (mm,
+  mm/frame^2); per view and per person. Baseline in the same table: an arms-down template
+  body, similarity-aligned (PA only; its orientation is the reference's).
   In 2D, in each view: median distance of the mesh's and of the view's own keypoints to the
   reference's projection (% of box height, joints the view's keypoints are confident of, score
   >= 0.3): a mesh further off than the keypoints has error a closer keypoint fit could remove.
@@ -243,19 +246,21 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
         detect, counter = pipeline.frontend.process, iter(range(10 ** 9))
         pipeline.frontend.process = lambda image, stamp: substitute(next(counter),
                                                                     detect(image, stamp))
+    by_stamp = {}                                 # stamp -> record, for the delayed stream
     for stamp, rgb in frames:
         cam = camera or CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
         res = pipeline.process(rgb, stamp, cam)
         rec = {'people': res.people, 'camera': cam}
         for stream, est in zip(STREAMS, (res.bodies, res.smoothed)):
-            if est is None or len(est) == 0 or est.vertices is None:
-                rec[stream] = (np.zeros((0, 17, 3)), np.zeros((0, 17, 2)))
-                continue
-            kp3 = body.regress(est.vertices, 'coco17').astype(np.float64)
-            z = np.maximum(kp3[..., 2], 1e-3)
-            kp2 = np.stack([cam.fx * kp3[..., 0] / z + cam.cx, cam.fy * kp3[..., 1] / z + cam.cy],
-                           -1)
-            rec[stream] = (kp3, kp2)
+            rec[stream] = mesh_keypoints(body, est, cam)
+        if pipeline.delay_frames:
+            # ~/persons_delayed: filled in when the frame's delayed estimates arrive; the
+            # clip's last frames (and people without one) stay NaN and are not scored
+            n = len(res.people)
+            rec['delayed'] = (np.full((n, 17, 3), np.nan), np.full((n, 17, 2), np.nan))
+            by_stamp[round(stamp, 6)] = rec
+            for frame in res.delayed:
+                _place_delayed(body, frame, by_stamp.get(round(frame.stamp, 6)))
         if len(res.people) and 'refine' in pipeline.mesh.last_timings_ms:
             # both fits of a person: the per-frame mesh and DiffMesh's newest frame
             refine_ms.append((pipeline.mesh.last_timings_ms['refine']
@@ -263,6 +268,26 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
         total_ms.append(res.timings_ms.get('total', 0.0))
         records.append(rec)
     return records, refine_ms, total_ms
+
+
+def mesh_keypoints(body, est, cam):
+    """COCO-17 keypoints of a BodyEstimate: (N, 17, 3) camera frame, (N, 17, 2) pixels."""
+    if est is None or len(est) == 0 or est.vertices is None:
+        return np.zeros((0, 17, 3)), np.zeros((0, 17, 2))
+    kp3 = body.regress(est.vertices, 'coco17').astype(np.float64)
+    return kp3, cam.project(kp3)
+
+
+def _place_delayed(body, frame, rec):
+    """Write a DelayedFrame's keypoints into its frame's record, person by track id."""
+    if rec is None or not len(frame.people):
+        return
+    kp3, kp2 = mesh_keypoints(body, frame.bodies, rec['camera'])
+    rows = {int(t): i for i, t in enumerate(rec['people'].track_ids)}
+    for j, track in enumerate(frame.people.track_ids):
+        i = rows.get(int(track))
+        if i is not None:
+            rec['delayed'][0][i], rec['delayed'][1][i] = kp3[j], kp2[j]
 
 
 def main(argv=None):
@@ -300,6 +325,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         pipeline = make_pipeline(values, args.threads)
         model = str(values.get('dpmesh_checkpoint', ''))    # network outputs cached per model
+        streams = STREAMS if pipeline.delay_frames else STREAMS[:2]
         refine_ms, total_ms = [], []
         print(f'\n=== variant {name}: {values or "defaults"} ===', flush=True)
         for clip in clips:
@@ -321,7 +347,7 @@ def main(argv=None):
                     per_view.append(recs)
                     refine_ms += rm
                     total_ms += tm
-                    for stream in STREAMS:
+                    for stream in streams:
                         table.append({'variant': name, 'table': '2d', 'clip': f'{clip}/{cam.name}',
                                       'stream': stream, **stream_agreement(recs, stream)})
                 if clip not in reference:       # the first variant's keypoints: one reference
@@ -348,7 +374,7 @@ def main(argv=None):
                 if args.baseline_mediapipe and name == variants[0][0]:
                     table += mediapipe_world_rows(pipeline, clip, folder, cams, per_view,
                                                   reference[clip], args.max_frames)
-                for stream in STREAMS:
+                for stream in streams:
                     table.append({'variant': name, 'table': '2d', 'clip': f'{clip} (all views)',
                                   'stream': stream, **stream_agreement(
                                       [r for recs in per_view for r in recs], stream)})
@@ -358,7 +384,7 @@ def main(argv=None):
                                                               max_frames), None, (clip,), model)
                 refine_ms += rm
                 total_ms += tm
-                for stream in STREAMS:
+                for stream in streams:
                     table.append({'variant': name, 'table': '2d', 'clip': clip, 'stream': stream,
                                   **stream_agreement(recs, stream)})
                 table.append({'variant': name, 'table': 'people', 'clip': clip,
@@ -479,16 +505,17 @@ def print_tables(table):
     print('\n3D, multi-view reference (mm; MPJPE at the hip centre and PA-MPJPE on the 12 COCO '
           'body joints, means over person-frames; ACC-ERR mm/frame^2; reference triangulated '
           'from all views, or held-out: without the scored view):')
-    _print([r for r in rows if r['group'] == 'all'], head, fmt)
+    _print([r for r in rows if r['group'] in ('all', 'frames with a delayed estimate')], head,
+           fmt)
     print('\n2D agreement (mesh COCO keypoints vs confident keypoints; % of box height):')
     head = ['variant', 'clip', 'stream', 'keypoints', 'median %', 'PCK@0.05', 'PCK@0.1']
     rows = [r for r in table if r['table'] == '2d']
     _print(rows, head, lambda v: f'{v:.3f}' if isinstance(v, float) and v <= 1 else fmt(v))
     by = {(r['variant'], r['clip'], r['stream']): r['median %'] for r in rows}
-    print('\nsmoothed / per-frame median 2D error:')
+    print('\nsmoothed (and delayed) / per-frame median 2D error:')
     for (var, clip, stream), v in by.items():
-        if stream == 'smoothed' and (var, clip, 'per-frame') in by:
-            print(f'  {var:10s} {clip:34s} {v / by[(var, clip, "per-frame")]:.2f}')
+        if stream != 'per-frame' and (var, clip, 'per-frame') in by:
+            print(f'  {var:10s} {clip:34s} {stream:9s} {v / by[(var, clip, "per-frame")]:.2f}')
     print('\npeople and speed:')
     for r in table:
         if r['table'] in ('people', 'speed'):

@@ -185,7 +185,7 @@ class StreamingSmoother:
         self.config = config or StreamingConfig()
         self.body = body
         self.refiner = refiner
-        self.last_refine_ms = 0.0     # the newest frame's keypoint fit in the last step
+        self.last_refine_ms = 0.0     # the keypoint fits (newest, delayed frame) of the last step
         cfg = model.config
         self.num_frames = cfg.num_frames
         self.delay = int(self.config.temporal_delay_frames)
@@ -197,7 +197,10 @@ class StreamingSmoother:
             raise ValueError('temporal_buffer_frames must be >= 2 (0 = automatic)')
         shapes = {'pose': (NUM_JOINTS * 3,), 'betas': (cfg.num_betas,), 'translation': (3,),
                   'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,),
-                  'size': ()}    # log size factor a known floor gave the frame (NaN: none)
+                  'size': (),    # log size factor a known floor gave the frame (NaN: none)
+                  # the frame's own keypoints in pixels, for the delayed frame's keypoint fit
+                  'pixel_keypoints': (cfg.num_keypoints, 2), 'pixel_scores': (cfg.num_keypoints,),
+                  'box': (4,)}
         self.tracks = TrackTable(self.config.temporal_track_timeout,
                                  lambda: TrackBuffer(capacity, shapes))
         self._eager = _TracedModel(self.model).eval()
@@ -258,7 +261,8 @@ class StreamingSmoother:
         for j, (i, buf) in enumerate(zip(idx, states)):
             buf.push(stamp, pose=estimate.pose[i], betas=fit_betas(betas_in[j], nb),
                      translation=transl_in[j], keypoints=kp[j],
-                     keypoint_scores=kps[j], size=size[i])
+                     keypoint_scores=kps[j], size=size[i], pixel_keypoints=people.keypoints[i],
+                     pixel_scores=people.keypoint_scores[i], box=people.boxes[i])
         windows = [resample_index(buf.observed_stamps(), self.num_frames,
                                   track_period(buf.observed_stamps(),
                                                self.config.temporal_frame_period),
@@ -272,7 +276,7 @@ class StreamingSmoother:
         out.pose[idx] = pose[:, 0]
         out.betas[idx] = betas
         out.translation[idx] = translation[:, 0]
-        if self.refiner is not None and self.refiner.config.enabled and camera is not None:
+        if self._fits(camera):
             t0 = time.perf_counter()
             fit = self.refiner.refine(
                 out.pose[idx], out.betas[idx], out.translation[idx], people.keypoints[idx],
@@ -295,27 +299,67 @@ class StreamingSmoother:
             out.vertices = None
         delayed = None
         if self.delay:
-            k = last - self.delay
-            ok = np.array([w.valid[k] > 0 for w in windows])
-            if ok.any():
-                d_pose, d_betas, d_trans = pose[ok, 1], betas[ok], translation[ok, 1]
-                if out.size is not None and np.isfinite(out.size[idx]).any():   # the track's
-                    d_betas, d_trans = self._sized(d_betas, d_trans,
-                                                   np.nan_to_num(out.size[idx][ok]))
-                verts = None
-                d_joints = joints[ok, 1]
-                if self.body is not None:
-                    d_joints, verts = self._posed(d_pose, d_betas, d_trans)
-                est = BodyEstimate(d_pose, d_betas, d_trans, d_joints,
-                                   np.ones((len(d_pose), NUM_JOINTS), np.float32), verts,
-                                   temporal=True, body_model=estimate.body_model,
-                                   model_profile=estimate.model_profile,
-                                   size=None if out.size is None else out.size[idx][ok])
-                stamps = np.array([w.stamps[k] for w, o in zip(windows, ok) if o])
-                delayed = DelayedEstimate(stamps, ids[ok], est)
+            decoded = (pose[:, 1], betas, translation[:, 1], joints[:, 1])
+            delayed = self._delayed(decoded, states, windows, ids,
+                                    None if out.size is None else out.size[idx], estimate, camera)
         return StreamingResult(out, delayed)
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _delayed(self, decoded, states, windows, ids, sizes, estimate, camera):
+        """DelayedEstimate of the window's frame `delay` samples back, or None.
+
+        decoded: DiffMesh's pose, betas, translation, joints of that frame for every track;
+        sizes: the newest frame's sizes of the tracks (None: no floor).
+        """
+        k = self.num_frames - 1 - self.delay
+        ok = np.array([w.valid[k] > 0 for w in windows])
+        if not ok.any():
+            return None
+        pose, betas, transl, joints = (x[ok] for x in decoded)
+        size = None if sizes is None else sizes[ok]
+        if self._fits(camera):
+            # fitted to its own frame's keypoints, as the newest frame is: DiffMesh alone
+            # drifts off the body (real footage: 4-6x the per-frame 2D error)
+            t0 = time.perf_counter()
+            pose, betas, transl, size = self._fit_delayed(
+                [s for s, o in zip(states, ok) if o], [w for w, o in zip(windows, ok) if o], k,
+                pose, betas, transl, camera)
+            self.last_refine_ms += 1e3 * (time.perf_counter() - t0)
+        elif size is not None and np.isfinite(size).any():      # the track's size
+            betas, transl = self._sized(betas, transl, np.nan_to_num(size))
+        verts = None
+        if self.body is not None:
+            joints, verts = self._posed(pose, betas, transl)
+        est = BodyEstimate(pose, betas, transl, joints,
+                           np.ones((len(pose), NUM_JOINTS), np.float32), verts,
+                           temporal=True, body_model=estimate.body_model,
+                           model_profile=estimate.model_profile, size=size)
+        stamps = np.array([w.stamps[k] for w, o in zip(windows, ok) if o])
+        return DelayedEstimate(stamps, ids[ok], est)
+
+    def _fits(self, camera):
+        return self.refiner is not None and self.refiner.config.enabled and camera is not None
+
+    def _fit_delayed(self, states, windows, k, pose, betas, translation, camera):
+        """The delayed frame's estimates fitted to the keypoints of the frame they stand for.
+
+        A window sample between two observations takes the nearer one's keypoints (a delayed
+        estimate is published only for a sample on an observed frame). The camera is the
+        newest frame's: one camera per stream. Returns pose, betas, translation, size.
+        """
+        near = [w.hi[k] if w.weight[k] >= 0.5 else w.lo[k] for w in windows]
+        kp = np.stack([s.view('pixel_keypoints')[i] for s, i in zip(states, near)])
+        scores = np.stack([s.view('pixel_scores')[i] for s, i in zip(states, near)])
+        boxes = np.stack([s.view('box')[i] for s, i in zip(states, near)])
+        cfg = self.refiner.config
+        fit = self.refiner.refine(pose, betas, translation, kp, scores, boxes, camera,
+                                  iterations=cfg.refine_smoothed_iterations,
+                                  keypoint_sigma=cfg.refine_smoothed_keypoint_sigma,
+                                  size=[_track_size(s) for s in states])
+        size = self.refiner.last_scale
+        size = np.asarray(size, np.float32) if np.isfinite(size).any() else None
+        return fit.pose, fit.betas, fit.translation, size
 
     def _usual_size(self, estimate, idx):
         """Betas and translations of people `idx` without the size a known floor gave them.

@@ -37,7 +37,9 @@ BODY12 = np.arange(5, 17)                  # COCO-17 shoulders .. ankles
 BODY12_NAMES = COCO17_NAMES[5:]
 _HIPS = (6, 7)                             # left/right hip inside BODY12
 MM = 1000.0
-STREAMS = ('per-frame', 'smoothed')     # ~/persons and ~/persons_smoothed
+# ~/persons, ~/persons_smoothed and ~/persons_delayed; records carry 'delayed' only when the
+# pipeline has temporal_delay_frames > 0.
+STREAMS = ('per-frame', 'smoothed', 'delayed')
 # COCO-17 bones walked from the hips outwards (parent, child): legs, torso sides, arms.
 BONES = ((11, 13), (13, 15), (12, 14), (14, 16), (11, 5), (12, 6), (5, 7), (7, 9), (6, 8),
          (8, 10))
@@ -206,7 +208,7 @@ def score_multiview(records_per_view, reference, cameras, template, held_out=Fal
                 def pa_of(points):
                     return np.nanmean(body12_errors(points[None] * MM, gt[None] * MM)[1])
                 kp_pa = pa_of(kp_at_depth)                              # the same per stream
-                for stream in STREAMS:
+                for stream in (s for s in STREAMS if s in rec):
                     pred = rec[stream][0][i]
                     mp, pa = body12_errors(pred[None] * MM, gt[None] * MM)
                     if not np.isfinite(mp).any():
@@ -381,9 +383,18 @@ def _median_2d(points, reference_px, people, i):
 def multiview_rows(variant, clip, reference, rows, acc, cams):
     """Table rows: all person-frames, per view and per person, for each stream."""
     out = []
+    # the delayed stream has no estimate for a clip's last frames: the others are also scored
+    # on the person-frames it has, for a like-for-like comparison
+    delayed = {(r['view'], r['person'], r['frame']) for r in rows if r['stream'] == 'delayed'}
     for stream in STREAMS:
         sel = [r for r in rows if r['stream'] == stream]
+        if not sel and stream == 'delayed':       # no delayed stream in this variant
+            continue
         groups = [('all', sel, (stream,))]
+        if delayed and stream != 'delayed':
+            groups.append(('frames with a delayed estimate', [
+                r for r in sel if (r['view'], r['person'], r['frame']) in delayed],
+                ('no ACC-ERR',)))
         groups += [(f'view {c.name}', [r for r in sel if r['view'] == c.name], (stream, c.name))
                    for c in cams]
         groups += [(f'person {pid}', [r for r in sel if r['person'] == pid], (stream, pid))

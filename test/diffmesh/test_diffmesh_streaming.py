@@ -302,6 +302,43 @@ def test_newest_frame_is_fitted_to_the_current_keypoints(tiny_model, test_body):
     assert err(b) <= steps[1] < steps[0]
 
 
+def test_delayed_frame_is_fitted_to_its_own_frames_keypoints(tiny_model, test_body):
+    """The delayed estimate lands on the keypoints of the frame it stands for, not the newest."""
+    from hmr_models.fitting import KeypointRefiner, RefineConfig
+    from hmr_models.types import CameraIntrinsics
+    camera = CameraIntrinsics.from_image_diagonal(640, 480)
+    refiner = KeypointRefiner(test_body, RefineConfig(refine_keypoint_sigma=0.03))
+    pose = np.zeros((1, 72), np.float32)
+    pose[0, 0] = np.pi
+    runs = {}
+    for name, fit in (('plain', None), ('fitted', refiner)):
+        s = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False,
+                                                          temporal_delay_frames=3),
+                              body=test_body, refiner=fit)
+        frames = []
+        for k in range(10):                   # the person walks 10 cm to the right per frame
+            est, people = frame(1, k, track_ids=[3])
+            target = refiner.project(pose, np.zeros((1, 10)),
+                                     np.array([[-0.5 + 0.1 * k, 0.0, 4.0]]), camera)
+            people.keypoints = target.astype(np.float32)
+            people.boxes = np.concatenate([target.min(1) - 5, target.max(1) + 5],
+                                          1).astype(np.float32)
+            est.pose[:] = pose
+            est.translation[:] = [0.0, 0.0, 4.0]     # the per-frame estimate is off
+            frames.append(people)
+            out = s.step(k * P, people.track_ids, est, people, camera)
+        runs[name] = out.delayed
+    d = runs['fitted']
+    np.testing.assert_allclose(d.stamps, [6 * P])
+
+    def err(o, people):
+        return refiner.keypoint_error(o.pose, o.betas, o.translation, people.keypoints,
+                                      people.keypoint_scores, people.boxes, camera)[0]
+    assert err(d.estimate, frames[6]) < 0.5 * err(runs['plain'].estimate, frames[6])
+    assert err(d.estimate, frames[6]) < 0.5 * err(d.estimate, frames[9])   # its own frame
+    assert np.isfinite(d.estimate.vertices).all()
+
+
 def test_diffmesh_sees_the_usual_size_and_the_fit_sizes_it_again(tiny_model, test_body):
     """A person sized by a known floor (BodyEstimate.size) reaches DiffMesh at the body model's
     usual size (what it was trained on); the newest frame's fit sizes it by the floor again."""

@@ -428,6 +428,26 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
     assert smoothed['PA-MPJPE, reference bone lengths'] < 15.0
     assert per_frame['PA-MPJPE, reference bone lengths'] > \
         smoothed['PA-MPJPE, reference bone lengths'] + 1.0
+    # a delayed stream (exact, none for the last two frames): the other streams are also
+    # scored on the person-frames it has
+    recs = records(wrist)
+    for per_view in recs:
+        for f, rec in enumerate(per_view):
+            kp3, kp2 = rec['smoothed']
+            rec['delayed'] = (kp3 + np.nan, kp2 + np.nan) if f >= 3 else (kp3, kp2)
+    rows, acc = score_multiview(recs, ref, cams, template)
+    table = multiview_rows('v', 'clip', 'all views', rows, acc, cams)
+    pick = {(r['group'], r['stream']): r for r in table}
+    assert pick[('all', 'delayed')]['person-frames'] == 4 * 3
+    assert pick[('all', 'delayed')]['MPJPE'] < 1e-3
+    same = pick[('frames with a delayed estimate', 'per-frame')]
+    assert same['person-frames'] == 4 * 3 and same['MPJPE'] == pytest.approx(50 / 12, abs=0.01)
+    assert ('frames with a delayed estimate', 'delayed') not in pick
+    # without a delayed stream there is neither its row nor the like-for-like group
+    assert not [r for r in multiview_rows('v', 'clip', 'all views',
+                                          *score_multiview(records(wrist), ref, cams, template),
+                                          cams)
+                if r['stream'] == 'delayed' or r['group'].startswith('frames with')]
     # a mesh 5 cm to the side: no 3D error after aligning the hips, but off the image's person
     shifted = score_multiview(records(np.array([0.05, 0.0, 0.0])), ref, cams, template)[0]
     shifted = [r for r in shifted if r['stream'] == 'per-frame']
