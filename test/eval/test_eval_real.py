@@ -330,7 +330,7 @@ def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
     from hmr_models.data.synth.detector_noise import DetectorNoiseConfig
     from hmr_models.skeleton import COCO17_FLIP
     rng = np.random.default_rng(5)
-    cams = ring_of_cameras(8)    # enough views that the reference outvotes a swapped one
+    cams = ring_of_cameras(6)    # enough views that the reference outvotes a swapped one
 
     def detect(v, f, kp, boxes):
         if v == 2 and f < 10:            # cam03 sees the people from the front
@@ -338,7 +338,7 @@ def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
         elif v == 2 and f < 18:
             kp[0, [7, 9, 8, 10]] = kp[0, [8, 10, 7, 9]]
         return kp
-    # 8 views: the association is exhaustive (3^8 combinations per frame), so few frames
+    # the association is exhaustive (3^6 combinations per frame; 8 views took 10x longer)
     views = views_of_two_people(cams, 20, rng, detect, wide_hips=True)
     # swapped views are rejected as outliers of the triangulation (the default error bound)
     ref = build_reference(views, cams, match_error=1e6)
@@ -347,7 +347,7 @@ def test_detector_statistics_count_swaps_and_calibrate_the_simulation(tmp_path):
     assert (samples['swap_legs'] == 1).sum() == 0
     swaps = summarise(samples)['swaps']
     judged = swaps['body']['n']
-    assert 0 < judged < 8 * 2 * 20           # side views cannot tell left from right
+    assert 0 < judged < 6 * 2 * 20           # side views cannot tell left from right
     assert swaps['body']['rate'] == pytest.approx(10 / judged)
     stats = summarise(samples)
     stats['swaps']['body']['n'] = stats['swaps']['limb']['n'] = 1000   # enough to be used
