@@ -262,7 +262,7 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
             for frame in res.delayed:
                 _place_delayed(body, frame, by_stamp.get(round(frame.stamp, 6)))
         if len(res.people) and 'refine' in pipeline.mesh.last_timings_ms:
-            # both fits of a person: the per-frame mesh and DiffMesh's newest frame
+            # the fits of a person: the per-frame mesh, DiffMesh's newest (and delayed) frame
             refine_ms.append((pipeline.mesh.last_timings_ms['refine']
                               + res.timings_ms.get('temporal_refine', 0.0)) / len(res.people))
         total_ms.append(res.timings_ms.get('total', 0.0))
