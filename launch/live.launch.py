@@ -14,6 +14,8 @@ Examples:
       # a folder of photos, each on its own (stills:=auto; frame_0001.png, ... play as a video)
   ros2 launch hmr_ros live.launch.py source:=match.mp4
       # an edited video: each hard cut starts new tracks (scene_cut:=auto; off for a camera)
+  ros2 launch hmr_ros live.launch.py source:=clip.mp4 loop:=false delay_frames:=8
+      # also ~/persons_delayed: each frame smoothed with 8 frames of what came after it
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -58,6 +60,11 @@ def generate_launch_description():
                               description="a fixed camera of unknown height: find the floor "
                                           "from people's ankles as they walk about, then size "
                                           'and place people from it (not for a moving camera)'),
+        DeclareLaunchArgument('delay_frames', default_value='0',
+                              description='d > 0: hmr_node also publishes ~/persons_delayed, '
+                                          'each frame smoothed with the d frames after it and '
+                                          'fitted to its keypoints, d frames late (replay, '
+                                          'offline use); 0: off'),
     ]
     # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame.
     mount = camera_mount(
@@ -73,7 +80,8 @@ def generate_launch_description():
         }])
     hmr = hmr_node(params_file, image_topic='/camera/image_raw',
                    floor_from_people=typed('floor_from_people', bool), stills=stills_parameter(),
-                   **scene_cut_parameter())
+                   **scene_cut_parameter(),
+                   **{'temporal.temporal_delay_frames': typed('delay_frames', int)})
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
         large_image_transport(), mount, camera, hmr, *display_nodes(params_file),
