@@ -80,6 +80,19 @@ def scene_cut_parameter():
                                                  value_type=bool)}
 
 
+def delay_frames_argument():
+    return DeclareLaunchArgument(
+        'delay_frames', default_value='0',
+        description='d > 0: hmr_node also publishes ~/persons_delayed, each frame smoothed with '
+                    'the d frames after it and fitted to its keypoints, d frames late (replay, '
+                    'offline use); 0: off')
+
+
+def delay_frames_parameter():
+    """hmr_node's temporal.temporal_delay_frames from delay_frames: {name: value}."""
+    return {'temporal.temporal_delay_frames': typed('delay_frames', int)}
+
+
 def params_file_argument(nodes):
     return DeclareLaunchArgument(
         'params_file', default_value=PathJoinSubstitution([share(), 'config', 'hmr.yaml']),

@@ -24,9 +24,10 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    camera_mount, FRAME_FLOW, display_arguments, display_nodes, hmr_node, large_image_transport,
-    model_profile_argument, params_file_argument, scene_cut_argument, scene_cut_parameter,
-    shutdown_when_exits, source_argument, stills_argument, stills_parameter, typed)
+    camera_mount, FRAME_FLOW, delay_frames_argument, delay_frames_parameter, display_arguments,
+    display_nodes, hmr_node, large_image_transport, model_profile_argument, params_file_argument,
+    scene_cut_argument, scene_cut_parameter, shutdown_when_exits, source_argument,
+    stills_argument, stills_parameter, typed)
 
 
 def generate_launch_description():
@@ -60,11 +61,7 @@ def generate_launch_description():
                               description="a fixed camera of unknown height: find the floor "
                                           "from people's ankles as they walk about, then size "
                                           'and place people from it (not for a moving camera)'),
-        DeclareLaunchArgument('delay_frames', default_value='0',
-                              description='d > 0: hmr_node also publishes ~/persons_delayed, '
-                                          'each frame smoothed with the d frames after it and '
-                                          'fitted to its keypoints, d frames late (replay, '
-                                          'offline use); 0: off'),
+        delay_frames_argument(),
     ]
     # A known mount: base_footprint (the floor) -> camera_link -> the images' optical frame.
     mount = camera_mount(
@@ -80,8 +77,7 @@ def generate_launch_description():
         }])
     hmr = hmr_node(params_file, image_topic='/camera/image_raw',
                    floor_from_people=typed('floor_from_people', bool), stills=stills_parameter(),
-                   **scene_cut_parameter(),
-                   **{'temporal.temporal_delay_frames': typed('delay_frames', int)})
+                   **scene_cut_parameter(), **delay_frames_parameter())
     # When the source ends (video without loop) or the node fails, stop everything.
     return LaunchDescription(arguments + [
         large_image_transport(), mount, camera, hmr, *display_nodes(params_file),

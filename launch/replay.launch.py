@@ -4,6 +4,8 @@ Examples:
   ros2 launch hmr_ros replay.launch.py bag:=recording.mcap
   ros2 launch hmr_ros replay.launch.py bag:=run1/ rate:=0.5 image_topic:=/cam/image_raw
   ros2 launch hmr_ros replay.launch.py bag:=run1/ every_frame:=true   # every image processed
+  ros2 launch hmr_ros replay.launch.py bag:=run1/ every_frame:=true delay_frames:=8
+      # also ~/persons_delayed: each frame smoothed with 8 frames of what came after it
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -11,9 +13,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    FRAME_FLOW, bag_image_arguments, display_arguments, display_nodes, hmr_node,
-    large_image_transport, model_profile_argument, params_file_argument, shutdown_when_exits,
-    typed)
+    FRAME_FLOW, bag_image_arguments, delay_frames_argument, delay_frames_parameter,
+    display_arguments, display_nodes, hmr_node, large_image_transport, model_profile_argument,
+    params_file_argument, shutdown_when_exits, typed)
 
 
 def generate_launch_description():
@@ -34,6 +36,7 @@ def generate_launch_description():
                                           "outputs would mix with the node's); 'all' topics"),
         params_file_argument('hmr_node'),
         model_profile_argument(),
+        delay_frames_argument(),
         *display_arguments(viewer='false'),
     ]
     player = Node(
@@ -44,7 +47,7 @@ def generate_launch_description():
             **FRAME_FLOW,   # nothing is played before hmr_node has loaded its models
         }])
     hmr = hmr_node(params_file, image_topic=typed('image_topic', str),
-                   image_transport=typed('image_transport', str))
+                   image_transport=typed('image_transport', str), **delay_frames_parameter())
     return LaunchDescription(arguments + [
         large_image_transport(), player, hmr, *display_nodes(params_file),
         shutdown_when_exits(player, 'bag_play'), shutdown_when_exits(hmr, 'hmr_node')])
