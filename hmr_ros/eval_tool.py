@@ -250,7 +250,8 @@ def run_bag(bag, out, args, name):
         'launch', 'hmr_ros', 'eval.launch.py', f'bag:={bag}', f'out:={out}', f'name:={name}',
         f'mode:={args.mode}', f'rate:={args.rate}', f'image_topic:={args.image_topic}',
         f'image_transport:={args.image_transport}', f'model_profile:={args.model_profile}',
-        f'people_topic:={args.people_topic}', 'score:=false']
+        f'people_topic:={args.people_topic}', f'delay_frames:={args.delay_frames}',
+        'score:=false']
     if args.params_file:
         cmd.append(f'params_file:={Path(args.params_file).resolve()}')
     log = Path(out) / 'logs' / f'{name}.log'
@@ -549,6 +550,10 @@ def build_parser():
     p.add_argument('--params-file', default='', help="hmr_node's parameters file")
     p.add_argument('--model-profile', default='compact',
                    choices=('compact', 'sd15', 'frontend_only'))
+    p.add_argument('--delay-frames', type=int, default=0, metavar='D',
+                   help='D > 0: also score ~/persons_delayed, each frame smoothed with the D '
+                        'frames after it (temporal.temporal_delay_frames; wins over the '
+                        'parameters file)')
     p.add_argument('--image-topic', default='/camera/image_raw')
     p.add_argument('--image-transport', default='raw', choices=('raw', 'compressed'))
     p.add_argument('--people-topic', default='',

@@ -16,8 +16,9 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    bag_image_arguments, hmr_node, large_image_transport, model_profile_argument,
-    params_file_argument, shutdown_when_exits, typed)
+    bag_image_arguments, delay_frames_argument, delay_frames_parameter, hmr_node,
+    large_image_transport, model_profile_argument, params_file_argument, shutdown_when_exits,
+    typed)
 
 MODES = ('lockstep', 'realtime')
 
@@ -63,7 +64,8 @@ def _nodes(context):
         LaunchConfiguration('params_file'), image_topic=typed('image_topic', str),
         image_transport=typed('image_transport', str), people_topic=typed('people_topic', str),
         # Nobody looks at the visuals during an evaluation: they would only cost time.
-        publish_overlay=False, publish_debug_image=False, publish_markers=False)
+        publish_overlay=False, publish_debug_image=False, publish_markers=False,
+        **delay_frames_parameter())
     recorder = Node(
         package='hmr_ros', executable='eval_record', name='eval_record', output='screen',
         parameters=[{
@@ -108,6 +110,7 @@ def generate_launch_description():
         *bag_image_arguments(),
         params_file_argument('hmr_node'),
         model_profile_argument(),
+        delay_frames_argument(),
         DeclareLaunchArgument('people_topic', default_value='',
                               description="people from a topic instead of hmr_node's "
                                           "front-end (e.g. the bag's /ground_truth/detections, "

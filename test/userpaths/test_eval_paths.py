@@ -57,7 +57,7 @@ def synth_bags(tmp_path_factory):
 
 def test_hmr_eval_on_synth_bags(spawn, synth_bags, tmp_path):
     out = tmp_path / 'eval'
-    run = spawn(program('hmr-eval'), str(synth_bags), '--out', str(out))
+    run = spawn(program('hmr-eval'), str(synth_bags), '--out', str(out), '--delay-frames', '4')
     assert run.wait(timeout=TIMEOUT) == 0, run.text
     metrics = json.loads((out / 'metrics.json').read_text())
     s = metrics['summary']
@@ -67,6 +67,12 @@ def test_hmr_eval_on_synth_bags(spawn, synth_bags, tmp_path):
     for stream in ('persons', 'persons_smoothed'):
         if s[stream].get('person-frames'):
             assert 0 < s[stream]['MPJPE'] < 1000, s[stream]
+    # --delay-frames: the delayed stream is recorded and scored too, on fewer frames (a
+    # track's last 4 have none)
+    if s['persons_smoothed'].get('person-frames'):
+        delayed = s['persons_delayed']
+        assert 0 < delayed['person-frames'] < s['persons_smoothed']['person-frames'], s
+        assert 0 < delayed['MPJPE'] < 1000, delayed
     assert 'tracking' in s and 0 <= s['tracking']['recall'] <= 1
     assert (out / 'report.html').stat().st_size > 20_000
     assert 'FPS in' in run.text
