@@ -198,9 +198,9 @@ class StreamingSmoother:
         shapes = {'pose': (NUM_JOINTS * 3,), 'betas': (cfg.num_betas,), 'translation': (3,),
                   'keypoints': (cfg.num_keypoints, 2), 'keypoint_scores': (cfg.num_keypoints,),
                   'size': (),    # log size factor a known floor gave the frame (NaN: none)
-                  # the frame's own keypoints in pixels, for the delayed frame's keypoint fit
-                  'pixel_keypoints': (cfg.num_keypoints, 2), 'pixel_scores': (cfg.num_keypoints,),
-                  'box': (4,)}
+                  # the frame's own keypoints in pixels and box, for the delayed frame's fit
+                  # (its scores are keypoint_scores: 0 where a keypoint is missing)
+                  'pixel_keypoints': (cfg.num_keypoints, 2), 'box': (4,)}
         self.tracks = TrackTable(self.config.temporal_track_timeout,
                                  lambda: TrackBuffer(capacity, shapes))
         self._eager = _TracedModel(self.model).eval()
@@ -262,7 +262,7 @@ class StreamingSmoother:
             buf.push(stamp, pose=estimate.pose[i], betas=fit_betas(betas_in[j], nb),
                      translation=transl_in[j], keypoints=kp[j],
                      keypoint_scores=kps[j], size=size[i], pixel_keypoints=people.keypoints[i],
-                     pixel_scores=people.keypoint_scores[i], box=people.boxes[i])
+                     box=people.boxes[i])
         windows = [resample_index(buf.observed_stamps(), self.num_frames,
                                   track_period(buf.observed_stamps(),
                                                self.config.temporal_frame_period),
@@ -277,20 +277,13 @@ class StreamingSmoother:
         out.betas[idx] = betas
         out.translation[idx] = translation[:, 0]
         if self._fits(camera):
-            t0 = time.perf_counter()
-            fit = self.refiner.refine(
+            out.pose[idx], out.betas[idx], out.translation[idx], scale = self._fit(
                 out.pose[idx], out.betas[idx], out.translation[idx], people.keypoints[idx],
-                people.keypoint_scores[idx], people.boxes[idx], camera,
-                iterations=self.refiner.config.refine_smoothed_iterations,
-                keypoint_sigma=self.refiner.config.refine_smoothed_keypoint_sigma,
-                size=[_track_size(buf) for buf in states])
-            out.pose[idx], out.betas[idx], out.translation[idx] = \
-                fit.pose, fit.betas, fit.translation
-            if np.isfinite(self.refiner.last_scale).any():
+                people.keypoint_scores[idx], people.boxes[idx], states, camera)
+            if scale is not None:
                 out.size = np.full(n, np.nan, np.float32) if out.size is None \
                     else out.size.copy()
-                out.size[idx] = self.refiner.last_scale
-            self.last_refine_ms = 1e3 * (time.perf_counter() - t0)
+                out.size[idx] = scale
         if self.body is not None:
             out.joints, out.vertices = self._posed(out.pose, out.betas, out.translation)
         else:
@@ -321,11 +314,9 @@ class StreamingSmoother:
         if self._fits(camera):
             # fitted to its own frame's keypoints, as the newest frame is: DiffMesh alone
             # drifts off the body (real footage: 4-6x the per-frame 2D error)
-            t0 = time.perf_counter()
             pose, betas, transl, size = self._fit_delayed(
                 [s for s, o in zip(states, ok) if o], [w for w, o in zip(windows, ok) if o], k,
                 pose, betas, transl, camera)
-            self.last_refine_ms += 1e3 * (time.perf_counter() - t0)
         elif size is not None and np.isfinite(size).any():      # the track's size
             betas, transl = self._sized(betas, transl, np.nan_to_num(size))
         verts = None
@@ -341,25 +332,36 @@ class StreamingSmoother:
     def _fits(self, camera):
         return self.refiner is not None and self.refiner.config.enabled and camera is not None
 
+    def _fit(self, pose, betas, translation, keypoints, scores, boxes, states, camera):
+        """The smoothed stream's keypoint fit of the tracks `states` (timed in last_refine_ms).
+
+        Each is sized by its track's median size. Returns pose, betas, translation and the
+        sizes the fit gave (None: no floor).
+        """
+        t0 = time.perf_counter()
+        cfg = self.refiner.config
+        fit = self.refiner.refine(pose, betas, translation, keypoints, scores, boxes, camera,
+                                  iterations=cfg.refine_smoothed_iterations,
+                                  keypoint_sigma=cfg.refine_smoothed_keypoint_sigma,
+                                  size=[_track_size(s) for s in states])
+        scale = self.refiner.last_scale
+        scale = np.asarray(scale, np.float32) if np.isfinite(scale).any() else None
+        self.last_refine_ms += 1e3 * (time.perf_counter() - t0)
+        return fit.pose, fit.betas, fit.translation, scale
+
     def _fit_delayed(self, states, windows, k, pose, betas, translation, camera):
         """The delayed frame's estimates fitted to the keypoints of the frame they stand for.
 
         A window sample between two observations takes the nearer one's keypoints (a delayed
         estimate is published only for a sample on an observed frame). The camera is the
-        newest frame's: one camera per stream. Returns pose, betas, translation, size.
+        newest frame's: one camera per stream.
         """
         near = [w.hi[k] if w.weight[k] >= 0.5 else w.lo[k] for w in windows]
-        kp = np.stack([s.view('pixel_keypoints')[i] for s, i in zip(states, near)])
-        scores = np.stack([s.view('pixel_scores')[i] for s, i in zip(states, near)])
-        boxes = np.stack([s.view('box')[i] for s, i in zip(states, near)])
-        cfg = self.refiner.config
-        fit = self.refiner.refine(pose, betas, translation, kp, scores, boxes, camera,
-                                  iterations=cfg.refine_smoothed_iterations,
-                                  keypoint_sigma=cfg.refine_smoothed_keypoint_sigma,
-                                  size=[_track_size(s) for s in states])
-        size = self.refiner.last_scale
-        size = np.asarray(size, np.float32) if np.isfinite(size).any() else None
-        return fit.pose, fit.betas, fit.translation, size
+
+        def take(key):
+            return np.stack([s.view(key)[i] for s, i in zip(states, near)])
+        return self._fit(pose, betas, translation, take('pixel_keypoints'),
+                         take('keypoint_scores'), take('box'), states, camera)
 
     def _usual_size(self, estimate, idx):
         """Betas and translations of people `idx` without the size a known floor gave them.
