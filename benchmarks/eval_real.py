@@ -18,8 +18,9 @@ shipped behaviour before them) and `default`). Clips:
   (confidence-weighted DLT, outlier views rejected; hmr_models.eval.reference). Each view's
   per-frame (`~/persons`) and smoothed (`~/persons_smoothed`) meshes, and with
   `temporal_delay_frames` > 0 in a variant the delayed ones (`~/persons_delayed`, each scored
-  on its own frame; the clip's last frames have none, so the other streams are also scored on
-  the person-frames it has), are scored on the 12 COCO body joints of the mesh (its COCO
+  on its own frame, the clip's last frames given at its end as the node gives them; people
+  with no delayed estimate, e.g. not yet tracked, are left out, so the other streams are also
+  scored on the person-frames it has), are scored on the 12 COCO body joints of the mesh (its COCO
   regressor): MPJPE aligned at the hip centre, PA-MPJPE, and ACC-ERR over time (mm,
   mm/frame^2); per view and per person. Baseline in the same table: an arms-down template
   body, similarity-aligned (PA only; its orientation is the reference's).
@@ -254,8 +255,8 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
         for stream, est in zip(STREAMS, (res.bodies, res.smoothed)):
             rec[stream] = mesh_keypoints(body, est, cam)
         if pipeline.delay_frames:
-            # ~/persons_delayed: filled in when the frame's delayed estimates arrive; the
-            # clip's last frames (and people without one) stay NaN and are not scored
+            # ~/persons_delayed: filled in when the frame's delayed estimates arrive (the
+            # clip's last frames at its end); people without one stay NaN, not scored
             n = len(res.people)
             rec['delayed'] = (np.full((n, 17, 3), np.nan), np.full((n, 17, 2), np.nan))
             by_stamp[round(stamp, 6)] = rec
@@ -267,6 +268,8 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
                               + res.timings_ms.get('temporal_refine', 0.0)) / len(res.people))
         total_ms.append(res.timings_ms.get('total', 0.0))
         records.append(rec)
+    for frame in pipeline.end_of_stream():       # the clip's last frames, as the node does
+        _place_delayed(body, frame, by_stamp.get(round(frame.stamp, 6)))
     return records, refine_ms, total_ms
 
 

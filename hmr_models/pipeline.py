@@ -226,6 +226,17 @@ class HMRPipeline:
                 timings['temporal_refine'] = self.temporal.last_refine_ms
         return result
 
+    def end_of_stream(self):
+        """The stream has ended: the delayed frames still owed (DelayedFrame list, oldest first).
+
+        With `temporal_delay_frames` d, a stream's last d frames would otherwise never get a
+        delayed estimate (`StreamingSmoother.flush`). The tracks are kept: a stream that goes
+        on later continues them, and asking again gives nothing new.
+        """
+        if not self.delay_frames:
+            return []
+        return self._delayed_frames(self.temporal.flush())
+
     def _delayed_frames(self, delayed):
         """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame."""
         if delayed is None or not len(delayed.track_ids):

@@ -61,6 +61,9 @@ PLAY_PARAMS = [
           positive),
     Param('ack_timeout', 20.0, 'every-frame mode: seconds before an unacknowledged image is '
           'sent again', positive),
+    Param('end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
+          "acknowledged on done_topic when the node has published all it owes (hmr_node: "
+          "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none"),
 ]
 
 
@@ -129,7 +132,8 @@ class BagPlayer(LoggingNode):
             raise SetupError('every_frame: no image topic to play in lockstep')
         self.flow = FrameFlow(self, self.p.ready_topic,
                               self.p.done_topic if self.p.every_frame else '',
-                              self.p.max_in_flight, self.p.ack_timeout)
+                              self.p.max_in_flight, self.p.ack_timeout,
+                              end_topic=self.p.end_topic)
         self.played = 0
         self.play_seconds = 0.0
         mode = 'every frame (lockstep with the node)' if self.p.every_frame else \
@@ -164,7 +168,8 @@ class BagPlayer(LoggingNode):
                 self._play_once()
                 if not self.p.loop:
                     break
-            self.flow.drain(self._stop)
+            if self.flow.drain(self._stop):
+                self.flow.end_stream(self._stop)
         except BagError as exc:
             self.get_logger().error(f'{exc}; played {self.played} messages')
             self.exit_code = 1

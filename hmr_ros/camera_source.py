@@ -48,6 +48,9 @@ PARAMS = [
           positive),
     Param('ack_timeout', 20.0, 'every-frame mode: seconds before an unacknowledged frame is '
           'sent again', positive),
+    Param('end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
+          "acknowledged on done_topic when the node has published all it owes (hmr_node: "
+          "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none"),
     Param('frame_id', 'camera_optical_frame', 'frame_id of the published images'),
     Param('calibration_file', '', 'camera_info YAML (camera_calibration format); empty: focal '
           'length estimated from the image diagonal'),
@@ -90,7 +93,8 @@ class CameraSource(LoggingNode):
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         self.flow = FrameFlow(self, self.p.ready_topic,
                               self.p.done_topic if self.every_frame else '',
-                              self.p.max_in_flight, self.p.ack_timeout)
+                              self.p.max_in_flight, self.p.ack_timeout,
+                              end_topic=self.p.end_topic)
         self.rate = self.p.rate or (0.0 if self.every_frame else self.source.native_fps)
         self.frames = 0
         self.loops = 0
@@ -223,7 +227,7 @@ class CameraSource(LoggingNode):
             last = time.monotonic()
             stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
             self.flow.sent(stamp, self._publish(rgb, stamp))
-        if self.flow.drain(self._stop):
+        if self.flow.drain(self._stop) and self.flow.end_stream(self._stop):
             self._end()
 
     def close(self):

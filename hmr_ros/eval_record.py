@@ -10,8 +10,10 @@ It sits between the player and the node in the ready/frame_done protocol (hmr_ro
 it announces `~/ready` (latched) only once hmr_node is ready *and* every output is subscribed,
 so no early result is lost, and the player (`ready_topic:=/eval_record/ready`) waits for it.
 It reads the input bag's image stamps and ends (exit 0, bag closed) when every one of them has
-been acknowledged on `~/frame_done` and the outputs have been quiet for `settle` seconds, or
-when no acknowledgement came for `idle_timeout` seconds (frames lost on the way, counted).
+been acknowledged on `~/frame_done` (and so has the player's `~/end_of_stream`, when it sent
+one: the delayed stream's last frames come before that) and the outputs have been quiet for
+`settle` seconds, or when no acknowledgement came for `idle_timeout` seconds (frames lost on
+the way, counted).
 Beside the bag it writes `run.json` (mode, input, parameters file, counts, times).
 """
 import json
@@ -114,6 +116,8 @@ class EvalRecorder(BagRecorder):
         self.create_subscription(msg_type, image_topic, self._on_image, RELIABLE, raw=True)
         self.create_subscription(Bool, f'{node}/ready', self._on_node_ready, READY_QOS)
         self.create_subscription(Header, f'{node}/frame_done', self._on_done, RELIABLE)
+        self.end_key = None     # the player's end-of-stream announcement, once seen
+        self.create_subscription(Header, f'{node}/end_of_stream', self._on_end, RELIABLE)
         self.create_timer(0.1, self._check)
         self.get_logger().info(
             f'recording {node} into {p.output}; {self.expected_count} images expected from '
@@ -135,6 +139,9 @@ class EvalRecorder(BagRecorder):
         self.acked.add(stamp_key(header.stamp))
         self.first_ack = self.first_ack or now
         self.last_ack = now
+
+    def _on_end(self, header):
+        self.end_key = stamp_key(header.stamp)
 
     def _write(self, conn, raw):
         super()._write(conn, raw)
@@ -158,13 +165,16 @@ class EvalRecorder(BagRecorder):
             return
         now = time.monotonic()
         missing = self.expected - self.acked
+        if self.end_key is not None and self.end_key not in self.acked:
+            missing = missing | {self.end_key}   # the node still publishing what it owes
         quiet = now - max(self.last_output or 0.0, self.last_ack or 0.0)
         if not missing and quiet >= self.p.settle:
             self.get_logger().info(f'all {self.expected_count} images acknowledged')
             self.done = True
         elif self.last_ack is not None and now - self.last_ack >= self.p.idle_timeout:
             self.get_logger().warn(f'no acknowledgement for {self.p.idle_timeout:.0f} s: '
-                                   f'{len(missing)} of {self.expected_count} images never '
+                                   f'{len(self.expected - self.acked)} of '
+                                   f'{self.expected_count} images never '
                                    'acknowledged (lost), ending the run')
             self.done = True
 

@@ -10,7 +10,11 @@ acknowledges every input image it has finished (or dropped) on `~/frame_done`
   out when the node has finished an earlier one (backpressure), so N frames in give N results
   out at whatever speed the machine allows. A frame that is not acknowledged within
   `ack_timeout` is sent again (the node ignores a stamp it has already taken), and given up
-  after `max_resends`, counted and logged.
+  after `max_resends`, counted and logged;
+- at the end of a file or bag in every-frame mode, once every frame is acknowledged, sends a
+  std_msgs/Header on the node's `~/end_of_stream` and waits for it to be acknowledged on
+  `~/frame_done` like a frame: the node first publishes what it still owes (the delayed
+  stream's last frames, which no later frame will bring).
 """
 from collections import OrderedDict
 import threading
@@ -23,6 +27,7 @@ READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DONE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 WAIT_LOG_PERIOD = 10.0   # seconds between "still waiting" log lines
+END_FRAME_ID = 'end_of_stream'
 
 
 def stamp_key(stamp):
@@ -40,10 +45,11 @@ class FrameFlow:
         max_in_flight: frames sent and not yet acknowledged, at most.
         ack_timeout: seconds before an unacknowledged frame is sent again.
         max_resends: resends of one frame before it is given up as lost.
+        end_topic: hmr_node's end_of_stream topic; '' = do not announce the end.
     """
 
     def __init__(self, node, ready_topic='', done_topic='', max_in_flight=2, ack_timeout=20.0,
-                 max_resends=2):
+                 max_resends=2, end_topic=''):
         self.node = node
         self.ready_topic = ready_topic
         self.max_in_flight = max(1, int(max_in_flight))
@@ -57,6 +63,10 @@ class FrameFlow:
         self.acknowledging = bool(done_topic)
         if done_topic:
             node.create_subscription(Header, done_topic, self._on_done, DONE_QOS)
+        self._end_pub = node.create_publisher(Header, end_topic, DONE_QOS) \
+            if end_topic and done_topic else None
+        self._end_key = None
+        self._last_stamp = None
         self._cond = threading.Condition()
         self._outstanding = OrderedDict()   # stamp key -> [sent monotonic, resend fn, resends]
         self.counts = dict(sent=0, acknowledged=0, resent=0, lost=0)
@@ -75,9 +85,11 @@ class FrameFlow:
             entry = self._outstanding.pop(stamp_key(header.stamp), None)
             if entry is None:
                 return  # a frame of somebody else, or an acknowledgement of a resend
+            self._cond.notify_all()
+            if stamp_key(header.stamp) == self._end_key:
+                return  # the end of the stream, not a frame
             self.counts['acknowledged'] += 1
             self.ack_seconds.append(time.monotonic() - entry[0])
-            self._cond.notify_all()
 
     # -- the source's publishing thread -----------------------------------------------------
     def wait_ready(self, stop, publishers=()):
@@ -116,6 +128,7 @@ class FrameFlow:
         """Record a frame just sent; `resend()` publishes it again if it is not acknowledged."""
         with self._cond:
             self.counts['sent'] += 1
+            self._last_stamp = stamp
             if self.acknowledging:
                 self._outstanding[stamp_key(stamp)] = [time.monotonic(), resend, 0]
 
@@ -127,24 +140,45 @@ class FrameFlow:
                 self._cond.wait(timeout=0.1)
             return not self._outstanding
 
+    def end_stream(self, stop):
+        """After `drain`: announce the end and wait for the node to finish; False if stopped.
+
+        Nothing to do without an end topic, frames or a node listening. The end's stamp is
+        1 ns after the last frame's, so that it is acknowledged like no frame.
+        """
+        if self._end_pub is None or self._last_stamp is None or \
+                self._end_pub.get_subscription_count() == 0:
+            return True
+        ns = self._last_stamp.sec * 1_000_000_000 + self._last_stamp.nanosec + 1
+        header = Header(frame_id=END_FRAME_ID)
+        header.stamp.sec, header.stamp.nanosec = divmod(ns, 1_000_000_000)
+        with self._cond:
+            self._end_key = stamp_key(header.stamp)
+            self._outstanding[self._end_key] = [time.monotonic(),
+                                                lambda: self._end_pub.publish(header), 0]
+        self._end_pub.publish(header)
+        return self.drain(stop)
+
     def _resend_overdue(self):
         now = time.monotonic()
         for key, entry in list(self._outstanding.items()):
             if now - entry[0] < self.ack_timeout:
                 continue
+            what = 'the end of the stream' if key == self._end_key else \
+                f'frame {key[0]}.{key[1]:09d}'
             if entry[2] >= self.max_resends:
                 del self._outstanding[key]
-                self.counts['lost'] += 1
+                if key != self._end_key:
+                    self.counts['lost'] += 1
                 self.node.get_logger().warning(
-                    f'frame {key[0]}.{key[1]:09d} was not acknowledged after {entry[2]} '
-                    'resends: given up (counted as lost)')
+                    f'{what} was not acknowledged after {entry[2]} resends: given up'
+                    + ('' if key == self._end_key else ' (counted as lost)'))
                 self._cond.notify_all()
                 continue
             entry[0], entry[2] = now, entry[2] + 1
             self.counts['resent'] += 1
             self.node.get_logger().warning(
-                f'frame {key[0]}.{key[1]:09d} not acknowledged within {self.ack_timeout:.0f} s: '
-                'sending it again')
+                f'{what} not acknowledged within {self.ack_timeout:.0f} s: sending it again')
             entry[1]()
 
     def summary(self):
@@ -162,6 +196,11 @@ def announce_ready(node):
     pub = node.create_publisher(Bool, '~/ready', READY_QOS)
     pub.publish(Bool(data=True))
     return pub
+
+
+def on_end_of_stream(node, callback):
+    """hmr_node's side: `callback(header)` when a source announces the end of its stream."""
+    return node.create_subscription(Header, '~/end_of_stream', callback, DONE_QOS)
 
 
 def done_publisher(node):

@@ -10,7 +10,8 @@ and diagnostic_msgs/DiagnosticArray on /diagnostics with a periodic summary in t
 
 Sources that feed it (hmr_ros.frame_flow): a latched `~/ready` says the models are loaded, and
 `~/frame_done` acknowledges every image finished or dropped, so a video file or a bag can be
-processed frame by frame without loss.
+processed frame by frame without loss; a Header on `~/end_of_stream` says a file or bag has
+ended: the delayed stream's last frames go out, then it is acknowledged like a frame.
 """
 from collections import deque, OrderedDict
 from dataclasses import dataclass, fields
@@ -39,7 +40,7 @@ from hmr_models.pipeline import build_pipeline, FrontResult, PipelineConfig, Sta
 from hmr_models.types import CameraIntrinsics, People
 from hmr_ros.camera_info import intrinsics_from_camera_info
 from hmr_ros.external_people import ExternalPeople
-from hmr_ros.frame_flow import announce_ready, done_publisher, stamp_key
+from hmr_ros.frame_flow import announce_ready, done_publisher, on_end_of_stream, stamp_key
 from hmr_ros.image_conversion import (
     DEFAULT_MAX_PIXELS, ImageError, compressed_to_rgb, header_from_cdr, image_to_rgb)
 from hmr_ros.msg import SMPLPersonArray
@@ -221,6 +222,8 @@ class HMRNode(LoggingNode):
         self._intake = LatestSlot()     # received images -> front-end worker
         self._handoff = LatestSlot(replace=False)   # front-end results -> mesh worker
         self._lock = threading.Lock()   # counters are written by three threads
+        # the temporal stage's tracks: the mesh worker, and the end of a stream (executor)
+        self._temporal_lock = threading.Lock()
         self._recent_stamps = deque(maxlen=RECENT_STAMPS)
         self._headers = deque(maxlen=64)   # (stamp seconds, header) for the delayed output
         self.counts = dict(frames_in=0, processed=0, dropped_busy=0, dropped_bad_input=0,
@@ -244,6 +247,7 @@ class HMRNode(LoggingNode):
         for worker in self.workers:
             worker.start()
         self.create_timer(self.p.diagnostics_period, self._publish_diagnostics)
+        on_end_of_stream(self, self._on_end_of_stream)
         time.sleep(max(0.0, DISCOVERY_S - (time.monotonic() - t0)))
         self.ready_pub = announce_ready(self)
         self.get_logger().info(
@@ -427,17 +431,15 @@ class HMRNode(LoggingNode):
         now = time.monotonic()
         with self._lock:
             self.latencies.append((now - ticket.received) * 1e3)
-        self.pipeline.process_temporal(result, ticket.camera)
-        t0 = time.perf_counter()
-        if result.smoothed is not None:
-            self.smoothed_pub.publish(
-                to_person_array(header, result.people, result.smoothed, self.profile))
-        if self.delayed_pub is not None:
-            self._headers.append((ticket.front.stamp, header))
-            for frame in result.delayed:
-                self.delayed_pub.publish(to_person_array(
-                    self._header_at(frame.stamp, header), frame.people, frame.bodies,
-                    self.profile))
+        with self._temporal_lock:
+            self.pipeline.process_temporal(result, ticket.camera)
+            t0 = time.perf_counter()
+            if result.smoothed is not None:
+                self.smoothed_pub.publish(
+                    to_person_array(header, result.people, result.smoothed, self.profile))
+            if self.delayed_pub is not None:
+                self._headers.append((ticket.front.stamp, header))
+                self._publish_delayed(result.delayed, header)
         self.visuals.publish(header, ticket.rgb, ticket.camera, result, self.p)
         if not self.pipelined:
             # An every-frame source answers this acknowledgement with its next image at once:
@@ -464,6 +466,37 @@ class HMRNode(LoggingNode):
             self.out_rate.tick(now)
             for stage, ms in timings.items():
                 self.stage_ms.setdefault(stage, deque(maxlen=200)).append(ms)
+
+    def _publish_delayed(self, frames, fallback):
+        for frame in frames:
+            self.delayed_pub.publish(to_person_array(
+                self._header_at(frame.stamp, fallback), frame.people, frame.bodies,
+                self.profile))
+
+    def _on_end_of_stream(self, header):
+        """A source's file or bag has ended: publish what is still owed, then acknowledge.
+
+        The source sends this once its frames are all acknowledged; what is owed is the
+        delayed stream's last frames.
+        """
+        try:
+            with self._temporal_lock:
+                frames = self.pipeline.end_of_stream()
+                if frames:
+                    self._publish_delayed(frames, self._headers[-1][1])
+            if frames:
+                with self._lock:
+                    self.extra_counts['delayed_at_end'] = \
+                        self.extra_counts.get('delayed_at_end', 0) + len(frames)
+                self.get_logger().info(
+                    f'end of stream: its last {len(frames)} frames published on '
+                    f'{self.delayed_pub.topic_name}')
+        except Exception:
+            with self._lock:
+                self.counts['errors'] += 1
+            self._report_problem('pipeline error at the end of a stream:\n'
+                                 + traceback.format_exc())
+        self.done_pub.publish(header)
 
     def _header_at(self, stamp, fallback):
         """The header of the processed frame at `stamp` (a delayed estimate's frame)."""

@@ -17,8 +17,10 @@ from launch_ros.substitutions import FindPackageShare
 
 PROFILES = ['compact', 'sd15', 'frontend_only']
 # A source waits for the node's latched ready before its first frame, and in every-frame mode
-# for the node's acknowledgement of the earlier frames (hmr_ros.frame_flow).
-FRAME_FLOW = {'ready_topic': '/hmr_node/ready', 'done_topic': '/hmr_node/frame_done'}
+# for the node's acknowledgement of the earlier frames, and of the end of a file or bag
+# (hmr_ros.frame_flow).
+FRAME_FLOW = {'ready_topic': '/hmr_node/ready', 'done_topic': '/hmr_node/frame_done',
+              'end_topic': '/hmr_node/end_of_stream'}
 
 
 def share():

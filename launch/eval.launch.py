@@ -51,6 +51,7 @@ def _nodes(context):
             # The recorder says when the node is ready *and* its outputs are subscribed.
             'ready_topic': '/eval_record/ready',
             'done_topic': '/hmr_node/frame_done',
+            'end_topic': '/hmr_node/end_of_stream',   # then the delayed stream's last frames
             # Lockstep: one image at a time, so that an image lost on the way (it happens on a
             # loaded machine) is sent again after ack_timeout and still processed in order;
             # two in flight let a resent image overtake its successor, and never resending

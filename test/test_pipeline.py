@@ -154,6 +154,13 @@ def test_delayed_frames_pair_smoothed_people_with_their_frame(checkpoints, frame
         assert set(frame.people.track_ids.tolist()) <= ids
         assert len(frame.bodies) == len(frame.people)
         assert frame.bodies.temporal_flags().all() and (frame.people.track_ids >= 0).all()
+    # The end of the stream brings the last 3 frames, paired the same way, then nothing more.
+    end = pipeline.end_of_stream()
+    assert [f.stamp for f in end] == pytest.approx(stamps[-3:])
+    for frame in end:
+        assert set(frame.people.track_ids.tolist()) <= set(people[frame.stamp].track_ids.tolist())
+        assert len(frame.bodies) == len(frame.people) > 0
+    assert pipeline.end_of_stream() == []
 
 
 def test_warm_up_leaves_no_track_behind(checkpoints, frames):

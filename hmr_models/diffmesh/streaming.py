@@ -4,7 +4,8 @@ Every call of `update` adds the people of one frame to their tracks' ring buffer
 each track present a window of `num_frames` samples on a regular time grid that ends at the
 current stamp, runs ONE batched DiffMesh forward over all of them and returns the refined
 estimate of the newest frame (low latency). With `temporal_delay_frames = d > 0`, `step` also
-returns the frame d samples back, which has d frames of future context (smoother, delayed).
+returns the frame d samples back, which has d frames of future context (smoother, delayed);
+at the end of a stream `flush` gives the last d frames, which no later frame will bring.
 
 Robustness rules (all tested):
 - a track shorter than the window is padded on the left with its first frame, marked invalid;
@@ -30,7 +31,7 @@ from hmr_models.diffmesh.features import normalise_keypoints
 from hmr_models.diffmesh.model import WindowBatch
 from hmr_models.geometry.rotations import axis_angle_to_quaternion, matrix_to_axis_angle, \
     quaternion_nlerp, quaternion_to_axis_angle
-from hmr_models.diffmesh.tracks import TrackBuffer, TrackTable
+from hmr_models.diffmesh.tracks import STAMP_EPS, TrackBuffer, TrackTable
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,9 @@ class StreamingSmoother:
                   'pixel_keypoints': (cfg.num_keypoints, 2), 'box': (4,)}
         self.tracks = TrackTable(self.config.temporal_track_timeout,
                                  lambda: TrackBuffer(capacity, shapes))
+        self._delayed_upto = -np.inf  # the newest delayed frame returned (stamps stay in order)
+        self._output_like = None      # (betas width, body model, profile) of the estimates
+        self._camera = None           # the newest frame's camera (the end-of-stream fits)
         self._eager = _TracedModel(self.model).eval()
         self._traced = None
         self._device = next(model.parameters()).device
@@ -224,6 +228,7 @@ class StreamingSmoother:
     def reset(self):
         """Forget every track (e.g. when the input stream changes)."""
         self.tracks.reset()
+        self._delayed_upto = -np.inf
 
     def update(self, stamp, track_ids, estimate, people, camera=None):
         """Smoothed estimate of the newest frame for the N people of `estimate`."""
@@ -253,6 +258,8 @@ class StreamingSmoother:
         out.temporal[idx] = True
         if len(idx) == 0:
             return StreamingResult(out, None)
+        self._output_like = (out.betas.shape[1], estimate.body_model, estimate.model_profile)
+        self._camera = camera
         kp, kps = normalise_keypoints(people.keypoints[idx], people.keypoint_scores[idx],
                                       people.boxes[idx])
         nb = self.model.config.num_betas
@@ -294,39 +301,76 @@ class StreamingSmoother:
         if self.delay:
             decoded = (pose[:, 1], betas, translation[:, 1], joints[:, 1])
             delayed = self._delayed(decoded, states, windows, ids,
-                                    None if out.size is None else out.size[idx], estimate, camera)
+                                    None if out.size is None else out.size[idx],
+                                    np.full(len(idx), self.num_frames - 1 - self.delay), camera)
         return StreamingResult(out, delayed)
+
+    def flush(self):
+        """The delayed estimates still owed at the end of a stream: a DelayedEstimate or None.
+
+        `step` gives each frame `delay` frames late, so a stream's last `delay` frames get no
+        delayed estimate from it. Here every track still held estimates them from the window
+        it has, with what future context that holds (less towards its newest frame), fitted
+        to their frames' keypoints as in `step`. Only frames after the newest delayed frame
+        already given come out, so that stamps stay in order (a track that ended earlier
+        has lost its last frames); a second call gives nothing new.
+        """
+        if not self.delay or self._output_like is None or not len(self.tracks):
+            return None
+        ids = np.array(list(self.tracks.states), np.int64)
+        states = [self.tracks.states[t] for t in ids]
+        windows = [resample_index(buf.observed_stamps(), self.num_frames,
+                                  track_period(buf.observed_stamps(),
+                                               self.config.temporal_frame_period),
+                                  self.config.temporal_max_gap_frames) for buf in states]
+        last = self.num_frames - 1
+        owed = list(range(last - self.delay + 1, last + 1))
+        pose, betas, translation, joints = self._forward_frames(
+            gather_windows([buf.views() for buf in states], windows), owed)
+        # one row per (track, owed frame) that is newer than what was already given
+        rows = [(t, c) for t in range(len(states)) for c, k in enumerate(owed)
+                if windows[t].stamps[k] > self._delayed_upto + STAMP_EPS]
+        if not rows:
+            return None
+        t, c = (np.array(x, np.int64) for x in zip(*rows))
+        decoded = (pose[t, c], fit_betas(betas, self._output_like[0])[t], translation[t, c],
+                   joints[t, c])
+        sizes = np.array([_track_size(states[i]) for i in t], np.float32)
+        return self._delayed(decoded, [states[i] for i in t], [windows[i] for i in t], ids[t],
+                             sizes, np.asarray(owed)[c], self._camera)
 
     # ---- internals -------------------------------------------------------------------------
 
-    def _delayed(self, decoded, states, windows, ids, sizes, estimate, camera):
-        """DelayedEstimate of the window's frame `delay` samples back, or None.
+    def _delayed(self, decoded, states, windows, ids, sizes, ks, camera):
+        """DelayedEstimate of window samples `ks` (one per row: a track and its window), or None.
 
-        decoded: DiffMesh's pose, betas, translation, joints of that frame for every track;
-        sizes: the newest frame's sizes of the tracks (None: no floor).
+        decoded: DiffMesh's pose, betas, translation, joints of each row's sample; sizes: the
+        rows' sizes (None: no floor). Only samples on or between observed frames (valid) are
+        given.
         """
-        k = self.num_frames - 1 - self.delay
-        ok = np.array([w.valid[k] > 0 for w in windows])
+        ok = np.array([w.valid[k] > 0 for w, k in zip(windows, ks)])
         if not ok.any():
             return None
+        ks, windows = ks[ok], [w for w, o in zip(windows, ok) if o]
         pose, betas, transl, joints = (x[ok] for x in decoded)
         size = None if sizes is None else sizes[ok]
         if self._fits(camera):
             # fitted to its own frame's keypoints, as the newest frame is: DiffMesh alone
             # drifts off the body (real footage: 4-6x the per-frame 2D error)
             pose, betas, transl, size = self._fit_delayed(
-                [s for s, o in zip(states, ok) if o], [w for w, o in zip(windows, ok) if o], k,
-                pose, betas, transl, camera)
+                [s for s, o in zip(states, ok) if o], windows, ks, pose, betas, transl, camera)
         elif size is not None and np.isfinite(size).any():      # the track's size
             betas, transl = self._sized(betas, transl, np.nan_to_num(size))
         verts = None
         if self.body is not None:
             joints, verts = self._posed(pose, betas, transl)
+        _, body_model, profile = self._output_like
         est = BodyEstimate(pose, betas, transl, joints,
                            np.ones((len(pose), NUM_JOINTS), np.float32), verts,
-                           temporal=True, body_model=estimate.body_model,
-                           model_profile=estimate.model_profile, size=size)
-        stamps = np.array([w.stamps[k] for w, o in zip(windows, ok) if o])
+                           temporal=True, body_model=body_model, model_profile=profile,
+                           size=size)
+        stamps = np.array([w.stamps[k] for w, k in zip(windows, ks)])
+        self._delayed_upto = max(self._delayed_upto, float(stamps.max()))
         return DelayedEstimate(stamps, ids[ok], est)
 
     def _fits(self, camera):
@@ -349,14 +393,14 @@ class StreamingSmoother:
         self.last_refine_ms += 1e3 * (time.perf_counter() - t0)
         return fit.pose, fit.betas, fit.translation, scale
 
-    def _fit_delayed(self, states, windows, k, pose, betas, translation, camera):
+    def _fit_delayed(self, states, windows, ks, pose, betas, translation, camera):
         """The delayed frame's estimates fitted to the keypoints of the frame they stand for.
 
         A window sample between two observations takes the nearer one's keypoints (a delayed
         estimate is published only for a sample on an observed frame). The camera is the
         newest frame's: one camera per stream.
         """
-        near = [w.hi[k] if w.weight[k] >= 0.5 else w.lo[k] for w in windows]
+        near = [w.hi[k] if w.weight[k] >= 0.5 else w.lo[k] for w, k in zip(windows, ks)]
 
         def take(key):
             return np.stack([s.view(key)[i] for s, i in zip(states, near)])
@@ -420,6 +464,19 @@ class StreamingSmoother:
             self._traced = self._trace(tensors)
         run = self._traced or self._eager
         return tuple(x.cpu().numpy().astype(np.float32) for x in run(*tensors))
+
+    def _forward_frames(self, batch, frames):
+        """`_forward` of any number of window frames, two at a time.
+
+        The exported and graphed models take exactly the frames they were built with (two
+        with a delay); an odd last one is run as a pair with itself.
+        """
+        frames = list(frames)
+        parts = [self._forward(batch, (frames[i:i + 2] * 2)[:2])
+                 for i in range(0, len(frames), 2)]
+        pose, translation, joints = (np.concatenate([p[j] for p in parts], axis=1)[:, :len(frames)]
+                                     for j in (0, 2, 3))
+        return pose, parts[0][1], translation, joints
 
     def _trace(self, tensors):
         """TorchScript trace + freeze (about a third faster on CPU); False if it fails."""

@@ -224,6 +224,11 @@ def test_delayed_output(tiny_model):
     np.testing.assert_allclose(d.stamps, [6 * P, 6 * P])
     np.testing.assert_array_equal(d.track_ids, [0, 1])
     assert d.estimate.temporal_flags().all() and d.estimate.pose.shape == (2, 72)
+    # the end of the stream brings the frames after it, for both tracks, in time order
+    end = s.flush()
+    np.testing.assert_allclose(np.unique(end.stamps), [7 * P, 8 * P, 9 * P])
+    assert sorted(end.track_ids.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert s.flush() is None and smoother(tiny_model).flush() is None   # no delay: nothing
     with pytest.raises(ValueError, match='smaller than the model window'):
         smoother(tiny_model, temporal_delay_frames=8)
 
@@ -303,14 +308,15 @@ def test_newest_frame_is_fitted_to_the_current_keypoints(tiny_model, test_body):
 
 
 def test_delayed_frame_is_fitted_to_its_own_frames_keypoints(tiny_model, test_body):
-    """The delayed estimate lands on the keypoints of the frame it stands for, not the newest."""
+    """The delayed estimate lands on the keypoints of the frame it stands for, not the newest;
+    so do the last frames, which come at the end of the stream (flush)."""
     from hmr_models.fitting import KeypointRefiner, RefineConfig
     from hmr_models.types import CameraIntrinsics
     camera = CameraIntrinsics.from_image_diagonal(640, 480)
     refiner = KeypointRefiner(test_body, RefineConfig(refine_keypoint_sigma=0.03))
     pose = np.zeros((1, 72), np.float32)
     pose[0, 0] = np.pi
-    runs = {}
+    runs, ends = {}, {}
     for name, fit in (('plain', None), ('fitted', refiner)):
         s = StreamingSmoother(tiny_model, StreamingConfig(temporal_jit=False,
                                                           temporal_delay_frames=3),
@@ -328,15 +334,26 @@ def test_delayed_frame_is_fitted_to_its_own_frames_keypoints(tiny_model, test_bo
             frames.append(people)
             out = s.step(k * P, people.track_ids, est, people, camera)
         runs[name] = out.delayed
+        ends[name] = s.flush()
+        assert s.flush() is None       # asked again: nothing new
     d = runs['fitted']
     np.testing.assert_allclose(d.stamps, [6 * P])
 
-    def err(o, people):
-        return refiner.keypoint_error(o.pose, o.betas, o.translation, people.keypoints,
+    def err(o, people, i=0):       # of the estimate's row i
+        return refiner.keypoint_error(o.pose[i:i + 1], o.betas[i:i + 1],
+                                      o.translation[i:i + 1], people.keypoints,
                                       people.keypoint_scores, people.boxes, camera)[0]
     assert err(d.estimate, frames[6]) < 0.5 * err(runs['plain'].estimate, frames[6])
     assert err(d.estimate, frames[6]) < 0.5 * err(d.estimate, frames[9])   # its own frame
     assert np.isfinite(d.estimate.vertices).all()
+    # The end of the stream: the last 3 frames, each fitted to its own keypoints too.
+    end = ends['fitted']
+    np.testing.assert_allclose(end.stamps, [7 * P, 8 * P, 9 * P])
+    np.testing.assert_array_equal(end.track_ids, [3, 3, 3])
+    assert end.estimate.temporal_flags().all() and np.isfinite(end.estimate.vertices).all()
+    for i, k in enumerate((7, 8, 9)):
+        assert err(end.estimate, frames[k], i) < 0.5 * err(ends['plain'].estimate, frames[k], i)
+        assert err(end.estimate, frames[k], i) < 0.5 * err(end.estimate, frames[k - 3], i)
 
 
 def test_diffmesh_sees_the_usual_size_and_the_fit_sizes_it_again(tiny_model, test_body):

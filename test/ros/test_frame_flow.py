@@ -85,3 +85,31 @@ def test_handoff_between_stages_waits_instead_of_dropping():
     assert slot.take() == 'a'
     putter.join(timeout=30)
     assert not putter.is_alive() and slot.take() == 'b'
+
+
+def test_the_end_of_a_stream_waits_for_the_node_to_finish(ros_node):
+    """After the last frame: a Header on the end topic, 1 ns after it, acknowledged like a
+    frame but not counted as one; without a listener there is nothing to wait for."""
+    flow = FrameFlow(ros_node, '', '/ff3/done', ack_timeout=60.0, end_topic='/ff3/end')
+    stop = threading.Event()
+    assert flow.end_stream(stop) is True             # no frame sent yet: nothing to announce
+    done = ros_node.create_publisher(Header, '/ff3/done', DONE_QOS)
+    ends = []
+    ros_node.create_subscription(Header, '/ff3/end', ends.append, DONE_QOS)
+    assert wait_matched(done, timeout=30)
+    assert wait_for(lambda: flow._end_pub.get_subscription_count() > 0, 30)
+    flow.sent(header(5).stamp, lambda: None)
+    done.publish(header(5))
+    assert flow.drain(stop) is True
+    waited = []
+    ender = threading.Thread(target=lambda: waited.append(flow.end_stream(stop)))
+    ender.start()
+    assert wait_for(lambda: ends, 30)
+    assert (ends[0].stamp.sec, ends[0].stamp.nanosec, ends[0].frame_id) == \
+        (5, 1, 'end_of_stream')
+    ender.join(timeout=1.0)
+    assert ender.is_alive(), 'went on before the node had acknowledged the end'
+    done.publish(ends[0])
+    ender.join(timeout=30)
+    assert waited == [True]
+    assert flow.counts == dict(sent=1, acknowledged=1, resent=0, lost=0)

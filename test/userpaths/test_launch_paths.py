@@ -2,7 +2,6 @@
 import re
 
 import numpy as np
-import pytest
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -187,7 +186,8 @@ def test_parameters_change_live_or_are_refused_with_a_reason(ros_node, spawn, cl
 
 def test_delayed_stream_is_published_when_asked(ros_node, spawn, clip, tmp_path):
     """`live.launch.py ... delay_frames:=4`: ~/persons_delayed carries fully smoothed earlier
-    frames (and a parameters file must name the parameter with its stage)."""
+    frames, up to the video's last one (the end of the file brings the last 4), and a
+    parameters file must name the parameter with its stage."""
     flat = tmp_path / 'flat.yaml'          # the name without its stage: refused, not ignored
     flat.write_text('/**/hmr_node:\n  ros__parameters:\n    temporal_delay_frames: 4\n')
     refused = spawn('--ros-args', '--params-file', str(flat), python_module='hmr_ros.hmr_node')
@@ -199,22 +199,24 @@ def test_delayed_stream_is_published_when_asked(ros_node, spawn, clip, tmp_path)
                    'loop:=false', 'delay_frames:=4', 'viewer:=false')
     assert launch.wait(timeout=LAUNCH_TIMEOUT) == 0, launch.text
     assert 'frames 20 in, 20 done, 0 dropped (busy)' in launch.text, launch.text
+    assert 'end of stream: its last 4 frames published' in launch.text, launch.text
 
     def seconds(log):
         return np.array(sorted(s + n * 1e-9 for s, n in log.stamps))
 
     def the_last_delayed_arrived():
-        # 20 frames, 4 late: frames 0-15, the last one that of the last frame's step (an
-        # observer started beside a launch may miss the first messages, not the last)
+        # 20 frames: the last delayed one is the last frame's, published at the end of the file
+        # (an observer started beside a launch may miss the first messages, not the last)
         if persons.count < 10 or delayed.count < 8:
             return False
-        return abs(seconds(delayed)[-1] - (seconds(persons)[-1] - 4 / 30)) < 1e-3
+        return abs(seconds(delayed)[-1] - seconds(persons)[-1]) < 1e-3
     assert wait_for(the_last_delayed_arrived, 30), (persons.count, delayed.count, launch.text)
-    assert delayed.count <= 16
-    # Every delayed message is stamped with an earlier frame of the video (its 30 FPS clock),
-    # and its people are smoothed ones.
-    steps = (seconds(delayed) - seconds(persons)[-1]) * 30
+    assert delayed.count <= 20
+    # Every delayed message is stamped with a frame of the video (its 30 FPS clock), each
+    # once, in order, and its people are smoothed ones.
+    steps = (np.array([s + n * 1e-9 for s, n in delayed.stamps]) - seconds(persons)[-1]) * 30
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
-    assert steps.max() == pytest.approx(-4, abs=1e-3)
+    assert (np.diff(steps) > 0.5).all(), steps
+    np.testing.assert_allclose(steps[-4:], [-3, -2, -1, 0], atol=1e-3)
     people = [p for m in delayed.last for p in m.persons]
     assert people and all(p.temporal and p.has_mesh and p.track_id >= 0 for p in people)
