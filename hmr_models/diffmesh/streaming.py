@@ -327,12 +327,9 @@ class StreamingSmoother:
         owed = list(range(last - self.delay + 1, last + 1))
         pose, betas, translation, joints = self._forward_frames(
             gather_windows([buf.views() for buf in states], windows), owed)
-        # one row per (track, owed frame) that is newer than what was already given
-        rows = [(t, c) for t in range(len(states)) for c, k in enumerate(owed)
-                if windows[t].stamps[k] > self._delayed_upto + STAMP_EPS]
-        if not rows:
-            return None
-        t, c = (np.array(x, np.int64) for x in zip(*rows))
+        # one row per track and owed frame (_delayed keeps those newer than any given)
+        t = np.repeat(np.arange(len(states)), len(owed))
+        c = np.tile(np.arange(len(owed)), len(states))
         decoded = (pose[t, c], fit_betas(betas, self._output_like[0])[t], translation[t, c],
                    joints[t, c])
         sizes = np.array([_track_size(states[i]) for i in t], np.float32)
@@ -345,10 +342,13 @@ class StreamingSmoother:
         """DelayedEstimate of window samples `ks` (one per row: a track and its window), or None.
 
         decoded: DiffMesh's pose, betas, translation, joints of each row's sample; sizes: the
-        rows' sizes (None: no floor). Only samples on or between observed frames (valid) are
-        given.
+        rows' sizes (None: no floor). Only samples on or between observed frames (valid), and
+        later than every delayed frame given before, are given.
         """
-        ok = np.array([w.valid[k] > 0 for w, k in zip(windows, ks)])
+        # a frame already given (an end of stream announced too early) is not given again:
+        # the delayed stream's stamps only go forward
+        ok = np.array([w.valid[k] > 0 and w.stamps[k] > self._delayed_upto + STAMP_EPS
+                       for w, k in zip(windows, ks)])
         if not ok.any():
             return None
         ks, windows = ks[ok], [w for w, o in zip(windows, ok) if o]

@@ -229,6 +229,12 @@ def test_delayed_output(tiny_model):
     np.testing.assert_allclose(np.unique(end.stamps), [7 * P, 8 * P, 9 * P])
     assert sorted(end.track_ids.tolist()) == [0, 0, 0, 1, 1, 1]
     assert s.flush() is None and smoother(tiny_model).flush() is None   # no delay: nothing
+    # an end announced too early: the stream goes on, and never gives a frame twice or late
+    for k in range(10, 14):
+        est, people = frame(2, k)
+        d = s.step(k * P, people.track_ids, est, people).delayed
+        assert d is None or (d.stamps > 9 * P + 1e-6).all()
+    np.testing.assert_allclose(np.unique(d.stamps), [10 * P])
     with pytest.raises(ValueError, match='smaller than the model window'):
         smoother(tiny_model, temporal_delay_frames=8)
 
