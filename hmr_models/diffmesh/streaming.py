@@ -4,8 +4,9 @@ Every call of `update` adds the people of one frame to their tracks' ring buffer
 each track present a window of `num_frames` samples on a regular time grid that ends at the
 current stamp, runs ONE batched DiffMesh forward over all of them and returns the refined
 estimate of the newest frame (low latency). With `temporal_delay_frames = d > 0`, `step` also
-returns the frame d samples back, which has d frames of future context (smoother, delayed);
-at the end of a stream `flush` gives the last d frames, which no later frame will bring.
+returns the frame d samples back, which has d frames of future context (smoother, delayed),
+for every held track seen then (also one missed in this frame, or gone); at the end of a
+stream `flush` gives the last d frames, which no later frame will bring.
 
 Robustness rules (all tested):
 - a track shorter than the window is padded on the left with its first frame, marked invalid;
@@ -257,7 +258,7 @@ class StreamingSmoother:
         out.temporal = np.zeros(n, bool)
         out.temporal[idx] = True
         if len(idx) == 0:
-            return StreamingResult(out, None)
+            return StreamingResult(out, self._delayed_step(stamp, None, camera))
         self._output_like = (out.betas.shape[1], estimate.body_model, estimate.model_profile)
         self._camera = camera
         kp, kps = normalise_keypoints(people.keypoints[idx], people.keypoint_scores[idx],
@@ -297,13 +298,62 @@ class StreamingSmoother:
             out.joints[idx] = joints[:, 0]
             # No body model: the smoothed people have no mesh; drop the stale per-frame ones.
             out.vertices = None
-        delayed = None
+        present = None
         if self.delay:
-            decoded = (pose[:, 1], betas, translation[:, 1], joints[:, 1])
-            delayed = self._delayed(decoded, states, windows, ids,
-                                    None if out.size is None else out.size[idx],
-                                    np.full(len(idx), self.num_frames - 1 - self.delay), camera)
-        return StreamingResult(out, delayed)
+            sizes = np.full(len(idx), np.nan, np.float32) if out.size is None else out.size[idx]
+            present = ((pose[:, 1], betas, translation[:, 1], joints[:, 1]), states, windows,
+                       ids, sizes, np.full(len(idx), last - self.delay))
+        return StreamingResult(out, self._delayed_step(stamp, present, camera))
+
+    def _delayed_step(self, stamp, present, camera):
+        """This step's DelayedEstimate (or None): the frame `delay` samples back of every track.
+
+        present: the rows of the tracks in this frame (decoded, states, windows, ids, sizes,
+        window samples), or None. A held track that is not in this frame (missed by the
+        detector, or gone) still has its frame of that time estimated, from its own window
+        (which ends at its last observation), so that a person is not left out of the
+        delayed stream for a frame the detector missed later.
+        """
+        if not self.delay or self._output_like is None:
+            return None
+        absent = self._absent_rows(stamp, set() if present is None else set(present[3].tolist()))
+        rows = [r for r in (present, absent) if r is not None]
+        if not rows:
+            return None
+        decoded = tuple(np.concatenate([r[0][i] for r in rows]) for i in range(4))
+        states = [s for r in rows for s in r[1]]
+        windows = [w for r in rows for w in r[2]]
+        ids, sizes, ks = (np.concatenate([r[i] for r in rows]) for i in (3, 4, 5))
+        return self._delayed(decoded, states, windows, ids, sizes, ks, camera)
+
+    def _absent_rows(self, stamp, present):
+        """Rows (as `_delayed_step` takes them) of the held tracks not in this frame that were
+        seen at the delayed frame's time, or None."""
+        found = []
+        for tid, buf in self.tracks.states.items():
+            if tid in present:
+                continue
+            obs = buf.observed_stamps()
+            period = track_period(obs, self.config.temporal_frame_period)
+            target = stamp - self.delay * period
+            if obs[-1] < target - SNAP * period:
+                continue        # seen last before that time: its frames have all been given
+            w = resample_index(obs, self.num_frames, period, self.config.temporal_max_gap_frames)
+            k = int(np.argmin(np.abs(w.stamps - target)))
+            if abs(w.stamps[k] - target) <= SNAP * period:
+                found.append((tid, buf, w, k))
+        if not found:
+            return None
+        ids, states, windows, ks = (list(x) for x in zip(*found))
+        wanted = sorted(set(ks))
+        pose, betas, translation, joints = self._forward_frames(
+            gather_windows([buf.views() for buf in states], windows), wanted)
+        c = np.array([wanted.index(k) for k in ks])
+        rows = np.arange(len(found))
+        decoded = (pose[rows, c], fit_betas(betas, self._output_like[0]), translation[rows, c],
+                   joints[rows, c])
+        sizes = np.array([_track_size(buf) for buf in states], np.float32)
+        return decoded, states, windows, np.array(ids, np.int64), sizes, np.array(ks)
 
     def flush(self):
         """The delayed estimates still owed at the end of a stream: a DelayedEstimate or None.
@@ -313,7 +363,7 @@ class StreamingSmoother:
         it has, with what future context that holds (less towards its newest frame), fitted
         to their frames' keypoints as in `step`. Only frames after the newest delayed frame
         already given come out, so that stamps stay in order (a track that ended earlier
-        has lost its last frames); a second call gives nothing new.
+        had its last frames given by the steps after it); a second call gives nothing new.
         """
         if not self.delay or self._output_like is None or not len(self.tracks):
             return None

@@ -239,6 +239,28 @@ def test_delayed_output(tiny_model):
         smoother(tiny_model, temporal_delay_frames=8)
 
 
+def test_delayed_output_keeps_people_the_detector_misses_later(tiny_model):
+    """A person missed in frame t, or gone after it, still has the frames before in the delayed
+    stream: each held track gives its own frame of the delayed time, from its own window."""
+    s = smoother(tiny_model, temporal_delay_frames=3)
+    given = {}
+    for k in range(14):
+        if k == 8 or k >= 11:            # track 1 missed at frame 8, and gone after frame 10
+            est, people = frame(1, k, track_ids=[0])
+        else:
+            est, people = frame(2, k)
+        d = s.step(k * P, people.track_ids, est, people).delayed
+        for t, st in zip(d.track_ids, d.stamps) if d is not None else ():
+            given.setdefault(int(t), []).append(round(st / P))
+    # frames 0 to 10 (the step of frame k gives frame k - 3): every frame of both, once, in
+    # order; track 1's frame 8, missed, comes interpolated (the pipeline pairs none with it)
+    assert given[0] == list(range(0, 11))
+    assert given[1] == list(range(0, 11))
+    end = s.flush()
+    assert sorted(np.round(end.stamps / P).astype(int).tolist()) == [11, 12, 13]
+    assert set(end.track_ids.tolist()) == {0}
+
+
 def test_jit_matches_eager(tiny_model):
     eager, traced = smoother(tiny_model), smoother(tiny_model, temporal_jit=True)
     for k in range(4):
