@@ -327,8 +327,10 @@ class StreamingSmoother:
         return self._delayed(decoded, states, windows, ids, sizes, ks, camera)
 
     def _absent_rows(self, stamp, present):
-        """Rows (as `_delayed_step` takes them) of the held tracks not in this frame that were
-        seen at the delayed frame's time, or None."""
+        """Rows (as `_delayed_step` takes them) of held tracks absent now, seen back then.
+
+        The tracks not in this frame that were seen at the delayed frame's time; None if none.
+        """
         found = []
         for tid, buf in self.tracks.states.items():
             if tid in present:
