@@ -271,10 +271,7 @@ class StreamingSmoother:
                      translation=transl_in[j], keypoints=kp[j],
                      keypoint_scores=kps[j], size=size[i], pixel_keypoints=people.keypoints[i],
                      box=people.boxes[i])
-        windows = [resample_index(buf.observed_stamps(), self.num_frames,
-                                  track_period(buf.observed_stamps(),
-                                               self.config.temporal_frame_period),
-                                  self.config.temporal_max_gap_frames) for buf in states]
+        windows = [self._window(buf) for buf in states]
         batch = gather_windows([buf.views() for buf in states], windows)
         last = self.num_frames - 1
         frames = [last, last - self.delay] if self.delay else [last]
@@ -304,6 +301,35 @@ class StreamingSmoother:
             present = ((pose[:, 1], betas, translation[:, 1], joints[:, 1]), states, windows,
                        ids, sizes, np.full(len(idx), last - self.delay))
         return StreamingResult(out, self._delayed_step(stamp, present, camera))
+
+    def flush(self):
+        """The delayed estimates still owed at the end of a stream: a DelayedEstimate or None.
+
+        `step` gives each frame `delay` frames late, so a stream's last `delay` frames get no
+        delayed estimate from it. Here every track still held estimates them from the window
+        it has, with what future context that holds (less towards its newest frame), fitted
+        to their frames' keypoints as in `step`. Only frames after the newest delayed frame
+        already given come out, so that stamps stay in order (a track that ended earlier
+        had its last frames given by the steps after it); a second call gives nothing new.
+        """
+        if not self.delay or self._output_like is None or not len(self.tracks):
+            return None
+        ids = list(self.tracks.states)
+        states = [self.tracks.states[t] for t in ids]
+        last = self.num_frames - 1
+        owed = list(range(last - self.delay + 1, last + 1))
+        # every track's last `delay` samples (_delayed keeps those newer than any given)
+        return self._delayed(*self._rows(ids, states, [self._window(buf) for buf in states],
+                                         [owed] * len(states)), self._camera)
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _window(self, buf):
+        """A track's window: its grid of `num_frames` samples ending at its last observation."""
+        obs = buf.observed_stamps()
+        return resample_index(obs, self.num_frames,
+                              track_period(obs, self.config.temporal_frame_period),
+                              self.config.temporal_max_gap_frames)
 
     def _delayed_step(self, stamp, present, camera):
         """This step's DelayedEstimate (or None): the frame `delay` samples back of every track.
@@ -335,60 +361,35 @@ class StreamingSmoother:
         for tid, buf in self.tracks.states.items():
             if tid in present:
                 continue
-            obs = buf.observed_stamps()
-            period = track_period(obs, self.config.temporal_frame_period)
+            period = track_period(buf.observed_stamps(), self.config.temporal_frame_period)
             target = stamp - self.delay * period
-            if obs[-1] < target - SNAP * period:
+            if buf.last_stamp < target - SNAP * period:
                 continue        # seen last before that time: its frames have all been given
-            w = resample_index(obs, self.num_frames, period, self.config.temporal_max_gap_frames)
+            w = self._window(buf)
             k = int(np.argmin(np.abs(w.stamps - target)))
             if abs(w.stamps[k] - target) <= SNAP * period:
                 found.append((tid, buf, w, k))
         if not found:
             return None
-        ids, states, windows, ks = (list(x) for x in zip(*found))
-        wanted = sorted(set(ks))
+        ids, states, windows, ks = zip(*found)
+        return self._rows(ids, states, windows, [[k] for k in ks])
+
+    def _rows(self, ids, states, windows, samples):
+        """Rows for `_delayed`: the window samples `samples[i]` (a list) of each track i.
+
+        One DiffMesh pass over the tracks decodes every sample asked for.
+        """
+        wanted = sorted({k for ks in samples for k in ks})
         pose, betas, translation, joints = self._forward_frames(
             gather_windows([buf.views() for buf in states], windows), wanted)
-        c = np.array([wanted.index(k) for k in ks])
-        rows = np.arange(len(found))
-        decoded = (pose[rows, c], fit_betas(betas, self._output_like[0]), translation[rows, c],
-                   joints[rows, c])
-        sizes = np.array([_track_size(buf) for buf in states], np.float32)
-        return decoded, states, windows, np.array(ids, np.int64), sizes, np.array(ks)
-
-    def flush(self):
-        """The delayed estimates still owed at the end of a stream: a DelayedEstimate or None.
-
-        `step` gives each frame `delay` frames late, so a stream's last `delay` frames get no
-        delayed estimate from it. Here every track still held estimates them from the window
-        it has, with what future context that holds (less towards its newest frame), fitted
-        to their frames' keypoints as in `step`. Only frames after the newest delayed frame
-        already given come out, so that stamps stay in order (a track that ended earlier
-        had its last frames given by the steps after it); a second call gives nothing new.
-        """
-        if not self.delay or self._output_like is None or not len(self.tracks):
-            return None
-        ids = np.array(list(self.tracks.states), np.int64)
-        states = [self.tracks.states[t] for t in ids]
-        windows = [resample_index(buf.observed_stamps(), self.num_frames,
-                                  track_period(buf.observed_stamps(),
-                                               self.config.temporal_frame_period),
-                                  self.config.temporal_max_gap_frames) for buf in states]
-        last = self.num_frames - 1
-        owed = list(range(last - self.delay + 1, last + 1))
-        pose, betas, translation, joints = self._forward_frames(
-            gather_windows([buf.views() for buf in states], windows), owed)
-        # one row per track and owed frame (_delayed keeps those newer than any given)
-        t = np.repeat(np.arange(len(states)), len(owed))
-        c = np.tile(np.arange(len(owed)), len(states))
+        t = np.array([i for i, ks in enumerate(samples) for _ in ks], np.int64)
+        k = np.array([k for ks in samples for k in ks], np.int64)
+        c = np.searchsorted(wanted, k)
         decoded = (pose[t, c], fit_betas(betas, self._output_like[0])[t], translation[t, c],
                    joints[t, c])
         sizes = np.array([_track_size(states[i]) for i in t], np.float32)
-        return self._delayed(decoded, [states[i] for i in t], [windows[i] for i in t], ids[t],
-                             sizes, np.asarray(owed)[c], self._camera)
-
-    # ---- internals -------------------------------------------------------------------------
+        return (decoded, [states[i] for i in t], [windows[i] for i in t],
+                np.asarray(ids, np.int64)[t], sizes, k)
 
     def _delayed(self, decoded, states, windows, ids, sizes, ks, camera):
         """DelayedEstimate of window samples `ks` (one per row: a track and its window), or None.
