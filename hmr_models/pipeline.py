@@ -238,19 +238,22 @@ class HMRPipeline:
         return self._delayed_frames(self.temporal.flush())
 
     def _delayed_frames(self, delayed):
-        """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame."""
+        """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame.
+
+        Rows are matched to the recent frames by stamp, within a tolerance: a sample between
+        observations carries a grid time that can differ from its frame's stamp by rounding,
+        and must not make a second DelayedFrame of that frame. A row on no frame's time (an
+        interpolated grid time) or of a track not in its frame is left out.
+        """
         if delayed is None or not len(delayed.track_ids):
             return []
         frames = []
-        for stamp in np.unique(delayed.stamps):
-            match = [p for s, p in self._recent if abs(s - stamp) <= _STAMP_MATCH_S]
-            if not match:
-                continue  # an interpolated grid time with no frame of its own
-            people = match[-1]
+        for stamp, people in self._recent:
+            near = np.nonzero(np.abs(delayed.stamps - stamp) <= _STAMP_MATCH_S)[0]
             rows, cols = [], []
-            for j in np.nonzero(np.abs(delayed.stamps - stamp) <= _STAMP_MATCH_S)[0]:
+            for j in near:
                 where = np.nonzero(people.track_ids == delayed.track_ids[j])[0]
-                if where.size:
+                if where.size and int(where[0]) not in rows:
                     rows.append(int(where[0]))
                     cols.append(int(j))
             if rows:

@@ -163,6 +163,38 @@ def test_delayed_frames_pair_smoothed_people_with_their_frame(checkpoints, frame
     assert pipeline.end_of_stream() == []
 
 
+def test_a_delayed_frame_is_published_once_whatever_its_stamps_rounding():
+    """A sample between observations carries a grid time a rounding away from its frame's
+    stamp (3.1999999999999993 for 3.2): it belongs to that frame, not to a second copy of it."""
+    from types import SimpleNamespace
+    from hmr_models.diffmesh.streaming import DelayedEstimate
+    from hmr_models.pipeline import HMRPipeline
+    from hmr_models.types import BodyEstimate, People
+    temporal = SimpleNamespace(config=SimpleNamespace(temporal_delay_frames=2),
+                               step=lambda *a: None)
+    pipeline = HMRPipeline(PipelineConfig(), temporal=temporal)
+
+    def people(ids):
+        n = len(ids)
+        return People(boxes=np.zeros((n, 4), np.float32), scores=np.ones(n, np.float32),
+                      keypoints=np.zeros((n, 17, 2), np.float32),
+                      keypoint_scores=np.ones((n, 17), np.float32), track_ids=np.array(ids))
+    for stamp, ids in ((3.1, [1, 2]), (3.2, [1, 2, 3]), (3.3, [1, 2])):
+        pipeline._recent.append((stamp, people(ids)))
+    n = 4
+    est = BodyEstimate(pose=np.arange(n, dtype=np.float32)[:, None].repeat(72, 1),
+                       betas=np.zeros((n, 10), np.float32),
+                       translation=np.zeros((n, 3), np.float32),
+                       joints=np.zeros((n, 24, 3), np.float32),
+                       joint_confidence=np.ones((n, 24), np.float32), temporal=True)
+    delayed = DelayedEstimate(np.array([3.2, 3.2, 3.1999999999999993, 3.25]),
+                              np.array([1, 2, 3, 1]), est)
+    frames = pipeline._delayed_frames(delayed)
+    assert [f.stamp for f in frames] == [3.2]        # 3.25: a grid time of no frame
+    assert frames[0].people.track_ids.tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(frames[0].bodies.pose[:, 0], [0, 1, 2])
+
+
 def test_warm_up_leaves_no_track_behind(checkpoints, frames):
     pipeline = build(checkpoints)
     pipeline.warm_up(320, 240)
