@@ -22,7 +22,7 @@ from sensor_msgs.msg import Image as SensorImage
 
 from hmr_ros import bag_video
 from hmr_ros.bags import BagError, bag_info, iter_messages, open_reader, open_writer, typestore
-from hmr_ros.frame_flow import FrameFlow
+from hmr_ros.frame_flow import END_TOPIC_PARAM, FrameFlow
 from hmr_ros.image_conversion import (
     ImageError, header_from_cdr, image_to_rgb, rgb_to_compressed)
 from hmr_ros.node_main import (
@@ -61,9 +61,7 @@ PLAY_PARAMS = [
           positive),
     Param('ack_timeout', 20.0, 'every-frame mode: seconds before an unacknowledged image is '
           'sent again', positive),
-    Param('end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
-          "acknowledged on done_topic when the node has published all it owes (hmr_node: "
-          "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none"),
+    END_TOPIC_PARAM,
 ]
 
 

@@ -21,7 +21,7 @@ from hmr_models.types import CameraIntrinsics
 from hmr_ros.camera_info import (
     CalibrationError, camera_info_from_intrinsics, load_calibration, scale_camera_info)
 from hmr_ros.frame_sources import SourceError, open_source
-from hmr_ros.frame_flow import FrameFlow
+from hmr_ros.frame_flow import END_TOPIC_PARAM, FrameFlow
 from hmr_ros.image_conversion import rgb_to_image
 from hmr_ros.node_main import (
     EXIT_BAD_SETUP, EXIT_OK, LoggingNode, run_main, SetupError, share_file)
@@ -48,9 +48,7 @@ PARAMS = [
           positive),
     Param('ack_timeout', 20.0, 'every-frame mode: seconds before an unacknowledged frame is '
           'sent again', positive),
-    Param('end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
-          "acknowledged on done_topic when the node has published all it owes (hmr_node: "
-          "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none"),
+    END_TOPIC_PARAM,
     Param('frame_id', 'camera_optical_frame', 'frame_id of the published images'),
     Param('calibration_file', '', 'camera_info YAML (camera_calibration format); empty: focal '
           'length estimated from the image diagonal'),

@@ -23,11 +23,18 @@ import time
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, Header
 
+from hmr_ros.params import Param
+
 READY_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DONE_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 WAIT_LOG_PERIOD = 10.0   # seconds between "still waiting" log lines
 END_FRAME_ID = 'end_of_stream'
+# The sources' (camera_source, bag_play) parameter of the end-of-stream announcement.
+END_TOPIC_PARAM = Param(
+    'end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
+    "acknowledged on done_topic when the node has published all it owes (hmr_node: "
+    "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none")
 
 
 def stamp_key(stamp):
@@ -82,11 +89,12 @@ class FrameFlow:
 
     def _on_done(self, header):
         with self._cond:
-            entry = self._outstanding.pop(stamp_key(header.stamp), None)
+            key = stamp_key(header.stamp)
+            entry = self._outstanding.pop(key, None)
             if entry is None:
                 return  # a frame of somebody else, or an acknowledgement of a resend
             self._cond.notify_all()
-            if stamp_key(header.stamp) == self._end_key:
+            if key == self._end_key:
                 return  # the end of the stream, not a frame
             self.counts['acknowledged'] += 1
             self.ack_seconds.append(time.monotonic() - entry[0])

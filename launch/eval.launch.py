@@ -16,7 +16,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hmr_ros.launch_parts import (
-    bag_image_arguments, delay_frames_argument, delay_frames_parameter, hmr_node,
+    bag_image_arguments, delay_frames_argument, delay_frames_parameter, FRAME_FLOW, hmr_node,
     large_image_transport, model_profile_argument, params_file_argument, shutdown_when_exits,
     typed)
 
@@ -50,8 +50,8 @@ def _nodes(context):
             **play,
             # The recorder says when the node is ready *and* its outputs are subscribed.
             'ready_topic': '/eval_record/ready',
-            'done_topic': '/hmr_node/frame_done',
-            'end_topic': '/hmr_node/end_of_stream',   # then the delayed stream's last frames
+            'done_topic': FRAME_FLOW['done_topic'],
+            'end_topic': FRAME_FLOW['end_topic'],   # then the delayed stream's last frames
             # Lockstep: one image at a time, so that an image lost on the way (it happens on a
             # loaded machine) is sent again after ack_timeout and still processed in order;
             # two in flight let a resent image overtake its successor, and never resending
