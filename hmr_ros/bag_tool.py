@@ -129,9 +129,9 @@ class BagPlayer(LoggingNode):
         if self.p.every_frame and not self.image_topics:
             raise SetupError('every_frame: no image topic to play in lockstep')
         self.flow = FrameFlow(self, self.p.ready_topic,
-                              self.p.done_topic if self.p.every_frame else '',
-                              self.p.max_in_flight, self.p.ack_timeout,
-                              end_topic=self.p.end_topic)
+                              self.p.done_topic, self.p.max_in_flight,
+                              self.p.ack_timeout, end_topic=self.p.end_topic,
+                              every_frame=self.p.every_frame)
         self.played = 0
         self.play_seconds = 0.0
         mode = 'every frame (lockstep with the node)' if self.p.every_frame else \

@@ -90,9 +90,9 @@ class CameraSource(LoggingNode):
         self.image_pub = self.create_publisher(Image, 'image_raw', qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         self.flow = FrameFlow(self, self.p.ready_topic,
-                              self.p.done_topic if self.every_frame else '',
-                              self.p.max_in_flight, self.p.ack_timeout,
-                              end_topic=self.p.end_topic)
+                              self.p.done_topic, self.p.max_in_flight,
+                              self.p.ack_timeout, end_topic=self.p.end_topic,
+                              every_frame=self.every_frame)
         self.rate = self.p.rate or (0.0 if self.every_frame else self.source.native_fps)
         self.frames = 0
         self.loops = 0

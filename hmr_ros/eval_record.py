@@ -13,7 +13,8 @@ It reads the input bag's image stamps and ends (exit 0, bag closed) when every o
 been acknowledged on `~/frame_done` (and so has the player's `~/end_of_stream`, when it sent
 one: the delayed stream's last frames come before that) and the outputs have been quiet for
 `settle` seconds, or when no acknowledgement came for `idle_timeout` seconds (frames lost on
-the way, counted).
+the way, counted). The end's own acknowledgement is awaited at most `end_timeout` seconds after
+every image is acknowledged: the player gives up on it as well, and a run must not hang on it.
 Beside the bag it writes `run.json` (mode, input, parameters file, counts, times).
 """
 import json
@@ -54,7 +55,29 @@ EVAL_RECORD_PARAMS = [
     Param('settle', 2.0, 'seconds of quiet outputs after the last acknowledgement', positive),
     Param('idle_timeout', 90.0, 'seconds without any acknowledgement (after the first) after '
           'which the run is over; unacknowledged frames count as lost', positive),
+    Param('end_timeout', 90.0, "seconds to wait, once every image is acknowledged, for the "
+          "node's acknowledgement of the player's end of stream (its last delayed frames)",
+          positive),
 ]
+
+
+def run_verdict(now, frames_missing, end_pending, quiet, last_ack, all_acked_at, p):
+    """Whether a replay run is over: (over, warning or None).
+
+    frames_missing: images not acknowledged yet; end_pending: the player's end announced and
+    not acknowledged; quiet: seconds since the last output or acknowledgement; last_ack: when
+    the last acknowledgement came (None before the first); all_acked_at: when every image was
+    acknowledged (None until then); p: settle, idle_timeout and end_timeout.
+    """
+    if not frames_missing and not end_pending:
+        return quiet >= p.settle, None
+    if not frames_missing and all_acked_at is not None and now - all_acked_at >= p.end_timeout:
+        return True, (f'the end of the stream was not acknowledged within {p.end_timeout:.0f} s '
+                      'of the last image: the delayed stream may lack its last frames')
+    if frames_missing and last_ack is not None and now - last_ack >= p.idle_timeout:
+        return True, (f'no acknowledgement for {p.idle_timeout:.0f} s: {frames_missing} images '
+                      'never acknowledged (lost), ending the run')
+    return False, None
 
 
 def image_stamps(bag, topic):
@@ -106,7 +129,7 @@ class EvalRecorder(BagRecorder):
         self.expected_count = len(expected)
         self.acked = set()
         self.started = time.time()
-        self.first_ack = self.last_ack = self.last_output = None
+        self.first_ack = self.last_ack = self.last_output = self.all_acked_at = None
         self.node_ready = False
         self.ready_pub = None
         self.input_conn = self.writer.add_connection(INPUT_HEADERS_TOPIC, 'std_msgs/msg/Header',
@@ -164,19 +187,18 @@ class EvalRecorder(BagRecorder):
                                        'the player may start')
             return
         now = time.monotonic()
-        missing = self.expected - self.acked
-        if self.end_key is not None and self.end_key not in self.acked:
-            missing = missing | {self.end_key}   # the node still publishing what it owes
+        missing = len(self.expected - self.acked)
+        if not missing and self.all_acked_at is None:
+            self.all_acked_at = now
+        # An end announced and not acknowledged: the node is still publishing what it owes.
+        end_pending = self.end_key is not None and self.end_key not in self.acked
         quiet = now - max(self.last_output or 0.0, self.last_ack or 0.0)
-        if not missing and quiet >= self.p.settle:
+        self.done, warning = run_verdict(now, missing, end_pending, quiet, self.last_ack,
+                                         self.all_acked_at, self.p)
+        if warning:
+            self.get_logger().warn(warning)
+        elif self.done:
             self.get_logger().info(f'all {self.expected_count} images acknowledged')
-            self.done = True
-        elif self.last_ack is not None and now - self.last_ack >= self.p.idle_timeout:
-            self.get_logger().warn(f'no acknowledgement for {self.p.idle_timeout:.0f} s: '
-                                   f'{len(self.expected - self.acked)} of '
-                                   f'{self.expected_count} images never '
-                                   'acknowledged (lost), ending the run')
-            self.done = True
 
     def close(self):
         if self.ready_pub is not None:
@@ -188,7 +210,9 @@ class EvalRecorder(BagRecorder):
             node=self.p.node, params_file=self.p.params_file,
             model_profile=self.p.model_profile, images_expected=self.expected_count,
             images_acknowledged=len(self.acked & self.expected),
-            complete=not (self.expected - self.acked), started=self.started,
+            complete=not (self.expected - self.acked),
+            end_acknowledged=self.end_key is not None and self.end_key in self.acked,
+            started=self.started,
             ended=time.time(), commit=git_commit(), host=platform.node(),
             counts=dict(self.counts), pid=os.getpid())
         out = Path(self.p.output)

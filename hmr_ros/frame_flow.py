@@ -11,12 +11,13 @@ acknowledges every input image it has finished (or dropped) on `~/frame_done`
   out at whatever speed the machine allows. A frame that is not acknowledged within
   `ack_timeout` is sent again (the node ignores a stamp it has already taken), and given up
   after `max_resends`, counted and logged;
-- at the end of a file or bag in every-frame mode, once every frame is acknowledged, sends a
-  std_msgs/Header on the node's `~/end_of_stream` and waits for it to be acknowledged on
-  `~/frame_done` like a frame: the node first publishes what it still owes (the delayed
-  stream's last frames, which no later frame will bring).
+- at the end of a file or bag, once every frame is acknowledged (at the source's own rate:
+  once the last one is, as the node acknowledges the frames it drops too, waiting at most
+  `ack_timeout * (MAX_RESENDS + 1)`), sends a std_msgs/Header on the node's `~/end_of_stream`
+  and waits for it to be acknowledged on `~/frame_done` like a frame: the node first publishes
+  what it still owes (the delayed stream's last frames, which no later frame will bring).
 """
-from collections import OrderedDict
+from collections import deque, OrderedDict
 import threading
 import time
 
@@ -32,9 +33,12 @@ WAIT_LOG_PERIOD = 10.0   # seconds between "still waiting" log lines
 END_FRAME_ID = 'end_of_stream'
 # The sources' (camera_source, bag_play) parameter of the end-of-stream announcement.
 END_TOPIC_PARAM = Param(
-    'end_topic', '', "every-frame mode: std_msgs/Header end-of-stream announcement, "
-    "acknowledged on done_topic when the node has published all it owes (hmr_node: "
+    'end_topic', '', "std_msgs/Header end-of-stream announcement at a file's end (needs "
+    "done_topic), acknowledged there when the node has published all it owes (hmr_node: "
     "'/hmr_node/end_of_stream': the delayed stream's last frames); empty: none")
+
+
+MAX_RESENDS = 2    # a frame unacknowledged after ack_timeout * (MAX_RESENDS + 1) is lost
 
 
 def stamp_key(stamp):
@@ -48,15 +52,18 @@ class FrameFlow:
     Args:
         node: the source node (subscriptions are created on it).
         ready_topic: hmr_node's ready topic; '' = do not wait for a node.
-        done_topic: hmr_node's frame_done topic; '' = no acknowledgements (no every-frame mode).
+        done_topic: hmr_node's frame_done topic; '' = no acknowledgements (no every-frame mode,
+            no end of stream).
         max_in_flight: frames sent and not yet acknowledged, at most.
         ack_timeout: seconds before an unacknowledged frame is sent again.
         max_resends: resends of one frame before it is given up as lost.
         end_topic: hmr_node's end_of_stream topic; '' = do not announce the end.
+        every_frame: frames wait for the acknowledgement of earlier ones (False: the source's
+            own rate; the acknowledgements only say when the last frame is done).
     """
 
     def __init__(self, node, ready_topic='', done_topic='', max_in_flight=2, ack_timeout=20.0,
-                 max_resends=2, end_topic=''):
+                 max_resends=MAX_RESENDS, end_topic='', every_frame=True):
         self.node = node
         self.ready_topic = ready_topic
         self.max_in_flight = max(1, int(max_in_flight))
@@ -67,13 +74,14 @@ class FrameFlow:
             node.create_subscription(Bool, ready_topic, self._on_ready, READY_QOS)
         else:
             self.ready.set()
-        self.acknowledging = bool(done_topic)
+        self.acknowledging = bool(done_topic) and every_frame
         if done_topic:
             node.create_subscription(Header, done_topic, self._on_done, DONE_QOS)
         self._end_pub = node.create_publisher(Header, end_topic, DONE_QOS) \
             if end_topic and done_topic else None
         self._end_key = None
         self._last_stamp = None
+        self._recent_done = deque(maxlen=64)   # stamp keys lately acknowledged
         self._cond = threading.Condition()
         self._outstanding = OrderedDict()   # stamp key -> [sent monotonic, resend fn, resends]
         self.counts = dict(sent=0, acknowledged=0, resent=0, lost=0)
@@ -90,10 +98,11 @@ class FrameFlow:
     def _on_done(self, header):
         with self._cond:
             key = stamp_key(header.stamp)
+            self._recent_done.append(key)
+            self._cond.notify_all()
             entry = self._outstanding.pop(key, None)
             if entry is None:
                 return  # a frame of somebody else, or an acknowledgement of a resend
-            self._cond.notify_all()
             if key == self._end_key:
                 return  # the end of the stream, not a frame
             self.counts['acknowledged'] += 1
@@ -157,6 +166,8 @@ class FrameFlow:
         if self._end_pub is None or self._last_stamp is None or \
                 self._end_pub.get_subscription_count() == 0:
             return True
+        if not self.acknowledging and not self._wait_last_frame(stop):
+            return False
         ns = self._last_stamp.sec * 1_000_000_000 + self._last_stamp.nanosec + 1
         header = Header(frame_id=END_FRAME_ID)
         header.stamp.sec, header.stamp.nanosec = divmod(ns, 1_000_000_000)
@@ -166,6 +177,26 @@ class FrameFlow:
                                                 lambda: self._end_pub.publish(header), 0]
         self._end_pub.publish(header)
         return self.drain(stop)
+
+    def _wait_last_frame(self, stop):
+        """At the source's own rate: wait until the node is done with the last frame sent.
+
+        Bounded like a frame in every-frame mode; past that the end is announced anyway
+        (logged). False if stopped.
+        """
+        bound = self.ack_timeout * (self.max_resends + 1)
+        deadline = time.monotonic() + bound
+        with self._cond:
+            last = stamp_key(self._last_stamp)
+            while last not in self._recent_done and not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.node.get_logger().warning(
+                        f'the last frame was not acknowledged within {bound:.0f} s: '
+                        'announcing the end of the stream anyway')
+                    break
+                self._cond.wait(timeout=min(0.1, left))
+        return not stop.is_set()
 
     def _resend_overdue(self):
         now = time.monotonic()

@@ -15,6 +15,7 @@ from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from hmr_ros.frame_flow import MAX_RESENDS
 from hmr_ros.launch_parts import (
     bag_image_arguments, delay_frames_argument, delay_frames_parameter, FRAME_FLOW, hmr_node,
     large_image_transport, model_profile_argument, params_file_argument, shutdown_when_exits,
@@ -35,6 +36,7 @@ def _nodes(context):
     name = arg('name') or os.path.splitext(os.path.basename(bag.rstrip('/')))[0]
     result = os.path.join(out, 'sequences', name)
     lockstep = arg('mode') == 'lockstep'
+    ack_timeout = 30.0 if lockstep else 20.0
     play = {'play': 'inputs'}
     if arg('people_topic'):     # the people hmr_node takes instead of its front-end's, too
         image = arg('image_topic').rstrip('/')
@@ -59,7 +61,7 @@ def _nodes(context):
             # the node is still on is only acknowledged (a duplicate), but 10 s was too short
             # on a machine loaded 6x over: every frame was sent three times.
             'max_in_flight': 1 if lockstep else 2,
-            'ack_timeout': 30.0 if lockstep else 20.0,
+            'ack_timeout': ack_timeout,
         }])
     hmr = hmr_node(
         LaunchConfiguration('params_file'), image_topic=typed('image_topic', str),
@@ -75,6 +77,8 @@ def _nodes(context):
             'image_transport': typed('image_transport', str),
             'params_file': typed('params_file', str), 'model_profile': typed('model_profile', str),
             'idle_timeout': 1800.0 if lockstep else 15.0,
+            # as long as the player waits for the end, before it gives up on it
+            'end_timeout': ack_timeout * (MAX_RESENDS + 1),
         }])
     actions = [player, hmr, recorder, shutdown_when_exits(hmr, 'hmr_node')]
     if arg('score') == 'true':

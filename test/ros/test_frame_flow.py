@@ -113,3 +113,65 @@ def test_the_end_of_a_stream_waits_for_the_node_to_finish(ros_node):
     ender.join(timeout=30)
     assert waited == [True]
     assert flow.counts == dict(sent=1, acknowledged=1, resent=0, lost=0)
+
+
+def test_a_replay_run_ends_even_if_the_end_of_stream_is_never_acknowledged():
+    """eval_record's verdict: it waits for the end's acknowledgement (the delayed stream's
+    last frames), but at most end_timeout after the last image, not idle_timeout (30 min)."""
+    from types import SimpleNamespace
+    from hmr_ros.eval_record import run_verdict
+    p = SimpleNamespace(settle=2.0, idle_timeout=1800.0, end_timeout=90.0)
+    # every image acknowledged at t=100, the end announced and still owed
+    assert run_verdict(150.0, 0, True, 50.0, 100.0, 100.0, p) == (False, None)
+    over, warning = run_verdict(190.0, 0, True, 90.0, 100.0, 100.0, p)
+    assert over and 'end of the stream was not acknowledged within 90 s' in warning
+    # acknowledged: over once the outputs are quiet, with no warning
+    assert run_verdict(101.0, 0, False, 1.0, 100.0, 100.0, p) == (False, None)
+    assert run_verdict(102.5, 0, False, 2.5, 100.0, 100.0, p) == (True, None)
+    # images still owed: the end's bound does not apply, only idle_timeout does
+    assert run_verdict(500.0, 3, True, 400.0, 100.0, None, p) == (False, None)
+    over, warning = run_verdict(1900.0, 3, False, 1800.0, 100.0, None, p)
+    assert over and '3 images never acknowledged' in warning
+
+
+def test_at_the_sources_own_rate_the_end_waits_for_the_last_frame(ros_node):
+    """No backpressure, but the end of the stream is announced only once the node is done
+    with the last frame sent (it acknowledges dropped frames too): announced earlier, the
+    node would flush the delayed stream before that frame."""
+    flow = FrameFlow(ros_node, '', '/ff4/done', ack_timeout=60.0, end_topic='/ff4/end',
+                     every_frame=False)
+    done = ros_node.create_publisher(Header, '/ff4/done', DONE_QOS)
+    ends = []
+    ros_node.create_subscription(Header, '/ff4/end', ends.append, DONE_QOS)
+    assert wait_matched(done, timeout=30)
+    assert wait_for(lambda: flow._end_pub.get_subscription_count() > 0, 30)
+    stop = threading.Event()
+    for sec in (1, 2, 3):
+        assert flow.acquire(stop)                   # never waits at the source's rate
+        flow.sent(header(sec).stamp, None)
+    assert flow.drain(stop) is True                 # nothing is outstanding
+    waited = []
+    ender = threading.Thread(target=lambda: waited.append(flow.end_stream(stop)))
+    ender.start()
+    done.publish(header(2))                         # an earlier frame: not the end yet
+    ender.join(timeout=1.5)
+    assert ender.is_alive() and not ends, 'announced before the last frame was done'
+    done.publish(header(3))
+    assert wait_for(lambda: ends, 30)
+    assert (ends[0].stamp.sec, ends[0].stamp.nanosec) == (3, 1)
+    done.publish(ends[0])
+    ender.join(timeout=30)
+    assert waited == [True]
+    assert flow.summary() == '3 frames sent'
+
+
+def test_at_the_sources_own_rate_a_lost_last_frame_does_not_hold_the_end(ros_node):
+    flow = FrameFlow(ros_node, '', '/ff5/done', ack_timeout=0.2, max_resends=1,
+                     end_topic='/ff5/end', every_frame=False)
+    ends = []
+    ros_node.create_subscription(Header, '/ff5/end', ends.append, DONE_QOS)
+    assert wait_for(lambda: flow._end_pub.get_subscription_count() > 0, 30)
+    flow.sent(header(9).stamp, None)
+    stop = threading.Event()
+    assert flow.end_stream(stop) is True            # nobody acknowledges: gives up, bounded
+    assert wait_for(lambda: ends, 30), 'the end was not announced after the wait'

@@ -80,6 +80,22 @@ def test_hmr_eval_on_synth_bags(spawn, synth_bags, tmp_path):
     assert 'FPS in' in run.text
 
 
+def test_hmr_eval_realtime_ends_the_delayed_stream_too(spawn, synth_bags, tmp_path):
+    """At the bag's own timing (the node drops frames as live) the player still announces the
+    end, once the node is done with the last image, and the delayed stream's last frames come."""
+    out = tmp_path / 'rt'
+    run = spawn(program('hmr-eval'), str(synth_bags), '--out', str(out), '--mode', 'realtime',
+                '--delay-frames', '4')
+    assert run.wait(timeout=TIMEOUT) == 0, run.text
+    s = json.loads((out / 'metrics.json').read_text())['summary']
+    assert s['runtime']['mode'] == 'realtime'
+    recorded = json.loads((out / 'sequences' / 'scene_00000' / 'run.json').read_text())
+    assert recorded['complete'] and recorded['end_acknowledged'], recorded
+    if s['persons_smoothed'].get('person-frames'):
+        log = (out / 'logs' / 'scene_00000.log').read_text()
+        assert 'end of stream: its last' in log and 'frames published' in log, log
+
+
 def test_eval_launch_file_on_one_bag(spawn, synth_bags, tmp_path):
     out = tmp_path / 'one'
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'eval.launch.py',
