@@ -15,10 +15,18 @@ from std_msgs.msg import Header
 # Refuse images whose decoded size would be absurd (a 20000x20000 rgb8 image is 1.2 GB).
 DEFAULT_MAX_PIXELS = 50_000_000
 
-# encoding -> (channels, numpy dtype, conversion to RGB uint8)
 _GRAY8 = ('mono8', '8UC1')
 _GRAY16 = ('mono16', '16UC1')
-SUPPORTED_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', '8UC3') + _GRAY8 + _GRAY16
+_COLOR16 = ('rgb16', 'bgr16')
+# Raw sensor layouts that camera drivers publish as they come (industrial cameras: Bayer;
+# USB cameras: 4:2:2 YUV), with OpenCV's conversion to RGB. ROS names a Bayer pattern by its
+# first row, OpenCV by the second row's first two pixels: ROS rggb is OpenCV's BayerBG.
+_BAYER = {'bayer_rggb8': cv2.COLOR_BayerBG2RGB, 'bayer_bggr8': cv2.COLOR_BayerRG2RGB,
+          'bayer_gbrg8': cv2.COLOR_BayerGR2RGB, 'bayer_grbg8': cv2.COLOR_BayerGB2RGB}
+_YUV422 = {'yuv422': cv2.COLOR_YUV2RGB_UYVY, 'uyvy': cv2.COLOR_YUV2RGB_UYVY,
+           'yuv422_yuy2': cv2.COLOR_YUV2RGB_YUYV, 'yuyv': cv2.COLOR_YUV2RGB_YUYV}
+SUPPORTED_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', '8UC3') + _GRAY8 + _GRAY16 + \
+    _COLOR16 + tuple(_BAYER) + tuple(_YUV422)
 
 
 class ImageError(ValueError):
@@ -41,10 +49,18 @@ def image_to_rgb(msg: Image, max_pixels=DEFAULT_MAX_PIXELS):
                          f"(supported: {', '.join(SUPPORTED_ENCODINGS)})")
     width, height = int(msg.width), int(msg.height)
     _check_size(width, height, max_pixels)
+    big = '>' if msg.is_bigendian else '<'
     if enc in _GRAY16:
-        channels, dtype = 1, np.dtype('>u2' if msg.is_bigendian else '<u2')
-    elif enc in _GRAY8:
+        channels, dtype = 1, np.dtype(big + 'u2')
+    elif enc in _COLOR16:
+        channels, dtype = 3, np.dtype(big + 'u2')
+    elif enc in _GRAY8 or enc in _BAYER:
         channels, dtype = 1, np.dtype(np.uint8)
+    elif enc in _YUV422:
+        if width % 2:
+            raise ImageError(f'{enc} needs an even width (two pixels share their colour), '
+                             f'got {width}')
+        channels, dtype = 2, np.dtype(np.uint8)
     else:
         channels, dtype = (4 if enc in ('rgba8', 'bgra8') else 3), np.dtype(np.uint8)
     row_bytes = width * channels * dtype.itemsize
@@ -67,6 +83,13 @@ def image_to_rgb(msg: Image, max_pixels=DEFAULT_MAX_PIXELS):
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     if enc in _GRAY8:
         return cv2.cvtColor(pixels[..., 0], cv2.COLOR_GRAY2RGB)
+    if enc in _BAYER:
+        return cv2.cvtColor(pixels[..., 0], _BAYER[enc])
+    if enc in _YUV422:
+        return cv2.cvtColor(pixels, _YUV422[enc])
+    if enc in _COLOR16:     # the top 8 bits, as cv_bridge does
+        rgb = (pixels >> 8).astype(np.uint8)
+        return rgb if enc == 'rgb16' else np.ascontiguousarray(rgb[..., ::-1])
     if enc in ('rgb8', '8UC3'):
         return pixels
     if enc == 'bgr8':

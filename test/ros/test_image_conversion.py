@@ -48,17 +48,59 @@ def test_mono8_and_mono16_become_gray_rgb():
 
 
 def test_every_supported_encoding_converts():
-    shapes = {'mono8': (7, 11), '8UC1': (7, 11), 'mono16': (7, 11), '16UC1': (7, 11),
-              'rgba8': (7, 11, 4), 'bgra8': (7, 11, 4)}
+    shapes = {'mono8': (8, 12), '8UC1': (8, 12), 'mono16': (8, 12), '16UC1': (8, 12),
+              'rgba8': (8, 12, 4), 'bgra8': (8, 12, 4)}
     for enc in SUPPORTED_ENCODINGS:
-        shape = shapes.get(enc, (7, 11, 3))
+        shape = shapes.get(enc, (8, 12, 2) if 'yu' in enc or 'uyvy' in enc else
+                           (8, 12) if 'bayer' in enc else (8, 12, 3))
         dtype = np.uint16 if '16' in enc else np.uint8
         out = image_to_rgb(make(enc, np.ones(shape, dtype)))
-        assert out.shape == (7, 11, 3) and out.dtype == np.uint8
+        assert out.shape == (8, 12, 3) and out.dtype == np.uint8, enc
+
+
+COLOR = np.array([10, 120, 240], np.uint8)      # far from grey: a swapped R and B shows
+
+
+@pytest.mark.parametrize('pattern', ['rggb', 'bggr', 'gbrg', 'grbg'])
+def test_bayer_mosaics_demosaic_to_their_colour(pattern):
+    """A plain colour through each Bayer pattern (named by its first row, as ROS does)
+    comes back that colour, not with red and blue swapped."""
+    index = {'r': 0, 'g': 1, 'b': 2}
+    cells = np.array([[COLOR[index[pattern[0]]], COLOR[index[pattern[1]]]],
+                      [COLOR[index[pattern[2]]], COLOR[index[pattern[3]]]]], np.uint8)
+    mosaic = np.tile(cells, (6, 8))
+    out = image_to_rgb(make(f'bayer_{pattern}8', mosaic))
+    assert out.shape == (12, 16, 3)
+    assert np.abs(out[2:-2, 2:-2].astype(int) - COLOR).max() <= 1, out[5, 5]
+
+
+@pytest.mark.parametrize('encoding, order', [('yuv422', 'uyvy'), ('uyvy', 'uyvy'),
+                                             ('yuv422_yuy2', 'yuyv'), ('yuyv', 'yuyv')])
+def test_yuv422_becomes_rgb(encoding, order):
+    r, g, b = COLOR.astype(float)
+    # BT.601 in video range (Y 16-235), as cameras send it and OpenCV decodes it
+    y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    pair = np.array([u, y, v, y] if order == 'uyvy' else [y, u, y, v]).round().astype(np.uint8)
+    packed = np.tile(pair, (4, 3)).reshape(4, 6, 2)   # 6 pixels a row, 2 bytes each
+    out = image_to_rgb(make(encoding, packed))
+    assert out.shape == (4, 6, 3)
+    assert np.abs(out.astype(int) - COLOR).max() <= 3, out[0, 0]
+    odd = make(encoding, packed[:, :5])
+    with pytest.raises(ImageError, match='even width'):
+        image_to_rgb(odd)
+
+
+def test_16_bit_colour_keeps_its_top_bits():
+    deep = RGB.astype(np.uint16) * 256 + 255
+    assert np.array_equal(image_to_rgb(make('rgb16', deep)), RGB)
+    big = make('bgr16', deep[..., ::-1].astype('>u2'), bigendian=True)
+    assert np.array_equal(image_to_rgb(big), RGB)
 
 
 @pytest.mark.parametrize('change, reason', [
-    (dict(encoding='yuv422'), 'unsupported encoding'),
+    (dict(encoding='32FC1'), 'unsupported encoding'),
     (dict(width=0, height=0, step=0, data=b''), 'empty image'),
     (dict(width=20000, height=20000, step=60000), 'too large'),
     (dict(data=b'\x00' * 10), 'bytes'),
