@@ -111,11 +111,11 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
         pub.publish(msg)
         time.sleep(0.3)  # one at a time: the node keeps only the newest frame
 
-    yuv = rgb_to_image(np.zeros((4, 4, 3), np.uint8))
-    yuv.encoding = 'yuv422'
+    depth = rgb_to_image(np.zeros((4, 4, 3), np.uint8))
+    depth.encoding = '32FC1'        # a depth image on the colour topic
     empty = Image(encoding='rgb8')
     huge = Image(encoding='rgb8', width=20000, height=20000, step=60000, data=b'\x00' * 16)
-    for bad in (yuv, empty, huge):
+    for bad in (depth, empty, huge):
         send(bad)
     good = rgb_to_image(np.zeros((48, 64, 3), np.uint8))
     send(good)
