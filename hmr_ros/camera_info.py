@@ -64,12 +64,23 @@ def camera_info_from_intrinsics(intr: CameraIntrinsics):
     return msg
 
 
-def intrinsics_from_camera_info(msg: CameraInfo):
-    """CameraIntrinsics from a CameraInfo; None when it carries no usable focal length."""
-    k = list(msg.k)
+def intrinsics_from_camera_info(msg: CameraInfo, rectified=False):
+    """CameraIntrinsics from a CameraInfo; None when it carries no usable focal length.
+
+    rectified: of the rectified image (P's left 3x3, where P is set; ROS's convention), not of
+    the raw one (K).
+    """
+    k, p = list(msg.k), list(msg.p)
     if len(k) != 9 or k[0] <= 0 or k[4] <= 0 or msg.width <= 0 or msg.height <= 0:
         return None
+    if rectified and valid_projection(p):
+        return CameraIntrinsics(p[0], p[5], p[2], p[6], int(msg.width), int(msg.height))
     return CameraIntrinsics(k[0], k[4], k[2], k[5], int(msg.width), int(msg.height))
+
+
+def valid_projection(p):
+    """Whether a CameraInfo's P is set (some drivers leave it zero)."""
+    return len(p) == 12 and p[0] > 0 and p[5] > 0
 
 
 def scale_camera_info(msg: CameraInfo, width, height):

@@ -38,7 +38,6 @@ from hmr_models.pacing import FrontEndPacer, LatestSlot
 from hmr_models.paths import MissingModelFile
 from hmr_models.pipeline import build_pipeline, FrontResult, PipelineConfig, StageConfigs
 from hmr_models.types import CameraIntrinsics, People
-from hmr_ros.camera_info import intrinsics_from_camera_info
 from hmr_ros.external_people import ExternalPeople
 from hmr_ros.frame_flow import announce_ready, done_publisher, on_end_of_stream, stamp_key
 from hmr_ros.image_conversion import (
@@ -48,6 +47,7 @@ from hmr_ros.node_main import LoggingNode, run_main, SetupError
 from hmr_ros.params import (
     Param, declare_config, declare_params, non_negative, one_of, positive)
 from hmr_ros.person_msgs import to_person_array
+from hmr_ros.rectification import MODES as RECTIFY_MODES, Rectifier
 from hmr_ros.tf_conversion import add_transforms
 from hmr_ros.visuals import Visuals
 
@@ -57,6 +57,9 @@ NODE_PARAMS = [
     Param('image_transport', 'raw', "'raw' (Image) or 'compressed' (CompressedImage on "
           '<image_topic>/compressed)', one_of('raw', 'compressed')),
     Param('max_image_pixels', DEFAULT_MAX_PIXELS, 'larger images are dropped (counted)', positive),
+    Param('rectify', 'auto', "undo the lens distortion camera_info describes, as image_proc "
+          "does, then use its P: 'auto' unless the topic is already rectified (image_rect*), "
+          "'true', or 'false' (images used as they come, with K)", one_of(*RECTIFY_MODES)),
     Param('publish_markers', True, 'publish visualization_msgs/MarkerArray on ~/markers'),
     Param('publish_overlay', True, 'publish meshes drawn on the image on ~/overlay'),
     Param('publish_debug_image', True, 'publish boxes, 2D skeletons and ids on ~/debug_image'),
@@ -203,6 +206,7 @@ class HMRNode(LoggingNode):
         self.create_subscription(CameraInfo, info_topic, self._on_camera_info,
                                  qos_profile_sensor_data)
         self.camera_info = None
+        self.rectifier = Rectifier(self.p.rectify, self.p.image_topic, self.get_logger().info)
         self._camera_infos = OrderedDict()
         self._warned_estimated = False
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
@@ -408,14 +412,14 @@ class HMRNode(LoggingNode):
             self._report_problem(f'dropped image: {exc}')
             return
         ticket.raw = None
+        ticket.rgb, intrinsics = self._rectified(ticket.rgb, stamp_key(ticket.header.stamp))
         ticket.decode_ms = (time.perf_counter() - t0) * 1e3
-        ticket.camera = self._with_up(self._intrinsics(
-            ticket.rgb.shape[1], ticket.rgb.shape[0], stamp_key(ticket.header.stamp)),
-            ticket.header.frame_id)
+        ticket.camera = self._with_up(intrinsics, ticket.header.frame_id)
         stamp = ticket.header.stamp.sec + ticket.header.stamp.nanosec * 1e-9
         if self.external is not None:
             people = self.external.take(ticket.header.stamp)
-            ticket.front = FrontResult(People() if people is None else people, stamp)
+            ticket.front = FrontResult(
+                People() if people is None else self.rectifier.people(people), stamp)
         else:
             ticket.front = self.pipeline.process_front(ticket.rgb, stamp)
 
@@ -552,21 +556,21 @@ class HMRNode(LoggingNode):
                     "the image's vertical): upright people are kept upright")
         return camera.with_floor(up, floor[1]) if floor is not None else camera.with_up(up)
 
-    def _intrinsics(self, width, height, key=None):
+    def _rectified(self, rgb, key=None):
+        """The image (rectified when its camera_info says so) and the intrinsics describing it."""
         while len(self._camera_infos) > RECENT_STAMPS:
             self._camera_infos.popitem(last=False)
         info = self._camera_infos.get(key) or self.camera_info
         if info is not None:
-            intr = intrinsics_from_camera_info(info)
+            rectified, intr = self.rectifier.apply(rgb, info)
             if intr is not None:
-                if (intr.width, intr.height) != (width, height):
-                    intr = intr.scaled(width / intr.width, height / intr.height)
-                return intr
+                return rectified, intr
+        height, width = rgb.shape[:2]
         if not self._warned_estimated:
             self._warned_estimated = True
             self.get_logger().info('no camera_info received yet: focal length estimated from '
                                    'the image diagonal')
-        return CameraIntrinsics.from_image_diagonal(width, height)
+        return rgb, CameraIntrinsics.from_image_diagonal(width, height)
 
     # -- reporting ------------------------------------------------------------------------
     def _stats(self):

@@ -302,3 +302,50 @@ def test_camera_source_every_frame_from_the_command_line(ros_node, spawn, tmp_pa
             assert code == 2 and "parameter 'every_frame' = 'maybe'" in proc.text
         else:
             assert code == 0 and 'end of video' in proc.text, proc.text
+
+
+def test_hmr_node_rectifies_a_distorted_camera(ros_node, spawn):
+    """The sample frame as a barrel lens (k1 = -0.25) would have seen it, with that lens in its
+    camera_info: the node finds the people where they are in the undistorted frame."""
+    pub = ros_node.create_publisher(Image, '/lens/image_raw', RELIABLE)
+    info_pub = ros_node.create_publisher(CameraInfo, '/lens/camera_info', RELIABLE)
+    persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
+    proc = spawn('--ros-args', '-p', 'image_topic:=/lens/image_raw', '-p',
+                 'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
+    assert wait_node_ready(ros_node) and wait_matched(pub, info_pub, timeout=60), proc.text
+    frame = sample_frame()
+    h, w = frame.shape[:2]
+    k = np.array([[800.0, 0, w / 2], [0, 800.0, h / 2], [0, 0, 1]])
+    d = np.array([-0.25, 0.05, 0.0, 0.0, 0.0])
+    # each raw pixel shows the undistorted frame's pixel its ray goes through
+    grid = np.stack(np.meshgrid(np.arange(w), np.arange(h)), -1).reshape(-1, 1, 2)
+    ideal = cv2.undistortPoints(grid.astype(np.float64), k, d, P=k).reshape(h, w, 2)
+    lens = cv2.remap(frame, ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32),
+                     cv2.INTER_LINEAR)
+    found = {}
+    for sec, image, coefficients in ((100, frame, np.zeros(5)), (101, lens, d)):
+        info = CameraInfo(width=w, height=h, distortion_model='plumb_bob', d=coefficients.tolist(),
+                          k=k.ravel().tolist(), r=np.eye(3).ravel().tolist(),
+                          p=np.hstack([k, np.zeros((3, 1))]).ravel().tolist())
+        msg = rgb_to_image(image)
+        info.header.frame_id = msg.header.frame_id = 'cam'
+        info.header.stamp.sec = msg.header.stamp.sec = sec
+        info_pub.publish(info)
+        pub.publish(msg)
+        assert wait_for(lambda: any(p.header.stamp.sec == sec for p in persons), 60), proc.text
+        out = next(p for p in persons if p.header.stamp.sec == sec)
+        found[sec] = [(np.asarray(p.keypoints_2d).reshape(17, 2),
+                       np.asarray(p.keypoint_scores) > 0.3) for p in out.persons]
+    assert 'plumb_bob distortion' in proc.text and 'images are rectified' in proc.text
+    assert len(found[100]) >= 1 and len(found[101]) == len(found[100]), found
+    for ref, good in found[100]:
+        other = min(found[101], key=lambda o: np.nanmedian(np.linalg.norm(o[0] - ref, axis=1)))
+        both = good & other[1]
+        moved = np.median(np.linalg.norm(other[0][both] - ref[both], axis=1))
+        # where the lens put them, unrectified: many pixels away
+        raw, _ = cv2.projectPoints(np.concatenate([(ref[both] - k[:2, 2]) / 800.0,
+                                                   np.ones((both.sum(), 1))], 1),
+                                   np.zeros(3), np.zeros(3), k, d)
+        lens_shift = np.median(np.linalg.norm(raw.reshape(-1, 2) - ref[both], axis=1))
+        assert both.sum() >= 8 and moved < 6.0 and lens_shift > 3 * moved, (moved, lens_shift)
+    assert proc.interrupt() == 0
