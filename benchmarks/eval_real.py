@@ -282,15 +282,18 @@ def mesh_keypoints(body, est, cam):
 
 
 def _place_delayed(body, frame, rec):
-    """Write a DelayedFrame's keypoints into its frame's record, person by track id."""
+    """Write a DelayedFrame's keypoints into its frame's record, person by box.
+
+    A DelayedFrame's people are its frame's, by their boxes; not by track id, as a person
+    untracked then may have the id of the track that took them over since.
+    """
     if rec is None or not len(frame.people):
         return
     kp3, kp2 = mesh_keypoints(body, frame.bodies, rec['camera'])
-    rows = {int(t): i for i, t in enumerate(rec['people'].track_ids)}
-    for j, track in enumerate(frame.people.track_ids):
-        i = rows.get(int(track))
-        if i is not None:
-            rec['delayed'][0][i], rec['delayed'][1][i] = kp3[j], kp2[j]
+    for j, box in enumerate(frame.people.boxes):
+        hit = np.nonzero(np.all(rec['people'].boxes == box, axis=1))[0]
+        if hit.size:
+            rec['delayed'][0][hit[0]], rec['delayed'][1][hit[0]] = kp3[j], kp2[j]
 
 
 def main(argv=None):

@@ -215,6 +215,7 @@ class HMRPipeline:
             if self._recent is not None:
                 self._recent.append((stamp, people))
                 step = self.temporal.step(stamp, people.track_ids, bodies, people, camera)
+                self._name_joined(step.joined)
                 result.smoothed = step.current
                 result.delayed = self._delayed_frames(step.delayed)
             else:
@@ -236,6 +237,24 @@ class HMRPipeline:
         if not self.delay_frames:
             return []
         return self._delayed_frames(self.temporal.flush())
+
+    def _name_joined(self, joined):
+        """Give the untracked people a new track took over its id in the recent frames.
+
+        Their delayed estimates then pair with them (`_delayed_frames` pairs by track id); the
+        frames' people are replaced, not changed, as the per-frame results still hold them.
+        """
+        for stamp, track_id, box in joined:
+            for k, (when, people) in enumerate(self._recent):
+                if abs(when - stamp) > _STAMP_MATCH_S:
+                    continue
+                hit = np.nonzero((people.track_ids < 0) &
+                                 np.all(people.boxes == box, axis=1))[0]
+                if hit.size:
+                    ids = people.track_ids.copy()
+                    ids[hit[0]] = track_id
+                    self._recent[k] = (when, replace(people, track_ids=ids))
+                break
 
     def _delayed_frames(self, delayed):
         """DelayedEstimate (people of several tracks) -> one DelayedFrame per earlier frame.

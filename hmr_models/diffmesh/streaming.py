@@ -17,8 +17,12 @@ Robustness rules (all tested):
 - the grid period is `temporal_frame_period`, or (0) the median interval of the track's stamps;
 - tracks unseen for `temporal_track_timeout` seconds are dropped (a person coming back after
   that starts a fresh buffer); a track whose time runs backwards is reset;
-- people without a track id (< 0) or with a repeated id are passed through unchanged.
+- people without a track id (< 0) or with a repeated id are passed through unchanged; a new
+  track starts with the untracked person of the frames just before whose box it overlaps
+  (the tracker gives an id only after `track_min_hits` frames), so that its first frames
+  are in its window and in the delayed stream.
 """
+from collections import deque
 from dataclasses import dataclass, field, replace
 import logging
 import time
@@ -33,6 +37,7 @@ from hmr_models.diffmesh.model import WindowBatch
 from hmr_models.geometry.rotations import axis_angle_to_quaternion, matrix_to_axis_angle, \
     quaternion_nlerp, quaternion_to_axis_angle
 from hmr_models.diffmesh.tracks import STAMP_EPS, TrackBuffer, TrackTable
+from hmr_models.frontend.boxes import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,10 @@ MIN_PERIOD, MAX_PERIOD = 1.0 / 240.0, 1.0
 # Fraction of a period within which an observation is taken as the grid sample: half a
 # period maps any stream with stamp jitter below that one-to-one (no blurring interpolation).
 SNAP = 0.5
+# A new track takes over the untracked people of the last frames before it (the tracker's
+# tentative hits) whose box overlaps its own this much, at most this many frames back.
+JOIN_IOU = 0.3
+JOIN_FRAMES = 4
 
 
 @dataclass
@@ -140,6 +149,8 @@ class DelayedEstimate:
 class StreamingResult:
     current: BodyEstimate
     delayed: DelayedEstimate = None
+    # untracked people of earlier frames a new track took over: (stamp, track id, box)
+    joined: list = field(default_factory=list)
 
 
 _ONNX_INPUTS = ('pose', 'betas', 'translation', 'keypoints', 'keypoint_scores', 'valid',
@@ -208,6 +219,7 @@ class StreamingSmoother:
         self._delayed_upto = -np.inf  # the newest delayed frame returned (stamps stay in order)
         self._output_like = None      # (betas width, body model, profile) of the estimates
         self._camera = None           # the newest frame's camera (the end-of-stream fits)
+        self._untracked = deque(maxlen=JOIN_FRAMES)   # (stamp, rows) of the last frames
         self._eager = _TracedModel(self.model).eval()
         self._traced = None
         self._device = next(model.parameters()).device
@@ -230,6 +242,7 @@ class StreamingSmoother:
         """Forget every track (e.g. when the input stream changes)."""
         self.tracks.reset()
         self._delayed_upto = -np.inf
+        self._untracked.clear()
 
     def update(self, stamp, track_ids, estimate, people, camera=None):
         """Smoothed estimate of the newest frame for the N people of `estimate`."""
@@ -257,20 +270,21 @@ class StreamingSmoother:
         # Untracked people pass through as the per-frame model estimated them, flagged so.
         out.temporal = np.zeros(n, bool)
         out.temporal[idx] = True
+        rows = self._buffer_rows(estimate, people)
+        untracked = [rows[i] for i in sorted(set(range(n)) - set(idx.tolist()))]
         if len(idx) == 0:
+            self._untracked.append((stamp, untracked))
             return StreamingResult(out, self._delayed_step(stamp, None, camera))
         self._output_like = (out.betas.shape[1], estimate.body_model, estimate.model_profile)
         self._camera = camera
-        kp, kps = normalise_keypoints(people.keypoints[idx], people.keypoint_scores[idx],
-                                      people.boxes[idx])
-        nb = self.model.config.num_betas
-        betas_in, transl_in = self._usual_size(estimate, idx)
-        size = np.full(n, np.nan, np.float32) if estimate.size is None else estimate.size
-        for j, (i, buf) in enumerate(zip(idx, states)):
-            buf.push(stamp, pose=estimate.pose[i], betas=fit_betas(betas_in[j], nb),
-                     translation=transl_in[j], keypoints=kp[j],
-                     keypoint_scores=kps[j], size=size[i], pixel_keypoints=people.keypoints[i],
-                     box=people.boxes[i])
+        joined = []
+        for i, tid, buf in zip(idx, ids, states):
+            if buf.size == 0:            # a new track: its tentative frames first
+                for earlier, row in self._take_untracked(stamp, rows[i]['box']):
+                    buf.push(earlier, **row)
+                    joined.append((earlier, int(tid), row['box']))
+            buf.push(stamp, **rows[i])
+        self._untracked.append((stamp, untracked))
         windows = [self._window(buf) for buf in states]
         batch = gather_windows([buf.views() for buf in states], windows)
         last = self.num_frames - 1
@@ -300,7 +314,7 @@ class StreamingSmoother:
             sizes = np.full(len(idx), np.nan, np.float32) if out.size is None else out.size[idx]
             present = ((pose[:, 1], betas, translation[:, 1], joints[:, 1]), states, windows,
                        ids, sizes, np.full(len(idx), last - self.delay))
-        return StreamingResult(out, self._delayed_step(stamp, present, camera))
+        return StreamingResult(out, self._delayed_step(stamp, present, camera), joined)
 
     def flush(self):
         """The delayed estimates still owed at the end of a stream: a DelayedEstimate or None.
@@ -323,6 +337,41 @@ class StreamingSmoother:
                                          [owed] * len(states)), self._camera)
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _buffer_rows(self, estimate, people):
+        """What a track buffer keeps of each of the N people of a frame (a dict each)."""
+        n = len(estimate)
+        if n == 0:
+            return []
+        kp, kps = normalise_keypoints(people.keypoints, people.keypoint_scores, people.boxes)
+        nb = self.model.config.num_betas
+        betas_in, transl_in = self._usual_size(estimate, np.arange(n))
+        size = np.full(n, np.nan, np.float32) if estimate.size is None else estimate.size
+        return [dict(pose=estimate.pose[i].copy(), betas=fit_betas(betas_in[i], nb),
+                     translation=transl_in[i].copy(), keypoints=kp[i], keypoint_scores=kps[i],
+                     size=size[i], pixel_keypoints=people.keypoints[i].copy(),
+                     box=people.boxes[i].copy()) for i in range(n)]
+
+    def _take_untracked(self, stamp, box):
+        """The untracked people of the frames just before `stamp` that a new track follows.
+
+        Walks back frame by frame from the newest, each time taking the untracked person whose
+        box overlaps the one after it most (IoU >= JOIN_IOU), and stops at the first frame
+        without one. Returns [(stamp, row)] oldest first; the rows taken are removed.
+        """
+        chain = []
+        for earlier, rows in reversed(self._untracked):
+            if earlier >= stamp - STAMP_EPS or not rows or \
+                    earlier < stamp - self.config.temporal_track_timeout:
+                break
+            iou = box_iou(box, np.stack([r['box'] for r in rows]))[0]
+            best = int(np.argmax(iou))
+            if iou[best] < JOIN_IOU:
+                break
+            row = rows.pop(best)
+            chain.append((earlier, row))
+            box, stamp = row['box'], earlier
+        return chain[::-1]
 
     def _window(self, buf):
         """A track's window: its grid of `num_frames` samples ending at its last observation."""

@@ -261,6 +261,33 @@ def test_delayed_output_keeps_people_the_detector_misses_later(tiny_model):
     assert set(end.track_ids.tolist()) == {0}
 
 
+def test_a_new_track_starts_with_its_untracked_first_frames(tiny_model):
+    """The tracker gives an id only after track_min_hits frames: the person's earlier,
+    untracked frames (the box that overlaps) join the track, so the delayed stream has them;
+    an untracked person elsewhere, or too long before, does not."""
+    s = smoother(tiny_model, temporal_delay_frames=3)
+    given = []
+    for k in range(10):
+        est, people = frame(2, k, track_ids=[-1, -1] if k < 2 else [7, -1])
+        people.boxes[1] += 400.0        # somebody else, never tracked, far from person 0
+        d = s.step(k * P, people.track_ids, est, people).delayed
+        if d is not None:
+            given += [(int(t), round(st / P)) for t, st in zip(d.track_ids, d.stamps)]
+    # frames 0 and 1 (untracked) are track 7's first: the step of frame k gives frame k - 3
+    assert given == [(7, f) for f in range(0, 7)], given
+    buf = s.tracks.states[7]
+    assert buf.size == 10 and np.allclose(buf.observed_stamps(), np.arange(10) * P)
+    # the far person was not taken: still waiting in the last frames
+    assert all(len(rows) == 1 for _, rows in s._untracked)
+    # an untracked frame longer ago than the track timeout does not join
+    s = smoother(tiny_model, temporal_delay_frames=3, temporal_track_timeout=0.5)
+    est, people = frame(1, 0, track_ids=[-1])
+    s.step(0.0, people.track_ids, est, people)
+    est, people = frame(1, 1, track_ids=[3])
+    s.step(0.6, people.track_ids, est, people)
+    assert s.tracks.states[3].size == 1
+
+
 def test_jit_matches_eager(tiny_model):
     eager, traced = smoother(tiny_model), smoother(tiny_model, temporal_jit=True)
     for k in range(4):

@@ -68,7 +68,7 @@ def test_hmr_eval_on_synth_bags(spawn, synth_bags, tmp_path):
         if s[stream].get('person-frames'):
             assert 0 < s[stream]['MPJPE'] < 1000, s[stream]
     # --delay-frames: the delayed stream is recorded and scored too, its last 4 frames
-    # published at the end of the bag (frames of people not yet tracked have none)
+    # published at the end of the bag
     if s['persons_smoothed'].get('person-frames'):
         delayed = s['persons_delayed']
         assert 0 < delayed['person-frames'] <= s['persons_smoothed']['person-frames'], s
