@@ -1,4 +1,5 @@
 """CameraInfo <-> hmr_models.types.CameraIntrinsics, and the ROS calibration YAML format."""
+import math
 from pathlib import Path
 
 from sensor_msgs.msg import CameraInfo
@@ -71,7 +72,8 @@ def intrinsics_from_camera_info(msg: CameraInfo, rectified=False):
     the raw one (K).
     """
     k, p = list(msg.k), list(msg.p)
-    if len(k) != 9 or k[0] <= 0 or k[4] <= 0 or msg.width <= 0 or msg.height <= 0:
+    if len(k) != 9 or not all(math.isfinite(v) for v in k) or k[0] <= 0 or k[4] <= 0 or \
+            msg.width <= 0 or msg.height <= 0:
         return None
     if rectified and valid_projection(p):
         return CameraIntrinsics(p[0], p[5], p[2], p[6], int(msg.width), int(msg.height))
@@ -79,8 +81,8 @@ def intrinsics_from_camera_info(msg: CameraInfo, rectified=False):
 
 
 def valid_projection(p):
-    """Whether a CameraInfo's P is set (some drivers leave it zero)."""
-    return len(p) == 12 and p[0] > 0 and p[5] > 0
+    """Whether a CameraInfo's P is set (some drivers leave it zero) and finite."""
+    return len(p) == 12 and all(math.isfinite(v) for v in p) and p[0] > 0 and p[5] > 0
 
 
 def scale_camera_info(msg: CameraInfo, width, height):

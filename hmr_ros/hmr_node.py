@@ -208,7 +208,7 @@ class HMRNode(LoggingNode):
         self.camera_info = None
         self.rectifier = Rectifier(self.p.rectify, self.p.image_topic, self.get_logger().info)
         self._camera_infos = OrderedDict()
-        self._warned_estimated = False
+        self._warned_estimated = ''      # why the focal length was estimated, once said
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
         self.static_tree = TransformTree()
         self._up_source = None
@@ -566,10 +566,12 @@ class HMRNode(LoggingNode):
             if intr is not None:
                 return rectified, intr
         height, width = rgb.shape[:2]
-        if not self._warned_estimated:
-            self._warned_estimated = True
-            self.get_logger().info('no camera_info received yet: focal length estimated from '
-                                   'the image diagonal')
+        why = 'no camera_info received yet' if info is None else \
+            f'camera_info without a usable camera matrix (K {list(info.k)}, {info.width}x' \
+            f'{info.height})'
+        if self._warned_estimated != why:     # said once per reason
+            self._warned_estimated = why
+            self.get_logger().info(f'{why}: focal length estimated from the image diagonal')
         return rgb, CameraIntrinsics.from_image_diagonal(width, height)
 
     # -- reporting ------------------------------------------------------------------------

@@ -57,6 +57,10 @@ class Rectifier:
         if self.mode == 'false' or (self.mode == 'auto' and self.arrives_rectified):
             return False
         d = np.asarray(info.d, np.float64)
+        if not np.isfinite(d).all():
+            self._say(('nan', tuple(info.d)), 'camera_info has non-finite distortion '
+                      f'coefficients {list(info.d)}: images are used as they come')
+            return False
         return bool(d.size) and bool(np.any(np.abs(d) > NEGLIGIBLE))
 
     def apply(self, rgb, info):

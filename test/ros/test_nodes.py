@@ -117,8 +117,15 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     huge = Image(encoding='rgb8', width=20000, height=20000, step=60000, data=b'\x00' * 16)
     for bad in (depth, empty, huge):
         send(bad)
+    # a camera_info with a NaN focal length: the focal length is estimated instead, said once
+    info_pub = ros_node.create_publisher(CameraInfo, '/bad/camera_info', RELIABLE)
+    assert wait_matched(info_pub, timeout=30), proc.text
+    info_pub.publish(CameraInfo(width=64, height=48, k=[float('nan')] + [0.0] * 8))
     good = rgb_to_image(np.zeros((48, 64, 3), np.uint8))
-    send(good)
+    for _ in range(10):        # until an image came after the camera_info (other topic)
+        send(good)
+        if wait_for(lambda: 'camera_info without a usable camera matrix' in proc.text, 3):
+            break
 
     def counts():
         for d in reversed(diags):
@@ -132,7 +139,8 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     assert wait_for(lambda: len(persons) >= 1, 5)
     assert persons[-1].header.frame_id == 'cam' and len(persons[-1].persons) == 0
     assert proc.proc.poll() is None, 'hmr_node died on bad input'
-    for reason in ('unsupported encoding', 'empty image', 'too large'):
+    for reason in ('unsupported encoding', 'empty image', 'too large',
+                   'camera_info without a usable camera matrix'):
         assert reason in proc.text, proc.text
     assert proc.interrupt() == 0
 

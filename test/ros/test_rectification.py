@@ -81,10 +81,21 @@ def test_what_is_left_as_it_comes():
     lines = []
     out, intr = Rectifier('auto', '', lines.append).apply(image, info(d, model='unknown'))
     assert out is image and intr.fx == 100.0 and "'unknown'" in lines[0]
-    # no usable focal length: no intrinsics
-    bad = info(d)
-    bad.k = [0.0] * 9
-    assert Rectifier().apply(image, bad)[1] is None
+    # no usable focal length: no intrinsics (the node then estimates one)
+    nan, inf = float('nan'), float('inf')
+    for k in ([0.0] * 9, [nan] + [0.0] * 8, [100.0, 0, inf, 0, 100.0, 60, 0, 0, 1]):
+        bad = info(d)
+        bad.k = k
+        assert Rectifier().apply(image, bad)[1] is None, k
+    # NaN distortion: said, not used; a NaN P: K describes the image
+    lines = []
+    bad = info([nan] * 5)
+    out, intr = Rectifier('auto', '', lines.append).apply(image, bad)
+    assert out is image and intr.fx == 100.0 and 'non-finite' in lines[0]
+    bad = info([0.0] * 5)
+    bad.p = [nan] * 12
+    out, intr = Rectifier('auto', '/cam/image_rect').apply(image, bad)
+    assert out is image and intr.fx == 100.0
     with pytest.raises(ValueError, match='rectify must be one of'):
         Rectifier('yes')
 
