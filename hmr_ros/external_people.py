@@ -4,7 +4,9 @@ An hmr_ros/SMPLPersonArray per image (boxes, COCO-17 keypoints and scores, track
 to the image by header stamp: another detector and tracker on the robot, or, for evaluation, a
 bag's simulated detections with their ground-truth track ids (the setting of
 benchmarks/eval_synthocc_sequences.py). The node waits a bounded time for the people of an
-image it has received; an image whose people never come is processed with nobody in it.
+image it has received; an image whose people never come is processed with nobody in it. A
+person whose box is not finite or empty is dropped, counted and logged (throttled); missing or
+non-finite keypoints count as missing (NaN, score 0).
 """
 from collections import OrderedDict
 import threading
@@ -14,7 +16,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from hmr_ros.frame_flow import stamp_key
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.person_msgs import people_from_array
+from hmr_ros.person_msgs import people_from_array, valid_boxes
 
 KEEP = 64   # people messages kept, by stamp (images arrive in order, a little after or before)
 
@@ -24,6 +26,8 @@ class ExternalPeople:
         self.topic = topic
         self.timeout = float(timeout)
         self.missed = 0
+        self.dropped = 0        # people with a box that is not finite or empty
+        self._log = node.get_logger()
         self._cond = threading.Condition()
         self._by_stamp = OrderedDict()
         node.create_subscription(
@@ -32,6 +36,12 @@ class ExternalPeople:
 
     def _on_msg(self, msg):
         people = people_from_array(msg)
+        ok = valid_boxes(people)
+        if not ok.all():
+            self.dropped += int((~ok).sum())
+            people = people.select(ok)
+            self._log.warning(f'{self.topic}: dropped people whose box is not finite or empty '
+                              f'({self.dropped} so far)', throttle_duration_sec=10.0)
         with self._cond:
             self._by_stamp[stamp_key(msg.header.stamp)] = people
             while len(self._by_stamp) > KEEP:

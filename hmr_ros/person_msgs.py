@@ -63,6 +63,14 @@ def people_from_array(msg):
         keypoint_scores=np.array([p.keypoint_scores for p in msg.persons],
                                  np.float32).reshape(n, 17),
         track_ids=np.array([p.track_id for p in msg.persons], np.int64).reshape(n))
-    missing = ~np.isfinite(people.keypoints).all(-1)
+    missing = ~np.isfinite(people.keypoints).all(-1) | ~np.isfinite(people.keypoint_scores)
+    people.keypoints[missing] = np.nan
     people.keypoint_scores[missing] = 0.0
+    people.scores = np.nan_to_num(people.scores, nan=0.0)
     return people
+
+
+def valid_boxes(people):
+    """Mask (N,) of people whose box is finite and not empty (x_max > x_min, y_max > y_min)."""
+    b = people.boxes
+    return np.isfinite(b).all(-1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])

@@ -357,3 +357,37 @@ def test_hmr_node_rectifies_a_distorted_camera(ros_node, spawn):
         lens_shift = np.median(np.linalg.norm(raw.reshape(-1, 2) - ref[both], axis=1))
         assert both.sum() >= 8 and moved < 6.0 and lens_shift > 3 * moved, (moved, lens_shift)
     assert proc.interrupt() == 0
+
+
+def test_hmr_node_drops_broken_people_of_another_detector(ros_node, spawn):
+    """people_topic: a person whose box is NaN or empty is dropped (counted, logged); NaN
+    keypoints are missing ones; the node goes on with the others."""
+    from hmr_models.types import People
+    from hmr_ros.person_msgs import to_person_array
+    images = ros_node.create_publisher(Image, '/ext/image_raw', RELIABLE)
+    given = ros_node.create_publisher(SMPLPersonArray, '/ext/people', RELIABLE)
+    persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
+    proc = spawn('--ros-args', '-p', 'image_topic:=/ext/image_raw', '-p',
+                 'people_topic:=/ext/people', '-p', 'model_profile:=frontend_only',
+                 python_module='hmr_ros.hmr_node')
+    assert wait_node_ready(ros_node) and wait_matched(images, given, timeout=60), proc.text
+    nan = np.nan
+    keypoints = np.tile(np.linspace(10, 40, 17, dtype=np.float32)[:, None], (4, 1, 2))
+    keypoints[1, 3] = nan                                    # one keypoint missing
+    people = People(boxes=np.array([[5, 5, 50, 45], [6, 6, 40, 44], [nan, 0, 9, 9],
+                                    [30, 5, 30, 40]], np.float32),
+                    scores=np.array([0.9, 0.8, 0.9, nan], np.float32), keypoints=keypoints,
+                    keypoint_scores=np.ones((4, 17), np.float32),
+                    track_ids=np.arange(4, dtype=np.int64))
+    image = rgb_to_image(np.zeros((48, 64, 3), np.uint8))
+    image.header.frame_id = 'cam'
+    image.header.stamp.sec = 77
+    given.publish(to_person_array(image.header, people))
+    images.publish(image)
+    assert wait_for(lambda: persons, 60), proc.text
+    out = persons[0]
+    assert out.header.stamp.sec == 77 and [p.track_id for p in out.persons] == [0, 1]
+    second = out.persons[1]
+    assert np.isnan(second.keypoints_2d[6]) and second.keypoint_scores[3] == 0.0
+    assert 'dropped people whose box is not finite or empty (2 so far)' in proc.text
+    assert proc.proc.poll() is None and proc.interrupt() == 0
