@@ -115,7 +115,7 @@ class FrameResult:
     camera: object = None     # the CameraIntrinsics the mesh stages used (a found floor added)
 
 
-_COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped',
+_COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped', 'parts_dropped',
             'candidates_skipped', 'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside',
             'guided_kept', 'detector_fallbacks', 'scene_cuts', 'occluded_retried',
             'occluded_replaced')

@@ -57,6 +57,12 @@ class FrontEndConfig(Config):
         'help': 'Two boxes on one person: their OKS is also taken over the keypoints both report '
                 'with body_keypoint_score when they share at least this many (0 = every reported '
                 'keypoint only).'})
+    part_keypoint_fraction: float = field(default=0.9, metadata={
+        'help': 'A person whose box lies mostly inside a taller one (at most 0.8 of its '
+                'height), whose confident keypoints lie on its confident keypoints (this '
+                'fraction of them, within 0.1 of its height), while 4 of its keypoints lie '
+                'beyond the box, and whose detection score is not higher, is a box on part of '
+                'that person (an arm, the upper body, the legs): dropped. 0 = off'})
     body_keypoint_score: float = field(default=0.3, metadata={
         'help': 'Body evidence: a keypoint scored at least this counts (people need the two '
                 'below; a bin or a blur of far spectators has neither).'})
@@ -158,7 +164,7 @@ class FrontEndConfig(Config):
         for name in ('detector_score_threshold', 'detector_candidate_threshold',
                      'keypoint_score_threshold', 'min_mean_keypoint_score',
                      'candidate_min_mean_keypoint_score', 'track_match_threshold',
-                     'track_velocity_smoothing', 'body_keypoint_score'):
+                     'track_velocity_smoothing', 'body_keypoint_score', 'part_keypoint_fraction'):
             _check_range(self, name, 0.0, 1.0)
         for name in ('detector_nms_iou', 'duplicate_oks_threshold', 'occluded_retry_oks'):
             _check_range(self, name, 0.0, 1.0, low_open=True)

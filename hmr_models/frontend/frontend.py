@@ -41,6 +41,7 @@ class FrontEndStats:
     capped: int = 0                # beyond max_people
     low_score_dropped: int = 0     # too little keypoint evidence (mean score or body evidence)
     duplicates_dropped: int = 0    # same person twice (keypoint similarity)
+    parts_dropped: int = 0         # a box on part of a taller person (an arm, the legs)
     occluded_retried: int = 0      # keypoints estimated again with a better person greyed out
     occluded_replaced: int = 0     # ... and the new ones taken (still a body)
     candidates_skipped: int = 0    # weak candidates where one failed recently (candidate_retry_s)
@@ -107,6 +108,61 @@ def duplicate_similarity(people, confident_score=0.3, min_common=4):
     strong = np.nan_to_num(keypoint_similarity(people.keypoints, good, people.keypoints, good,
                                                scale))
     return np.maximum(oks, np.where(common >= min_common, strong, 0.0))
+
+
+SCORE_TOLERANCE = 0.05     # part_of_taller: detection scores this close are alike
+
+
+def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, inside=0.5,
+                   height_ratio=0.8, radius=0.1):
+    """Mask (N,) of people who are a part of a taller person, not somebody.
+
+    A second box on an arm, the head and a raised arm, or the legs of a person gives a crop in
+    which MoveNet lays a whole small skeleton over that part: its keypoints sit on the taller
+    person's keypoints (the duplicate rule, OKS above duplicate_oks_threshold, did not catch
+    these on Pose2Sim and the bundled clip). Person B is part of A when
+    - B is at most `height_ratio` of A's height and at least `inside` of B's box lies in A's;
+    - at least `fraction` of B's confident keypoints (at least `min_keypoints` of them) lie
+      within `radius` x A's height of one of A's confident keypoints (somebody standing
+      behind or in front has keypoints of their own: on Pose2Sim at most 0.6 of them near the
+      other's, the parts 0.92-1.0);
+    - at least `min_keypoints` of A's confident keypoints lie beyond B's box, the rest of A's
+      body (4-9 for the parts on Pose2Sim and the bundled clip; 3 where the man's crop held
+      the woman in front of him, her box inside his);
+    - the detector is not surer of B than of A (within SCORE_TOLERANCE): it is less sure of a
+      part (that woman scored 0.64 against his 0.49).
+    """
+    n = len(people)
+    part = np.zeros(n, bool)
+    if n < 2 or fraction <= 0:
+        return part
+    boxes = people.boxes
+    heights = boxes[:, 3] - boxes[:, 1]
+    good = np.nan_to_num(people.keypoint_scores) >= confident_score
+    areas = box_area(boxes)
+    for b in range(n):
+        kb = people.keypoints[b][good[b]]
+        if len(kb) < min_keypoints:
+            continue
+        for a in range(n):
+            if a == b or heights[b] > height_ratio * heights[a] or not good[a].any() or \
+                    people.scores[b] > people.scores[a] + SCORE_TOLERANCE:
+                continue
+            lt = np.maximum(boxes[a, :2], boxes[b, :2])
+            rb = np.minimum(boxes[a, 2:], boxes[b, 2:])
+            if np.clip(rb - lt, 0, None).prod() < inside * max(areas[b], 1e-6):
+                continue
+            ka = people.keypoints[a][good[a]]
+            near = np.linalg.norm(kb[:, None] - ka[None], axis=-1).min(1) <= radius * heights[a]
+            # and A's body goes on beyond B's box: else both hold one body's keypoints (A's
+            # crop took the person in front of it), a duplicate, not a part
+            margin = radius * heights[a]
+            beyond = ((ka[:, 0] < boxes[b, 0] - margin) | (ka[:, 0] > boxes[b, 2] + margin)
+                      | (ka[:, 1] < boxes[b, 1] - margin) | (ka[:, 1] > boxes[b, 3] + margin))
+            if near.mean() >= fraction and beyond.sum() >= min_keypoints:
+                part[b] = True
+                break
+    return part
 
 
 def check_image(image_rgb):
@@ -325,6 +381,9 @@ class PersonFrontEnd:
                         keypoints=kps[confident], keypoint_scores=kp_scores[confident],
                         track_ids=np.full(int(confident.sum()), -1, np.int64))
         people, guided = self._drop_duplicates(people, guided[confident], stats)
+        whole = ~part_of_taller(people, cfg.body_keypoint_score, cfg.part_keypoint_fraction)
+        stats.parts_dropped = int((~whole).sum())
+        people, guided = people.select(np.nonzero(whole)[0]), guided[whole]
         stats.guided_kept = int(guided.sum())
         if remember and len(candidates):
             # failed: too little evidence, or the keypoints of someone already found

@@ -14,7 +14,7 @@ from .conftest import SAMPLE_PEOPLE, find_person
 def accounted(stats):
     """Every candidate box ends up returned or in exactly one drop counter."""
     dropped = (stats.invalid_boxes + stats.tiny_dropped + stats.capped + stats.low_score_dropped
-               + stats.duplicates_dropped + stats.candidates_skipped)
+               + stats.duplicates_dropped + stats.parts_dropped + stats.candidates_skipped)
     return stats.detected + stats.guided == dropped + stats.people
 
 
@@ -70,6 +70,52 @@ def test_cap_priority_area_keeps_the_largest(runtime, sample_frames):
     assert len(people) == 1 and front.last_stats.capped >= 1
     xy, h = SAMPLE_PEOPLE[75]['woman']   # the taller of the two
     assert find_person(people, xy, 0.25 * h) == 0
+
+
+def test_a_box_on_part_of_a_person_is_not_another_person(runtime):
+    """Frame 154 of the bundled clip: the detector also boxes the walking woman's legs, and
+    MoveNet lays a whole small skeleton over them; that box is dropped as a part of her."""
+    from .conftest import read_frames, SAMPLE
+    frame = read_frames(SAMPLE, {154})[154]
+    off = PersonFrontEnd(FrontEndConfig(part_keypoint_fraction=0.0), runtime)
+    both = off.detect(frame)
+    assert len(both) == 2, 'the legs box is not there any more: pick another frame'
+    tall, legs = np.argsort(-(both.boxes[:, 3] - both.boxes[:, 1]))
+    assert both.boxes[legs, 1] > both.boxes[tall, 1] + 50          # lower, inside her box
+    front = PersonFrontEnd(FrontEndConfig(), runtime)
+    people = front.detect(frame)
+    assert len(people) == 1 and front.last_stats.parts_dropped == 1
+    np.testing.assert_array_equal(people.boxes[0], both.boxes[tall])
+    assert accounted(front.last_stats)
+
+
+def test_part_rule_keeps_people_with_keypoints_of_their_own():
+    """Synthetic: B, a box on A's upper half whose keypoints sit on A's (labels shuffled),
+    is a part; C, as short and as much inside, with its own keypoints (a child in front), is
+    not; nor is B when A's body does not go on beyond B's box, or when the detector is surer
+    of B than of A."""
+    from hmr_models.frontend.frontend import part_of_taller
+    from hmr_models.types import People
+    rng = np.random.default_rng(0)
+    a_kps = np.stack([np.full(17, 50.0), np.linspace(10, 190, 17)], -1)      # A: 200 px tall
+    b_kps = a_kps[rng.integers(0, 9, 17)] + rng.normal(0, 3, (17, 2))       # on A's top half
+    c_kps = np.stack([np.full(17, 80.0), np.linspace(110, 190, 17)], -1)    # 30 px aside
+    people = People(boxes=np.array([[0, 0, 100, 200], [10, 0, 90, 105], [40, 100, 100, 195]],
+                                   np.float32),
+                    scores=np.ones(3, np.float32),
+                    keypoints=np.stack([a_kps, b_kps, c_kps]).astype(np.float32),
+                    keypoint_scores=np.ones((3, 17), np.float32), track_ids=np.full(3, -1))
+    assert part_of_taller(people).tolist() == [False, True, False]
+    assert not part_of_taller(people, fraction=0.0).any()
+    surer = people.select(np.arange(3))
+    surer.scores[1] = 1.2
+    assert not part_of_taller(surer).any()
+    whole = people.select(np.arange(3))
+    whole.boxes[1] = [10, 0, 90, 160]       # A's keypoints below 180 only: 1 beyond, not 4
+    assert not part_of_taller(whole).any()
+    # A with no confident keypoints gives no evidence: nothing is a part of it
+    people.keypoint_scores[0] = 0.1
+    assert not part_of_taller(people).any()
 
 
 def test_people_shorter_than_min_height_are_dropped_and_counted(runtime, sample_frames):
