@@ -14,9 +14,10 @@ import time
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from hmr_models.frontend.boxes import valid_boxes
 from hmr_ros.frame_flow import stamp_key
 from hmr_ros.msg import SMPLPersonArray
-from hmr_ros.person_msgs import people_from_array, valid_boxes
+from hmr_ros.person_msgs import people_from_array
 
 KEEP = 64   # people messages kept, by stamp (images arrive in order, a little after or before)
 
@@ -36,7 +37,7 @@ class ExternalPeople:
 
     def _on_msg(self, msg):
         people = people_from_array(msg)
-        ok = valid_boxes(people)
+        ok = valid_boxes(people.boxes)
         if not ok.all():
             self.dropped += int((~ok).sum())
             people = people.select(ok)

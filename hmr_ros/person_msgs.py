@@ -68,9 +68,3 @@ def people_from_array(msg):
     people.keypoint_scores[missing] = 0.0
     people.scores = np.nan_to_num(people.scores, nan=0.0)
     return people
-
-
-def valid_boxes(people):
-    """Mask (N,) of people whose box is finite and not empty (x_max > x_min, y_max > y_min)."""
-    b = people.boxes
-    return np.isfinite(b).all(-1) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])

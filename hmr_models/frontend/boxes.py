@@ -17,14 +17,27 @@ def box_area(boxes):
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
-def box_iou(a, b):
-    """Pairwise IoU (N, M) of xyxy boxes a (N, 4) and b (M, 4)."""
+def valid_boxes(boxes):
+    """Mask (N,) of xyxy boxes (N, 4) that are finite and not empty (x2 > x1, y2 > y1)."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return np.isfinite(boxes).all(1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
+def box_intersection(a, b):
+    """Pairwise intersection areas (N, M) of xyxy boxes a (N, 4) and b (M, 4)."""
     a = np.asarray(a, np.float32).reshape(-1, 4)
     b = np.asarray(b, np.float32).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
+    return wh[..., 0] * wh[..., 1]
+
+
+def box_iou(a, b):
+    """Pairwise IoU (N, M) of xyxy boxes a (N, 4) and b (M, 4)."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    inter = box_intersection(a, b)
     union = box_area(a)[:, None] + box_area(b)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 

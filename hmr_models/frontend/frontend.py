@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from hmr_models.frontend.config import FrontEndConfig
-from hmr_models.frontend.boxes import box_area, box_iou, keypoint_similarity
+from hmr_models.frontend.boxes import box_area, box_intersection, box_iou, keypoint_similarity
 from hmr_models.frontend.keypoints import create_backend, sanitize_keypoints
 from hmr_models.frontend.occluders import grey_out_bodies
 from hmr_models.frontend.scene_cut import SceneCutDetector
@@ -139,7 +139,8 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
     boxes = people.boxes
     heights = boxes[:, 3] - boxes[:, 1]
     good = np.nan_to_num(people.keypoint_scores) >= confident_score
-    areas = box_area(boxes)
+    # share of each box b inside each box a: [a, b]
+    inside_share = box_intersection(boxes, boxes) / np.maximum(box_area(boxes), 1e-6)[None]
     for b in range(n):
         kb = people.keypoints[b][good[b]]
         if len(kb) < min_keypoints:
@@ -148,9 +149,7 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
             if a == b or heights[b] > height_ratio * heights[a] or not good[a].any() or \
                     people.scores[b] > people.scores[a] + SCORE_TOLERANCE:
                 continue
-            lt = np.maximum(boxes[a, :2], boxes[b, :2])
-            rb = np.minimum(boxes[a, 2:], boxes[b, 2:])
-            if np.clip(rb - lt, 0, None).prod() < inside * max(areas[b], 1e-6):
+            if inside_share[a, b] < inside:
                 continue
             ka = people.keypoints[a][good[a]]
             near = np.linalg.norm(kb[:, None] - ka[None], axis=-1).min(1) <= radius * heights[a]
