@@ -62,7 +62,9 @@ class FrontEndConfig(Config):
                 'height), whose confident keypoints lie on its confident keypoints (this '
                 'fraction of them, within 0.1 of its height), while 4 of its keypoints lie '
                 'beyond the box, and whose detection score is not higher, is a box on part of '
-                'that person (an arm, the upper body, the legs): dropped. 0 = off'})
+                'that person (an arm, the upper body, the legs): dropped, unless it shows a '
+                'face of its own away from that person\'s (a child or a seated person in '
+                'front). 0 = off'})
     body_keypoint_score: float = field(default=0.3, metadata={
         'help': 'Body evidence: a keypoint scored at least this counts (people need the two '
                 'below; a bin or a blur of far spectators has neither).'})

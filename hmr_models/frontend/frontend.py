@@ -114,7 +114,7 @@ SCORE_TOLERANCE = 0.05     # part_of_taller: detection scores this close are ali
 
 
 def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, inside=0.5,
-                   height_ratio=0.8, radius=0.1):
+                   height_ratio=0.8, radius=0.1, own_face=0.2):
     """Mask (N,) of people who are a part of a taller person, not somebody.
 
     A second box on an arm, the head and a raised arm, or the legs of a person gives a crop in
@@ -130,7 +130,13 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
       body (4-9 for the parts on Pose2Sim and the bundled clip; 3 where the man's crop held
       the woman in front of him, her box inside his);
     - the detector is not surer of B than of A (within SCORE_TOLERANCE): it is less sure of a
-      part (that woman scored 0.64 against his 0.49).
+      part (that woman scored 0.64 against his 0.49);
+    - B has no face of its own: a confident nose and eye further than `own_face` x A's height
+      from A's face (infinite: faces are not looked at). A part's crop holds A's own face or
+      none (the legs); a child in front of a parent's legs, or a seated person in front of a
+      standing one, lays its keypoints over A's lower half as a part does, but its face is at
+      A's chest or hips (`benchmarks/check_part_rule.py`: the parts on the real clips and
+      people pasted in front of others).
     """
     n = len(people)
     part = np.zeros(n, bool)
@@ -139,6 +145,7 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
     boxes = people.boxes
     heights = boxes[:, 3] - boxes[:, 1]
     good = np.nan_to_num(people.keypoint_scores) >= confident_score
+    face_seen = good[:, 0] & good[:, 1:3].any(1)           # a nose and an eye
     # share of each box b inside each box a: [a, b]
     inside_share = box_intersection(boxes, boxes) / np.maximum(box_area(boxes), 1e-6)[None]
     for b in range(n):
@@ -158,7 +165,11 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
             margin = radius * heights[a]
             beyond = ((ka[:, 0] < boxes[b, 0] - margin) | (ka[:, 0] > boxes[b, 2] + margin)
                       | (ka[:, 1] < boxes[b, 1] - margin) | (ka[:, 1] > boxes[b, 3] + margin))
-            if near.mean() >= fraction and beyond.sum() >= min_keypoints:
+            # B's own face elsewhere on A (at A's chest or hips): somebody in front of A
+            face_apart = face_seen[b] and np.nan_to_num(np.linalg.norm(
+                people.keypoints[a, :5] - people.keypoints[b, 0], axis=-1), nan=np.inf).min() \
+                > own_face * heights[a]
+            if near.mean() >= fraction and beyond.sum() >= min_keypoints and not face_apart:
                 part[b] = True
                 break
     return part

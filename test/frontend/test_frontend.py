@@ -118,6 +118,34 @@ def test_part_rule_keeps_people_with_keypoints_of_their_own():
     assert not part_of_taller(people).any()
 
 
+def test_part_rule_keeps_a_smaller_person_with_a_face_of_their_own():
+    """Synthetic: D, a box on A's lower half whose keypoints all sit on A's legs, is a part
+    (a legs box: no confident face) unless D shows a face of its own there, away from A's:
+    then D is a child or a seated person in front of A. A part whose face is A's own (a box
+    on the upper body) stays a part."""
+    from hmr_models.frontend.frontend import part_of_taller
+    from hmr_models.types import People
+    rng = np.random.default_rng(1)
+    a_kps = np.stack([np.full(17, 50.0), np.linspace(10, 190, 17)], -1)      # A: 200 px tall
+    d_kps = a_kps[np.sort(rng.integers(9, 17, 17))] + rng.normal(0, 2, (17, 2))  # on A's legs
+    scores = np.ones((2, 17), np.float32)
+
+    def people(kps, d_scores):
+        return People(boxes=np.array([[0, 0, 100, 200], [20, 95, 80, 195]], np.float32),
+                      scores=np.ones(2, np.float32),
+                      keypoints=np.stack([a_kps, kps]).astype(np.float32),
+                      keypoint_scores=np.stack([scores[0], d_scores]),
+                      track_ids=np.full(2, -1))
+    faceless = scores[1].copy()
+    faceless[:5] = 0.1
+    assert part_of_taller(people(d_kps, faceless)).tolist() == [False, True]
+    assert part_of_taller(people(d_kps, scores[1])).tolist() == [False, False]
+    assert part_of_taller(people(d_kps, scores[1]), own_face=np.inf).tolist() == [False, True]
+    upper = d_kps.copy()
+    upper[:5] = a_kps[:5] + 3                    # the face is A's: a box on A's upper body
+    assert part_of_taller(people(upper, scores[1])).tolist() == [False, True]
+
+
 def test_people_shorter_than_min_height_are_dropped_and_counted(runtime, sample_frames):
     # The woman (~300 px) stays, the man on the roof (~275 px) is "tiny" at a 290 px minimum.
     front = PersonFrontEnd(FrontEndConfig(min_person_height_px=290), runtime)
