@@ -253,7 +253,8 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
         res = pipeline.process(rgb, stamp, cam)
         rec = {'people': res.people, 'camera': cam}
         for stream, est in zip(STREAMS, (res.bodies, res.smoothed)):
-            rec[stream] = mesh_keypoints(body, est, cam)
+            if stream == STREAMS[0] or pipeline.temporal is not None:   # stills: per-frame only
+                rec[stream] = mesh_keypoints(body, est, cam)
         if pipeline.delay_frames:
             # ~/persons_delayed: filled in when the frame's delayed estimates arrive (the
             # clip's last frames at its end); people without one stay NaN, not scored
@@ -331,7 +332,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         pipeline = make_pipeline(values, args.threads)
         model = str(values.get('dpmesh_checkpoint', ''))    # network outputs cached per model
-        streams = STREAMS if pipeline.delay_frames else STREAMS[:2]
+        streams = STREAMS if pipeline.delay_frames else \
+            STREAMS[:2] if pipeline.temporal is not None else STREAMS[:1]
         refine_ms, total_ms = [], []
         print(f'\n=== variant {name}: {values or "defaults"} ===', flush=True)
         for clip in clips:

@@ -388,7 +388,7 @@ def multiview_rows(variant, clip, reference, rows, acc, cams):
     delayed = {(r['view'], r['person'], r['frame']) for r in rows if r['stream'] == 'delayed'}
     for stream in STREAMS:
         sel = [r for r in rows if r['stream'] == stream]
-        if not sel and stream == 'delayed':       # no delayed stream in this variant
+        if not sel:             # no such stream in this variant (delayed; smoothed: stills)
             continue
         groups = [('all', sel, (stream,))]
         if delayed and stream != 'delayed':

@@ -448,6 +448,14 @@ def test_multiview_scores_are_zero_for_the_reference_and_see_an_offset():
                                           *score_multiview(records(wrist), ref, cams, template),
                                           cams)
                 if r['stream'] == 'delayed' or r['group'].startswith('frames with')]
+    # stills (no temporal stage): the records have the per-frame stream only, and so has the
+    # table (eval_real.py --variant NAME:stills=true)
+    stills = [[{k: v for k, v in rec.items() if k != 'smoothed'} for rec in per_view]
+              for per_view in records(wrist)]
+    table = multiview_rows('v', 'clip', 'all views', *score_multiview(stills, ref, cams,
+                                                                      template), cams)
+    assert {r['stream'] for r in table} == {'per-frame'}
+    assert [r for r in table if r['group'] == 'all'][0]['person-frames'] == 20
     # a mesh 5 cm to the side: no 3D error after aligning the hips, but off the image's person
     shifted = score_multiview(records(np.array([0.05, 0.0, 0.0])), ref, cams, template)[0]
     shifted = [r for r in shifted if r['stream'] == 'per-frame']
