@@ -260,7 +260,8 @@ def test_camera_pose_parameter_places_bodies_and_publishes_the_static_transform(
     body = tree.lookup('base_footprint', 'body_b3')
     assert np.allclose(body[:3, 2], [0, 0, 1], atol=1e-5)
     assert np.allclose(body[:2, 3], [3.0, 1.6], atol=0.1)
-    assert 'camera pose in the reference frame: from parameter camera_pose' in proc.text
+    assert wait_for(lambda: 'camera pose in the reference frame: from parameter camera_pose'
+                    in proc.text, 60), proc.text                    # the pipe may trail
     assert nearest[-1].header.frame_id == 'base_footprint' and nearest[-1].found
     assert proc.interrupt() == 0, proc.text
 
