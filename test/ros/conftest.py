@@ -103,6 +103,14 @@ class Spawned:
     def text(self):
         return ''.join(self.output)
 
+    def says(self, *lines, timeout=60.0):
+        """Whether every one of `lines` is in the output within `timeout` seconds.
+
+        The output comes through a pipe read by a thread: a log line may trail the messages
+        that show its effect, so a running process's output is waited on, never read once.
+        """
+        return wait_for(lambda: all(line in self.text for line in lines), timeout)
+
     def interrupt(self, timeout=30.0):
         """Ctrl-C (SIGINT to the process), then wait; returns the exit code."""
         self.proc.send_signal(signal.SIGINT)

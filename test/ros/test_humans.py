@@ -182,7 +182,7 @@ def test_humans_node_frames_rep155_topics_urdf_and_zone_events(ros_node, spawn):
 
     # The example: full speed, half in the warning zone, stop in the protective zone, and back
     # to full speed once 7 is lost; 3 faces and points at the robot.
-    assert wait_for(lambda: 'speed x1: b7 left the warning zone (lost)' in example.text, 10), \
+    assert example.says('speed x1: b7 left the warning zone (lost)', timeout=10), \
         example.text
     for line in ('speed x0.5: b7 entered the warning zone', 'stopping: b7 entered the '
                  'protective zone', 'b3 is facing and pointing at the robot'):
@@ -260,8 +260,8 @@ def test_camera_pose_parameter_places_bodies_and_publishes_the_static_transform(
     body = tree.lookup('base_footprint', 'body_b3')
     assert np.allclose(body[:3, 2], [0, 0, 1], atol=1e-5)
     assert np.allclose(body[:2, 3], [3.0, 1.6], atol=0.1)
-    assert wait_for(lambda: 'camera pose in the reference frame: from parameter camera_pose'
-                    in proc.text, 60), proc.text                    # the pipe may trail
+    assert proc.says('camera pose in the reference frame: from parameter camera_pose'), \
+        proc.text
     assert nearest[-1].header.frame_id == 'base_footprint' and nearest[-1].found
     assert proc.interrupt() == 0, proc.text
 

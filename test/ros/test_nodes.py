@@ -141,7 +141,7 @@ def test_hmr_node_drops_bad_images_and_keeps_running(ros_node, spawn):
     assert proc.proc.poll() is None, 'hmr_node died on bad input'
     for reason in ('unsupported encoding', 'empty image', 'too large',
                    'camera_info without a usable camera matrix'):
-        assert wait_for(lambda: reason in proc.text, 60), proc.text    # the pipe may trail
+        assert proc.says(reason), proc.text
     assert proc.interrupt() == 0
 
 
@@ -263,7 +263,7 @@ def test_hmr_node_says_when_a_publisher_sends_nothing(ros_node, spawn):
                  'model_profile:=frontend_only', '-p', 'no_input_warning_s:=2.0',
                  python_module='hmr_ros.hmr_node')
     assert wait_matched(pub, timeout=60), proc.text
-    assert wait_for(lambda: 'but no image received' in proc.text, 90), proc.text
+    assert proc.says('but no image received', timeout=90), proc.text
     assert 'FASTDDS_BUILTIN_TRANSPORTS' in proc.text
     # The library's own log lines reach the node's log, under the node's name.
     assert '[hmr_node]: pipeline: profile frontend_only' in proc.text, proc.text
@@ -344,9 +344,7 @@ def test_hmr_node_rectifies_a_distorted_camera(ros_node, spawn):
         out = next(p for p in persons if p.header.stamp.sec == sec)
         found[sec] = [(np.asarray(p.keypoints_2d).reshape(17, 2),
                        np.asarray(p.keypoint_scores) > 0.3) for p in out.persons]
-    # the log comes through a pipe read by a thread: it may trail the messages
-    assert wait_for(lambda: 'plumb_bob distortion' in proc.text
-                    and 'images are rectified' in proc.text, 60), proc.text
+    assert proc.says('plumb_bob distortion', 'images are rectified'), proc.text
     assert len(found[100]) >= 1 and len(found[101]) == len(found[100]), found
     for ref, good in found[100]:
         other = min(found[101], key=lambda o: np.nanmedian(np.linalg.norm(o[0] - ref, axis=1)))

@@ -128,8 +128,7 @@ def test_failing_process_makes_a_nonzero_exit(spawn, fake_prefix):
 def test_ctrl_c_reaches_the_processes_and_exits_zero(spawn, fake_prefix):
     proc = spawn(*ros2_command(), 'launch', 'fakepkg', 'test.launch.py', 'mode:=--wait',
                  env=fake_prefix)
-    from ros.conftest import wait_for
-    assert wait_for(lambda: 'ECHO {' in proc.text, 30), proc.text
+    assert proc.says('ECHO {', timeout=30), proc.text
     assert proc.interrupt(30) == 0, proc.text
     assert 'ECHO interrupted' in proc.text
 

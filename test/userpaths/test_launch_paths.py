@@ -174,9 +174,7 @@ def test_parameters_change_live_or_are_refused_with_a_reason(ros_node, spawn, cl
     seen = persons.count
     assert wait_for(lambda: persons.count >= seen + 4 and not any(
         len(m.persons) for m in list(persons.last)[-3:]), 120), launch.text
-    # the log line comes through the launch's pipe, read by a thread: it may trail the messages
-    assert wait_for(lambda: 'parameter frontend.min_person_height_px = 5000.0 (live)'
-                    in launch.text, 60), launch.text
+    assert launch.says('parameter frontend.min_person_height_px = 5000.0 (live)'), launch.text
     ok = set_params(Parameter('frontend.min_person_height_px', value=20.0))[0]
     assert ok.successful
     assert wait_for(lambda: any(len(m.persons) for m in list(persons.last)[-3:]), 120)

@@ -38,7 +38,7 @@ def test_viewer_survives_publisher_restart_and_browser_reconnect(ros_node, spawn
     stats = viewer_stats(ros_node)
     viewer = spawn(sys.executable, '-m', 'hmr_ros.viewer_node', '--ros-args',
                    '-p', f'viewer_port:={port}', '-p', 'stale_after:=1.0')
-    assert wait_for(lambda: 'web viewer ready' in viewer.text, 120), viewer.text
+    assert viewer.says('web viewer ready', timeout=120), viewer.text
     url = f'http://127.0.0.1:{port}'
     assert url in viewer.text
     # The page and its client come from the installed package (no network here).

@@ -24,7 +24,7 @@ def test_live_launch_viewer_shows_the_clip_meshes_and_stops_with_the_launch(
     launch = spawn(*ros2_command(), 'launch', 'hmr_ros', 'live.launch.py',
                    f'viewer_port:={port}')
     # The URL is printed once the page is served.
-    assert wait_for(lambda: 'web viewer ready' in launch.text, 180), launch.text
+    assert launch.says('web viewer ready', timeout=180), launch.text
     url = re.search(r'web viewer ready: (http://\S+)', launch.text).group(1)
     assert url == f'http://127.0.0.1:{port}'
     assert wait_for(lambda: any(q.track_id >= 0 for m in smoothed[-5:] for q in m.persons),
