@@ -36,9 +36,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hmr_models.frontend import FrontEndConfig, PersonFrontEnd  # noqa: E402
+from hmr_models.frontend import draw_people, FrontEndConfig, PersonFrontEnd  # noqa: E402
 from hmr_models.frontend.boxes import box_iou  # noqa: E402
-from hmr_models.frontend.frontend import part_of_taller  # noqa: E402
+from hmr_models.frontend.frontend import nose_to_face, OWN_FACE, part_of_taller, \
+    shows_face  # noqa: E402
 from hmr_models.runtime import resolve_runtime  # noqa: E402
 
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'
@@ -64,14 +65,11 @@ def rule(people, config, own_face):
                           own_face=own_face)
 
 
-def nose_to_face(people, b, config):
-    """B's nose to the nearest face keypoint of the taller person it is a part of, / height."""
-    heights = people.boxes[:, 3] - people.boxes[:, 1]
-    for a in np.argsort(-heights):
-        pair = people.select(np.array([a, b]))
-        if a != b and rule(pair, config, NO_FACES)[1]:
-            d = np.linalg.norm(people.keypoints[a, :5] - people.keypoints[b, 0], axis=-1)
-            return float(np.nanmin(d) / heights[a])
+def face_of_part(people, b, config):
+    """nose_to_face of part B and the taller person it is a part of (the tallest such)."""
+    for a in np.argsort(-(people.boxes[:, 3] - people.boxes[:, 1])):
+        if a != b and rule(people.select(np.array([a, b])), config, NO_FACES)[1]:
+            return nose_to_face(people, a, b)
     return float('nan')
 
 
@@ -82,8 +80,8 @@ def survey(names, runtime):
     print(f'{"clip":32s} {"frames":>6s} {"parts, no face check":>21s} {"with it":>8s}  '
           'nose to the taller face / height, where the part shows a face')
     totals = np.zeros(2, int)
+    config = FrontEndConfig()
     for name, path in real_clips(names):
-        config = FrontEndConfig()
         front = PersonFrontEnd(FrontEndConfig(part_keypoint_fraction=0.0), runtime)
         video = cv2.VideoCapture(str(path))
         fps = video.get(cv2.CAP_PROP_FPS) or 30.0
@@ -93,12 +91,10 @@ def survey(names, runtime):
             if not ok:
                 break
             people = front.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), frame / fps)
-            before, now = rule(people, config, NO_FACES), rule(people, config, 0.2)
+            before, now = rule(people, config, NO_FACES), rule(people, config, OWN_FACE)
             counts += before.sum(), now.sum()
-            for b in np.nonzero(before)[0]:
-                sure = people.keypoint_scores[b] >= config.body_keypoint_score
-                if sure[0] and sure[1:3].any():         # a nose and an eye, as the rule asks
-                    faces.append(nose_to_face(people, b, config))
+            face = shows_face(people.keypoint_scores, config.body_keypoint_score)
+            faces += [face_of_part(people, b, config) for b in np.nonzero(before & face)[0]]
             frame += 1
         totals += counts
         shown = ', '.join(f'{d:.2f}' for d in sorted(faces)) or '-'
@@ -191,22 +187,22 @@ def in_front(scales, offsets, runtime, out_dir):
         if image is None:
             continue
         people = front.detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        iou = box_iou_one(people.boxes, pasted)
+        iou = box_iou(people.boxes, pasted)[:, 0]
         found = len(people) > 0 and iou.max() >= 0.5
         # the person behind must stay too (not taken for a duplicate of the one in front)
-        still = len(people) > 0 and box_iou_one(people.boxes, behind).max() >= 0.5
+        still = len(people) > 0 and box_iou(people.boxes, behind).max() >= 0.5
         behind_kept += still
         verdict = ['-', '-']
         if found:
             found_all += 1
             b = int(np.argmax(iou))
-            for i, own_face in enumerate((NO_FACES, 0.2)):
+            for i, own_face in enumerate((NO_FACES, OWN_FACE)):
                 dropped = rule(people, config, own_face)[b]
                 verdict[i] = 'dropped' if dropped else 'kept'
                 kept[i] += not dropped
             if out_dir:
                 draw(image, people, [('no face check', rule(people, config, NO_FACES)),
-                                     ('with it', rule(people, config, 0.2))],
+                                     ('with it', rule(people, config, OWN_FACE))],
                      out_dir / f'{who}_in_front_{path.stem}_{scale:.2f}_{offset:+.2f}.png')
         print(f'{who:10s} {name:50s} {scale:5.2f} {offset:+6.2f}  {"yes" if found else "no":>5s}  '
               f'{verdict[0]:>13s}  {verdict[1]:>8s}  {"yes" if still else "no":>6s}')
@@ -216,24 +212,16 @@ def in_front(scales, offsets, runtime, out_dir):
           f'{composites} composites')
 
 
-def box_iou_one(boxes, box):
-    return box_iou(boxes, box[None])[:, 0] if len(boxes) else np.zeros(0)
-
-
 def draw(image, people, masks, path):
     """Side by side, one panel per (label, part mask): green kept, red dropped as a part."""
     panels = []
     for label, part in masks:
-        panel = image.copy()
-        for p in range(len(people)):
-            colour = (0, 0, 255) if part[p] else (0, 200, 0)
-            x0, y0, x1, y1 = people.boxes[p].astype(int)
-            cv2.rectangle(panel, (x0, y0), (x1, y1), colour, 2)
-            for (x, y), s in zip(people.keypoints[p], people.keypoint_scores[p]):
-                if s >= 0.3:
-                    cv2.circle(panel, (int(x), int(y)), 4, colour, -1)
+        panel = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        for mask, colour in ((~part, (0, 200, 0)), (part, (255, 0, 0))):
+            draw_people(panel, people.select(np.nonzero(mask)[0]), 0.3, copy=False,
+                        label=False, colour=colour)
         cv2.putText(panel, label, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
-        panels.append(panel)
+        panels.append(cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.concatenate(panels, axis=1))
 

@@ -18,10 +18,11 @@ def track_colour(track_id):
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def draw_people(image_rgb, people, keypoint_threshold=0.0, copy=True, label=True):
+def draw_people(image_rgb, people, keypoint_threshold=0.0, copy=True, label=True, colour=None):
     """`image_rgb` (H, W, 3) uint8 with each person's box, skeleton and "id score" label drawn.
 
     Keypoints that are NaN or scored <= keypoint_threshold are not drawn, nor limbs touching them.
+    Each person has the colour of their track id, or `colour` (RGB) for all when given.
     Returns the annotated image (a copy unless copy=False).
     """
     out = image_rgb.copy() if copy else image_rgb
@@ -29,20 +30,20 @@ def draw_people(image_rgb, people, keypoint_threshold=0.0, copy=True, label=True
     thick = max(1, int(round(max(h, w) / 500)))
     radius = thick + 1
     for i in range(len(people)):
-        colour = track_colour(int(people.track_ids[i]))
+        person_colour = colour or track_colour(int(people.track_ids[i]))
         x1, y1, x2, y2 = np.nan_to_num(people.boxes[i]).round().astype(int)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)   # axis-aligned: no AA blur
+        cv2.rectangle(out, (x1, y1), (x2, y2), person_colour, thick)   # axis-aligned: no AA blur
         kp = people.keypoints[i]
         ok = np.isfinite(kp).all(-1) & (people.keypoint_scores[i] > keypoint_threshold)
         pts = np.where(ok[:, None], kp, 0).round().astype(int)
         for a, b in COCO17_EDGES:
             if ok[a] and ok[b]:
-                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thick, cv2.LINE_AA)
+                cv2.line(out, tuple(pts[a]), tuple(pts[b]), person_colour, thick, cv2.LINE_AA)
         for k in np.nonzero(ok)[0]:
             cv2.circle(out, tuple(pts[k]), radius, (255, 255, 255), -1, cv2.LINE_AA)
         if label:
             tid = int(people.track_ids[i])
             text = (f'{tid} ' if tid >= 0 else '') + f'{float(people.scores[i]):.2f}'
             cv2.putText(out, text, (x1, max(10, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.4 * thick, colour, thick, cv2.LINE_AA)
+                        0.4 * thick, person_colour, thick, cv2.LINE_AA)
     return out

@@ -111,10 +111,26 @@ def duplicate_similarity(people, confident_score=0.3, min_common=4):
 
 
 SCORE_TOLERANCE = 0.05     # part_of_taller: detection scores this close are alike
+OWN_FACE = 0.2             # part_of_taller: a face this far (x height) from the taller one's
+
+
+def shows_face(keypoint_scores, confident_score=0.3):
+    """Mask (N,) of people with a confident nose and eye (COCO-17 scores (N, 17))."""
+    good = np.nan_to_num(keypoint_scores) >= confident_score
+    return good[:, 0] & good[:, 1:3].any(1)
+
+
+def nose_to_face(people, a, b):
+    """How far B's nose lies from A's nearest face keypoint (nose, eyes, ears), x A's height.
+
+    inf where B's nose or all of A's face keypoints are missing (NaN).
+    """
+    d = np.linalg.norm(people.keypoints[a, :5] - people.keypoints[b, 0], axis=-1)
+    return float(np.nan_to_num(d, nan=np.inf).min() / (people.boxes[a, 3] - people.boxes[a, 1]))
 
 
 def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, inside=0.5,
-                   height_ratio=0.8, radius=0.1, own_face=0.2):
+                   height_ratio=0.8, radius=0.1, own_face=OWN_FACE):
     """Mask (N,) of people who are a part of a taller person, not somebody.
 
     A second box on an arm, the head and a raised arm, or the legs of a person gives a crop in
@@ -145,7 +161,7 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
     boxes = people.boxes
     heights = boxes[:, 3] - boxes[:, 1]
     good = np.nan_to_num(people.keypoint_scores) >= confident_score
-    face_seen = good[:, 0] & good[:, 1:3].any(1)           # a nose and an eye
+    face_seen = shows_face(people.keypoint_scores, confident_score)
     # share of each box b inside each box a: [a, b]
     inside_share = box_intersection(boxes, boxes) / np.maximum(box_area(boxes), 1e-6)[None]
     for b in range(n):
@@ -159,16 +175,14 @@ def part_of_taller(people, confident_score=0.3, fraction=0.9, min_keypoints=4, i
             if inside_share[a, b] < inside:
                 continue
             ka = people.keypoints[a][good[a]]
-            near = np.linalg.norm(kb[:, None] - ka[None], axis=-1).min(1) <= radius * heights[a]
+            reach = radius * heights[a]
+            near = np.linalg.norm(kb[:, None] - ka[None], axis=-1).min(1) <= reach
             # and A's body goes on beyond B's box: else both hold one body's keypoints (A's
             # crop took the person in front of it), a duplicate, not a part
-            margin = radius * heights[a]
-            beyond = ((ka[:, 0] < boxes[b, 0] - margin) | (ka[:, 0] > boxes[b, 2] + margin)
-                      | (ka[:, 1] < boxes[b, 1] - margin) | (ka[:, 1] > boxes[b, 3] + margin))
+            beyond = ((ka[:, 0] < boxes[b, 0] - reach) | (ka[:, 0] > boxes[b, 2] + reach)
+                      | (ka[:, 1] < boxes[b, 1] - reach) | (ka[:, 1] > boxes[b, 3] + reach))
             # B's own face elsewhere on A (at A's chest or hips): somebody in front of A
-            face_apart = face_seen[b] and np.nan_to_num(np.linalg.norm(
-                people.keypoints[a, :5] - people.keypoints[b, 0], axis=-1), nan=np.inf).min() \
-                > own_face * heights[a]
+            face_apart = face_seen[b] and nose_to_face(people, a, b) > own_face
             if near.mean() >= fraction and beyond.sum() >= min_keypoints and not face_apart:
                 part[b] = True
                 break
