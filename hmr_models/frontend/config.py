@@ -84,9 +84,9 @@ class FrontEndConfig(Config):
     # --- person detector (NanoDet-m) --------------------------------------------------------
     detector_model_path: str = field(default='', metadata={'help': "'' = bundled NanoDet-m"})
     detector_precision: str = field(default='auto', metadata={
-        'help': "Bundled NanoDet-m: 'int8' (its quantized twin, about 2x faster on the CPU), "
-                "'fp32', or 'auto' (int8 on CPUs with VNNI 8-bit dot products, else fp32). A "
-                'file given by detector_model_path runs as it is.'})
+        'help': "Bundled NanoDet-m: 'int8' (its quantized twin, 1.6-2.2x faster on the CPU), "
+                "'fp32', or 'auto' (int8 on x86 CPUs with AVX2 or VNNI, else fp32). A file "
+                'given by detector_model_path runs as it is.'})
     detector_score_threshold: float = field(default=0.35, metadata={
         'help': 'boxes scored this high need min_mean_keypoint_score'})
     detector_candidate_threshold: float = field(default=0.2, metadata={

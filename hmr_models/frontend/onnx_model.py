@@ -10,9 +10,11 @@ from hmr_models.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-# CPU flags (Linux /proc/cpuinfo) of an 8-bit dot-product instruction. Without one, onnxruntime's
-# u8 x s8 convolutions can saturate (its docs), so 'auto' keeps fp32 there.
-_INT8_DOT_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
+# CPU flags (Linux /proc/cpuinfo) under which onnxruntime runs the int8 twin faster than fp32:
+# AVX2's 8-bit multiplies (NanoDet 0.6x fp32's time on an AVX2 CPU without VNNI, 2026-12-07;
+# the twin's 7-bit weights keep them from saturating there) and the VNNI/AMX dot products
+# (0.45x on AVX-512 VNNI, 2026-12-05).
+_INT8_FLAGS = ('avx2', 'avx512_vnni', 'avx_vnni', 'amx_int8')
 
 
 def cpu_flags(cpuinfo='/proc/cpuinfo'):
@@ -27,18 +29,18 @@ def cpu_flags(cpuinfo='/proc/cpuinfo'):
                      if line.startswith('flags')), []))
 
 
-def cpu_has_int8_dot(cpuinfo='/proc/cpuinfo'):
-    """True when this x86 CPU has VNNI/AMX 8-bit dot products (False where unknown)."""
-    return any(f in cpu_flags(cpuinfo) for f in _INT8_DOT_FLAGS)
+def cpu_has_int8_kernels(cpuinfo='/proc/cpuinfo'):
+    """True when this x86 CPU has AVX2 or VNNI/AMX 8-bit arithmetic (False where unknown)."""
+    return any(f in cpu_flags(cpuinfo) for f in _INT8_FLAGS)
 
 
 def bundled_model(fp32_path, precision, runtime=None):
     """The bundled model file for `precision`: its int8 twin (`<name>_int8.onnx`) or itself.
 
-    'auto' takes the int8 twin on a CPU runtime whose processor has 8-bit dot products
-    (measured there: NanoDet 2.2x faster, benchmarks/bench_frontend.py), and fp32 on GPUs
-    (onnxruntime's CUDA provider runs fp32 graphs best) and other CPUs. A model without an
-    int8 twin is always fp32.
+    'auto' takes the int8 twin on an x86 CPU runtime with AVX2 or VNNI (NanoDet 1.6-2.2x
+    faster there, benchmarks/bench_frontend.py), and fp32 on GPUs (onnxruntime's CUDA provider
+    runs fp32 graphs best) and other CPUs (not measured). A model without an int8 twin is
+    always fp32.
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
@@ -46,7 +48,7 @@ def bundled_model(fp32_path, precision, runtime=None):
     twin = fp32_path.with_name(f'{fp32_path.stem}_int8{fp32_path.suffix}')
     if precision == 'auto':
         on_cpu = runtime is None or runtime.device == 'cpu'
-        precision = 'int8' if on_cpu and cpu_has_int8_dot() else 'fp32'
+        precision = 'int8' if on_cpu and cpu_has_int8_kernels() else 'fp32'
     return twin if precision == 'int8' and twin.exists() else fp32_path
 
 

@@ -5,10 +5,15 @@
 Calibration feeds NanoDet what it sees at run time: the letterboxed frames of a clip (the
 bundled sample by default). onnxruntime's static quantizer fixes the activation ranges (min/max
 over those inputs) and writes per-channel int8 weights and uint8 activations around every
-convolution, add, clip, resize and concatenation. The front-end picks the twin with
-`detector_precision` (frontend/config.py). Re-running gives an identical file. Its accuracy and
-speed: `benchmarks/bench_frontend.py` and `benchmarks/eval_real.py` with `detector_precision`
-int8 against fp32 (numbers in assets/detectors/README.md).
+convolution, add, clip, resize and concatenation. Weights use 7 of their 8 bits
+(`reduce_range`): CPUs without 8-bit dot products (AVX2 without VNNI) multiply uint8 by int8 in
+pairs summed into 16 bits, which full-range weights overflow (on an AVX2 CPU the 8-bit twin's
+person scores were 0.021 from its own overflow-free arithmetic, the 7-bit twin's 0.002); in
+exact int8 arithmetic (what VNNI computes) the lost bit costs nothing measurable
+(assets/detectors/README.md). The front-end picks the twin with `detector_precision`
+(frontend/config.py). Re-running gives an identical file. Its accuracy and speed:
+`benchmarks/bench_frontend.py` and `benchmarks/eval_real.py` with `detector_precision` int8
+against fp32 (numbers in assets/detectors/README.md).
 
 MoveNet Lightning was quantized the same way and not shipped: 1.3-1.8x faster, but its
 keypoints moved enough to cost 3.5-5.5 mm PA-MPJPE on the Pose2Sim footage.
@@ -76,7 +81,7 @@ def quantize(src, dst, inputs, input_name):
         # Shapes inferred and constants folded first, as onnxruntime recommends.
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=QUANTIZED_OPS, per_channel=True,
+                        op_types_to_quantize=QUANTIZED_OPS, per_channel=True, reduce_range=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     return dst
 
