@@ -6,10 +6,11 @@
 
 A source thread offers the clip's frames at `--rate` (the newest frame wins, as in hmr_node:
 a frame not taken before the next one arrives is dropped and counted). With pipelining (the
-node's default) one worker runs the front-end (detection, keypoints, tracking) and a second the
-mesh stages (DPMesh, refinement, DiffMesh) on the frame before, the front-end paced to finish
-just when the mesh stage is free (`unpaced`: as soon as it can); in lockstep one worker runs
-both (hmr_models/eval/realtime.py).
+node's default) one worker runs the front-end (detection, keypoints, tracking), a second the
+per-frame mesh stage (DPMesh, refinement) on the frame before and a third the temporal stage
+(DiffMesh) on the frame before that, the front-end paced to finish just when the mesh stage is
+free (`unpaced`: as soon as it can); in lockstep one worker runs them all
+(hmr_models/eval/realtime.py).
 Prints FPS out, latency from a frame's arrival to its result (p50/p95/p99), drops, the median
 of each stage and the mean number of people per processed frame.
 
@@ -164,7 +165,8 @@ def main(argv=None):
             pipe.warm_up(*canvas)
             print(f'\n{mode}: built and warmed up in {time.perf_counter() - t0:.1f} s')
             replay = replay_at_rate(pipe, frames, camera, args.rate, args.seconds,
-                                    pipelined=config.pipelining, pace=config.pace_frontend)
+                                    pipelined=config.pipelining, pace=config.pace_frontend,
+                                    temporal_worker=config.temporal_worker)
             print(f'\n== {mode}, {args.profile} on {pipe.mesh.device if pipe.mesh else "cpu"}')
             print(summarise(replay, args.settle))
             pipe.close()

@@ -37,7 +37,12 @@ class PipelineConfig(Config):
                 'split between the front-end and the mesh stages'})
     pipelining: bool = field(default=True, metadata={
         'help': 'overlap the front-end of the next image with the mesh stages of the current '
-                'one (two worker threads in hmr_node)'})
+                'one (worker threads in hmr_node)'})
+    temporal_worker: bool = field(default=True, metadata={
+        'help': 'pipelined: the temporal stage (DiffMesh, the smoothed and delayed outputs, '
+                'then the visuals) runs on a third worker thread, so the mesh stage takes the '
+                "next image's people as soon as this image's per-frame people are out; false: "
+                'the mesh worker runs it after them'})
     pace_frontend: bool = field(default=True, metadata={
         'help': 'pipelined, while the source outruns the node (images dropped): start the '
                 'front-end of the next image just in time for the mesh stages when they are the '
@@ -418,7 +423,9 @@ def build_pipeline(config: PipelineConfig, stages=None):
     runtime = resolve_runtime(config.device, config.dtype, config.threads, config.backend)
     # One budget of CPU threads for the whole pipeline: pipelined stages run at the same time,
     # so they share the cores instead of each taking all of them.
-    front_rt, mesh_rt = split_threads(runtime, config.pipelining and config.mesh_enabled)
+    pipelined = config.pipelining and config.mesh_enabled
+    front_rt, mesh_rt, temporal_rt = split_threads(
+        runtime, pipelined, temporal_apart=pipelined and config.temporal_worker)
     frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), front_rt)
     mesh = temporal = None
     if config.mesh_enabled:
@@ -430,11 +437,11 @@ def build_pipeline(config: PipelineConfig, stages=None):
             from hmr_models.diffmesh import create_smoother
             temporal = create_smoother(
                 stages.temporal, stages.streaming, stages.one_euro, body=mesh.body,
-                runtime=mesh_rt, refiner=mesh.refiner if refine.refine_smoothed else None)
+                runtime=temporal_rt, refiner=mesh.refiner if refine.refine_smoothed else None)
     cuts = config.enable_tracking and frontend.config.scene_cut
-    log.info('pipeline: profile %s on %s (%s, %s); threads: front-end %d, mesh %d; '
-             'temporal %s%s', config.model_profile, runtime.device, runtime.dtype,
+    log.info('pipeline: profile %s on %s (%s, %s); threads: front-end %d, mesh %d, '
+             'temporal %d; temporal %s%s', config.model_profile, runtime.device, runtime.dtype,
              runtime.backend, front_rt.cpu_threads(), mesh_rt.cpu_threads(),
-             type(temporal).__name__ if temporal is not None else 'off',
+             temporal_rt.cpu_threads(), type(temporal).__name__ if temporal is not None else 'off',
              '; a hard cut between shots starts new tracks' if cuts else '')
     return HMRPipeline(config, frontend=frontend, mesh=mesh, temporal=temporal)

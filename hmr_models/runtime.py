@@ -95,24 +95,29 @@ def resolve_runtime(device='auto', dtype='auto', threads=0, backend='auto'):
     return rt
 
 
-def split_threads(runtime, pipelined):
-    """(front-end runtime, mesh runtime) sharing `runtime`'s CPU threads.
+def split_threads(runtime, pipelined, temporal_apart=False):
+    """(front-end, mesh, temporal) runtimes sharing `runtime`'s CPU threads.
 
     Pipelined stages run at the same time: the front-end (onnxruntime sessions, MoveNet
     workers) gets half the threads and the mesh stages (torch or onnxruntime) the rest, so the
-    pipeline never runs more compute threads than it was given (on 2 cores: one each). torch's
-    and OpenCV's own pools are sized here too, the one place that decides them.
+    pipeline never runs more compute threads than it was given (on 2 cores: one each). With the
+    temporal stage on a worker of its own (`temporal_apart`) the mesh half is split again
+    between the per-frame mesh and the temporal stage, each with at least one: on 2 cores that
+    is one thread over (the temporal worker's, measured to lower latency and raise the rate:
+    docs/RESULTS.md). torch's and OpenCV's own pools are sized here too, the one place that
+    decides them.
     """
     import cv2
     import torch
     total = runtime.cpu_threads()
-    if pipelined and total > 1:
-        front = replace(runtime, threads=total // 2)
-        mesh = replace(runtime, threads=total - total // 2)
-    elif pipelined:
-        front = mesh = replace(runtime, threads=1)
+    if pipelined:
+        front = max(1, total // 2)
+        rest = max(1, total - front)
+        temporal = max(1, rest // 2) if temporal_apart else rest
+        mesh = max(1, rest - temporal) if temporal_apart else rest
     else:
-        front = mesh = replace(runtime, threads=total)
+        front = mesh = temporal = total
+    front, mesh, temporal = (replace(runtime, threads=n) for n in (front, mesh, temporal))
     if runtime.device == 'cpu':
         torch.set_num_threads(mesh.cpu_threads())
     # OpenCV's resizes and warps and numpy's BLAS calls here are small; their pools (all cores
@@ -121,4 +126,4 @@ def split_threads(runtime, pipelined):
     cv2.setNumThreads(1 if pipelined else total)
     from threadpoolctl import threadpool_limits
     threadpool_limits(limits=1, user_api='blas')
-    return front, mesh
+    return front, mesh, temporal

@@ -141,6 +141,9 @@ class Ticket:
     decode_ms: float = 0.0
     started: float = 0.0      # time.monotonic() when the front-end took it
     handed_over: float = 0.0  # time.monotonic() when its front-end result was ready
+    mesh_started: float = 0.0  # time.monotonic() when the mesh worker took it
+    result: object = None     # the per-frame FrameResult, on its way to the temporal stage
+    publish_ms: float = 0.0   # publishing its outputs so far
 
 
 def ros_parameter_names(message):
@@ -225,8 +228,12 @@ class HMRNode(LoggingNode):
             else None
         self._intake = LatestSlot()     # received images -> front-end worker
         self._handoff = LatestSlot(replace=False)   # front-end results -> mesh worker
+        # per-frame results -> temporal worker (pipelined, temporal_worker): the mesh worker is
+        # free for the next image once this one's per-frame people are out
+        self._to_temporal = LatestSlot(replace=False) \
+            if self.pipelined and self.pipeline_config.temporal_worker else None
         self._lock = threading.Lock()   # counters are written by three threads
-        # the temporal stage's tracks: the mesh worker, and the end of a stream (executor)
+        # the temporal stage's tracks: its worker, and the end of a stream (executor)
         self._temporal_lock = threading.Lock()
         self._recent_stamps = deque(maxlen=RECENT_STAMPS)
         self._headers = deque(maxlen=64)   # (stamp seconds, header) for the delayed output
@@ -248,6 +255,9 @@ class HMRNode(LoggingNode):
         if self.pipelined:
             self.workers.append(threading.Thread(target=self._body_worker, name='hmr_mesh',
                                                  daemon=True))
+        if self._to_temporal is not None:
+            self.workers.append(threading.Thread(target=self._temporal_worker,
+                                                 name='hmr_temporal', daemon=True))
         for worker in self.workers:
             worker.start()
         self.create_timer(self.p.diagnostics_period, self._publish_diagnostics)
@@ -369,18 +379,24 @@ class HMRNode(LoggingNode):
                 self.visuals.close()  # GL resources belong to the thread that rendered
 
     def _body_worker(self):
+        self._serve(self._handoff, self._bodies, self._pacer,
+                    renders=self._to_temporal is None)
+
+    def _temporal_worker(self):
+        self._serve(self._to_temporal, self._after_mesh, None, renders=True)
+
+    def _serve(self, slot, stage, pacer, renders):
+        """Run `stage` on each ticket `slot` hands over, until it closes."""
         try:
-            while True:
-                ticket = self._handoff.take()
-                if ticket is None:
-                    return
-                if self._pacer is not None:
-                    self._pacer.mesh_started()
-                self._guarded(self._bodies, ticket)
-                if self._pacer is not None:
-                    self._pacer.mesh_finished()
+            while (ticket := slot.take()) is not None:
+                if pacer is not None:
+                    pacer.mesh_started()
+                self._guarded(stage, ticket)
+                if pacer is not None:
+                    pacer.mesh_finished()
         finally:
-            self.visuals.close()
+            if renders:
+                self.visuals.close()  # GL resources belong to the thread that rendered
 
     def _guarded(self, stage, ticket):
         """Run a stage; a bug in it must not kill the node: count, log, acknowledge."""
@@ -424,17 +440,26 @@ class HMRNode(LoggingNode):
             ticket.front = self.pipeline.process_front(ticket.rgb, stamp)
 
     def _bodies(self, ticket):
-        header = ticket.header
-        mesh_started = time.monotonic()
-        result = self.pipeline.process_mesh(ticket.rgb, ticket.camera, ticket.front)
+        """Per-frame meshes and ~/persons; then the temporal stage, here or on its worker."""
+        ticket.mesh_started = time.monotonic()
+        result = ticket.result = self.pipeline.process_mesh(ticket.rgb, ticket.camera,
+                                                            ticket.front)
         t0 = time.perf_counter()
         # The per-frame people go out before the temporal stage: they need not wait for it.
         self.persons_pub.publish(
-            to_person_array(header, result.people, result.bodies, self.profile))
-        publish_ms = (time.perf_counter() - t0) * 1e3
+            to_person_array(ticket.header, result.people, result.bodies, self.profile))
+        ticket.publish_ms = (time.perf_counter() - t0) * 1e3
         now = time.monotonic()
         with self._lock:
             self.latencies.append((now - ticket.received) * 1e3)
+        if self._to_temporal is not None:
+            self._to_temporal.put(ticket)
+        else:
+            self._after_mesh(ticket)
+
+    def _after_mesh(self, ticket):
+        """The temporal stage, the smoothed and delayed outputs, the visuals, the bookkeeping."""
+        header, result = ticket.header, ticket.result
         with self._temporal_lock:
             self.pipeline.process_temporal(result, ticket.camera)
             t0 = time.perf_counter()
@@ -454,9 +479,9 @@ class HMRNode(LoggingNode):
         # Waits are part of the latency too: the newest image waiting for the front-end, and
         # the front-end's result waiting for the mesh worker (pipelined).
         timings = dict(result.timings_ms, decode=ticket.decode_ms,
-                       publish=publish_ms + (time.perf_counter() - t0) * 1e3,
+                       publish=ticket.publish_ms + (time.perf_counter() - t0) * 1e3,
                        wait_intake=(ticket.started - ticket.received) * 1e3,
-                       wait_mesh=(mesh_started - ticket.handed_over) * 1e3)
+                       wait_mesh=(ticket.mesh_started - ticket.handed_over) * 1e3)
         # How old the image was on arrival (capture, conversion and transport), where the stamp
         # is on the node's clock (a live source; not a bag replayed with its old stamps).
         age = ticket.received_clock - (header.stamp.sec + header.stamp.nanosec * 1e-9)
@@ -651,6 +676,8 @@ class HMRNode(LoggingNode):
         self._stopping.set()
         self._intake.close()
         self._handoff.close()
+        if self._to_temporal is not None:
+            self._to_temporal.close()
         for worker in self.workers:
             worker.join(timeout=10.0)
         self.pipeline.close()

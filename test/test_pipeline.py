@@ -278,3 +278,21 @@ def test_floor_from_people_feeds_the_floor_it_finds_to_both_stages(checkpoints, 
     pipeline.reset_stream()
     assert finder.floor is None and len(finder.feet) == 0
     assert build(checkpoints).floor_estimate is None   # off by default
+
+
+@pytest.mark.parametrize('threads, pipelined, apart, expected', [
+    (2, True, True, (1, 1, 1)),     # 2 cores: one each, the temporal worker's the one over
+    (8, True, True, (4, 2, 2)),
+    (8, True, False, (4, 4, 4)),    # the temporal stage on the mesh worker: its threads
+    (1, True, True, (1, 1, 1)),
+    (4, False, True, (4, 4, 4)),    # lockstep: one worker, every thread
+])
+def test_split_threads_gives_each_worker_its_share(threads, pipelined, apart, expected):
+    from hmr_models.runtime import Runtime, split_threads
+    before = torch.get_num_threads()
+    try:
+        runtimes = split_threads(Runtime(threads=threads), pipelined, temporal_apart=apart)
+        assert tuple(r.cpu_threads() for r in runtimes) == expected
+        assert torch.get_num_threads() == expected[1]   # torch's pool: the mesh stage's
+    finally:
+        torch.set_num_threads(before)

@@ -2,10 +2,11 @@
 
 A source thread offers frames at a fixed rate; the newest frame wins (a frame not taken
 before the next one arrives is dropped and counted), as in hmr_node, with the node's own
-hand-offs and pacing (hmr_models.pacing). Pipelined, one worker runs the front-end and a second
-the mesh stages of the frame before; in lockstep one worker runs both. Latency is from a
-frame's arrival to its per-frame result (published before the temporal stage, as the node does),
-and to its smoothed result: what a user of the node sees.
+hand-offs and pacing (hmr_models.pacing). Pipelined, one worker runs the front-end, a second
+the per-frame mesh stage of the frame before and a third the temporal stage of the frame
+before that (with `temporal_worker`; else the second runs both); in lockstep one worker runs
+all. Latency is from a frame's arrival to its per-frame result (published before the temporal
+stage, as the node does), and to its smoothed result: what a user of the node sees.
 """
 from dataclasses import dataclass, field
 import statistics
@@ -26,15 +27,18 @@ class Replay:
     dropped_at_intake: int = 0
 
 
-def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=True):
+def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=True,
+                   temporal_worker=True):
     """Offer `frames` (looped) at `rate` Hz for `seconds` to an HMRPipeline; return a Replay.
 
     `pipe` needs process_front(image, stamp), process_mesh(image, camera, front) and
     process_temporal(result, camera), called each from one thread, in frame order (as
     HMRPipeline documents). `pace`: pipelined, the front-end starts just in time for the mesh
-    stage (hmr_node's `pace_frontend`).
+    stage (hmr_node's `pace_frontend`); `temporal_worker`: pipelined, the temporal stage on a
+    third thread (hmr_node's `temporal_worker`).
     """
     intake, handoff = LatestSlot(), LatestSlot(replace=False)
+    to_temporal = LatestSlot(replace=False) if pipelined and temporal_worker else None
     pacer = FrontEndPacer() if pipelined and pace else None
     stop = threading.Event()
     replay = Replay()
@@ -59,6 +63,12 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
         # As hmr_node: the per-frame result is out before the temporal stage runs.
         result = pipe.process_mesh(image, camera, front)
         latency = 1e3 * (time.monotonic() - arrived)
+        if to_temporal is not None:
+            to_temporal.put((k, arrived, result, latency))
+        else:
+            smooth(k, arrived, result, latency)
+
+    def smooth(k, arrived, result, latency):
         pipe.process_temporal(result, camera)
         replay.records.append({
             'frame': k, 'latency_ms': latency, 'done': time.monotonic(),
@@ -95,10 +105,19 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
             finish(*item)
             if pacer is not None:
                 pacer.mesh_finished()
+        if to_temporal is not None:
+            to_temporal.wait_taken()
+            to_temporal.close()
+
+    def temporal_worker_loop():
+        while (item := to_temporal.take()) is not None:
+            smooth(*item)
 
     threads = [threading.Thread(target=source), threading.Thread(target=front_worker)]
     if pipelined:
         threads.append(threading.Thread(target=mesh_worker))
+    if to_temporal is not None:
+        threads.append(threading.Thread(target=temporal_worker_loop))
     for t in threads:
         t.start()
     for t in threads:

@@ -117,6 +117,44 @@ def test_the_per_frame_result_does_not_wait_for_the_temporal_stage():
     assert 'smoothed p50' in summarise(replay, settle=1)
 
 
+def test_the_temporal_worker_frees_the_mesh_stage_for_the_next_frame():
+    """temporal_worker: frame k's temporal stage runs beside frame k+1's mesh stage, in order."""
+    import threading
+
+    class Recording(SlowStages):
+        def __init__(self):
+            super().__init__(front_s=0.001, mesh_s=0.005)
+            self.threads = {'mesh': set(), 'temporal': set()}
+            self.next_mesh = threading.Event()
+            self.overlapped = None
+
+        def process_mesh(self, image, camera, front):
+            self.threads['mesh'].add(threading.get_ident())
+            if self.overlapped is not None:      # a mesh stage after the first temporal one
+                self.next_mesh.set()
+            return super().process_mesh(image, camera, front)
+
+        def process_temporal(self, result, camera):
+            self.threads['temporal'].add(threading.get_ident())
+            if self.overlapped is None:          # the first: wait for the next mesh stage
+                self.overlapped = False
+                self.overlapped = self.next_mesh.wait(timeout=30.0)
+            return super().process_temporal(result, camera)
+
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 5
+    stages = Recording()
+    replay = replay_at_rate(stages, frames, None, rate=50.0, seconds=1.0, pipelined=True)
+    assert stages.overlapped is True
+    assert not stages.threads['mesh'] & stages.threads['temporal']
+    done = [r['frame'] for r in replay.records]
+    assert len(done) >= 3 and done == sorted(done)
+    two = Recording()
+    two.next_mesh.set()                          # nothing to wait for on one thread
+    replay_at_rate(two, frames, None, rate=50.0, seconds=0.5, pipelined=True,
+                   temporal_worker=False)
+    assert two.threads['mesh'] == two.threads['temporal']
+
+
 def test_pacing_takes_the_wait_out_of_the_latency_at_the_same_rate():
     frames = [np.zeros((4, 4, 3), np.uint8)] * 5
     runs = {}
