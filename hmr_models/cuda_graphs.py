@@ -85,7 +85,9 @@ class GraphedCallable:
                     self.fn(*static_in)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            # thread_local: the node's other workers (the temporal stage on its own thread) go on
+            # launching and copying while this one captures; 'global' would fail their calls.
+            with torch.cuda.graph(graph, capture_error_mode='thread_local'):
                 static_out = tuple(self.fn(*static_in))
         except Exception as exc:  # noqa: BLE001 - any capture failure means: this size eager
             log.warning('%s: CUDA graph capture for batch %d failed (%s); that size runs eagerly',
