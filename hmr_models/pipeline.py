@@ -424,8 +424,10 @@ def build_pipeline(config: PipelineConfig, stages=None):
     # One budget of CPU threads for the whole pipeline: pipelined stages run at the same time,
     # so they share the cores instead of each taking all of them.
     pipelined = config.pipelining and config.mesh_enabled
+    # no temporal stage, no share of the threads for it
     front_rt, mesh_rt, temporal_rt = split_threads(
-        runtime, pipelined, temporal_apart=pipelined and config.temporal_worker)
+        runtime, pipelined,
+        temporal_apart=pipelined and config.temporal_worker and config.enable_temporal)
     frontend = PersonFrontEnd(stages.frontend or FrontEndConfig(), front_rt)
     mesh = temporal = None
     if config.mesh_enabled:

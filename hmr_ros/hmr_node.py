@@ -232,7 +232,7 @@ class HMRNode(LoggingNode):
         # free for the next image once this one's per-frame people are out
         self._to_temporal = LatestSlot(replace=False) \
             if self.pipelined and self.pipeline_config.temporal_worker else None
-        self._lock = threading.Lock()   # counters are written by three threads
+        self._lock = threading.Lock()   # counters are written by the executor and the workers
         # the temporal stage's tracks: its worker, and the end of a stream (executor)
         self._temporal_lock = threading.Lock()
         self._recent_stamps = deque(maxlen=RECENT_STAMPS)
