@@ -35,6 +35,8 @@ from ros_listener import BackgroundNode  # this folder (the script's own)
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'media' / 'sample_sports2d.mp4'
 VTEST = Path('/usr/share/doc/opencv-doc/examples/data/vtest.avi')
+# where a bare clip name is also looked for: opencv-doc's examples, scripts/fetch_eval_data.sh
+CLIP_FOLDERS = (VTEST.parent, REPO / 'data' / 'real' / 'opencv', REPO / 'media')
 STAGES = ('arrival', 'wait_intake', 'decode', 'frontend_detector', 'frontend_keypoints',
           'frontend_tracking', 'frontend', 'wait_mesh', 'mesh', 'mesh_dpmesh', 'mesh_body',
           'temporal', 'publish')
@@ -137,7 +139,8 @@ def run(code, clip, args, label):
     try:
         deadline = time.monotonic() + args.start_timeout
         while len(observer.results) < 3:
-            if time.monotonic() > deadline or node.poll() is not None:
+            if time.monotonic() > deadline or node.poll() is not None \
+                    or source.poll() is not None:
                 raise RuntimeError(f'{label}: no results from hmr_node (logs in {logs})')
             time.sleep(0.2)
         time.sleep(args.settle)
@@ -190,6 +193,8 @@ def fit_clip(clip, canvas, frames, folder):
     import cv2
     width, height = canvas
     cap = cv2.VideoCapture(str(clip))
+    if not cap.isOpened():
+        raise SystemExit(f'cannot read the clip {clip}')
     out_path = Path(folder) / f'{Path(clip).stem}_{width}x{height}.mp4'
     out = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (width, height))
     written = 0
@@ -206,7 +211,18 @@ def fit_clip(clip, canvas, frames, folder):
         written += 1
     out.release()
     cap.release()
+    if written == 0:
+        raise SystemExit(f'no frames in the clip {clip}')
     return out_path
+
+
+def find_clip(name):
+    """The clip `name` as given, else in CLIP_FOLDERS (e.g. 'vtest.avi'); exits if nowhere."""
+    for path in [Path(name)] + [folder / name for folder in CLIP_FOLDERS]:
+        if path.is_file():
+            return str(path)
+    raise SystemExit(f'clip {name} not found (looked in {", ".join(map(str, CLIP_FOLDERS))}; '
+                     'scripts/fetch_eval_data.sh puts vtest.avi in data/real/opencv)')
 
 
 def checkout(rev):
@@ -241,7 +257,7 @@ def report(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--clip', action='append', help='video to play (repeatable); default: '
-                        'the bundled clip, and vtest.avi when installed (opencv-doc)')
+                        'the bundled clip, and vtest.avi when found (opencv-doc, data/real)')
     parser.add_argument('--seconds', type=float, default=30.0)
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate (Hz)')
     parser.add_argument('--max-width', type=int, default=1280)
@@ -257,7 +273,9 @@ def main():
                         "this size (aspect kept, borders), 30 FPS; '' = play clips as they are")
     parser.add_argument('--frames', type=int, default=300, help='frames of each fitted clip')
     args = parser.parse_args()
-    clips = args.clip or [str(SAMPLE)] + ([str(VTEST)] if VTEST.is_file() else [])
+    clips = [find_clip(c) for c in args.clip] if args.clip else \
+        [str(SAMPLE)] + [str(f / VTEST.name) for f in CLIP_FOLDERS
+                         if (f / VTEST.name).is_file()][:1]
     if args.canvas:
         folder = tempfile.mkdtemp(prefix='bench_clips_')
         size = tuple(int(v) for v in args.canvas.lower().split('x'))

@@ -111,6 +111,17 @@ class FrontEndConfig(Config):
                 'the tracker expects them runs the detector after all, without guidance (they '
                 'left, or the image is not the next of the same scene: a cut, a folder of '
                 'photos); false = never.'})
+    # Off by default: it pays only where a core is free for the detector. On the 2-core default
+    # the node's three workers already fill both cores, and the live 3-person latency did not
+    # change (docs/RESULTS.md, 2026-12-07).
+    detector_beside_keypoints: bool = field(default=False, metadata={
+        'help': 'On detector images, run the detector on its own thread while the keypoint '
+                'model looks at the people already tracked where the tracker expects them; a '
+                'detection that is one of them (IoU >= 0.5 with the expected box) takes those '
+                'keypoints, the rest are looked at after. The front-end then takes about the '
+                "longer of the two instead of both, but uses one more thread for the detector's "
+                'time: for machines with a core to spare (vtest.avi, the front-end alone on one '
+                'thread with a second core idle: 96 -> 77 ms); false = one after the other.'})
     # Off by default: a camera is never edited, and someone passing close in front of it
     # changes the whole image; live.launch.py turns it on for video files (scene_cut:=auto).
     scene_cut: bool = field(default=False, metadata={

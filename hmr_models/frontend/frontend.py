@@ -5,6 +5,7 @@ drop tiny people -> cap at `max_people` -> keypoints per person -> clean keypoin
 people with too little keypoint evidence and duplicates -> (optionally) tracker.
 Every person removed on the way is counted in `FrontEndStats`, never silently lost.
 """
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 import logging
 import time
@@ -26,6 +27,7 @@ LIMBS = (7, 8, 9, 10, 13, 14, 15, 16)     # elbows, wrists, knees, ankles
 CLOSE_TORSO_KEYPOINTS = 3                 # a close person's evidence (close_person_fraction)
 _GUIDE_MAX_OVERLAP = 0.3   # a predicted box overlapping a detection this much is that detection
 _FAILED_SAME_PLACE = 0.6   # a weak candidate overlapping a failed one this much is that one again
+_SAME_CROP = 0.5           # a box overlapping an expected box this much takes its keypoints
 
 
 @dataclass
@@ -223,6 +225,7 @@ class PersonFrontEnd:
                 input_size=self.config.detector_input_size,
                 precision=self.config.detector_precision)
         self._images = 0   # images processed with tracking (for detector_interval)
+        self._detector_thread = None   # detector_beside_keypoints, started when first needed
         self.tracker = Tracker(self.config)
         self.scene_cuts = SceneCutDetector()
         # Weak candidates whose keypoints failed: boxes (M, 4) and stamps (M,) (process only).
@@ -241,7 +244,7 @@ class PersonFrontEnd:
         'track_match_threshold', 'track_min_hits', 'track_max_age_s',
         'track_reassociation_radius', 'track_velocity_smoothing', 'track_guided_max_s',
         'detector_interval', 'detector_fallback', 'scene_cut', 'detector_input_size',
-        'candidate_retry_s')
+        'candidate_retry_s', 'detector_beside_keypoints')
 
     def update_config(self, **changes):
         """Change live settings (LIVE_PARAMETERS); raises ValueError and keeps the old ones."""
@@ -265,6 +268,9 @@ class PersonFrontEnd:
         self._failed_boxes, self._failed_stamps = np.zeros((0, 4), np.float32), np.zeros(0)
 
     def close(self):
+        pool, self._detector_thread = self._detector_thread, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self.backend.close()
 
     def __enter__(self):
@@ -302,9 +308,12 @@ class PersonFrontEnd:
             skip = len(guide[0]) > 0
         if not skip and cfg.track_guided_max_s > 0 and self.backend.needs_boxes:
             guide = self.tracker.guide(float(stamp), cfg.track_guided_max_s)
+        expected = None
+        if not skip and cfg.detector_beside_keypoints and self.detector is not None:
+            expected = self.tracker.guide(float(stamp), 1e9, tentative=True)
         self._images += 1
         people, guided = self._detect(image_rgb, guide, run_detector=not skip,
-                                      stamp=float(stamp))
+                                      stamp=float(stamp), expected=expected)
         if skip and cfg.detector_fallback and self.last_stats.guided_kept < len(guide[0]):
             # Someone tracked was not where the tracker expected: they left, or the image is
             # not the next of the same scene (a cut in an edited video, a folder of photos).
@@ -324,7 +333,8 @@ class PersonFrontEnd:
         self.totals.timings_ms['tracking'] = self.totals.timings_ms.get('tracking', 0.0) + dt
         return people
 
-    def _detect(self, image_rgb, guide=None, run_detector=True, stamp=None, counted=None):
+    def _detect(self, image_rgb, guide=None, run_detector=True, stamp=None, counted=None,
+                expected=None):
         """(People, guided (N,) bool); guide = Tracker.guide() output or None.
 
         Without `run_detector` (detector_interval) the guide's boxes are the only candidates,
@@ -332,6 +342,8 @@ class PersonFrontEnd:
         With a `stamp` (a stream), weak candidates where one failed recently are skipped.
         `counted`: the stats of a first pass over the same image (a detector fallback), already
         in the totals: this pass adds its time and one fallback, not another frame.
+        `expected` (Tracker.guide() output, detector_beside_keypoints): the tracked people's
+        expected boxes, whose keypoints are estimated while the detector runs.
         """
         image_rgb = check_image(image_rgb)
         cfg = self.config
@@ -339,11 +351,16 @@ class PersonFrontEnd:
         h, w = image_rgb.shape[:2]
 
         t0 = time.perf_counter()
+        early, early_ms, detector_ms = None, 0.0, None
         if self.detector is not None and not run_detector:
             boxes, scores = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
             kps = kp_scores = None
         elif self.detector is not None:
-            boxes, scores = self.detector.detect(image_rgb)
+            if expected is not None and len(expected[0]):
+                boxes, scores, early, early_ms, detector_ms = self._detect_beside_keypoints(
+                    image_rgb, expected[0])
+            else:
+                boxes, scores = self.detector.detect(image_rgb)
             kps = kp_scores = None
         else:
             boxes, scores, kps, kp_scores = self.backend.detect(image_rgb)
@@ -379,7 +396,7 @@ class PersonFrontEnd:
 
         t2 = time.perf_counter()
         if kps is None:
-            kps, kp_scores = self.backend.estimate(image_rgb, boxes)
+            kps, kp_scores = self._estimate(image_rgb, boxes, early)
             kps, kp_scores = self._retry_occluded(image_rgb, boxes, scores, guided, kps,
                                                   kp_scores, stats)
         else:
@@ -420,6 +437,10 @@ class PersonFrontEnd:
         stats.people = len(people)
         stats.timings_ms = {'detector': (t1 - t0) * 1e3, 'keypoints': (t3 - t2) * 1e3,
                             'postprocess': (t2 - t1 + t4 - t3) * 1e3}
+        if detector_ms is not None:
+            # side by side: each its own time (they overlap, so the stages add up to more)
+            stats.timings_ms['detector'] = detector_ms
+            stats.timings_ms['keypoints'] += early_ms
         if stats.keypoints_nonfinite or stats.invalid_boxes:
             self._warn('%s backend returned %d non-finite keypoints and %d invalid boxes '
                        '(set to missing / dropped; counted in totals)', self.backend.name,
@@ -434,6 +455,60 @@ class PersonFrontEnd:
             self.totals.add(stats)
         self.last_stats = stats
         return people, guided
+
+    def _detect_beside_keypoints(self, image_rgb, expected_boxes):
+        """The detector on its own thread, the keypoints of the expected people meanwhile.
+
+        Returns the detector's boxes and scores, the early estimates (boxes, keypoints,
+        scores) and both durations in ms. onnxruntime releases the interpreter lock while a
+        model runs, so the two models run at once on two cores.
+        """
+        if self._detector_thread is None:
+            self._detector_thread = ThreadPoolExecutor(1, thread_name_prefix='person_detector')
+
+        def timed_detect():
+            t = time.perf_counter()
+            out = self.detector.detect(image_rgb)
+            return out, (time.perf_counter() - t) * 1e3
+
+        future = self._detector_thread.submit(timed_detect)
+        t0 = time.perf_counter()
+        h, w = image_rgb.shape[:2]
+        boxes = np.asarray(expected_boxes, np.float32).reshape(-1, 4).copy()
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
+        usable = ((boxes[:, 3] - boxes[:, 1] >= max(self.config.min_person_height_px, 1.0))
+                  & (boxes[:, 2] > boxes[:, 0]))
+        boxes = boxes[usable][:self.config.max_people]
+        kps, kp_scores = self.backend.estimate(image_rgb, boxes)
+        early_ms = (time.perf_counter() - t0) * 1e3
+        (det_boxes, det_scores), detector_ms = future.result()
+        return det_boxes, det_scores, (boxes, kps, kp_scores), early_ms, detector_ms
+
+    def _estimate(self, image_rgb, boxes, early=None):
+        """Keypoints (N, 17, 2) and scores (N, 17) for `boxes`, reusing `early` estimates.
+
+        A box overlapping an early box by IoU >= _SAME_CROP (each early box used once, best
+        pairs first) takes its keypoints: the keypoint model saw nearly the same crop.
+        """
+        if early is None or len(early[0]) == 0 or len(boxes) == 0:
+            return self.backend.estimate(image_rgb, boxes)
+        early_boxes, early_kps, early_scores = early
+        iou = box_iou(np.asarray(boxes, np.float32).reshape(-1, 4), early_boxes)
+        source = np.full(len(boxes), -1)
+        for flat in np.argsort(-iou, axis=None, kind='stable'):
+            i, j = np.unravel_index(flat, iou.shape)
+            if iou[i, j] < _SAME_CROP:
+                break
+            if source[i] < 0 and j not in source:
+                source[i] = j
+        kps = np.zeros((len(boxes), 17, 2), np.float32)
+        kp_scores = np.zeros((len(boxes), 17), np.float32)
+        reused = source >= 0
+        kps[reused], kp_scores[reused] = early_kps[source[reused]], early_scores[source[reused]]
+        if (~reused).any():
+            kps[~reused], kp_scores[~reused] = self.backend.estimate(image_rgb, boxes[~reused])
+        return kps, kp_scores
 
     def _failed_here(self, boxes, stamp):
         """(N,) bool: a weak candidate failed at this box less than candidate_retry_s ago.

@@ -387,3 +387,68 @@ def test_keypoint_workers_follow_the_thread_budget():
         front = PersonFrontEnd(FrontEndConfig(keypoint_workers=3, keypoint_precision='bf16'),
                                Runtime(threads=2))
         assert front.backend.workers == 1
+
+
+class ThreadRecordingDetector:
+    """The real detector, recording which thread ran it."""
+
+    def __init__(self, detector):
+        self.detector, self.threads = detector, []
+
+    def detect(self, image):
+        import threading
+        self.threads.append(threading.current_thread().name)
+        return self.detector.detect(image)
+
+
+def test_detector_beside_keypoints_finds_the_same_people(runtime):
+    """detector_beside_keypoints: on a detector image the tracked people's keypoints are found
+    on their expected boxes while the detector runs on another thread; a detection on one of
+    them takes those keypoints instead of a second look. The people, ids and keypoints are
+    those of the detector and keypoints one after the other."""
+    from .conftest import SAMPLE, read_frames
+    frames = read_frames(SAMPLE, set(range(60, 76)))
+    apart = PersonFrontEnd(FrontEndConfig(detector_interval=1), runtime)
+    beside = PersonFrontEnd(FrontEndConfig(detector_interval=1, detector_beside_keypoints=True),
+                            runtime)
+    beside.detector = ThreadRecordingDetector(beside.detector)
+    beside.backend = CountingBoxes(beside.backend)
+    for k, i in enumerate(range(60, 76)):
+        a = apart.process(frames[i], k / 30)
+        before = beside.backend.boxes
+        b = beside.process(frames[i], k / 30)
+        assert accounted(beside.last_stats)
+        if k >= 2:   # tracked: every box estimated once, early, on the expected boxes
+            assert beside.backend.boxes - before == len(b) >= 2, (k, len(b))
+        assert len(b) == len(a) >= 2, (k, len(a), len(b))
+        for j in range(len(a)):
+            height = a.boxes[j, 3] - a.boxes[j, 1]
+            m = find_person(b, (a.boxes[j, :2] + a.boxes[j, 2:]) / 2, 0.2 * height)
+            assert m is not None
+            both = (a.keypoint_scores[j] > 0.3) & (b.keypoint_scores[m] > 0.3)
+            gap = np.linalg.norm(a.keypoints[j][both] - b.keypoints[m][both], axis=-1)
+            assert both.sum() >= 8 and np.median(gap) < 0.05 * height, (k, np.median(gap))
+    assert beside.detector.threads[0] == 'MainThread', 'nobody tracked yet: no early look'
+    assert all(t.startswith('person_detector') for t in beside.detector.threads[1:])
+    beside.close()
+    assert beside._detector_thread is None
+
+
+def test_detector_beside_keypoints_with_people_elsewhere(runtime, sample_frames):
+    """The tracked people are not where they were (a cut): the early keypoints on their
+    expected boxes are not used, and the detections get keypoints of their own."""
+    first = sample_frames[75]
+    other = np.ascontiguousarray(first[:, ::-1])        # the people elsewhere (mirrored)
+    alone = PersonFrontEnd(FrontEndConfig(), runtime).detect(other)
+    front = PersonFrontEnd(FrontEndConfig(track_min_hits=1, detector_interval=1,
+                                          detector_beside_keypoints=True), runtime)
+    front.backend = CountingBoxes(front.backend)
+    assert len(front.process(first, 0.0)) >= 2
+    before = front.backend.boxes
+    found = front.process(other, 0.1)
+    assert front.backend.boxes - before >= 2 * len(alone), 'expected boxes, then detections'
+    assert len(found) == len(alone) >= 2
+    for j, box in enumerate(alone.boxes):
+        m = find_person(found, (box[:2] + box[2:]) / 2, 0.1 * (box[3] - box[1]))
+        assert m is not None
+        assert np.abs(found.keypoints[m] - alone.keypoints[j]).max() < 1.0
