@@ -1,11 +1,63 @@
-"""CameraInfo <-> hmr_models.types.CameraIntrinsics, and the ROS calibration YAML format."""
+"""CameraInfo: intrinsics, calibration YAML, and pairing with images by stamp.
+
+CameraInfo <-> hmr_models.types.CameraIntrinsics, the ROS calibration YAML format, and the
+camera_info of each image (CameraInfoByStamp).
+"""
+from collections import deque, OrderedDict
 import math
 from pathlib import Path
+import threading
 
 from sensor_msgs.msg import CameraInfo
 import yaml
 
 from hmr_models.types import CameraIntrinsics
+
+
+class CameraInfoByStamp:
+    """The camera_info of each image: the one with the image's stamp, else the latest.
+
+    A driver publishes an image and its camera_info with the same stamp on two topics, so the
+    info can reach a busy node after its image; a bag replayed in lockstep can deliver the next
+    image's info while an earlier image is still in the node. Once images and infos have been
+    seen paired by stamp, `get` waits up to `wait_s` for an image's own info. A wait that times
+    out stops the waiting until a pair is seen again, so a source whose infos carry stamps of
+    their own (or that sends none) costs no wait. Thread-safe: `put` from the subscription,
+    `get` from the worker that prepares the image.
+    """
+
+    def __init__(self, wait_s=0.05, keep=8):
+        self.wait_s, self.keep = float(wait_s), int(keep)
+        self.latest = None
+        self.waits_timed_out = 0
+        self._infos = OrderedDict()            # stamp key -> CameraInfo, the newest `keep`
+        self._images = deque(maxlen=keep)      # stamp keys of the latest images asked about
+        self._paired = False
+        self._changed = threading.Condition()
+
+    def put(self, key, info):
+        with self._changed:
+            self.latest = info
+            self._infos[key] = info
+            while len(self._infos) > self.keep:
+                self._infos.popitem(last=False)
+            if key in self._images:            # the info of an image that came before it
+                self._paired = True
+            self._changed.notify_all()
+
+    def get(self, key):
+        """The info stamped `key` (waiting for it when infos come paired), else the latest."""
+        with self._changed:
+            self._images.append(key)
+            if key not in self._infos and self._paired and self.wait_s > 0:
+                if not self._changed.wait_for(lambda: key in self._infos, self.wait_s):
+                    self._paired = False
+                    self.waits_timed_out += 1
+            info = self._infos.get(key)
+            if info is not None:
+                self._paired = True
+                return info
+            return self.latest
 
 
 class CalibrationError(ValueError):

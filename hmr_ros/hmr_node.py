@@ -13,7 +13,7 @@ Sources that feed it (hmr_ros.frame_flow): a latched `~/ready` says the models a
 processed frame by frame without loss; a Header on `~/end_of_stream` says a file or bag has
 ended: the delayed stream's last frames go out, then it is acknowledged like a frame.
 """
-from collections import deque, OrderedDict
+from collections import deque
 from dataclasses import dataclass, fields
 import re
 import threading
@@ -38,6 +38,7 @@ from hmr_models.pacing import FrontEndPacer, LatestSlot
 from hmr_models.paths import MissingModelFile
 from hmr_models.pipeline import build_pipeline, FrontResult, PipelineConfig, StageConfigs
 from hmr_models.types import CameraIntrinsics, People
+from hmr_ros.camera_info import CameraInfoByStamp
 from hmr_ros.external_people import ExternalPeople
 from hmr_ros.frame_flow import announce_ready, done_publisher, on_end_of_stream, stamp_key
 from hmr_ros.image_conversion import (
@@ -54,6 +55,10 @@ from hmr_ros.visuals import Visuals
 NODE_PARAMS = [
     Param('image_topic', '/camera/image_raw', 'input image topic (sensor_msgs/Image)'),
     Param('camera_info_topic', '', "camera_info topic; empty: 'camera_info' beside image_topic"),
+    Param('camera_info_wait_s', 0.05, "once images and camera_infos have come with the same "
+          "stamps, how long an image waits for its own camera_info (it can come after the "
+          "image, on its own topic); then the latest one is used and the waiting stops until "
+          "a pair is seen again; 0 = never wait", non_negative),
     Param('image_transport', 'raw', "'raw' (Image) or 'compressed' (CompressedImage on "
           '<image_topic>/compressed)', one_of('raw', 'compressed')),
     Param('max_image_pixels', DEFAULT_MAX_PIXELS, 'larger images are dropped (counted)', positive),
@@ -208,9 +213,8 @@ class HMRNode(LoggingNode):
         info_topic = self.p.camera_info_topic or sibling_topic(self.p.image_topic, 'camera_info')
         self.create_subscription(CameraInfo, info_topic, self._on_camera_info,
                                  qos_profile_sensor_data)
-        self.camera_info = None
         self.rectifier = Rectifier(self.p.rectify, self.p.image_topic, self.get_logger().info)
-        self._camera_infos = OrderedDict()
+        self._camera_infos = CameraInfoByStamp(self.p.camera_info_wait_s, RECENT_STAMPS)
         self._warned_estimated = ''      # why the focal length was estimated, once said
         # Which way is up in the images: the camera's mounting on /tf_static (latched).
         self.static_tree = TransformTree()
@@ -319,10 +323,7 @@ class HMRNode(LoggingNode):
 
     # -- input ----------------------------------------------------------------------------
     def _on_camera_info(self, msg):
-        self.camera_info = msg
-        # The camera_info stamped like an image is that image's (a bag replayed in lockstep
-        # can deliver the next camera's info while an earlier image is still in the node).
-        self._camera_infos[stamp_key(msg.header.stamp)] = msg
+        self._camera_infos.put(stamp_key(msg.header.stamp), msg)
 
     def _offer(self, raw, msg_type):
         now = time.monotonic()
@@ -583,9 +584,13 @@ class HMRNode(LoggingNode):
 
     def _rectified(self, rgb, key=None):
         """The image (rectified when its camera_info says so) and the intrinsics describing it."""
-        while len(self._camera_infos) > RECENT_STAMPS:
-            self._camera_infos.popitem(last=False)
-        info = self._camera_infos.get(key) or self.camera_info
+        timeouts = self._camera_infos.waits_timed_out
+        info = self._camera_infos.get(key)
+        if self._camera_infos.waits_timed_out > timeouts:
+            self.get_logger().info(
+                f'no camera_info stamped like the image after {self.p.camera_info_wait_s} s '
+                '(camera_info_wait_s): the latest one is used, and images do not wait for '
+                'theirs until one comes with its image\'s stamp again')
         if info is not None:
             rectified, intr = self.rectifier.apply(rgb, info)
             if intr is not None:

@@ -314,12 +314,15 @@ def test_camera_source_every_frame_from_the_command_line(ros_node, spawn, tmp_pa
 
 def test_hmr_node_rectifies_a_distorted_camera(ros_node, spawn):
     """The sample frame as a barrel lens (k1 = -0.25) would have seen it, with that lens in its
-    camera_info: the node finds the people where they are in the undistorted frame."""
+    camera_info: the node finds the people where they are in the undistorted frame. The
+    distorted frame's camera_info is published after the image (a driver's two topics): once
+    the first pair has come with the same stamps, the node waits for each image's own info."""
     pub = ros_node.create_publisher(Image, '/lens/image_raw', RELIABLE)
     info_pub = ros_node.create_publisher(CameraInfo, '/lens/camera_info', RELIABLE)
     persons = collect(ros_node, SMPLPersonArray, '/hmr_node/persons')
     proc = spawn('--ros-args', '-p', 'image_topic:=/lens/image_raw', '-p',
-                 'model_profile:=frontend_only', python_module='hmr_ros.hmr_node')
+                 'model_profile:=frontend_only', '-p', 'camera_info_wait_s:=60.0',
+                 python_module='hmr_ros.hmr_node')
     assert wait_node_ready(ros_node) and wait_matched(pub, info_pub, timeout=60), proc.text
     frame = sample_frame()
     h, w = frame.shape[:2]
@@ -331,21 +334,19 @@ def test_hmr_node_rectifies_a_distorted_camera(ros_node, spawn):
     lens = cv2.remap(frame, ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32),
                      cv2.INTER_LINEAR)
     found = {}
-    shots = ((100, frame, np.zeros(5)), (101, lens, d))
-    # Both camera_infos first (the node pairs them with images by stamp): an info published
-    # just before its image can reach a busy node after the image (another topic).
-    for sec, _, coefficients in shots:
+    for sec, image, coefficients, info_first in ((100, frame, np.zeros(5), True),
+                                                 (101, lens, d, False)):
         info = CameraInfo(width=w, height=h, distortion_model='plumb_bob', d=coefficients.tolist(),
                           k=k.ravel().tolist(), r=np.eye(3).ravel().tolist(),
                           p=np.hstack([k, np.zeros((3, 1))]).ravel().tolist())
         info.header.frame_id = 'cam'
         info.header.stamp.sec = sec
-        info_pub.publish(info)
-    for sec, image, _ in shots:
         msg = rgb_to_image(image)
         msg.header.frame_id = 'cam'
         msg.header.stamp.sec = sec
-        pub.publish(msg)
+        order = ((info_pub, info), (pub, msg)) if info_first else ((pub, msg), (info_pub, info))
+        for publisher, message in order:
+            publisher.publish(message)
         assert wait_for(lambda: any(p.header.stamp.sec == sec for p in persons), 60), proc.text
         out = next(p for p in persons if p.header.stamp.sec == sec)
         found[sec] = [(np.asarray(p.keypoints_2d).reshape(17, 2),
