@@ -201,7 +201,7 @@ class HMRPipeline:
             timings.update({f'mesh_{k}': v for k, v in
                             getattr(self.mesh, 'last_timings_ms', {}).items()})
             # estimates the keypoint fit turned to face the way the keypoints say
-            mirrored = getattr(getattr(self.mesh, 'refiner', None), 'last_mirrored', 0)
+            mirrored = getattr(self.mesh, 'last_mirrored', 0)
             if mirrored:
                 counters['facing_mirrored'] = mirrored
         if self.floor_estimate is not None:

@@ -490,8 +490,7 @@ class StreamingSmoother:
                                   iterations=cfg.refine_smoothed_iterations,
                                   keypoint_sigma=cfg.refine_smoothed_keypoint_sigma,
                                   size=[_track_size(s) for s in states])
-        scale = self.refiner.last_scale
-        scale = np.asarray(scale, np.float32) if np.isfinite(scale).any() else None
+        scale = np.asarray(fit.scale, np.float32) if np.isfinite(fit.scale).any() else None
         self.last_refine_ms += 1e3 * (time.perf_counter() - t0)
         return fit.pose, fit.betas, fit.translation, scale
 

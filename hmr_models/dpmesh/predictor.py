@@ -71,6 +71,7 @@ class DPMeshPredictor:
                         self.image_correction_interval)
             self.image_correction_interval = 1
         self._corrections = {}   # track id -> [corrections (dict of rows), frame, last seen]
+        self.last_mirrored = 0   # estimates the keypoint fit of the latest frame turned round
         self._frame = 0
         self.last_timings_ms = {}
 
@@ -152,10 +153,11 @@ class DPMeshPredictor:
         t2 = time.perf_counter()
         timings = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1)}
         size = None
+        self.last_mirrored = 0
         if self.refiner is not None and self.refiner.config.enabled:
-            self._refine(out, cams, people, camera)
+            fit = self._refine(out, cams, people, camera)
             timings['refine'] = 1e3 * (time.perf_counter() - t2)
-            size = self.refiner.last_scale.astype(np.float32)
+            size, self.last_mirrored = fit.scale.astype(np.float32), fit.mirrored
         t3 = time.perf_counter()
         self.model.pose_body(out, cams, self.body)
         timings['body'] = 1e3 * (time.perf_counter() - t3)
@@ -163,7 +165,10 @@ class DPMeshPredictor:
         return self._estimate(out, scores, size)
 
     def _refine(self, out, cams, people, camera):
-        """Fit `out`'s pose, betas and translation to the people's keypoints (in place)."""
+        """Fit `out`'s pose, betas and translation to the people's keypoints (in place).
+
+        Returns the RefineResult (its sizes and how many were turned to face the other way).
+        """
         from .model import camera_translation
         f32 = lambda x: x.detach().float().cpu().numpy()  # noqa: E731
         res = self.refiner.refine(f32(out.pose), f32(out.betas),
@@ -172,6 +177,7 @@ class DPMeshPredictor:
         t = lambda a: torch.as_tensor(a, device=out.pose.device)  # noqa: E731
         out.pose, out.betas, out.translation = t(res.pose), t(res.betas), t(res.translation)
         out.rotmats = None       # stale: the refined pose is in `pose`
+        return res
 
     def _lifted_output(self, track_ids, images, kp_t, ok_t, sc_t, cams):
         """Lifter estimate + image corrections, the image part for a bounded share of people.

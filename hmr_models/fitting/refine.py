@@ -43,7 +43,6 @@ noise and loses 3D accuracy that the network had.
 """
 from dataclasses import dataclass, field
 import logging
-import time
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
@@ -260,7 +259,8 @@ class RefineResult:
     """Refined parameters (float32) and the keypoint fit before and after.
 
     error_before / error_after: median error / box height over the confident keypoints of each
-    person, NaN for people not refined.
+    person, NaN for people not refined. The result, not the refiner, carries everything a call
+    found: the mesh and temporal stages fit on two threads with one refiner.
     """
 
     pose: np.ndarray
@@ -269,6 +269,8 @@ class RefineResult:
     error_before: np.ndarray
     error_after: np.ndarray
     refined: np.ndarray        # (N,) bool: people the refinement changed
+    scale: np.ndarray          # (N,) log size factor each person was fitted with (NaN: none)
+    mirrored: int = 0          # estimates turned to face the way their keypoints say
 
 
 def _limit_table():
@@ -291,10 +293,7 @@ class KeypointRefiner:
         t = lambda x: x.detach().cpu().numpy()  # noqa: E731
         self.floor = FloorContact(self.skeleton, scale_shape_direction(
             t(smpl.v_template), t(smpl.shapedirs), t(smpl.J_regressor)[0]), self.config)
-        self.last_scale = np.zeros(0)   # latest log size factor per person (NaN: none)
         self.limit_joints, self.limit_lo, self.limit_hi = _limit_table()
-        self.last_ms = 0.0
-        self.last_mirrored = 0     # estimates mirrored in depth by the latest refine()
 
     # ------------------------------------------------------------------ public
     def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
@@ -308,10 +307,9 @@ class KeypointRefiner:
             camera: CameraIntrinsics of the image.
             iterations, keypoint_sigma: override refine_iterations / refine_keypoint_sigma.
             size (N,), optional: known log size factors (e.g. a track's; NaN: from the floor,
-                where camera.floor is known). last_scale then holds each person's, NaN where
-                neither says anything.
+                where camera.floor is known). The result's `scale` then holds each person's,
+                NaN where neither says anything.
         """
-        t0 = time.perf_counter()
         cfg = self.config
         iterations = cfg.refine_iterations if iterations is None else int(iterations)
         pose = np.asarray(pose, np.float64).reshape(-1, 24, 3)
@@ -322,7 +320,7 @@ class KeypointRefiner:
         beta0[:, :nb] = betas_in[:, :nb]
         t_0 = np.asarray(translation, np.float64).reshape(n, 3)
         obs, weight, scale = self._observations(keypoints, scores, boxes)
-        self.last_mirrored = 0
+        mirrored = 0
         floor = bool(n) and self.floor.enabled(camera)
         if (cfg.refine_fix_facing or cfg.refine_fix_swaps or floor) and n:
             # the estimate's keypoints, posed once for both checks and the floor
@@ -336,7 +334,7 @@ class KeypointRefiner:
                 kp3[turn] = self.skeleton.pose(so3.exp(pose[turn]), beta0[turn],
                                                t_0[turn]).keypoints
                 proj[turn] = _project(kp3[turn], camera)[0]
-            self.last_mirrored = int(turn.sum())
+            mirrored = int(turn.sum())
         if cfg.refine_fix_swaps and n:
             obs, weight = self._unswap(proj, obs, weight, scale)
         # sized first (by the floor or as given), so that the steps fit the keypoints with it
@@ -349,7 +347,6 @@ class KeypointRefiner:
             ell[ask] = np.where(used, found, np.nan)
         if np.isfinite(ell).any():
             beta0, t_0 = self.floor.rescale(beta0, t_0, np.nan_to_num(ell))
-        self.last_scale = ell
         enough = (weight > 0).sum(1) >= cfg.refine_min_keypoints
         enough &= t_0[:, 2] > 0.1
         out_pose = pose.reshape(n, 72).copy()
@@ -367,10 +364,9 @@ class KeypointRefiner:
         out_b[:, :nb] = out_betas[:, :nb]
         if betas_in.shape[1] > nb:
             out_b[:, nb:] = betas_in[:, nb:]
-        self.last_ms = 1e3 * (time.perf_counter() - t0)
         f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
         return RefineResult(f32(out_pose), f32(out_b), f32(out_t), before, after,
-                            enough & (iterations > 0))
+                            enough & (iterations > 0), ell, mirrored)
 
     def project(self, pose, betas, translation, camera):
         """(N, 17, 2) pixels of the body's COCO-17 keypoints (the fast skeleton)."""

@@ -88,7 +88,7 @@ def test_a_known_floor_sizes_and_places_a_shorter_or_taller_person(refiner, scal
     kp, fit = _refine(refiner, pose, b0, t0, CAMERA.with_floor(LEVEL, HEIGHT))
     after = abs(_root(refiner, fit.pose, fit.betas, fit.translation)[0, 2] - true_root[2])
     assert after < 0.25 * before and after < 0.3
-    assert np.exp(refiner.last_scale[0]) == pytest.approx(scale, abs=0.06)
+    assert np.exp(fit.scale[0]) == pytest.approx(scale, abs=0.06) and np.isnan(blind.scale[0])
     proj = refiner.project(fit.pose, fit.betas, fit.translation, CAMERA)
     assert np.median(np.linalg.norm(proj - kp, axis=-1)) < 3.0        # pixels
 
@@ -97,7 +97,7 @@ def test_a_person_off_the_floor_keeps_the_size_prior(refiner):
     """On a 40 cm box (or in the air) the feet are far above the floor: no push away."""
     pose, betas, transl = _person(refiner, 1.0, depth=4.0, lift=0.4)
     _, fit = _refine(refiner, pose, betas, transl, CAMERA.with_floor(LEVEL, HEIGHT))
-    assert abs(refiner.last_scale[0]) < 0.03
+    assert abs(fit.scale[0]) < 0.03
     assert abs(fit.translation[0, 2] - transl[0, 2]) < 0.15
 
 
@@ -108,7 +108,7 @@ def test_the_floor_needs_a_seen_ankle_and_can_be_turned_off(body, refiner):
     no_feet = np.ones(17, bool)
     no_feet[[13, 14, 15, 16]] = False    # cut off by the image's bottom edge
     _, fit = _refine(refiner, pose, b0, t0, floor, seen=no_feet)
-    assert np.isnan(refiner.last_scale[0])
+    assert np.isnan(fit.scale[0])
     np.testing.assert_allclose(fit.betas, b0, atol=1e-6)
     # ankles on the image's bottom edge: perhaps a foot cut off below it, not a contact
     kp = refiner.project(pose, b0, t0, CAMERA)
@@ -116,8 +116,8 @@ def test_the_floor_needs_a_seen_ankle_and_can_be_turned_off(body, refiner):
     kp[..., 1] += shift
     boxes = np.concatenate([kp.min(1) - 10, kp.max(1) + 10], -1)
     t_edge = t0 + [[0.0, shift * t0[0, 2] / CAMERA.fy, 0.0]]
-    refiner.refine(pose, b0, t_edge, kp, np.full((1, 17), 0.9), boxes, floor)
-    assert np.isnan(refiner.last_scale[0])
+    assert np.isnan(refiner.refine(pose, b0, t_edge, kp, np.full((1, 17), 0.9), boxes,
+                                   floor).scale[0])
     off = KeypointRefiner(body, RefineConfig(refine_floor_sigma=0.0))
     _, fit = _refine(off, pose, b0, t0, floor)
     np.testing.assert_allclose(fit.betas, b0, atol=1e-6)
@@ -133,11 +133,11 @@ def test_odd_floors_and_people_leave_the_estimate_alone(refiner):
     kp = refiner.project(pose, b0, t0, CAMERA)
     boxes = np.concatenate([kp.min(1) - 10, kp.max(1) + 10], -1)
     scores = np.full((1, 17), 0.9)
-    refiner.refine(pose, b0, t0, kp, scores, boxes, CAMERA.with_floor(LEVEL, -0.5))
-    assert np.isnan(refiner.last_scale[0])
+    fit = refiner.refine(pose, b0, t0, kp, scores, boxes, CAMERA.with_floor(LEVEL, -0.5))
+    assert np.isnan(fit.scale[0])
     behind = t0 * [1.0, 1.0, -1.0]
-    refiner.refine(pose, b0, behind, kp, scores, boxes, CAMERA.with_floor(LEVEL, HEIGHT))
-    assert np.isnan(refiner.last_scale[0])
+    fit = refiner.refine(pose, b0, behind, kp, scores, boxes, CAMERA.with_floor(LEVEL, HEIGHT))
+    assert np.isnan(fit.scale[0])
     fit = refiner.refine(pose, b0, t0, np.full_like(kp, np.nan), scores, boxes,
                          CAMERA.with_floor(LEVEL, HEIGHT))
-    assert np.isnan(refiner.last_scale[0]) and np.isfinite(fit.translation).all()
+    assert np.isnan(fit.scale[0]) and np.isfinite(fit.translation).all()

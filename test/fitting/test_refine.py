@@ -279,11 +279,11 @@ def test_an_estimate_facing_the_wrong_way_is_turned_before_the_fit(body, skeleto
     fit = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
     assert _facing(skeleton, true, betas, transl)[0] > 0.5
     if fix_facing:
-        assert refiner.last_mirrored == 1
+        assert fit.mirrored == 1
         assert _facing(skeleton, fit.pose, fit.betas, fit.translation)[0] > 0.5
         assert fit.error_after[0] < 0.01
     else:
-        assert refiner.last_mirrored == 0
+        assert fit.mirrored == 0
         assert _facing(skeleton, fit.pose, fit.betas, fit.translation)[0] < 0
 
 
@@ -332,3 +332,38 @@ def test_body_fitted_to_its_own_3d_keypoints_reproduces_them(body, skeleton):
     fitted = skeleton.pose(so3.exp(p.reshape(2, 24, 3)), b, t).keypoints
     err = np.linalg.norm(fitted - np.nan_to_num(target), axis=-1)[valid]
     assert err.max() < 0.01
+
+
+def test_one_refiner_serves_two_threads(body):
+    """The mesh and temporal stages fit on two threads with one refiner (temporal_worker): a
+    call keeps nothing on the refiner (each result carries its own sizes and turns), and
+    calls at once with different people give what each gives alone."""
+    import threading
+    refiner = KeypointRefiner(body, RefineConfig())
+    before = {k: id(v) for k, v in vars(refiner).items()}
+    floor = CAMERA.with_floor(np.array([0.0, -1.0, 0.0]), 1.1)    # y is down in the image
+    scenes = {n: _scene(refiner, _upright(n, yaw=0.2 * n)) for n in (1, 2, 3)}
+    alone = {n: refiner.refine(_upright(n), b, t, kp, s, bx, floor)
+             for n, (kp, s, bx, b, t) in scenes.items()}
+    assert {k: id(v) for k, v in vars(refiner).items()} == before, 'state left on the refiner'
+    errors, done = [], []
+
+    def fit_many(n):
+        kp, s, bx, b, t = scenes[n]
+        try:
+            for _ in range(10):
+                fit = refiner.refine(_upright(n), b, t, kp, s, bx, floor)
+                assert fit.scale.shape == (n,) and len(fit.pose) == n
+                np.testing.assert_allclose(fit.pose, alone[n].pose, atol=1e-5)
+                np.testing.assert_array_equal(fit.scale, alone[n].scale)
+            done.append(n)
+        except Exception as exc:   # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit_many, args=(n,)) for n in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors and sorted(done) == [1, 2, 3], errors
+    assert np.isfinite(alone[1].scale).all(), 'sized by the floor: the sizes are compared'
