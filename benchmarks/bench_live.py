@@ -5,8 +5,9 @@ newest frame and drops the rest) and hmr_node processes what it can, for `--seco
 first result. Printed per run: input and output FPS, latency from the image's stamp to the
 per-frame result's arrival here (p50/p95/p99; /hmr_node/persons, published before the temporal
 stage) and to the smoothed result's (p50/p95; /hmr_node/persons_smoothed), frames dropped,
-people per frame, the node's per-stage median times, CPU % of each process and the node's peak
-RSS.
+the node's pipeline errors since it started (`err`: a stage raised; the frame was counted and
+acknowledged), people per frame, the node's per-stage median times, CPU % of each process
+and the node's peak RSS.
 
 `--compare REV` runs the same on another commit in the same session (its code checked out into
 a temporary worktree, run with this environment) and prints the ratios: on a shared machine the
@@ -235,12 +236,12 @@ def checkout(rev):
 
 def report(rows):
     print(f"\n{'run':18} {'clip':22} {'in':>5} {'out':>5} {'p50':>6} {'p95':>6} {'p99':>6} "
-          f"{'drop%':>6} {'ppl':>4} {'cpu node':>8} {'cpu src':>7} {'rss MB':>7} "
+          f"{'drop%':>6} {'err':>4} {'ppl':>4} {'cpu node':>8} {'cpu src':>7} {'rss MB':>7} "
           f"{'smoothed p50/p95':>16}")
     for r in rows:
         print(f"{r['label'][:18]:18} {r['clip'][:22]:22} {r['in_fps']:5.1f} {r['out_fps']:5.1f} "
               f"{r['lat_p50']:6.0f} {r['lat_p95']:6.0f} {r['lat_p99']:6.0f} "
-              f"{r['dropped_pct']:6.1f} {r['people']:4.0f} {r['cpu_node']:7.0f}% "
+              f"{r['dropped_pct']:6.1f} {r['errors']:>4} {r['people']:4.0f} {r['cpu_node']:7.0f}% "
               f"{r['cpu_source']:6.0f}% {r['rss_node_mb']:7.0f} "
               f"{r['smoothed_p50']:9.0f} / {r['smoothed_p95']:4.0f}")
     print('\nper-stage medians (ms, from the node\'s diagnostics):')
