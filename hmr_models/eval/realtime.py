@@ -9,6 +9,7 @@ all. Latency is from a frame's arrival to its per-frame result (published before
 stage, as the node does), and to its smoothed result: what a user of the node sees.
 """
 from dataclasses import dataclass, field
+import logging
 import statistics
 import threading
 import time
@@ -16,6 +17,8 @@ import time
 import numpy as np
 
 from hmr_models.pacing import FrontEndPacer, LatestSlot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Replay:
     records: list = field(default_factory=list)   # dicts: frame, latency_ms, done, people, t_*
     offered: int = 0
     dropped_at_intake: int = 0
+    errors: int = 0          # frames a stage raised on (logged; the replay goes on, as the node)
 
 
 def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=True,
@@ -59,9 +63,23 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
         stop.set()
         intake.close()
 
+    def guarded(k, stage, *args):
+        """Run a stage on frame k; on an exception count and log it and return None.
+
+        It costs that frame, not the replay, as hmr_node's _guarded.
+        """
+        try:
+            return stage(*args)
+        except Exception:   # noqa: BLE001 - counted and logged with its traceback
+            replay.errors += 1
+            log.exception('realtime replay: %s failed on frame %d', stage.__name__, k)
+            return None
+
     def finish(k, arrived, image, front):
         # As hmr_node: the per-frame result is out before the temporal stage runs.
-        result = pipe.process_mesh(image, camera, front)
+        result = guarded(k, pipe.process_mesh, image, camera, front)
+        if result is None:
+            return
         latency = 1e3 * (time.monotonic() - arrived)
         if to_temporal is not None:
             to_temporal.put((k, arrived, result, latency))
@@ -69,7 +87,8 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
             smooth(k, arrived, result, latency)
 
     def smooth(k, arrived, result, latency):
-        pipe.process_temporal(result, camera)
+        if guarded(k, pipe.process_temporal, result, camera) is None:
+            return
         replay.records.append({
             'frame': k, 'latency_ms': latency, 'done': time.monotonic(),
             'smoothed_latency_ms': 1e3 * (time.monotonic() - arrived),
@@ -88,7 +107,9 @@ def replay_at_rate(pipe, frames, camera, rate, seconds, pipelined=True, pace=Tru
                 break
             k, arrived, image = item
             t0 = time.monotonic()
-            front = pipe.process_front(image, k / rate)
+            front = guarded(k, pipe.process_front, image, k / rate)
+            if front is None:
+                continue
             if pacer is not None:
                 pacer.front_finished(time.monotonic() - t0)
             if pipelined:
@@ -145,5 +166,6 @@ def summarise(replay, settle=5):
     return (f'frames offered {replay.offered}, results {len(replay.records)} ({settle} warm-up), '
             f'FPS out {fps:.1f}, latency ms p50 {p50:.0f} p95 {p95:.0f} p99 {p99:.0f} '
             f'(smoothed p50 {smoothed[0]:.0f} p95 {smoothed[1]:.0f}), dropped '
-            f'{replay.dropped_at_intake}, people per frame {people:.1f}\n'
+            f'{replay.dropped_at_intake}, stage errors {replay.errors}, people per frame '
+            f'{people:.1f}\n'
             f'stage medians ms: {medians}')

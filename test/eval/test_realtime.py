@@ -221,3 +221,23 @@ def test_a_slow_front_end_takes_fresh_frames():
                              pace=pace)
         waits[pace] = np.mean([r['latency_ms'] - 140.0 for r in run.records[8:]])
     assert waits[True] < 0.7 * waits[False], waits
+
+
+def test_a_stage_that_raises_costs_its_frame_not_the_replay(caplog):
+    """As hmr_node: a frame a stage fails on is counted and logged, and the replay goes on
+    (it used to stop that stage's worker and leave the others waiting on it for ever)."""
+    class Failing(SlowStages):
+        def process_temporal(self, result, camera):
+            self.calls = getattr(self, 'calls', 0) + 1
+            if self.calls == 3:
+                raise IndexError('a bug on one frame')
+            return super().process_temporal(result, camera)
+
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 5
+    for pipelined in (True, False):
+        stages = Failing(front_s=0.001, mesh_s=0.005)
+        replay = replay_at_rate(stages, frames, None, rate=50.0, seconds=1.0,
+                                pipelined=pipelined)
+        assert replay.errors == 1 and len(replay.records) >= 10
+        assert 'process_temporal failed on frame' in caplog.text
+        assert 'IndexError: a bug on one frame' in caplog.text
