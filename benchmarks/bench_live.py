@@ -217,11 +217,17 @@ def fit_clip(clip, canvas, frames, folder):
     return out_path
 
 
+def located(name):
+    """The clip `name` as given, else in CLIP_FOLDERS (e.g. 'vtest.avi'); None if nowhere."""
+    return next((str(path) for path in [Path(name)] + [folder / name for folder in CLIP_FOLDERS]
+                 if path.is_file()), None)
+
+
 def find_clip(name):
-    """The clip `name` as given, else in CLIP_FOLDERS (e.g. 'vtest.avi'); exits if nowhere."""
-    for path in [Path(name)] + [folder / name for folder in CLIP_FOLDERS]:
-        if path.is_file():
-            return str(path)
+    """located(name), or exit saying where it was looked for."""
+    found = located(name)
+    if found is not None:
+        return found
     raise SystemExit(f'clip {name} not found (looked in {", ".join(map(str, CLIP_FOLDERS))}; '
                      'scripts/fetch_eval_data.sh puts vtest.avi in data/real/opencv)')
 
@@ -275,8 +281,7 @@ def main():
     parser.add_argument('--frames', type=int, default=300, help='frames of each fitted clip')
     args = parser.parse_args()
     clips = [find_clip(c) for c in args.clip] if args.clip else \
-        [str(SAMPLE)] + [str(f / VTEST.name) for f in CLIP_FOLDERS
-                         if (f / VTEST.name).is_file()][:1]
+        [str(SAMPLE)] + [c for c in [located(VTEST.name)] if c is not None]
     if args.canvas:
         folder = tempfile.mkdtemp(prefix='bench_clips_')
         size = tuple(int(v) for v in args.canvas.lower().split('x'))

@@ -474,11 +474,7 @@ class PersonFrontEnd:
         future = self._detector_thread.submit(timed_detect)
         t0 = time.perf_counter()
         h, w = image_rgb.shape[:2]
-        boxes = np.asarray(expected_boxes, np.float32).reshape(-1, 4).copy()
-        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
-        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
-        usable = ((boxes[:, 3] - boxes[:, 1] >= max(self.config.min_person_height_px, 1.0))
-                  & (boxes[:, 2] > boxes[:, 0]))
+        boxes, usable = self._predicted_boxes(expected_boxes, w, h)
         boxes = boxes[usable][:self.config.max_people]
         kps, kp_scores = self.backend.estimate(image_rgb, boxes)
         early_ms = (time.perf_counter() - t0) * 1e3
@@ -493,15 +489,10 @@ class PersonFrontEnd:
         """
         if early is None or len(early[0]) == 0 or len(boxes) == 0:
             return self.backend.estimate(image_rgb, boxes)
+        from hmr_models.eval.tracking import greedy_match
         early_boxes, early_kps, early_scores = early
         iou = box_iou(np.asarray(boxes, np.float32).reshape(-1, 4), early_boxes)
-        source = np.full(len(boxes), -1)
-        for flat in np.argsort(-iou, axis=None, kind='stable'):
-            i, j = np.unravel_index(flat, iou.shape)
-            if iou[i, j] < _SAME_CROP:
-                break
-            if source[i] < 0 and j not in source:
-                source[i] = j
+        source = greedy_match(-iou, -_SAME_CROP)
         kps = np.zeros((len(boxes), 17, 2), np.float32)
         kp_scores = np.zeros((len(boxes), 17), np.float32)
         reused = source >= 0
@@ -533,11 +524,7 @@ class PersonFrontEnd:
         none = (boxes, scores, np.zeros(n, bool), np.zeros((n, 17, 2), np.float32))
         if guide is None or len(guide[0]) == 0:
             return none
-        g_boxes = np.asarray(guide[0], np.float32).copy()
-        g_boxes[:, 0::2] = np.clip(g_boxes[:, 0::2], 0, w)
-        g_boxes[:, 1::2] = np.clip(g_boxes[:, 1::2], 0, h)
-        usable = (g_boxes[:, 3] - g_boxes[:, 1] >= max(self.config.min_person_height_px, 1.0)) \
-            & (g_boxes[:, 2] > g_boxes[:, 0])
+        g_boxes, usable = self._predicted_boxes(guide[0], w, h)
         if n:
             usable &= box_iou(g_boxes, boxes).max(1) < _GUIDE_MAX_OVERLAP
         idx = np.nonzero(usable)[0]
@@ -551,6 +538,18 @@ class PersonFrontEnd:
         return (np.concatenate([boxes, g_boxes[idx]]),
                 np.concatenate([scores, np.zeros(idx.size, np.float32)]),
                 np.arange(n + idx.size) >= n, kps)
+
+    def _predicted_boxes(self, boxes, w, h):
+        """The tracker's predicted boxes clipped to a w x h image, and which are usable.
+
+        Usable: not empty, and at least min_person_height_px tall.
+        """
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
+        usable = ((boxes[:, 3] - boxes[:, 1] >= max(self.config.min_person_height_px, 1.0))
+                  & (boxes[:, 2] > boxes[:, 0]))
+        return boxes, usable
 
     @staticmethod
     def _correct_guided(boxes, scores, guided, kps, kp_scores, predicted_kps):
