@@ -355,10 +355,10 @@ class HMRPipeline:
                 raise ValueError(f'keypoint_threshold must be in [0, 1], got {value}')
             self.mesh.keypoint_threshold = float(value)
         elif name == 'image_correction_interval' and self.mesh is not None:
-            if int(value) < 1:
-                raise ValueError(f'image_correction_interval must be >= 1, got {value}')
-            if int(value) > 1 and not self.mesh.model.splits:
-                raise ValueError('image_correction_interval > 1 needs a lifted model')
+            if int(value) < -1:
+                raise ValueError(f'image_correction_interval must be >= -1, got {value}')
+            if int(value) not in (-1, 1) and not self.mesh.model.splits:
+                raise ValueError('image_correction_interval other than 1 needs a lifted model')
             self.mesh.image_correction_interval = int(value)
         else:
             raise ValueError(f"'{name}' cannot change while the pipeline runs")

@@ -249,6 +249,11 @@ def test_live_parameters_apply_or_raise(checkpoints, frames):
     assert pipeline.frontend.detector.nms_iou == 0.3
     with pytest.raises(ValueError, match='cannot change'):
         pipeline.set_parameter('keypoint_backend', 'mediapipe')
+    with pytest.raises(ValueError, match='image_correction_interval must be >= -1'):
+        pipeline.set_parameter('image_correction_interval', -2)
+    assert not pipeline.mesh.model.splits   # no keypoint lifter to fall back on
+    with pytest.raises(ValueError, match='needs a lifted model'):
+        pipeline.set_parameter('image_correction_interval', 0)
 
 
 def test_floor_from_people_feeds_the_floor_it_finds_to_both_stages(checkpoints, frames):

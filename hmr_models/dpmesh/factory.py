@@ -29,21 +29,23 @@ class MeshConfig(Config):
                 'the bundled open body'})
     keypoint_threshold: float = field(default=0.2, metadata={
         'help': 'front-end keypoints below this score are given to DPMesh as missing'})
-    # 30: the compact image part then costs ~1/30 of itself per person; real footage scored
-    # the same to 0.1 mm at 1, 3, 9 and 30 (benchmarks/eval_real.py --variant, 2026-12-04),
-    # SynthOcc the same at 1 to 15 (eval_synthocc_sequences.py; docs/RESULTS.md)
-    image_correction_interval: int = field(default=30, metadata={
+    # -1 (auto): 30 on a GPU, never on a CPU. Real footage scored the same at 1, 3, 9 and 30
+    # (2026-12-04) and without the image part (PA-MPJPE within 0.3 mm, MPJPE +0.5 / +3.9 mm,
+    # 2026-12-07), while on a CPU each pass is ~30 ms on the mesh stage, which a live p95
+    # cannot afford (docs/RESULTS.md)
+    image_correction_interval: int = field(default=-1, metadata={
         'help': 'lifted models: a tracked person gets the image part (diffusion backbone) '
                 'every this many frames and reuses its corrections in between (the keypoint '
                 'lifter runs every frame); at most max(1, ceil(people / this)) image passes '
-                'per frame, new tracks first; 1 = everybody every frame'})
+                'per frame, new tracks first; 1 = everybody every frame; 0 = never (the '
+                'keypoint lifter alone); -1 = auto: 30 on a GPU, never on a CPU'})
 
     def validate(self):
         if not 0.0 <= self.keypoint_threshold <= 1.0:
             raise ValueError(f'keypoint_threshold must be in [0, 1], got '
                              f'{self.keypoint_threshold}')
-        if self.image_correction_interval < 1:
-            raise ValueError('image_correction_interval must be >= 1, got '
+        if self.image_correction_interval < -1:
+            raise ValueError('image_correction_interval must be >= -1, got '
                              f'{self.image_correction_interval}')
 
 
@@ -92,6 +94,12 @@ def create_mesh_predictor(profile, mesh=None, runtime=None, body=None, refine=No
     if refine is not None and refine.enabled:
         from hmr_models.fitting import KeypointRefiner
         refiner = KeypointRefiner(body, refine)
-    return DPMeshPredictor(model, body, runtime, keypoint_threshold=mesh.keypoint_threshold,
-                           image_correction_interval=mesh.image_correction_interval,
-                           refiner=refiner)
+    predictor = DPMeshPredictor(model, body, runtime, keypoint_threshold=mesh.keypoint_threshold,
+                                image_correction_interval=mesh.image_correction_interval,
+                                refiner=refiner)
+    k = predictor.image_correction_interval
+    log.info('DPMesh image part: %s%s', {0: 'never (the keypoint lifter alone)',
+                                         1: 'every person, every frame'}.get(
+                                             k, f'every {k}th frame of a tracked person'),
+             ' (image_correction_interval auto)' if mesh.image_correction_interval < 0 else '')
+    return predictor

@@ -41,6 +41,9 @@ def joint_confidence(keypoint_scores, unseen=0.2):
     return np.maximum(conf, unseen).astype(np.float32)
 
 
+AUTO_INTERVAL_GPU = 30      # image_correction_interval -1 (auto) on a GPU
+
+
 class DPMeshPredictor:
     """Runs a DPMesh model on all people of a frame (see module docstring)."""
 
@@ -64,16 +67,33 @@ class DPMeshPredictor:
         self.body = body.to(self.device)
         self.keypoint_threshold = float(keypoint_threshold)
         self.refiner = refiner      # hmr_models.fitting.KeypointRefiner or None
-        self.image_correction_interval = int(image_correction_interval)
-        if self.image_correction_interval > 1 and not model.splits:
-            log.warning('image_correction_interval %d needs a lifted model (keypoint lifter + '
-                        "'lifted' pose head); the image runs for every person of every frame",
-                        self.image_correction_interval)
-            self.image_correction_interval = 1
+        self.image_correction_interval = image_correction_interval
         self._corrections = {}   # track id -> [corrections (dict of rows), frame, last seen]
         self.last_mirrored = 0   # estimates the keypoint fit of the latest frame turned round
         self._frame = 0
         self.last_timings_ms = {}
+
+    @property
+    def image_correction_interval(self):
+        """Every how many frames a tracked person gets the image part (lifted models)."""
+        return self._interval
+
+    @image_correction_interval.setter
+    def image_correction_interval(self, value):
+        value = int(value)
+        if value < 0:
+            # auto. On a CPU one person's image part costs as much as the rest of the mesh
+            # stage, so a frame with one is late (live p95 +30-40 ms with 3 people), and real
+            # footage scores the same without it (docs/RESULTS.md, 2026-12-07): never there.
+            value = AUTO_INTERVAL_GPU if self.device.type == 'cuda' else 0
+            if not self.model.splits:
+                value = 1
+        elif value != 1 and not self.model.splits:
+            log.warning('image_correction_interval %d needs a lifted model (keypoint lifter + '
+                        "'lifted' pose head); the image runs for every person of every frame",
+                        value)
+            value = 1
+        self._interval = value
 
     def reset(self):
         """Forget the tracks' cached image corrections (a new stream)."""
@@ -125,7 +145,7 @@ class DPMeshPredictor:
     @torch.inference_mode()
     def predict(self, image_rgb, people, camera=None):
         """BodyEstimate for `people` (front-end output) in `image_rgb` (H, W, 3) uint8."""
-        from hmr_models.frontend.crops import make_crops
+        from hmr_models.frontend.crops import crop_geometry, make_crops
         self._check(people)
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
@@ -139,9 +159,15 @@ class DPMeshPredictor:
             camera = CameraIntrinsics.from_image_diagonal(w, h)
         cfg = self.config
         t0 = time.perf_counter()
-        crops = make_crops(image_rgb, people.boxes, size=cfg.crop_size)
+        # A lifted model whose image part is off needs the crops' geometry, not their pixels.
+        pixels = not self.model.splits or self.image_correction_interval != 0
+        if pixels:
+            crops = make_crops(image_rgb, people.boxes, size=cfg.crop_size)
+        else:
+            crops = crop_geometry(people.boxes, size=cfg.crop_size)
         kp_t, ok_t, sc_t, cams, scores = self._inputs(crops, people, camera)
-        images = prepare_images(crops.images, cfg.image_range, self.device, self.dtype)
+        images = (prepare_images(crops.images, cfg.image_range, self.device, self.dtype)
+                  if pixels else None)
         t1 = time.perf_counter()
         # cameras and scores: the keypoint lifter's box and confidence inputs
         if self.model.splits:
@@ -205,7 +231,7 @@ class DPMeshPredictor:
                     rows = {k: v[j:j + 1] for k, v in corr.items()}
                     self._corrections[int(track_ids[i])] = [rows, self._frame, self._frame]
         if idx_r.size:
-            sel = torch.as_tensor(idx_r, device=images.device)
+            sel = torch.as_tensor(idx_r, device=self.device)
             lifted = self.network.lifted(kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
             rows = []
             for j, i in enumerate(idx_r):
@@ -218,7 +244,7 @@ class DPMeshPredictor:
             corr = {k: torch.cat([r[k] for r in rows]) for k in _LIFTED}
             parts.append((idx_r, lifted, corr))
         order = np.argsort(np.concatenate([p[0] for p in parts]))
-        index = torch.as_tensor(order, device=images.device)
+        index = torch.as_tensor(order, device=self.device)
         lifted = {k: torch.cat([p[1][k] for p in parts])[index] for k in _LIFTED}
         corr = {k: torch.cat([p[2][k] for p in parts])[index] for k in _LIFTED}
         self._forget_old_tracks()
@@ -227,7 +253,9 @@ class DPMeshPredictor:
     def _needs_image(self, track_ids):
         """(N,) bool: who gets the image part this frame (see _lifted_output)."""
         k, n = self.image_correction_interval, len(track_ids)
-        if k <= 1:
+        if k == 0:                       # never: the keypoint lifter alone
+            return np.zeros(n, bool)
+        if k == 1:
             return np.ones(n, bool)
         # Priority by the age of the person's corrections (frames): new tracks first (inf),
         # untracked people and repeats of an id in this frame last (-1).

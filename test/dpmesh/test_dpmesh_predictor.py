@@ -164,3 +164,36 @@ def test_refiner_moves_the_bodies_onto_their_keypoints(frame, test_body):
     ref = test_body(torch.from_numpy(fitted.pose), torch.from_numpy(fitted.betas),
                     torch.from_numpy(fitted.translation))
     np.testing.assert_allclose(fitted.vertices, ref.vertices.detach().numpy(), atol=1e-4)
+
+
+def test_interval_zero_is_the_lifter_alone(frame, test_body):
+    """image_correction_interval 0: the keypoint lifter alone, with corrections that would
+    change the answer; the image's pixels are never looked at (a black frame gives the same)."""
+    from hmr_models.dpmesh.factory import MeshConfig
+    model = _score_lifter_model()
+    with torch.no_grad():               # corrections that matter, were the image part run
+        for p in model.heads.parameters():
+            p.normal_(0.0, 0.05)
+    pred = DPMeshPredictor(model, test_body, image_correction_interval=0)
+    h, w = frame.shape[:2]
+    people = _people(2, w, h)
+    people.track_ids = np.array([3, -1])            # tracked or not, the same rule
+    cam = CameraIntrinsics(fx=900.0, fy=900.0, cx=w / 2, cy=h / 2, width=w, height=h)
+    lifted = pred.lift(people, cam)
+    for image in (frame, np.zeros_like(frame), frame):
+        out = pred.predict(image, people, cam)
+        np.testing.assert_allclose(out.pose, lifted.pose, atol=1e-4)
+        np.testing.assert_allclose(out.translation, lifted.translation, atol=1e-4)
+    every = DPMeshPredictor(model, test_body, image_correction_interval=1)
+    assert not np.allclose(every.predict(frame, people, cam).pose, lifted.pose, atol=1e-4)
+    with pytest.raises(ValueError, match='>= -1'):
+        MeshConfig(image_correction_interval=-2).validate()
+    # auto (the default): never on a CPU for a lifted model; a model without a lifter always
+    # looks at the image
+    assert MeshConfig().image_correction_interval == -1
+    assert DPMeshPredictor(model, test_body, image_correction_interval=-1) \
+        .image_correction_interval == 0
+    assert DPMeshPredictor(make_model(), test_body, image_correction_interval=-1) \
+        .image_correction_interval == 1
+    assert DPMeshPredictor(make_model(), test_body, image_correction_interval=0) \
+        .image_correction_interval == 1
