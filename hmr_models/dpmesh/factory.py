@@ -100,6 +100,6 @@ def create_mesh_predictor(profile, mesh=None, runtime=None, body=None, refine=No
     k = predictor.image_correction_interval
     log.info('DPMesh image part: %s%s', {0: 'never (the keypoint lifter alone)',
                                          1: 'every person, every frame'}.get(
-                                             k, f'every {k}th frame of a tracked person'),
+                                             k, f'once every {k} frames per tracked person'),
              ' (image_correction_interval auto)' if mesh.image_correction_interval < 0 else '')
     return predictor
