@@ -71,8 +71,9 @@ def parse_args(argv=None):
     p.add_argument('--image-correction-interval', type=int,
                    default=MeshConfig().image_correction_interval,
                    help='DPMesh image corrections of a tracked person reused for this many '
-                        'frames (the node parameter of the same name; at 30 FPS here, so k '
-                        'frames here are k / 3 frames of a node running at 10 FPS)')
+                        'frames (the node parameter of the same name: 0 never, -1 auto; at 30 '
+                        'FPS here, so k frames here are k / 3 frames of a node running at 10 '
+                        'FPS)')
     p.add_argument('--camera-pitch', type=degree_range, default=None, metavar='LO,HI',
                    help="the scenes' camera tilt range, degrees looking down (default: the "
                    "generator's, -5 to 20; a negative LO needs --camera-pitch=LO,HI)")
