@@ -159,19 +159,24 @@ class DPMeshPredictor:
             camera = CameraIntrinsics.from_image_diagonal(w, h)
         cfg = self.config
         t0 = time.perf_counter()
-        # A lifted model whose image part is off needs the crops' geometry, not their pixels.
-        pixels = not self.model.splits or self.image_correction_interval != 0
-        if pixels:
-            crops = make_crops(image_rgb, people.boxes, size=cfg.crop_size)
-        else:
-            crops = crop_geometry(people.boxes, size=cfg.crop_size)
+        crops = crop_geometry(people.boxes, size=cfg.crop_size)
         kp_t, ok_t, sc_t, cams, scores = self._inputs(crops, people, camera)
-        images = (prepare_images(crops.images, cfg.image_range, self.device, self.dtype)
-                  if pixels else None)
+        # The image part looks at everybody (a model without a keypoint lifter) or at the
+        # people whose turn it is (lifted models): only their crops are cut.
+        track_ids = np.asarray(people.track_ids, np.int64)
+        if self.model.splits:
+            self._frame += 1
+            fresh = self._needs_image(track_ids)
+        else:
+            fresh = np.ones(len(people), bool)
+        images = None
+        if fresh.any():
+            cut = make_crops(image_rgb, np.asarray(people.boxes)[fresh], size=cfg.crop_size)
+            images = prepare_images(cut.images, cfg.image_range, self.device, self.dtype)
         t1 = time.perf_counter()
         # cameras and scores: the keypoint lifter's box and confidence inputs
         if self.model.splits:
-            out = self._lifted_output(people.track_ids, images, kp_t, ok_t, sc_t, cams)
+            out = self._lifted_output(track_ids, fresh, images, kp_t, ok_t, sc_t, cams)
         else:
             out = self.network.parameters(images, kp_t, ok_t, sc_t, cams)
         if self.device.type == 'cuda':
@@ -205,8 +210,11 @@ class DPMeshPredictor:
         out.rotmats = None       # stale: the refined pose is in `pose`
         return res
 
-    def _lifted_output(self, track_ids, images, kp_t, ok_t, sc_t, cams):
+    def _lifted_output(self, track_ids, fresh, images, kp_t, ok_t, sc_t, cams):
         """Lifter estimate + image corrections, the image part for a bounded share of people.
+
+        `fresh` (N,) bool: who gets the image part this frame (_needs_image); `images` their
+        crops, in order.
 
         With image_correction_interval k > 1, the keypoint lifter runs for everybody every
         frame, the image part for n / k people per frame on average (spread over frames: one
@@ -216,15 +224,12 @@ class DPMeshPredictor:
         (they cannot reuse it). The others reuse their track's latest corrections; a person
         without any yet has the lifter's estimate (zero corrections) until their turn.
         """
-        self._frame += 1
-        track_ids = np.asarray(track_ids, np.int64)
-        fresh = self._needs_image(track_ids)
         idx_f, idx_r = np.nonzero(fresh)[0], np.nonzero(~fresh)[0]
         parts = []
         if idx_f.size:
-            sel = torch.as_tensor(idx_f, device=images.device)
+            sel = torch.as_tensor(idx_f, device=self.device)
             lifted, corr = self.network.lifted_and_corrections(
-                images[sel], kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
+                images, kp_t[sel], ok_t[sel], sc_t[sel], cams.select(sel))
             parts.append((idx_f, lifted, corr))
             for j, i in enumerate(idx_f):
                 if track_ids[i] >= 0 and self.image_correction_interval > 1:
