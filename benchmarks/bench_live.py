@@ -17,6 +17,8 @@ ratios of one run are the evidence, the absolute figures context.
     .venv/bin/python benchmarks/bench_live.py --clip vtest.avi --compare HEAD~3
     .venv/bin/python benchmarks/bench_live.py --set pipelining:=false --set backend:=torch
     .venv/bin/python benchmarks/bench_live.py --view    # markers, overlay, debug image too
+    .venv/bin/python benchmarks/bench_live.py --clip vtest.avi --tile 2x1 \
+        --set frontend.max_people:=7                     # 7 people
 """
 import argparse
 import os
@@ -185,30 +187,28 @@ def run(code, clip, args, label):
     }
 
 
-def fit_clip(clip, canvas, frames, folder):
+def fit_clip(clip, canvas, frames, folder, tile=(1, 1)):
     """The clip fitted (aspect kept, black borders) into a canvas, e.g. 1280x720, as an MP4.
 
     So that every clip loads the node like a camera of that size (the goal's 1280x720 30 FPS
-    source), whatever the size of the footage it shows.
+    source), whatever the size of the footage it shows; `tile` (cols, rows) copies of it side
+    by side make a crowd of one clip (e.g. vtest.avi's 5-6 people twice: 7 and more).
     """
     import cv2
+    from hmr_models.eval.realtime import fit_to_canvas
     width, height = canvas
     cap = cv2.VideoCapture(str(clip))
     if not cap.isOpened():
         raise SystemExit(f'cannot read the clip {clip}')
-    out_path = Path(folder) / f'{Path(clip).stem}_{width}x{height}.mp4'
+    grid = '' if tuple(tile) == (1, 1) else f'_{tile[0]}x{tile[1]}'
+    out_path = Path(folder) / f'{Path(clip).stem}_{width}x{height}{grid}.mp4'
     out = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (width, height))
     written = 0
     while written < frames:
         ok, bgr = cap.read()
         if not ok:
             break
-        scale = min(width / bgr.shape[1], height / bgr.shape[0])
-        w, h = int(round(bgr.shape[1] * scale)), int(round(bgr.shape[0] * scale))
-        frame = np.zeros((height, width, 3), np.uint8)
-        x0, y0 = (width - w) // 2, (height - h) // 2
-        frame[y0:y0 + h, x0:x0 + w] = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
-        out.write(frame)
+        out.write(fit_to_canvas(bgr, canvas, tile))
         written += 1
     out.release()
     cap.release()
@@ -279,13 +279,19 @@ def main():
     parser.add_argument('--canvas', default='1280x720', help="fit every clip into frames of "
                         "this size (aspect kept, borders), 30 FPS; '' = play clips as they are")
     parser.add_argument('--frames', type=int, default=300, help='frames of each fitted clip')
+    parser.add_argument('--tile', default='1x1', help='COLSxROWS copies of each clip in the '
+                        'canvas (with --canvas), e.g. 2x1: vtest.avi twice side by side, a crowd '
+                        'of 7 and more')
     args = parser.parse_args()
     clips = [find_clip(c) for c in args.clip] if args.clip else \
         [str(SAMPLE)] + [c for c in [located(VTEST.name)] if c is not None]
     if args.canvas:
         folder = tempfile.mkdtemp(prefix='bench_clips_')
         size = tuple(int(v) for v in args.canvas.lower().split('x'))
-        clips = [str(fit_clip(c, size, args.frames, folder)) for c in clips]
+        tile = tuple(int(v) for v in args.tile.lower().split('x'))
+        clips = [str(fit_clip(c, size, args.frames, folder, tile)) for c in clips]
+    elif args.tile != '1x1':
+        raise SystemExit('--tile needs a --canvas')
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
     print(f"bench_live {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, camera "
           f"{args.rate:g} Hz at <= {args.max_width} px, {args.seconds:g} s per run"

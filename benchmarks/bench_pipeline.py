@@ -28,11 +28,10 @@ import tempfile
 import time
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hmr_models.eval.realtime import replay_at_rate, summarise  # noqa: E402
+from hmr_models.eval.realtime import fit_to_canvas, replay_at_rate, summarise  # noqa: E402
 from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
 
@@ -43,27 +42,18 @@ CLIP = Path(__file__).resolve().parents[1] / 'media' / 'sample_sports2d.mp4'
 def read_frames(path, canvas, tile, limit):
     """Up to `limit` RGB frames of the clip, each shown (cols, rows) times in a canvas (w, h).
 
-    Each copy is fitted into its cell with its aspect kept (black borders), as bench_live.py
-    fits a clip to the camera size.
+    Each copy is fitted into its cell with its aspect kept (black borders; fit_to_canvas, as
+    bench_live.py fits a clip to the camera size).
     """
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SystemExit(f'cannot open {path}')
-    (w, h), (cols, rows) = canvas, tile
-    cw, ch = w // cols, h // rows
     frames = []
     while len(frames) < limit:
         ok, bgr = cap.read()
         if not ok:
             break
-        scale = min(cw / bgr.shape[1], ch / bgr.shape[0])
-        fw, fh = int(round(bgr.shape[1] * scale)), int(round(bgr.shape[0] * scale))
-        small = cv2.resize(bgr, (fw, fh), interpolation=cv2.INTER_AREA)
-        frame = np.zeros((h, w, 3), np.uint8)
-        for r in range(rows):
-            for c in range(cols):
-                x0, y0 = c * cw + (cw - fw) // 2, r * ch + (ch - fh) // 2
-                frame[y0:y0 + fh, x0:x0 + fw] = small
+        frame = fit_to_canvas(bgr, canvas, tile)
         frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     cap.release()
     if not frames:

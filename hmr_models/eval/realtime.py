@@ -21,6 +21,27 @@ from hmr_models.pacing import FrontEndPacer, LatestSlot
 log = logging.getLogger(__name__)
 
 
+def fit_to_canvas(image, canvas, tile=(1, 1)):
+    """`image` (H, W, 3) shown cols x rows times in a black canvas (width, height).
+
+    Each copy is fitted into its cell with its aspect kept (black borders): a clip loads a
+    pipeline like a camera of the canvas's size, and a grid of copies like a crowd
+    (benchmarks/bench_live.py, bench_pipeline.py).
+    """
+    import cv2
+    (w, h), (cols, rows) = canvas, tile
+    cw, ch = w // cols, h // rows
+    scale = min(cw / image.shape[1], ch / image.shape[0])
+    fw, fh = int(round(image.shape[1] * scale)), int(round(image.shape[0] * scale))
+    small = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((h, w, 3), np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            x0, y0 = c * cw + (cw - fw) // 2, r * ch + (ch - fh) // 2
+            frame[y0:y0 + fh, x0:x0 + fw] = small
+    return frame
+
+
 @dataclass
 class Replay:
     """What replay_at_rate saw: one record per result, and the frames dropped on the way."""

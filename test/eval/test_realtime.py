@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from hmr_models.eval.realtime import Replay, replay_at_rate, summarise
+from hmr_models.eval.realtime import fit_to_canvas, Replay, replay_at_rate, summarise
 from hmr_models.pacing import FrontEndPacer, LatestSlot
 
 
@@ -241,3 +241,19 @@ def test_a_stage_that_raises_costs_its_frame_not_the_replay(caplog):
         assert replay.errors == 1 and len(replay.records) >= 10
         assert 'process_temporal failed on frame' in caplog.text
         assert 'IndexError: a bug on one frame' in caplog.text
+
+
+def test_a_clip_is_fitted_into_the_canvas_once_or_as_a_grid_of_copies():
+    """fit_to_canvas: aspect kept, centred with black borders; 2x1 gives two side by side."""
+    image = np.full((576, 768, 3), 200, np.uint8)           # vtest.avi's 4:3
+    image[:, :384] = 50                                     # left half darker
+    one = fit_to_canvas(image, (1280, 720))
+    assert one.shape == (720, 1280, 3)
+    filled = np.flatnonzero(one[360, :, 0])
+    assert (filled[0], filled[-1]) == (160, 1119)          # 960 px wide, centred
+    assert one[0, 640].any() and not one[:, :160].any()     # full height, black sides
+    two = fit_to_canvas(image, (1280, 720), (2, 1))
+    rows = np.flatnonzero(two[:, 320, 0])
+    assert (rows[0], rows[-1]) == (120, 599)                # 640x480 in each 640x720 cell
+    np.testing.assert_array_equal(two[:, :640], two[:, 640:])   # the same copy twice
+    assert two[360, 10, 0] == 50 and two[360, 630, 0] == 200    # not mirrored
