@@ -41,7 +41,8 @@ from hmr_models.data.synth.visibility import occluded_in_frame  # noqa: E402
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother  # noqa: E402
 from hmr_models.diffmesh.streaming import StreamingConfig  # noqa: E402
 from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor  # noqa: E402
-from hmr_models.eval.synthocc import run_scene, score_person_frames, vertex_errors  # noqa: E402
+from hmr_models.eval.synthocc import (error_anatomy, run_scene,  # noqa: E402
+                                      score_person_frames, vertex_errors)
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
 from eval_real import Cache  # noqa: E402
@@ -105,6 +106,10 @@ def parse_args(argv=None):
     p.add_argument('--by-class', action='store_true',
                    help='also score each motion class (standing/walking, jumping/sports, '
                    'sitting, crouching/kneeling, lying) and its ratio to standing/walking')
+    p.add_argument('--anatomy', action='store_true',
+                   help='with --by-class: also where each class\'s MPJPE sits (median, p90, '
+                   'the share of person-frames over 200 mm, the limbs\' part once the torso is '
+                   'aligned, torsos turned more than 60 degrees)')
     p.add_argument('--refine', action='append', default=[], metavar='NAME[:refine_k=v,...]',
                    help='run the per-frame model and the smoothers with keypoint refinement '
                    '(hmr_models.fitting.RefineConfig; refine_iterations=0 = off); several: '
@@ -224,6 +229,8 @@ def main(argv=None):
             print(f'{m:42s}' + ''.join(f'{s[k]:11.1f}' for k in keys))
     if args.by_class:
         table += class_table(rows, keys)
+        if args.anatomy:
+            anatomy_table(rows)
     if args.csv:
         print(f"wrote {write_csv(args.csv, table, ['method', 'frames', 'person-frames'] + keys)}")
     return 0
@@ -248,6 +255,20 @@ def class_table(rows, keys):
             print(f"{c:22s}{s['person-frames']:14d}" + ''.join(f'{s[k]:11.1f}' for k in keys)
                   + f'{ratio:13.2f}')
     return table
+
+
+def anatomy_table(rows):
+    """Print where each class's per-frame MPJPE sits (hmr_models.eval.synthocc.error_anatomy)."""
+    cols = ['MPJPE', 'median', 'p90', 'large %', 'torso-aligned', 'turned %', 'turned share %']
+    for m, r in rows.items():
+        print(f'\n{m}, where the error sits (mm; large: person-frames over 200 mm, turned: '
+              'torsos turned over 60 degrees):')
+        print(f"{'class':22s}" + ''.join(f'{k:>15s}' for k in cols))
+        for c in MOTION_CLASSES:
+            part = [x for x in r if x['class'] == c]
+            if any(x['all'].any() for x in part):
+                a = error_anatomy(part)
+                print(f'{c:22s}' + ''.join(f'{a[k]:15.1f}' for k in cols))
 
 
 if __name__ == '__main__':

@@ -30,22 +30,29 @@ def mpjpe(pred, gt, root=0, mask=None):
     return float(err[mask].mean()) if mask.any() else float('nan')
 
 
-def procrustes_align(pred, gt):
-    """Similarity transform (scale, rotation, translation) of pred (..., J, 3) onto gt."""
+def procrustes_align(pred, gt, scale=True, fit=None):
+    """Similarity transform (scale, rotation, translation) of pred (..., J, 3) onto gt.
+
+    scale False: rotation and translation only; fit: the joints (indices) the transform is
+    fitted on (default all), applied to every joint.
+    """
     pred = np.asarray(pred, np.float64)
     gt = np.asarray(gt, np.float64)
-    mu_p = pred.mean(-2, keepdims=True)
-    mu_g = gt.mean(-2, keepdims=True)
-    p0, g0 = pred - mu_p, gt - mu_g
+    fp, fg = (pred, gt) if fit is None else (pred[..., fit, :], gt[..., fit, :])
+    mu_p = fp.mean(-2, keepdims=True)
+    mu_g = fg.mean(-2, keepdims=True)
+    p0, g0 = fp - mu_p, fg - mu_g
     cov = np.swapaxes(p0, -1, -2) @ g0
     u, s, vt = np.linalg.svd(cov)
     d = np.sign(np.linalg.det(u @ vt))
     fix = np.ones_like(s)
     fix[..., -1] = d
     rot = (u * fix[..., None, :]) @ vt
-    var = (p0 ** 2).sum(axis=(-1, -2))
-    scale = (s * fix).sum(-1) / np.maximum(var, 1e-12)
-    return scale[..., None, None] * (p0 @ rot) + mu_g
+    k = 1.0
+    if scale:
+        var = (p0 ** 2).sum(axis=(-1, -2))
+        k = ((s * fix).sum(-1) / np.maximum(var, 1e-12))[..., None, None]
+    return k * ((pred - mu_p) @ rot) + mu_g
 
 
 def pa_mpjpe(pred, gt, mask=None):

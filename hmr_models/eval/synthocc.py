@@ -14,9 +14,11 @@ import torch
 from hmr_models.data.synth.visibility import occluded_in_frame
 from hmr_models.diffmesh.streaming import StreamingResult, StreamingSmoother
 from hmr_models.eval.metrics import (acceleration_errors, body_errors, paired_difference,
-                                     per_joint_error)
+                                     per_joint_error, procrustes_align)
 
 MM = 1000.0
+# SMPL-24 joints of the torso (pelvis, hips, spine, neck, collars, shoulders)
+TORSO_JOINTS = [0, 1, 2, 3, 6, 9, 12, 13, 14, 16, 17]
 
 
 def per_person(dataset, key):
@@ -164,3 +166,44 @@ def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera
                 keep(f'{name}, delayed', d.track_ids, d.estimate,
                      [int(round(s * scene.fps)) for s in d.stamps])
     return {prefix + m: tracks for m, tracks in out.items()}
+
+
+def torso_turn(pred_j, gt_j):
+    """(N,) degrees between the torso frames of SMPL-24 joints (N, 24, 3).
+
+    A torso's frame: the spine (pelvis -> neck) and the left-right axis (left hip and shoulder
+    minus right ones) made orthogonal to it.
+    """
+    def frame(j):
+        up = j[:, 12] - j[:, 0]
+        up /= np.linalg.norm(up, axis=-1, keepdims=True)
+        side = (j[:, 1] - j[:, 2]) + (j[:, 16] - j[:, 17])
+        side -= up * (side * up).sum(-1, keepdims=True)
+        side /= np.linalg.norm(side, axis=-1, keepdims=True)
+        return np.stack([side, up, np.cross(side, up)], -1)
+    pred, gt = frame(np.asarray(pred_j, np.float64)), frame(np.asarray(gt_j, np.float64))
+    rel = pred @ np.swapaxes(gt, 1, 2)
+    cos = (np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def error_anatomy(rows, subset='all', large=200.0, turned=60.0):
+    """Where the MPJPE of `rows` (as score_person_frames takes them) sits, in mm.
+
+    median and p90 of the person-frames' MPJPE; `large %`: the share of the total error in
+    person-frames over `large` mm; `torso-aligned`: MPJPE once the torso's rotation is aligned
+    (fitted on TORSO_JOINTS: what is left is the limbs'); `turned %`: person-frames whose torso
+    is turned more than `turned` degrees, and `turned share %` their share of the total error.
+    """
+    pj = np.concatenate([r['pred_j'][r[subset]] for r in rows]) * MM
+    gj = np.concatenate([r['gt_j'][r[subset]] for r in rows]) * MM
+    err = per_joint_error(pj, gj).mean(-1)
+    torso = np.linalg.norm(procrustes_align(pj, gj, scale=False, fit=TORSO_JOINTS) - gj,
+                           axis=-1).mean(-1)
+    turn = torso_turn(pj, gj) > turned
+    total = max(err.sum(), 1e-9)
+    return {'MPJPE': float(err.mean()), 'median': float(np.median(err)),
+            'p90': float(np.percentile(err, 90)),
+            'large %': float(100.0 * err[err > large].sum() / total),
+            'torso-aligned': float(torso.mean()), 'turned %': float(100.0 * turn.mean()),
+            'turned share %': float(100.0 * err[turn].sum() / total)}

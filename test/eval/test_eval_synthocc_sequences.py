@@ -2,13 +2,15 @@
 and metrics that measure what they claim."""
 import numpy as np
 import pytest
+import torch
 
 from hmr_models.body import load_body_model
 from hmr_models.data.synth.writers import detect_scene
 from hmr_models.diffmesh.factory import TemporalConfig, create_smoother
 from hmr_models.diffmesh.streaming import StreamingConfig
 from hmr_models.dpmesh.factory import create_mesh_predictor
-from hmr_models.eval.synthocc import run_scene, score_person_frames
+from hmr_models.eval.synthocc import error_anatomy, run_scene, score_person_frames, torso_turn
+from hmr_models.fitting import so3
 from fixtures.scenes import small_scene
 
 
@@ -61,3 +63,25 @@ def test_run_scene_with_the_shipped_models(test_body):
             np.testing.assert_array_equal(done, seen)
         delayed = np.isfinite(out['DiffMesh, delayed'][p.track_id].joints).all(axis=(1, 2))
         assert delayed[:8].sum() > 0 and not delayed[-4:].any()   # 4 frames behind
+
+
+def test_the_anatomy_finds_a_turned_torso_and_a_limb_error():
+    """error_anatomy: a body turned half round is counted as turned and is all torso error;
+    one limb off is limb error (the torso-aligned MPJPE keeps it) and turns nothing."""
+    body = load_body_model()
+    pose = torch.zeros(1, 72)
+    gt = body(pose, torch.zeros(1, 10)).joints.numpy().astype(np.float64)
+    gt = np.repeat(gt, 10, 0)
+    turned = gt.copy()
+    turned[:4] = (gt[:4] - gt[:4, :1]) @ so3.exp(np.array([0.0, np.pi, 0.0])).T + gt[:4, :1]
+    assert torso_turn(turned, gt)[:4] == pytest.approx(180.0, abs=1e-3)
+    assert torso_turn(turned, gt)[4:] == pytest.approx(0.0, abs=1e-3)
+    a = error_anatomy(_rows(turned, gt, np.ones(10, bool)))
+    assert a['turned %'] == pytest.approx(40.0) and a['turned share %'] == pytest.approx(100.0)
+    assert a['torso-aligned'] == pytest.approx(0.0, abs=1e-6) and a['MPJPE'] > 50
+    arm = gt.copy()
+    arm[:, 20] += [0.0, 0.3, 0.0]                      # the left wrist 300 mm up
+    a = error_anatomy(_rows(arm, gt, np.ones(10, bool)))
+    assert a['turned %'] == 0.0
+    assert a['torso-aligned'] == pytest.approx(a['MPJPE'], rel=1e-6) == pytest.approx(300 / 24)
+    assert a['median'] == pytest.approx(300 / 24) and a['large %'] == 0.0
