@@ -204,6 +204,10 @@ class HMRPipeline:
             mirrored = getattr(self.mesh, 'last_mirrored', 0)
             if mirrored:
                 counters['facing_mirrored'] = mirrored
+            # ... and turned back to their frame before's orientation (refine_continuity)
+            kept = getattr(self.mesh, 'last_kept_turn', 0)
+            if kept:
+                counters['turn_kept_back'] = kept
         if self.floor_estimate is not None:
             self.floor_estimate.observe(bodies, people, camera)
         timings['total'] = timings.get('frontend', 0.0) + (time.perf_counter() - t0) * 1e3

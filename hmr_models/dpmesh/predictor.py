@@ -69,7 +69,9 @@ class DPMeshPredictor:
         self.refiner = refiner      # hmr_models.fitting.KeypointRefiner or None
         self.image_correction_interval = image_correction_interval
         self._corrections = {}   # track id -> [corrections (dict of rows), frame, last seen]
+        self._roots = {}         # track id -> (frame, global orientation after the fit)
         self.last_mirrored = 0   # estimates the keypoint fit of the latest frame turned round
+        self.last_kept_turn = 0  # ... and turned back to their frame before's orientation
         self._frame = 0
         self.last_timings_ms = {}
 
@@ -96,8 +98,9 @@ class DPMeshPredictor:
         self._interval = value
 
     def reset(self):
-        """Forget the tracks' cached image corrections (a new stream)."""
+        """Forget what the tracks carry (image corrections, orientations): a new stream."""
         self._corrections = {}
+        self._roots = {}
 
     @property
     def config(self):
@@ -164,8 +167,8 @@ class DPMeshPredictor:
         # The image part looks at everybody (a model without a keypoint lifter) or at the
         # people whose turn it is (lifted models): only their crops are cut.
         track_ids = np.asarray(people.track_ids, np.int64)
+        self._frame += 1
         if self.model.splits:
-            self._frame += 1
             fresh = self._needs_image(track_ids)
         else:
             fresh = np.ones(len(people), bool)
@@ -184,11 +187,12 @@ class DPMeshPredictor:
         t2 = time.perf_counter()
         timings = {'prepare': 1e3 * (t1 - t0), 'dpmesh': 1e3 * (t2 - t1)}
         size = None
-        self.last_mirrored = 0
+        self.last_mirrored = self.last_kept_turn = 0
         if self.refiner is not None and self.refiner.config.enabled:
             fit = self._refine(out, cams, people, camera)
             timings['refine'] = 1e3 * (time.perf_counter() - t2)
             size, self.last_mirrored = fit.scale.astype(np.float32), fit.mirrored
+            self.last_kept_turn = fit.kept_turn
         t3 = time.perf_counter()
         self.model.pose_body(out, cams, self.body)
         timings['body'] = 1e3 * (time.perf_counter() - t3)
@@ -200,11 +204,26 @@ class DPMeshPredictor:
 
         Returns the RefineResult (its sizes and how many were turned to face the other way).
         """
+        from hmr_models.fitting import so3
         from .model import camera_translation
         f32 = lambda x: x.detach().float().cpu().numpy()  # noqa: E731
+        # each tracked person's orientation in the frame before (refine_continuity)
+        track_ids = np.asarray(people.track_ids, np.int64)
+        previous = np.full((len(people), 3, 3), np.nan)
+        for i, tid in enumerate(track_ids.tolist()):
+            entry = self._roots.get(tid) if tid >= 0 else None
+            if entry is not None and entry[0] == self._frame - 1:
+                previous[i] = entry[1]
         res = self.refiner.refine(f32(out.pose), f32(out.betas),
                                   f32(camera_translation(out, cams)), people.keypoints,
-                                  people.keypoint_scores, people.boxes, camera)
+                                  people.keypoint_scores, people.boxes, camera,
+                                  previous_root=previous)
+        roots = so3.exp(np.asarray(res.pose[:, :3], np.float64))
+        for i, tid in enumerate(track_ids.tolist()):
+            if tid >= 0:
+                self._roots[tid] = (self._frame, roots[i])
+        for tid in [t for t, e in self._roots.items() if self._frame - e[0] > 30]:
+            del self._roots[tid]
         t = lambda a: torch.as_tensor(a, device=out.pose.device)  # noqa: E731
         out.pose, out.betas, out.translation = t(res.pose), t(res.betas), t(res.translation)
         out.rotmats = None       # stale: the refined pose is in `pose`

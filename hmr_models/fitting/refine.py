@@ -31,7 +31,11 @@ Before the steps, an estimate whose torso (both shoulders and both hips) is the 
 against the keypoints faces the wrong way (the depth ambiguity: a body facing away projects
 nearly as its mirror image facing the camera) and is mirrored in depth, as the keypoints' left
 and right are the more reliable of the two on real footage (docs/RESULTS.md); then left/right
-groups of keypoints that the estimate says are swapped are swapped back. Keypoints follow the
+groups of keypoints that the estimate says are swapped are swapped back. A tracked person whose
+estimate turned more than 60 degrees since the frame before (the depth ambiguity again: a torso
+seen end-on flips between lying towards and away from the camera) is also fitted from that
+frame's orientation, which is kept unless its cost is refine_continuity times the turned fit's
+or more: a torso can flip in one frame's estimate, a body cannot. Keypoints follow the
 body's own COCO regressor exactly through forward kinematics (hmr_models.fitting.skeleton),
 with closed-form Jacobians, so one iteration is a few small numpy operations batched over
 every person of the frame.
@@ -124,6 +128,7 @@ SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction
 # COCO shoulders and hips, and the same with left and right swapped: the whole body's left/right
 # (the same two thresholds decide whether the estimate faces the wrong way).
 TORSO, TORSO_SWAPPED = [5, 6, 11, 12], [6, 5, 12, 11]
+TURN_JUMP = np.radians(60.0)   # a torso turned this much in one frame: refitted (continuity)
 FLOOR_EDGE = 0.02   # keypoints this close to the image's bottom (fraction) do not touch a floor
 UPRIGHT_FADE = 0.25  # radians past refine_upright_max over which the upright prior fades out
 
@@ -222,6 +227,11 @@ class RefineConfig(Config):
     refine_fix_facing: bool = field(default=True, metadata={
         'help': "an estimate whose torso faces the other way than the keypoints' left and right "
                 'say (shoulders and hips confident) is mirrored in depth before the fit'})
+    refine_continuity: float = field(default=1.5, metadata={
+        'help': "a tracked person whose estimate turned more than 60 degrees since the frame "
+                "before is also fitted from that frame's orientation, which is kept when its "
+                'cost is under this multiple of the turned fit\'s (0 = off): one view\'s depth '
+                'ambiguity flips a torso for a frame, a body cannot'})
     refine_min_keypoints: int = field(default=4, metadata={
         'help': 'people with fewer confident keypoints keep the network estimate'})
 
@@ -246,6 +256,8 @@ class RefineConfig(Config):
         for name in ('refine_floor_sigma', 'refine_floor_clearance', 'refine_floor_robust'):
             if not getattr(self, name) >= 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
+        if not self.refine_continuity >= 0:
+            raise ValueError(f'refine_continuity must be >= 0, got {self.refine_continuity}')
         if self.refine_shape_sigma < 0:
             raise ValueError(f'refine_shape_sigma must be >= 0, got {self.refine_shape_sigma}')
 
@@ -271,6 +283,7 @@ class RefineResult:
     refined: np.ndarray        # (N,) bool: people the refinement changed
     scale: np.ndarray          # (N,) log size factor each person was fitted with (NaN: none)
     mirrored: int = 0          # estimates turned to face the way their keypoints say
+    kept_turn: int = 0         # estimates turned back to their previous frame's orientation
 
 
 def _limit_table():
@@ -297,7 +310,7 @@ class KeypointRefiner:
 
     # ------------------------------------------------------------------ public
     def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
-               iterations=None, keypoint_sigma=None, size=None):
+               iterations=None, keypoint_sigma=None, size=None, previous_root=None):
         """Fit N estimates to their keypoints; see RefineResult.
 
         Args:
@@ -309,6 +322,8 @@ class KeypointRefiner:
             size (N,), optional: known log size factors (e.g. a track's; NaN: from the floor,
                 where camera.floor is known). The result's `scale` then holds each person's,
                 NaN where neither says anything.
+            previous_root (N, 3, 3), optional: each person's global orientation (camera frame)
+                in the frame before (NaN: none); see refine_continuity.
         """
         cfg = self.config
         iterations = cfg.refine_iterations if iterations is None else int(iterations)
@@ -352,21 +367,54 @@ class KeypointRefiner:
         out_pose = pose.reshape(n, 72).copy()
         out_betas, out_t = beta0.copy(), t_0.copy()
         before, after = np.full(n, np.nan), np.full(n, np.nan)
+        kept_turn = 0
         if n and enough.any() and iterations > 0:
             idx = np.flatnonzero(enough)
             sigma = cfg.refine_keypoint_sigma if keypoint_sigma is None else keypoint_sigma
-            state = self._solve(pose[idx], beta0[idx], t_0[idx], obs[idx], weight[idx],
-                                scale[idx], camera, iterations, float(sigma))
-            out_pose[idx] = state['pose'].reshape(-1, 72)
-            out_betas[idx], out_t[idx] = state['betas'], state['transl']
-            before[idx], after[idx] = state['error_before'], state['error_after']
+            # people turned far since the frame before are also fitted from that orientation
+            turned = self._turned(pose[idx], previous_root, idx)
+            alt = idx[turned]
+            rows = np.concatenate([idx, alt])
+            start = pose[rows].copy()
+            if alt.size:
+                start[idx.size:, 0] = so3.log(np.asarray(previous_root, np.float64)[alt])
+            state = self._solve(start, beta0[rows], t_0[rows], obs[rows], weight[rows],
+                                scale[rows], camera, iterations, float(sigma))
+            pick = np.arange(idx.size)
+            if alt.size:
+                back = state['cost'][idx.size:] < cfg.refine_continuity * \
+                    state['cost'][:idx.size][turned]
+                pick[np.flatnonzero(turned)[back]] = idx.size + np.flatnonzero(back)
+                kept_turn = int(back.sum())
+            out_pose[idx] = state['pose'][pick].reshape(-1, 72)
+            out_betas[idx], out_t[idx] = state['betas'][pick], state['transl'][pick]
+            before[idx] = state['error_before'][:idx.size]
+            after[idx] = state['error_after'][pick]
         out_b = np.zeros_like(betas_in)
         out_b[:, :nb] = out_betas[:, :nb]
         if betas_in.shape[1] > nb:
             out_b[:, nb:] = betas_in[:, nb:]
         f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
         return RefineResult(f32(out_pose), f32(out_b), f32(out_t), before, after,
-                            enough & (iterations > 0), ell, mirrored)
+                            enough & (iterations > 0), ell, mirrored, kept_turn)
+
+    def _turned(self, pose, previous_root, idx):
+        """(M,) bool: which estimates turned more than TURN_JUMP since the frame before.
+
+        pose (M, 24, 3): the estimates of the people `idx`; previous_root (N, 3, 3): every
+        person's orientation in the frame before (NaN: none). All False when
+        refine_continuity is off.
+        """
+        if previous_root is None or self.config.refine_continuity == 0:
+            return np.zeros(len(idx), bool)
+        prev = np.asarray(previous_root, np.float64)[idx]
+        has = np.isfinite(prev).all((1, 2))
+        turn = np.zeros(len(idx), bool)
+        if has.any():
+            rel = np.swapaxes(prev[has], 1, 2) @ so3.exp(pose[has, 0])
+            angle = np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0, -1, 1))
+            turn[has] = angle > TURN_JUMP
+        return turn
 
     def project(self, pose, betas, translation, camera):
         """(N, 17, 2) pixels of the body's COCO-17 keypoints (the fast skeleton)."""
@@ -603,7 +651,7 @@ class KeypointRefiner:
             cost = np.where(better, new_cost, cost)
             lin = {k: _select(better, new_lin[k], v) for k, v in lin.items()}
         return {'pose': so3.log(lin['rot']), 'betas': betas, 'transl': transl,
-                'error_before': error_before,
+                'cost': cost, 'error_before': error_before,
                 'error_after': _masked_median(lin['dist'], weight > 0)}
 
 

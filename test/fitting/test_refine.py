@@ -367,3 +367,56 @@ def test_one_refiner_serves_two_threads(body):
         t.join(300)
     assert not errors and sorted(done) == [1, 2, 3], errors
     assert np.isfinite(alone[1].scale).all(), 'sized by the floor: the sizes are compared'
+
+
+def _torso(refiner, pose, betas, transl):
+    """(N, 3) unit torso directions (hips -> shoulders) of the posed COCO-17 keypoints."""
+    kp = refiner.skeleton.pose(so3.exp(np.asarray(pose, np.float64).reshape(-1, 24, 3)),
+                               np.asarray(betas, np.float64),
+                               np.asarray(transl, np.float64)).keypoints
+    v = kp[:, [5, 6]].mean(1) - kp[:, [11, 12]].mean(1)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_a_torso_flipped_for_one_frame_keeps_its_orientation_where_the_keypoints_allow(body):
+    """refine_continuity: a person lying away from the camera, whose estimate in one frame has
+    the torso's depth reversed (head up in the air, nearly the same projection), keeps the
+    frame before's orientation; a turn the keypoints show is kept."""
+    up = np.array([0.0, -np.cos(0.3), -np.sin(0.3)])       # the camera looks 0.3 rad down
+    away = np.array([0.0, 0.0, 1.0]) - up * up[2]          # along the floor, away from it
+    away /= np.linalg.norm(away)
+    lying = _upright(1)
+    # on his back, head away: body x (left), y (spine), z (front) in the camera frame
+    lying[:, :3] = so3.log(np.stack([np.cross(away, up), away, up], 1))
+    refiner = KeypointRefiner(body)
+    kp, scores, boxes, betas, transl = _scene(refiner, lying, transl=(0.0, 0.9, 4.0))
+    flat = _torso(refiner, lying, betas, transl)[0]
+    # the turned estimate: the torso's depth mirrored about the line of sight
+    ray = transl[0] / np.linalg.norm(transl[0])
+    risen = flat - 2 * (flat @ ray) * ray
+    axis = np.cross(flat, risen)
+    turn = so3.exp(axis / np.linalg.norm(axis) * np.arccos(np.clip(flat @ risen, -1, 1)))
+    start = lying.copy()
+    start[:, :3] = so3.log(turn @ so3.exp(lying[:, :3]))
+    assert np.degrees(np.arccos(flat @ risen)) > 60
+    before = so3.exp(lying[:, :3])                          # the frame before: lying flat
+    kept = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA, previous_root=before)
+    alone = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
+    off = KeypointRefiner(body, RefineConfig(refine_continuity=0.0)).refine(
+        start, betas, transl, kp, scores, boxes, CAMERA, previous_root=before)
+    assert kept.kept_turn == 1 and alone.kept_turn == 0 and off.kept_turn == 0
+    assert _torso(refiner, kept.pose, kept.betas, kept.translation)[0] @ flat > 0.95
+    assert _torso(refiner, alone.pose, alone.betas, alone.translation)[0] @ flat < 0.7
+    np.testing.assert_allclose(off.pose, alone.pose, atol=1e-6)
+    assert kept.error_after[0] < 0.02
+    # no previous frame (NaN) or no turn since it: as without
+    for prev in (np.full((1, 3, 3), np.nan), so3.exp(start[:, :3])):
+        same = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA,
+                              previous_root=prev)
+        np.testing.assert_allclose(same.pose, alone.pose, atol=1e-6)
+    # a turn the keypoints show (a standing person who turned a quarter round) is kept
+    standing = _upright(1, yaw=1.4)
+    kp, scores, boxes, betas, transl = _scene(refiner, standing)
+    fit = refiner.refine(standing, betas, transl, kp, scores, boxes, CAMERA,
+                         previous_root=so3.exp(_upright(1)[:, :3]))
+    assert fit.kept_turn == 0
