@@ -193,6 +193,7 @@ class DPMeshPredictor:
             timings['refine'] = 1e3 * (time.perf_counter() - t2)
             size, self.last_mirrored = fit.scale.astype(np.float32), fit.mirrored
             self.last_kept_turn = fit.kept_turn
+        self._forget_old_tracks()
         t3 = time.perf_counter()
         self.model.pose_body(out, cams, self.body)
         timings['body'] = 1e3 * (time.perf_counter() - t3)
@@ -222,8 +223,6 @@ class DPMeshPredictor:
         for i, tid in enumerate(track_ids.tolist()):
             if tid >= 0:
                 self._roots[tid] = (self._frame, roots[i])
-        for tid in [t for t, e in self._roots.items() if self._frame - e[0] > 30]:
-            del self._roots[tid]
         t = lambda a: torch.as_tensor(a, device=out.pose.device)  # noqa: E731
         out.pose, out.betas, out.translation = t(res.pose), t(res.betas), t(res.translation)
         out.rotmats = None       # stale: the refined pose is in `pose`
@@ -271,7 +270,6 @@ class DPMeshPredictor:
         index = torch.as_tensor(order, device=self.device)
         lifted = {k: torch.cat([p[1][k] for p in parts])[index] for k in _LIFTED}
         corr = {k: torch.cat([p[2][k] for p in parts])[index] for k in _LIFTED}
-        self._forget_old_tracks()
         return self.model.combine(lifted, corr)
 
     def _needs_image(self, track_ids):
@@ -301,9 +299,10 @@ class DPMeshPredictor:
         return fresh
 
     def _forget_old_tracks(self, frames=30):
-        stale = [t for t, e in self._corrections.items() if self._frame - e[2] > frames]
-        for t in stale:
-            del self._corrections[t]
+        """Drop what tracks unseen for more than `frames` frames carry."""
+        for store, seen in ((self._corrections, 2), (self._roots, 0)):
+            for t in [t for t, e in store.items() if self._frame - e[seen] > frames]:
+                del store[t]
 
     @torch.inference_mode()
     def lift(self, people, camera):

@@ -15,6 +15,7 @@ from hmr_models.data.synth.visibility import occluded_in_frame
 from hmr_models.diffmesh.streaming import StreamingResult, StreamingSmoother
 from hmr_models.eval.metrics import (acceleration_errors, body_errors, paired_difference,
                                      per_joint_error, procrustes_align)
+from hmr_models.geometry.rotations_np import frame_from_directions, rotation_angle
 
 MM = 1000.0
 # SMPL-24 joints of the torso (pelvis, hips, spine, neck, collars, shoulders)
@@ -175,16 +176,10 @@ def torso_turn(pred_j, gt_j):
     minus right ones) made orthogonal to it.
     """
     def frame(j):
-        up = j[:, 12] - j[:, 0]
-        up /= np.linalg.norm(up, axis=-1, keepdims=True)
-        side = (j[:, 1] - j[:, 2]) + (j[:, 16] - j[:, 17])
-        side -= up * (side * up).sum(-1, keepdims=True)
-        side /= np.linalg.norm(side, axis=-1, keepdims=True)
-        return np.stack([side, up, np.cross(side, up)], -1)
-    pred, gt = frame(np.asarray(pred_j, np.float64)), frame(np.asarray(gt_j, np.float64))
-    rel = pred @ np.swapaxes(gt, 1, 2)
-    cos = (np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+        j = np.asarray(j, np.float64)
+        return frame_from_directions(j[:, 12] - j[:, 0],
+                                     (j[:, 1] - j[:, 2]) + (j[:, 16] - j[:, 17]))
+    return np.degrees(rotation_angle(frame(pred_j) @ np.swapaxes(frame(gt_j), 1, 2)))
 
 
 def error_anatomy(rows, subset='all', large=200.0, turned=60.0):

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from hmr_models.config import Config
+from hmr_models.geometry.rotations_np import rotation_angle
 from hmr_models.skeleton import flip_permutation, SMPL24_NAMES
 
 from . import so3
@@ -412,8 +413,7 @@ class KeypointRefiner:
         turn = np.zeros(len(idx), bool)
         if has.any():
             rel = np.swapaxes(prev[has], 1, 2) @ so3.exp(pose[has, 0])
-            angle = np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0, -1, 1))
-            turn[has] = angle > TURN_JUMP
+            turn[has] = rotation_angle(rel) > TURN_JUMP
         return turn
 
     def project(self, pose, betas, translation, camera):
