@@ -91,7 +91,7 @@ from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.fitting import RefineConfig  # noqa: E402
 from hmr_models.frontend import FrontEndConfig  # noqa: E402
 from hmr_models.pipeline import PipelineConfig, StageConfigs, build_pipeline  # noqa: E402
-from hmr_models.types import CameraIntrinsics  # noqa: E402
+from hmr_models.types import CameraIntrinsics, People  # noqa: E402
 
 TODAY = ('today:refine_iterations=0,min_torso_keypoints=0,min_limb_keypoints=0,'
          'duplicate_min_common_keypoints=0')
@@ -232,11 +232,13 @@ class _MemoNetwork:
 CACHE = Cache()
 
 
-def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=None):
+def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=None, every=1):
     """Per frame: people and, per stream, COCO-17 mesh keypoints (3D camera frame, 2D pixels).
 
     substitute(frame index, people) -> people: a what-if, the front-end's people changed before
-    the mesh stages (records keep what the mesh stages were given).
+    the mesh stages (records keep what the mesh stages were given). every: only every this
+    many frames are processed (a node keeping up with a part of the camera's rate); the others
+    get records without people, which nothing scores.
     """
     body = pipeline.mesh.body
     records, refine_ms, total_ms = [], [], []
@@ -248,8 +250,14 @@ def run_clip(pipeline, frames, camera, clip_key=None, model_key='', substitute=N
         pipeline.frontend.process = lambda image, stamp: substitute(next(counter),
                                                                     detect(image, stamp))
     by_stamp = {}                                 # stamp -> record, for the delayed stream
-    for stamp, rgb in frames:
+    for index, (stamp, rgb) in enumerate(frames):
         cam = camera or CameraIntrinsics.from_image_diagonal(rgb.shape[1], rgb.shape[0])
+        if index % every:
+            none = mesh_keypoints(body, None, cam)
+            streams = STREAMS[:1 + (pipeline.temporal is not None)] + \
+                STREAMS[2:] * bool(pipeline.delay_frames)
+            records.append({'people': People(), 'camera': cam, **dict.fromkeys(streams, none)})
+            continue
         res = pipeline.process(rgb, stamp, cam)
         rec = {'people': res.people, 'camera': cam}
         for stream, est in zip(STREAMS, (res.bodies, res.smoothed)):
@@ -304,6 +312,10 @@ def main(argv=None):
     p.add_argument('--clips', default='pose2sim_multi,pose2sim_single,sports2d,vtest,no_people')
     p.add_argument('--max-frames', type=int, default=0, help='per clip/view (0 = all; vtest 300)')
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--every', type=int, default=1, metavar='K',
+                   help='process every K-th frame only, as a node that keeps up with 1/K of '
+                   "the camera's rate (e.g. 4: Pose2Sim's 60 fps seen at 15); the others are "
+                   'not scored')
     p.add_argument('--csv', type=Path, help='write the tables here (one CSV, a column per key)')
     p.add_argument('--detector-stats', type=Path, help="write MoveNet's error statistics here")
     p.add_argument('--what-if-reference-keypoints', action='store_true',
@@ -351,7 +363,7 @@ def main(argv=None):
                         intrinsics = intrinsics.with_up(up)
                     recs, rm, tm = run_clip(pipeline, read_frames(
                         folder / 'videos' / f'{cam.name}.mp4', args.max_frames, 0),
-                        intrinsics, (clip, cam.name), model)
+                        intrinsics, (clip, cam.name), model, every=args.every)
                     per_view.append(recs)
                     refine_ms += rm
                     total_ms += tm
@@ -388,8 +400,9 @@ def main(argv=None):
                                       [r for recs in per_view for r in recs], stream)})
             elif clip in VIDEOS:
                 max_frames = args.max_frames or (300 if clip == 'vtest' else 0)
-                recs, rm, tm = run_clip(pipeline, read_frames(args.data / VIDEOS[clip],
-                                                              max_frames), None, (clip,), model)
+                frames = read_frames(args.data / VIDEOS[clip], max_frames)
+                recs, rm, tm = run_clip(pipeline, frames, None, (clip,), model,
+                                        every=args.every)
                 refine_ms += rm
                 total_ms += tm
                 for stream in streams:

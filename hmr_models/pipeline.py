@@ -196,7 +196,7 @@ class HMRPipeline:
                 self.floor_estimate.reset()     # another shot, another camera: another floor
             camera = self.floor_estimate.apply(camera)
         if self.mesh is not None and len(people):
-            bodies = self.mesh.predict(image_rgb, people, camera)
+            bodies = self.mesh.predict(image_rgb, people, camera, stamp=front.stamp)
             timings['mesh'] = (time.perf_counter() - t0) * 1e3
             timings.update({f'mesh_{k}': v for k, v in
                             getattr(self.mesh, 'last_timings_ms', {}).items()})

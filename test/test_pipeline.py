@@ -266,8 +266,8 @@ def test_floor_from_people_feeds_the_floor_it_finds_to_both_stages(checkpoints, 
     camera = CameraIntrinsics.from_image_diagonal(frames[0].shape[1], frames[0].shape[0])
     seen = []
     original = pipeline.mesh.predict
-    pipeline.mesh.predict = lambda image, people, cam: seen.append(cam) or original(
-        image, people, cam)
+    pipeline.mesh.predict = lambda image, people, cam, **kw: seen.append(cam) or original(
+        image, people, cam, **kw)
     smoothed_with = []
     update = pipeline.temporal.update
     pipeline.temporal.update = lambda *a: smoothed_with.append(a[-1]) or update(*a)
@@ -301,3 +301,25 @@ def test_split_threads_gives_each_worker_its_share(threads, pipelined, apart, ex
         assert torch.get_num_threads() == expected[1]   # torch's pool: the mesh stage's
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_frames_stamps_reach_the_keypoint_fits_motion_prior(checkpoints, frames):
+    """refine_motion_sigma: frames 1/30 s apart draw a tracked person's fit to the frame
+    before's; the same frames 1 s apart (too long: MOTION_MAX_GAP) do not, as the prior off."""
+    from hmr_models.fitting import RefineConfig
+
+    def run(spacing, sigma):
+        stages = StageConfigs(mesh=MeshConfig(dpmesh_checkpoint=str(checkpoints / 'dpmesh')),
+                              temporal=TemporalConfig('one_euro'),
+                              refine=RefineConfig(refine_motion_sigma=sigma))
+        pipeline = build_pipeline(PipelineConfig(threads=1, backend='torch'), stages)
+        return [pipeline.process(frame, i * spacing, None) for i, frame in
+                enumerate(frames[:4])]
+
+    off, near, far = run(1 / 30, 0.0), run(1 / 30, 0.5), run(1.0, 0.5)
+    assert (near[-1].people.track_ids >= 0).any()
+    assert max(np.abs(n.bodies.pose - o.bodies.pose).max()
+               for n, o in zip(near[1:], off[1:])) > 0.01
+    for f, o in zip(far, off):
+        np.testing.assert_allclose(f.bodies.pose, o.bodies.pose, atol=1e-5)
+    np.testing.assert_allclose(near[0].bodies.pose, off[0].bodies.pose, atol=1e-5)  # no before

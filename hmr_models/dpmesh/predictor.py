@@ -69,7 +69,7 @@ class DPMeshPredictor:
         self.refiner = refiner      # hmr_models.fitting.KeypointRefiner or None
         self.image_correction_interval = image_correction_interval
         self._corrections = {}   # track id -> [corrections (dict of rows), frame, last seen]
-        self._roots = {}         # track id -> (frame, global orientation after the fit)
+        self._poses = {}         # track id -> (frame, stamp, joint rotations after the fit)
         self.last_mirrored = 0   # estimates the keypoint fit of the latest frame turned round
         self.last_kept_turn = 0  # ... and turned back to their frame before's orientation
         self._frame = 0
@@ -100,7 +100,7 @@ class DPMeshPredictor:
     def reset(self):
         """Forget what the tracks carry (image corrections, orientations): a new stream."""
         self._corrections = {}
-        self._roots = {}
+        self._poses = {}
 
     @property
     def config(self):
@@ -146,8 +146,12 @@ class DPMeshPredictor:
                             size=size)
 
     @torch.inference_mode()
-    def predict(self, image_rgb, people, camera=None):
-        """BodyEstimate for `people` (front-end output) in `image_rgb` (H, W, 3) uint8."""
+    def predict(self, image_rgb, people, camera=None, stamp=None):
+        """BodyEstimate for `people` (front-end output) in `image_rgb` (H, W, 3) uint8.
+
+        stamp: the image's time in seconds (None: not known), for the keypoint fit's motion
+        prior (refine_motion_sigma).
+        """
         from hmr_models.frontend.crops import crop_geometry, make_crops
         self._check(people)
         image_rgb = np.asarray(image_rgb)
@@ -189,7 +193,7 @@ class DPMeshPredictor:
         size = None
         self.last_mirrored = self.last_kept_turn = 0
         if self.refiner is not None and self.refiner.config.enabled:
-            fit = self._refine(out, cams, people, camera)
+            fit = self._refine(out, cams, people, camera, stamp)
             timings['refine'] = 1e3 * (time.perf_counter() - t2)
             size, self.last_mirrored = fit.scale.astype(np.float32), fit.mirrored
             self.last_kept_turn = fit.kept_turn
@@ -200,7 +204,7 @@ class DPMeshPredictor:
         self.last_timings_ms = timings
         return self._estimate(out, scores, size)
 
-    def _refine(self, out, cams, people, camera):
+    def _refine(self, out, cams, people, camera, stamp=None):
         """Fit `out`'s pose, betas and translation to the people's keypoints (in place).
 
         Returns the RefineResult (its sizes and how many were turned to face the other way).
@@ -208,21 +212,25 @@ class DPMeshPredictor:
         from hmr_models.fitting import so3
         from .model import camera_translation
         f32 = lambda x: x.detach().float().cpu().numpy()  # noqa: E731
-        # each tracked person's orientation in the frame before (refine_continuity)
+        # each tracked person's fitted pose in the frame before, and the seconds since
+        # (refine_continuity, refine_motion_sigma)
         track_ids = np.asarray(people.track_ids, np.int64)
-        previous = np.full((len(people), 3, 3), np.nan)
+        previous = np.full((len(people), 24, 3, 3), np.nan)
+        elapsed = np.full(len(people), np.nan)
         for i, tid in enumerate(track_ids.tolist()):
-            entry = self._roots.get(tid) if tid >= 0 else None
+            entry = self._poses.get(tid) if tid >= 0 else None
             if entry is not None and entry[0] == self._frame - 1:
-                previous[i] = entry[1]
+                previous[i] = entry[2]
+                if stamp is not None and entry[1] is not None:
+                    elapsed[i] = float(stamp) - entry[1]
         res = self.refiner.refine(f32(out.pose), f32(out.betas),
                                   f32(camera_translation(out, cams)), people.keypoints,
                                   people.keypoint_scores, people.boxes, camera,
-                                  previous_root=previous)
-        roots = so3.exp(np.asarray(res.pose[:, :3], np.float64))
+                                  previous_pose=previous, elapsed=elapsed)
+        rotations = so3.exp(np.asarray(res.pose, np.float64).reshape(-1, 24, 3))
         for i, tid in enumerate(track_ids.tolist()):
             if tid >= 0:
-                self._roots[tid] = (self._frame, roots[i])
+                self._poses[tid] = (self._frame, stamp, rotations[i])
         t = lambda a: torch.as_tensor(a, device=out.pose.device)  # noqa: E731
         out.pose, out.betas, out.translation = t(res.pose), t(res.betas), t(res.translation)
         out.rotmats = None       # stale: the refined pose is in `pose`
@@ -300,7 +308,7 @@ class DPMeshPredictor:
 
     def _forget_old_tracks(self, frames=30):
         """Drop what tracks unseen for more than `frames` frames carry."""
-        for store, seen in ((self._corrections, 2), (self._roots, 0)):
+        for store, seen in ((self._corrections, 2), (self._poses, 0)):
             for t in [t for t, e in store.items() if self._frame - e[seen] > frames]:
                 del store[t]
 

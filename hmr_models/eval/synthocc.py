@@ -151,7 +151,7 @@ def run_scene(scene, detections, images, predictor, smoothers, prefix='', camera
         if len(people) == 0:
             continue
         kf = k if floor is None else floor.apply(k)
-        est = predictor.predict(images(f), people, kf)
+        est = predictor.predict(images(f), people, kf, stamp=f / scene.fps)
         if floor is not None and not floor_warm:
             floor.observe(est, people, kf)
         keep('per-frame', people.track_ids, est, [f] * len(people))

@@ -10,6 +10,7 @@ onto the front-end's keypoints, minimising
 
     sum_k c_k g_k |pi(X_k) - x_k|^2 / (h sigma_kp)^2                (confident keypoints only)
   + sum_i |phi_i|^2 / sigma_i^2                                     (rotation away from the anchor)
+  + sum_i |phi_i - psi_i|^2 / (sigma_m^2 dt)          (away from the frame before's fit, tracked)
   + |beta - beta_0|^2 / sigma_beta^2 + (t_z - t_z0)^2 / (sigma_z t_z0)^2
   + joint limits                                                    (knees, elbows, hips, spine)
   + rho(|g x R_root v|) / sigma_up^2                    (upright people, where up g is known)
@@ -35,7 +36,11 @@ groups of keypoints that the estimate says are swapped are swapped back. A track
 estimate turned more than 60 degrees since the frame before (the depth ambiguity again: a torso
 seen end-on flips between lying towards and away from the camera) is also fitted from that
 frame's orientation, which is kept unless its cost is refine_continuity times the turned fit's
-or more: a torso can flip in one frame's estimate, a body cannot. Keypoints follow the
+or more: a torso can flip in one frame's estimate, a body cannot. The same tracked person's
+fitted pose of the frame before, dt seconds ago, is a second prior (psi_i: the phi that gives
+it; sigma_m = refine_motion_sigma, a random walk): what one view leaves open, a limb towards or
+away from the camera, holds from frame to frame instead of following the network's guess,
+which changes from frame to frame. Keypoints follow the
 body's own COCO regressor exactly through forward kinematics (hmr_models.fitting.skeleton),
 with closed-form Jacobians, so one iteration is a few small numpy operations batched over
 every person of the frame.
@@ -63,6 +68,8 @@ log = logging.getLogger(__name__)
 
 _J = {n: i for i, n in enumerate(SMPL24_NAMES)}
 _SMPL24_FLIP = flip_permutation(SMPL24_NAMES)
+# hands and feet: no COCO-17 keypoint sees them, so they stay as the network estimated them
+_UNSEEN = [_J[j] for j in ('left_foot', 'right_foot', 'left_hand', 'right_hand')]
 _TURN_ABOUT_Y = np.diag([-1.0, 1.0, -1.0])    # half a turn about the camera's vertical axis
 
 
@@ -130,6 +137,9 @@ SWAP_MIN = 0.05      # ... and the reported ones at least this far off (fraction
 # (the same two thresholds decide whether the estimate faces the wrong way).
 TORSO, TORSO_SWAPPED = [5, 6, 11, 12], [6, 5, 12, 11]
 TURN_JUMP = np.radians(60.0)   # a torso turned this much in one frame: refitted (continuity)
+# The motion prior (refine_motion_sigma) holds for a frame before at most this old (seconds);
+# a shorter gap than the shortest counts as the shortest (a burst of stamps close together).
+MOTION_MAX_GAP, MOTION_MIN_GAP = 0.5, 1.0 / 120.0
 FLOOR_EDGE = 0.02   # keypoints this close to the image's bottom (fraction) do not touch a floor
 UPRIGHT_FADE = 0.25  # radians past refine_upright_max over which the upright prior fades out
 
@@ -233,6 +243,15 @@ class RefineConfig(Config):
                 "before is also fitted from that frame's orientation, which is kept when its "
                 'cost is under this multiple of the turned fit\'s (0 = off): one view\'s depth '
                 'ambiguity flips a torso for a frame, a body cannot'})
+    # 1.0 (was off): Pose2Sim PA-MPJPE per frame 83.4 -> 76.7 (multi), 87.5 -> 84.5 (single),
+    # and at a quarter of its 60 fps 83.4 -> 75.9, 88.2 -> 82.6; 0.8 and 1.0 alike on real
+    # footage, 1.0 better on SynthOcc with MoveNet's errors (docs/RESULTS.md)
+    refine_motion_sigma: float = field(default=1.0, metadata={
+        'help': "radians a tracked person's joint may turn in the second after the frame "
+                'before, at prior cost 1 (0 = off); over a time t, this x sqrt(t) (a random '
+                "walk): the fit is also drawn to that frame's fitted pose, which holds what "
+                "one view leaves open (a limb towards or away from the camera) where the "
+                "network's guess changes from frame to frame"})
     refine_min_keypoints: int = field(default=4, metadata={
         'help': 'people with fewer confident keypoints keep the network estimate'})
 
@@ -254,7 +273,8 @@ class RefineConfig(Config):
             raise ValueError('refine_upright_sigma and refine_upright_robust must be >= 0 and '
                              f'refine_upright_max in (0, pi), got {self.refine_upright_sigma}, '
                              f'{self.refine_upright_robust}, {self.refine_upright_max}')
-        for name in ('refine_floor_sigma', 'refine_floor_clearance', 'refine_floor_robust'):
+        for name in ('refine_floor_sigma', 'refine_floor_clearance', 'refine_floor_robust',
+                     'refine_motion_sigma'):
             if not getattr(self, name) >= 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         if not self.refine_continuity >= 0:
@@ -311,7 +331,8 @@ class KeypointRefiner:
 
     # ------------------------------------------------------------------ public
     def refine(self, pose, betas, translation, keypoints, scores, boxes, camera,
-               iterations=None, keypoint_sigma=None, size=None, previous_root=None):
+               iterations=None, keypoint_sigma=None, size=None, previous_pose=None,
+               elapsed=None):
         """Fit N estimates to their keypoints; see RefineResult.
 
         Args:
@@ -323,8 +344,11 @@ class KeypointRefiner:
             size (N,), optional: known log size factors (e.g. a track's; NaN: from the floor,
                 where camera.floor is known). The result's `scale` then holds each person's,
                 NaN where neither says anything.
-            previous_root (N, 3, 3), optional: each person's global orientation (camera frame)
-                in the frame before (NaN: none); see refine_continuity.
+            previous_pose (N, 24, 3, 3), optional: each person's fitted joint rotations in the
+                frame before (the global orientation in the camera frame; NaN: none); see
+                refine_continuity and refine_motion_sigma.
+            elapsed (N,), optional: seconds since that frame (NaN: not known, and the motion
+                prior does not hold).
         """
         cfg = self.config
         iterations = cfg.refine_iterations if iterations is None else int(iterations)
@@ -373,14 +397,15 @@ class KeypointRefiner:
             idx = np.flatnonzero(enough)
             sigma = cfg.refine_keypoint_sigma if keypoint_sigma is None else keypoint_sigma
             # people turned far since the frame before are also fitted from that orientation
-            turned = self._turned(pose[idx], previous_root, idx)
+            turned = self._turned(pose[idx], previous_pose, idx)
             alt = idx[turned]
             rows = np.concatenate([idx, alt])
             start = pose[rows].copy()
             if alt.size:
-                start[idx.size:, 0] = so3.log(np.asarray(previous_root, np.float64)[alt])
+                start[idx.size:, 0] = so3.log(np.asarray(previous_pose, np.float64)[alt, 0])
+            motion = self._motion(previous_pose, elapsed, rows)
             state = self._solve(start, beta0[rows], t_0[rows], obs[rows], weight[rows],
-                                scale[rows], camera, iterations, float(sigma))
+                                scale[rows], camera, iterations, float(sigma), motion)
             pick = np.arange(idx.size)
             if alt.size:
                 back = state['cost'][idx.size:] < cfg.refine_continuity * \
@@ -399,22 +424,40 @@ class KeypointRefiner:
         return RefineResult(f32(out_pose), f32(out_b), f32(out_t), before, after,
                             enough & (iterations > 0), ell, mirrored, kept_turn)
 
-    def _turned(self, pose, previous_root, idx):
+    def _turned(self, pose, previous_pose, idx):
         """(M,) bool: which estimates turned more than TURN_JUMP since the frame before.
 
-        pose (M, 24, 3): the estimates of the people `idx`; previous_root (N, 3, 3): every
-        person's orientation in the frame before (NaN: none). All False when
+        pose (M, 24, 3): the estimates of the people `idx`; previous_pose (N, 24, 3, 3):
+        every person's fitted pose in the frame before (NaN: none). All False when
         refine_continuity is off.
         """
-        if previous_root is None or self.config.refine_continuity == 0:
+        if previous_pose is None or self.config.refine_continuity == 0:
             return np.zeros(len(idx), bool)
-        prev = np.asarray(previous_root, np.float64)[idx]
+        prev = np.asarray(previous_pose, np.float64)[idx, 0]
         has = np.isfinite(prev).all((1, 2))
         turn = np.zeros(len(idx), bool)
         if has.any():
             rel = np.swapaxes(prev[has], 1, 2) @ so3.exp(pose[has, 0])
             turn[has] = rotation_angle(rel) > TURN_JUMP
         return turn
+
+    def _motion(self, previous_pose, elapsed, rows):
+        """The motion prior's pose (M, 24, 3, 3) and inverse variances (M,) for `rows`, or None.
+
+        A person's prior holds where their frame before is known and at most MOTION_MAX_GAP
+        old: sigma = refine_motion_sigma x sqrt(the seconds since, at least MOTION_MIN_GAP).
+        """
+        rate = self.config.refine_motion_sigma
+        if previous_pose is None or elapsed is None or rate == 0:
+            return None
+        prev = np.asarray(previous_pose, np.float64)[rows]
+        dt = np.asarray(elapsed, np.float64).reshape(-1)[rows]
+        ok = np.isfinite(prev).all((1, 2, 3)) & (dt >= 0) & (dt <= MOTION_MAX_GAP)  # NaN: no
+        if not ok.any():
+            return None
+        inv = np.where(ok, 1.0 / (rate ** 2 * np.maximum(np.nan_to_num(dt), MOTION_MIN_GAP)),
+                       0.0)
+        return np.where(ok[:, None, None, None], prev, np.eye(3)), inv
 
     def project(self, pose, betas, translation, camera):
         """(N, 17, 2) pixels of the body's COCO-17 keypoints (the fast skeleton)."""
@@ -481,18 +524,27 @@ class KeypointRefiner:
                 weight[np.ix_(flip, a)] = weight[np.ix_(flip, b)]
         return obs, weight
 
-    def _priors(self, n):
-        """Inverse variances of phi (N, 72), betas (N, B) and translation (N, 3) priors."""
+    def _priors(self, n, rot0=None, motion=None):
+        """Inverse variances of phi (N, 72) and betas (N, B), and the motion prior or None.
+
+        The motion prior (`motion` from _motion, for estimates `rot0` (N, 24, 3, 3)) is
+        (inverse variances (N, 72), the phi (N, 72) that gives the frame before's pose).
+        """
         cfg = self.config
         inv_phi = np.full((n, 24, 3), 1.0 / cfg.refine_pose_sigma ** 2)
         # phi of the root is in the pelvis's frame (x left, y up the spine, z forward)
         inv_phi[:, 0] = 1.0 / cfg.refine_root_sigma ** 2
         inv_phi[:, 0, 1] = 1.0 / cfg.refine_heading_sigma ** 2
-        # hands and feet are not observed by COCO-17: they stay as estimated
-        for j in ('left_foot', 'right_foot', 'left_hand', 'right_hand'):
-            inv_phi[:, _J[j]] = 1e4
+        inv_phi[:, _UNSEEN] = 1e4
         shape = 1e8 if cfg.refine_shape_sigma == 0 else 1.0 / cfg.refine_shape_sigma ** 2
-        return inv_phi.reshape(n, 72), np.full((n, self.num_betas), shape)
+        moved = None
+        if motion is not None:
+            prev, inv = motion
+            inv_m = np.repeat(inv, 72).reshape(n, 24, 3)
+            inv_m[:, _UNSEEN] = 0.0
+            moved = (inv_m.reshape(n, 72),
+                     so3.log(np.swapaxes(rot0, -1, -2) @ prev).reshape(n, 72))
+        return inv_phi.reshape(n, 72), np.full((n, self.num_betas), shape), moved
 
     def _start(self, rot0, proj, obs, weight):
         """Initial phi: straight joints of foreshortened limbs bent towards flexion.
@@ -536,7 +588,7 @@ class KeypointRefiner:
         gm = c2 / (c2 + dist ** 2)
         robust = weight * gm * e2
         irls = weight * gm
-        inv_phi, inv_beta = priors
+        inv_phi, inv_beta, moved = priors
         beta0, t0 = anchor
         inv_z = 1.0 / (cfg.refine_depth_sigma * t0[:, 2]) ** 2
         aa = so3.log(rot[:, self.limit_joints])                          # (N, L, 3)
@@ -545,6 +597,8 @@ class KeypointRefiner:
                 + (inv_beta * (betas - beta0) ** 2).sum(1)
                 + inv_z * (transl[:, 2] - t0[:, 2]) ** 2
                 + (over ** 2).sum((1, 2)) / cfg.refine_limit_sigma ** 2)
+        if moved is not None:
+            cost = cost + (moved[0] * (phi.reshape(len(phi), -1) - moved[1]) ** 2).sum(1)
         jres = jproj / (scale * sigma)[:, None, None, None]               # d res / d X
         lin = dict(rot=rot, posed=posed, jres=jres, res=res, irls=irls, aa=aa, over=over,
                    inv_z=inv_z, dist=dist)
@@ -576,7 +630,8 @@ class KeypointRefiner:
         return dict(g=g, v=np.einsum('nji,nj->ni', rot0[:, 0], torso),
                     w=fade / cfg.refine_upright_sigma ** 2)
 
-    def _solve(self, pose, beta0, t0, obs, weight, scale, camera, iterations, sigma):
+    def _solve(self, pose, beta0, t0, obs, weight, scale, camera, iterations, sigma,
+               motion=None):
         cfg = self.config
         n = pose.shape[0]
         rot0 = so3.exp(pose)
@@ -585,8 +640,8 @@ class KeypointRefiner:
         upright = self._upright(rot0, start, getattr(camera, 'up', None))
         phi = self._start(rot0, start_proj, obs, weight)
         betas, transl = beta0.copy(), t0.copy()
-        priors = self._priors(n)
-        inv_phi, inv_beta = priors
+        priors = self._priors(n, rot0, motion)
+        inv_phi, inv_beta, moved = priors
         nb = self.num_betas
         npar = 72 + 3 + nb
         damping = np.full(n, 1e-3)
@@ -617,6 +672,9 @@ class KeypointRefiner:
             grad[:, :72] += inv_phi * phi.reshape(n, 72)
             grad[:, 75:] += inv_beta * (betas - beta0)
             grad[:, 74] += lin['inv_z'] * (transl[:, 2] - t0[:, 2])
+            if moved is not None:
+                hess[:, np.arange(72), np.arange(72)] += moved[0]
+                grad[:, :72] += moved[0] * (phi.reshape(n, 72) - moved[1])
             # joint limits: d aa / d phi = J_r^-1(aa) J_r(phi)
             active = lin['over'] != 0
             if active.any():

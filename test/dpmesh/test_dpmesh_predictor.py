@@ -197,3 +197,33 @@ def test_interval_zero_is_the_lifter_alone(frame, test_body):
         .image_correction_interval == 1
     assert DPMeshPredictor(make_model(), test_body, image_correction_interval=0) \
         .image_correction_interval == 1
+
+
+def test_the_motion_prior_carries_a_tracked_persons_fit_by_stamp(frame, test_body):
+    """refine_motion_sigma: a tracked person's fit is drawn to their fit of the call before,
+    as far as the stamps say; an untracked person, an unknown stamp or a long gap: as fresh."""
+    from hmr_models.fitting import KeypointRefiner, RefineConfig
+    h, w = frame.shape[:2]
+    first = _people(2, w, h, seed=3)
+    first.keypoint_scores[:] = 0.9
+    first.track_ids = np.array([4, -1])
+    then = _people(2, w, h, seed=3)
+    then.keypoints = then.keypoints + np.float32(0.02 * h)    # everybody moved a little
+    then.keypoint_scores[:] = 0.9
+    then.keypoint_scores[:, [7, 9, 13, 15]] = 0.0          # one arm and one leg unseen now
+    then.track_ids = first.track_ids
+    camera = CameraIntrinsics.from_image_diagonal(w, h)
+    model = make_model()
+    refiner = KeypointRefiner(test_body, RefineConfig(refine_motion_sigma=0.5))
+
+    def second(stamp, fit=refiner):
+        predictor = DPMeshPredictor(model, test_body, refiner=fit)
+        predictor.predict(frame, first, camera, stamp=0.0)
+        return predictor.predict(frame, then, camera, stamp=stamp).pose
+
+    without = second(1 / 30, KeypointRefiner(test_body, RefineConfig(refine_motion_sigma=0)))
+    carried = second(1 / 30)
+    assert np.abs(carried[0] - without[0]).max() > 0.05     # tracked: drawn to the call before
+    np.testing.assert_allclose(carried[1], without[1], atol=1e-5)  # untracked: as without
+    for unknown in (second(None), second(1.0)):            # no stamp, or half a second and more
+        np.testing.assert_allclose(unknown, without, atol=1e-5)

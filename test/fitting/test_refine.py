@@ -399,24 +399,60 @@ def test_a_torso_flipped_for_one_frame_keeps_its_orientation_where_the_keypoints
     start = lying.copy()
     start[:, :3] = so3.log(turn @ so3.exp(lying[:, :3]))
     assert np.degrees(np.arccos(flat @ risen)) > 60
-    before = so3.exp(lying[:, :3])                          # the frame before: lying flat
-    kept = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA, previous_root=before)
+    before = so3.exp(lying.reshape(-1, 24, 3))              # the frame before: lying flat
+    kept = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA, previous_pose=before)
     alone = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA)
     off = KeypointRefiner(body, RefineConfig(refine_continuity=0.0)).refine(
-        start, betas, transl, kp, scores, boxes, CAMERA, previous_root=before)
+        start, betas, transl, kp, scores, boxes, CAMERA, previous_pose=before)
     assert kept.kept_turn == 1 and alone.kept_turn == 0 and off.kept_turn == 0
     assert _torso(refiner, kept.pose, kept.betas, kept.translation)[0] @ flat > 0.95
     assert _torso(refiner, alone.pose, alone.betas, alone.translation)[0] @ flat < 0.7
     np.testing.assert_allclose(off.pose, alone.pose, atol=1e-6)
     assert kept.error_after[0] < 0.02
     # no previous frame (NaN) or no turn since it: as without
-    for prev in (np.full((1, 3, 3), np.nan), so3.exp(start[:, :3])):
+    for prev in (np.full((1, 24, 3, 3), np.nan), so3.exp(start.reshape(-1, 24, 3))):
         same = refiner.refine(start, betas, transl, kp, scores, boxes, CAMERA,
-                              previous_root=prev)
+                              previous_pose=prev)
         np.testing.assert_allclose(same.pose, alone.pose, atol=1e-6)
     # a turn the keypoints show (a standing person who turned a quarter round) is kept
     standing = _upright(1, yaw=1.4)
     kp, scores, boxes, betas, transl = _scene(refiner, standing)
     fit = refiner.refine(standing, betas, transl, kp, scores, boxes, CAMERA,
-                         previous_root=so3.exp(_upright(1)[:, :3]))
+                         previous_pose=so3.exp(_upright(1).reshape(-1, 24, 3)))
     assert fit.kept_turn == 0
+
+
+def test_the_motion_prior_draws_what_the_keypoints_leave_open_to_the_frame_before(body):
+    """refine_motion_sigma: a limb whose keypoints are missing follows the frame before's fit,
+    the more so the shorter the time since; no frame before, an unknown, negative or too long
+    time, or the prior off: as without it."""
+    from hmr_models.fitting.refine import MOTION_MAX_GAP
+    before = _upright(1)
+    before[:, 3 * J['left_shoulder'] + 2] = -1.0            # the left arm raised sideways
+    kp, scores, boxes, betas, transl = _scene(KeypointRefiner(body), before)
+    scores[:, [7, 9]] = 0.0                                 # left elbow and wrist not seen now
+    guess = _upright(1)                                     # the network: arm down
+    shoulder = 3 * J['left_shoulder'] + 2
+    rotations = so3.exp(before.reshape(-1, 24, 3))
+    refiner = KeypointRefiner(body, RefineConfig(refine_motion_sigma=0.5))
+
+    def arm(elapsed, prior=refiner):
+        fit = prior.refine(guess, betas, transl, kp, scores, boxes, CAMERA,
+                           previous_pose=rotations, elapsed=np.array([elapsed]))
+        return fit.pose[0, shoulder], fit
+
+    alone = KeypointRefiner(body).refine(guess, betas, transl, kp, scores, boxes, CAMERA)
+    near, fit = arm(1 / 30)
+    far, _ = arm(0.2)
+    assert near < -0.75 and near < far < alone.pose[0, shoulder] - 0.1
+    assert fit.error_after[0] < 0.02                         # the seen keypoints still fit
+    for elapsed in (np.nan, -0.1, MOTION_MAX_GAP + 0.1):
+        np.testing.assert_allclose(arm(elapsed)[1].pose, alone.pose, atol=1e-6)
+    off = KeypointRefiner(body, RefineConfig(refine_motion_sigma=0.0))
+    np.testing.assert_allclose(arm(1 / 30, off)[1].pose, alone.pose, atol=1e-6)
+    assert RefineConfig().refine_motion_sigma == 1.0                # on by default
+    none = refiner.refine(guess, betas, transl, kp, scores, boxes, CAMERA,
+                          previous_pose=np.full((1, 24, 3, 3), np.nan), elapsed=np.array([0.03]))
+    np.testing.assert_allclose(none.pose, alone.pose, atol=1e-6)
+    with pytest.raises(ValueError, match='refine_motion_sigma'):
+        RefineConfig(refine_motion_sigma=-1.0).validate()
