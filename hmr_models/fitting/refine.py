@@ -359,6 +359,8 @@ class KeypointRefiner:
         beta0 = np.zeros((n, self.num_betas))
         beta0[:, :nb] = betas_in[:, :nb]
         t_0 = np.asarray(translation, np.float64).reshape(n, 3)
+        if previous_pose is not None:
+            previous_pose = np.asarray(previous_pose, np.float64)
         obs, weight, scale = self._observations(keypoints, scores, boxes)
         mirrored = 0
         floor = bool(n) and self.floor.enabled(camera)
@@ -402,7 +404,7 @@ class KeypointRefiner:
             rows = np.concatenate([idx, alt])
             start = pose[rows].copy()
             if alt.size:
-                start[idx.size:, 0] = so3.log(np.asarray(previous_pose, np.float64)[alt, 0])
+                start[idx.size:, 0] = so3.log(previous_pose[alt, 0])
             motion = self._motion(previous_pose, elapsed, rows)
             state = self._solve(start, beta0[rows], t_0[rows], obs[rows], weight[rows],
                                 scale[rows], camera, iterations, float(sigma), motion)
@@ -433,7 +435,7 @@ class KeypointRefiner:
         """
         if previous_pose is None or self.config.refine_continuity == 0:
             return np.zeros(len(idx), bool)
-        prev = np.asarray(previous_pose, np.float64)[idx, 0]
+        prev = previous_pose[idx, 0]
         has = np.isfinite(prev).all((1, 2))
         turn = np.zeros(len(idx), bool)
         if has.any():
@@ -450,7 +452,7 @@ class KeypointRefiner:
         rate = self.config.refine_motion_sigma
         if previous_pose is None or elapsed is None or rate == 0:
             return None
-        prev = np.asarray(previous_pose, np.float64)[rows]
+        prev = previous_pose[rows]
         dt = np.asarray(elapsed, np.float64).reshape(-1)[rows]
         ok = np.isfinite(prev).all((1, 2, 3)) & (dt >= 0) & (dt <= MOTION_MAX_GAP)  # NaN: no
         if not ok.any():
@@ -668,13 +670,13 @@ class KeypointRefiner:
             # priors (quadratic: exact)
             diag = np.concatenate([inv_phi, np.zeros((n, 3)), inv_beta], 1)
             diag[:, 74] += lin['inv_z']
-            hess[:, np.arange(npar), np.arange(npar)] += diag
             grad[:, :72] += inv_phi * phi.reshape(n, 72)
             grad[:, 75:] += inv_beta * (betas - beta0)
             grad[:, 74] += lin['inv_z'] * (transl[:, 2] - t0[:, 2])
             if moved is not None:
-                hess[:, np.arange(72), np.arange(72)] += moved[0]
+                diag[:, :72] += moved[0]
                 grad[:, :72] += moved[0] * (phi.reshape(n, 72) - moved[1])
+            hess[:, np.arange(npar), np.arange(npar)] += diag
             # joint limits: d aa / d phi = J_r^-1(aa) J_r(phi)
             active = lin['over'] != 0
             if active.any():
