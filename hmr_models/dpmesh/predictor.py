@@ -151,18 +151,25 @@ class DPMeshPredictor:
 
         stamp: the image's time in seconds (None: not known), for the keypoint fit's motion
         prior (refine_motion_sigma).
+        image_rgb may be None with a `camera` where no person gets the image part (a lifted
+        model with image_correction_interval 0, as the node runs on a CPU): estimates of a
+        simulated detector's people without rendering (hmr_models.data.synth.estimates).
         """
         from hmr_models.frontend.crops import crop_geometry, make_crops
         self._check(people)
-        image_rgb = np.asarray(image_rgb)
-        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
-            raise ValueError('image_rgb must be an (H, W, 3) uint8 RGB image, got '
-                             f'{image_rgb.shape} {image_rgb.dtype}')
+        if image_rgb is None:
+            if camera is None:
+                raise ValueError('predict without an image needs the camera intrinsics')
+        else:
+            image_rgb = np.asarray(image_rgb)
+            if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+                raise ValueError('image_rgb must be an (H, W, 3) uint8 RGB image, got '
+                                 f'{image_rgb.shape} {image_rgb.dtype}')
         if len(people) == 0:
             self.last_timings_ms = {}
             return self._empty()
-        h, w = image_rgb.shape[:2]
         if camera is None:
+            h, w = image_rgb.shape[:2]
             camera = CameraIntrinsics.from_image_diagonal(w, h)
         cfg = self.config
         t0 = time.perf_counter()
@@ -178,6 +185,9 @@ class DPMeshPredictor:
             fresh = np.ones(len(people), bool)
         images = None
         if fresh.any():
+            if image_rgb is None:
+                raise ValueError('predict without an image: this model looks at the image '
+                                 'this frame (image_correction_interval 0 does not)')
             cut = make_crops(image_rgb, np.asarray(people.boxes)[fresh], size=cfg.crop_size)
             images = prepare_images(cut.images, cfg.image_range, self.device, self.dtype)
         t1 = time.perf_counter()

@@ -184,8 +184,14 @@ def test_interval_zero_is_the_lifter_alone(frame, test_body):
         out = pred.predict(image, people, cam)
         np.testing.assert_allclose(out.pose, lifted.pose, atol=1e-4)
         np.testing.assert_allclose(out.translation, lifted.translation, atol=1e-4)
+    # no image at all (data generation without rendering): the same, given the camera
+    np.testing.assert_allclose(pred.predict(None, people, cam).pose, lifted.pose, atol=1e-4)
+    with pytest.raises(ValueError, match='camera'):
+        pred.predict(None, people)
     every = DPMeshPredictor(model, test_body, image_correction_interval=1)
     assert not np.allclose(every.predict(frame, people, cam).pose, lifted.pose, atol=1e-4)
+    with pytest.raises(ValueError, match='looks at the image'):
+        every.predict(None, people, cam)
     with pytest.raises(ValueError, match='>= -1'):
         MeshConfig(image_correction_interval=-2).validate()
     # auto (the default): never on a CPU for a lifted model; a model without a lifter always

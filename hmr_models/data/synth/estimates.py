@@ -9,7 +9,9 @@ simulated detector as hmr-synth) goes through DPMeshPredictor frame by frame wit
 people, and every person becomes one track of the scene's frames. By default only the model's
 keypoint lifter runs (`DPMeshPredictor.lift`: no rendering, ~100x faster; a lifted DPMesh's
 image corrections move its output by < 1 mm on SynthOcc); `--render` renders every frame and
-runs the whole model, as the node does.
+runs the whole model. `--refine default:` (or 'name:refine_k=v,...') adds the keypoint fit as
+the node runs it on a CPU: the lifter, then the fit with each frame's stamp, so the frame
+before's pose holds (refine_motion_sigma); that is the `~/persons` stream DiffMesh receives.
 
 DIR/tracks_NNNN.npz, arrays over N tracks and T frames (camera frame, metres, radians):
 gt_pose (N, T, 72), gt_transl (N, T, 3), gt_betas (N, B); est_pose (N, T, 72), est_betas
@@ -113,7 +115,23 @@ def parse_args(argv=None):
                    "'balanced', 'name=w,...'; '' = clips by length)")
     p.add_argument('--detector', default='simulated', choices=DETECTORS,
                    help="keypoint errors: hand-set ('simulated') or MoveNet's measured ones")
-    return p.parse_args(argv)
+    p.add_argument('--refine', default='', metavar='NAME:refine_k=v,...',
+                   help="also fit each estimate to its keypoints, frame by frame with stamps, "
+                   "as the node does ('default:' = RefineConfig's defaults; '' = the network "
+                   'alone)')
+    args = p.parse_args(argv)
+    if args.refine and args.render:
+        p.error('--refine goes with the keypoint lifter, not --render')
+    return args
+
+
+def refine_config(spec):
+    """--refine's 'name:refine_k=v,...' -> RefineConfig (None for '')."""
+    from hmr_models.eval.variants import parse_variant
+    from hmr_models.fitting import RefineConfig
+    if not spec:
+        return None
+    return RefineConfig(**parse_variant(spec, (RefineConfig,), option='--refine')[1])
 
 
 def main(argv=None):
@@ -127,8 +145,12 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     body = load_body_model(None)
-    predictor = create_mesh_predictor('compact', MeshConfig(dpmesh_checkpoint=args.dpmesh),
-                                      body=body)
+    refine = refine_config(args.refine)
+    # with the fit: the lifter alone (image_correction_interval 0), as the node on a CPU
+    predictor = create_mesh_predictor(
+        'compact', MeshConfig(dpmesh_checkpoint=args.dpmesh,
+                              image_correction_interval=0 if refine else -1),
+        body=body, refine=refine)
     pool = MotionPool.from_corpus(PoseCorpus(Path(args.corpus).expanduser()), args.split,
                                   class_weights=parse_class_weights(args.motion_classes))
     detector = detector_config(args.detector)
@@ -143,7 +165,11 @@ def main(argv=None):
     for k in tqdm(range(args.scenes), desc='scenes', unit='scene'):
         scene, detections, rng = scene_with_detections(gen, args.seed, k, detector)
         cam = scene.camera.intrinsics
-        if renderer is None:
+        predictor.reset()                # track ids start again in every scene
+        if refine is not None:
+            estimate = lambda f, people: predictor.predict(  # noqa: E731
+                None, people, cam, stamp=f / scene.fps)
+        elif renderer is None:
             estimate = lambda f, people: predictor.lift(people, cam)  # noqa: E731
         else:
             style = renderer.scene_style(scene, rng)
@@ -159,7 +185,8 @@ def main(argv=None):
     if parts:
         write_tracks(out / f'tracks_{shard:04d}.npz', parts)
     print(f'wrote {tracks} tracks of {args.scenes} scenes ({seen} detected person-frames, '
-          f"{'whole model' if args.render else 'keypoint lifter'}) to {out}")
+          f"{'whole model' if args.render else 'keypoint lifter'}"
+          f"{' + keypoint fit' if refine else ''}) to {out}")
     return 0
 
 
