@@ -36,6 +36,7 @@ from hmr_models.dpmesh import DPMesh  # noqa: E402
 from hmr_models.eval.synthocc import (errors_mm, ground_truth, occlusion_masks,  # noqa: E402
                                       paired_comparison, per_person)
 from hmr_models.eval.tables import write_csv  # noqa: E402
+from hmr_models.eval.variants import parse_refine  # noqa: E402
 from hmr_models.train.train_dpmesh import DPMeshTraining  # noqa: E402
 
 
@@ -88,14 +89,6 @@ def refine(params, dataset, body, config):
             pose[chunk], betas[chunk], transl[chunk] = fit.pose, fit.betas, fit.translation
     out = body(torch.as_tensor(pose), torch.as_tensor(betas), torch.as_tensor(transl))
     return out.joints.numpy(), out.vertices.numpy()
-
-
-def parse_refine(spec, as_config=True):
-    """'name:refine_k=v,...' -> (name, RefineConfig) (or the values dict)."""
-    from hmr_models.eval.variants import parse_variant
-    from hmr_models.fitting import RefineConfig
-    name, values = parse_variant(spec, (RefineConfig,), option='--refine')
-    return name, RefineConfig(**values) if as_config else values
 
 
 def main(argv=None):

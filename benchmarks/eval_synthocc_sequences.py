@@ -46,7 +46,7 @@ from hmr_models.eval.synthocc import (error_anatomy, run_scene,  # noqa: E402
 from hmr_models.eval.tables import write_csv  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
 from eval_real import Cache  # noqa: E402
-from eval_synthocc import parse_refine  # noqa: E402
+from hmr_models.eval.variants import parse_refine  # noqa: E402
 from hmr_models.dpmesh.predictor import DPMeshPredictor  # noqa: E402
 from hmr_models.fitting import KeypointRefiner  # noqa: E402
 from hmr_models.fitting.floor_estimate import FloorFromPeople  # noqa: E402

@@ -36,7 +36,7 @@ from hmr_models.render import OverlayRenderer  # noqa: E402
 from hmr_models.runtime import Runtime  # noqa: E402
 from hmr_models.skeleton import SMPL24_NAMES  # noqa: E402
 from hmr_models.types import CameraIntrinsics  # noqa: E402
-from eval_synthocc import parse_refine  # noqa: E402
+from hmr_models.eval.variants import parse_refine  # noqa: E402
 
 J = {n: i for i, n in enumerate(SMPL24_NAMES)}
 W, H = 640, 480

@@ -21,3 +21,10 @@ def parse_variant(spec, configs, option='--variant'):
 def typed_value(kind, raw):
     """Command-line text `raw` as a value of the field type `kind` (bools: 1, true, yes)."""
     return raw.strip().lower() in ('1', 'true', 'yes') if kind is bool else kind(raw)
+
+
+def parse_refine(spec, option='--refine'):
+    """'name:refine_k=v,...' -> (name, hmr_models.fitting.RefineConfig with those values)."""
+    from hmr_models.fitting import RefineConfig
+    name, values = parse_variant(spec, (RefineConfig,), option=option)
+    return name, RefineConfig(**values)

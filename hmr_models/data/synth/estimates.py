@@ -127,11 +127,8 @@ def parse_args(argv=None):
 
 def refine_config(spec):
     """--refine's 'name:refine_k=v,...' -> RefineConfig (None for '')."""
-    from hmr_models.eval.variants import parse_variant
-    from hmr_models.fitting import RefineConfig
-    if not spec:
-        return None
-    return RefineConfig(**parse_variant(spec, (RefineConfig,), option='--refine')[1])
+    from hmr_models.eval.variants import parse_refine
+    return parse_refine(spec)[1] if spec else None
 
 
 def main(argv=None):
