@@ -7,7 +7,7 @@ per-frame result's arrival here (p50/p95/p99; /hmr_node/persons, published befor
 stage) and to the smoothed result's (p50/p95; /hmr_node/persons_smoothed), frames dropped,
 the node's pipeline errors since it started (`err`: a stage raised; the frame was counted and
 acknowledged), people per frame, the node's per-stage median times, CPU % of each process
-and the node's peak RSS.
+and the node's peak RSS, and the start: seconds from the node's process to its first result.
 
 `--compare REV` runs the same on another commit in the same session (its code checked out into
 a temporary worktree, run with this environment) and prints the ratios: on a shared machine the
@@ -133,6 +133,7 @@ def run(code, clip, args, label):
     node_params = ['--params-file', str(params_file), '-p', 'image_topic:=/camera/image_raw']
     for item in args.set:
         node_params += ['-p', item]
+    spawned = time.time()         # the observer stamps results with wall time
     node = start(code, 'hmr_ros.hmr_node', node_params, env, logs / 'hmr_node.log')
     source_params = ['-r', '__ns:=/camera', '--params-file', str(params_file),
                      '-p', f'source:={clip}', '-p', 'loop:=true', '-p', 'every_frame:=false',
@@ -141,7 +142,10 @@ def run(code, clip, args, label):
     source = start(code, 'hmr_ros.camera_source', source_params, env, logs / 'camera.log')
     try:
         deadline = time.monotonic() + args.start_timeout
+        first_result = None     # the start as a user waits for it: process to first people
         while len(observer.results) < 3:
+            if first_result is None and observer.results:
+                first_result = observer.results[0][0] - spawned
             if time.monotonic() > deadline or node.poll() is not None \
                     or source.poll() is not None:
                 raise RuntimeError(f'{label}: no results from hmr_node (logs in {logs})')
@@ -170,7 +174,7 @@ def run(code, clip, args, label):
     frames_in = int(diag1.get('frames_in', 0)) - int(diag0.get('frames_in', 0))
     done = int(diag1.get('processed', 0)) - int(diag0.get('processed', 0))
     return {
-        'label': label, 'clip': Path(clip).name,
+        'label': label, 'clip': Path(clip).name, 'start_s': first_result or float('nan'),
         'in_fps': frames_in / elapsed, 'out_fps': len(window) / elapsed,
         'lat_p50': np.percentile(latency, 50), 'lat_p95': np.percentile(latency, 95),
         'lat_p99': np.percentile(latency, 99),
@@ -243,13 +247,13 @@ def checkout(rev):
 def report(rows):
     print(f"\n{'run':18} {'clip':22} {'in':>5} {'out':>5} {'p50':>6} {'p95':>6} {'p99':>6} "
           f"{'drop%':>6} {'err':>4} {'ppl':>4} {'cpu node':>8} {'cpu src':>7} {'rss MB':>7} "
-          f"{'smoothed p50/p95':>16}")
+          f"{'smoothed p50/p95':>16} {'start s':>7}")
     for r in rows:
         print(f"{r['label'][:18]:18} {r['clip'][:22]:22} {r['in_fps']:5.1f} {r['out_fps']:5.1f} "
               f"{r['lat_p50']:6.0f} {r['lat_p95']:6.0f} {r['lat_p99']:6.0f} "
               f"{r['dropped_pct']:6.1f} {r['errors']:>4} {r['people']:4.0f} {r['cpu_node']:7.0f}% "
               f"{r['cpu_source']:6.0f}% {r['rss_node_mb']:7.0f} "
-              f"{r['smoothed_p50']:9.0f} / {r['smoothed_p95']:4.0f}")
+              f"{r['smoothed_p50']:9.0f} / {r['smoothed_p95']:4.0f} {r['start_s']:7.1f}")
     print('\nper-stage medians (ms, from the node\'s diagnostics):')
     for r in rows:
         stages = ', '.join(f'{k} {r["stages"][k]:.1f}' for k in STAGES if k in r['stages'])
@@ -319,7 +323,8 @@ def main():
             print(f"  {Path(clip).name}: out FPS x{a['out_fps'] / max(b['out_fps'], 1e-9):.2f}, "
                   f"latency p50 x{a['lat_p50'] / b['lat_p50']:.2f}, "
                   f"p95 x{a['lat_p95'] / b['lat_p95']:.2f}, "
-                  f"node CPU x{a['cpu_node'] / max(b['cpu_node'], 1e-9):.2f}")
+                  f"node CPU x{a['cpu_node'] / max(b['cpu_node'], 1e-9):.2f}, "
+                  f"start x{a['start_s'] / b['start_s']:.2f}")
 
 
 if __name__ == '__main__':

@@ -109,7 +109,8 @@ EOF
 fi
 
 # 5. The bundled models exported for onnxruntime (the CPU backend), once per machine and
-#    weights; otherwise the first start of hmr_node does it (half a minute on 2 cores).
+#    weights; otherwise the first start of hmr_node does it (about a minute on 2 cores: DiffMesh's
+#    graph is simplified with onnxslim, which makes every later start and every frame faster).
 mkdir -p "$repo/build"
 if ! "$venv/bin/python" -m hmr_models.onnx_runner > "$repo/build/onnx_export.log" 2>&1; then
   echo "setup.sh: exporting the models for onnxruntime failed (hmr_node will run them with" \

@@ -80,14 +80,22 @@ def test_dpmesh_onnxruntime_matches_torch_and_is_cached(cache, frame_and_people,
     assert len(onnx.predict(frame, people.select(np.zeros(0, np.int64)))) == 0
 
 
-def test_diffmesh_onnxruntime_matches_torch(cache, rng):
+def test_diffmesh_onnxruntime_matches_torch(cache, rng, caplog):
+    """The DiffMesh export (simplified by onnxslim, exported for 2 tracks and 2 frames) gives
+    torch's answers for 3 tracks, one or two frames, the end of the stream included."""
     torch.manual_seed(0)
     model = DiffMesh(tiny_config()).eval()
     # an odd delay: the end of the stream decodes its 3 frames as two pairs
     config = StreamingConfig(temporal_jit=False, temporal_delay_frames=3)
     by_torch = StreamingSmoother(model, config)
-    by_onnx = StreamingSmoother(model, config, runtime=ORT)
+    with caplog.at_level(logging.INFO, logger='hmr_models.onnx_runner'):
+        by_onnx = StreamingSmoother(model, config, runtime=ORT)
     assert by_onnx.backend == 'onnxruntime' and by_torch.backend == 'torch'
+    assert 'simplified the export' in caplog.text
+    # The newest frame alone (no delay): the same file, no second export.
+    newest = StreamingSmoother(model, StreamingConfig(temporal_jit=False), runtime=ORT)
+    newest_by_torch = StreamingSmoother(model, StreamingConfig(temporal_jit=False))
+    assert len(list(cache.glob('diffmesh-*.onnx'))) == 1
     from hmr_models.types import BodyEstimate, People
     for k in range(12):
         n = 3
@@ -106,6 +114,9 @@ def test_diffmesh_onnxruntime_matches_torch(cache, rng):
         b = by_onnx.step(k / 30, people.track_ids, est, people)
         np.testing.assert_allclose(b.current.pose, a.current.pose, atol=1e-4)
         np.testing.assert_allclose(b.current.joints, a.current.joints, atol=1e-4)
+        np.testing.assert_allclose(newest.step(k / 30, people.track_ids, est, people).current.pose,
+                                   newest_by_torch.step(k / 30, people.track_ids, est,
+                                                        people).current.pose, atol=1e-4)
         if a.delayed is not None:
             np.testing.assert_allclose(b.delayed.estimate.pose, a.delayed.estimate.pose,
                                        atol=1e-4)
@@ -126,6 +137,45 @@ def test_a_model_that_does_not_export_runs_with_torch(cache, monkeypatch, caplog
     assert not list(cache.glob('*.onnx')), 'a failed export must not be cached'
 
 
+def test_a_graph_onnxslim_cannot_simplify_is_kept_as_exported(tmp_path, monkeypatch, caplog):
+    import onnxruntime as ort
+    import onnxslim
+    from hmr_models.onnx_runner import simplified
+    path = tmp_path / 'linear.onnx'
+    torch.onnx.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),), str(path),
+                      input_names=['x'], dynamo=False)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('slimmer exploded')
+    monkeypatch.setattr(onnxslim, 'slim', broken)
+    with caplog.at_level(logging.WARNING):
+        simplified(path)
+    assert 'slimmer exploded' in caplog.text and path.read_bytes() == before
+    assert ort.InferenceSession(str(path)).run(None, {'x': np.ones((1, 3), np.float32)})
+
+
+def test_an_image_part_that_does_not_export_runs_with_torch(frame_and_people, caplog):
+    """The lifted model's image graph is loaded only when the image part is used; if it
+    cannot be exported, the image part runs with torch and the lifter stays on onnxruntime."""
+    from hmr_models.dpmesh.factory import MeshConfig, create_mesh_predictor
+    from hmr_models.onnx_runner import ExportError
+    frame, people = frame_and_people
+    lifter_only = create_mesh_predictor('compact', MeshConfig(image_correction_interval=0), ORT)
+    assert lifter_only.backend == 'onnxruntime' and set(lifter_only.network.runners) == {'lifter'}
+
+    def broken():
+        raise ExportError('exporter exploded')
+    lifter_only.network._image_part = (broken, lifter_only.model)
+    with caplog.at_level(logging.WARNING):
+        lifter_only.image_correction_interval = 1
+    assert 'image part runs with torch' in caplog.text and 'exporter exploded' in caplog.text
+    by_torch = create_mesh_predictor('compact', MeshConfig(image_correction_interval=1), TORCH,
+                                     body=lifter_only.body)
+    np.testing.assert_allclose(lifter_only.predict(frame, people).pose,
+                               by_torch.predict(frame, people).pose, atol=2e-4)
+
+
 def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
     """The shipped compact weights (what live.launch.py runs) load and give the same answers
     on both backends.
@@ -140,6 +190,9 @@ def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
         assert pipeline.mesh.config.profile == 'compact'
         assert isinstance(pipeline.temporal, StreamingSmoother)
         assert pipeline.mesh.backend == backend and pipeline.temporal.backend == backend
+        if backend == 'onnxruntime':     # a CPU never runs the image part: not even loaded
+            assert pipeline.mesh.image_correction_interval == 0
+            assert set(pipeline.mesh.network.runners) == {'lifter'}
         results[backend] = pipeline.mesh.predict(frame, people, None)
     assert cache_dir().exists()
     for field in ('pose', 'translation', 'joints'):
@@ -195,6 +248,8 @@ def test_image_corrections_are_reused_for_tracked_people(frame_and_people, backe
     every = create_mesh_predictor('compact', MeshConfig(image_correction_interval=1), runtime,
                                   refine=RefineConfig())
     assert every.model.splits and every.backend == backend
+    if backend == 'onnxruntime':          # loaded at the start when it will be used
+        assert set(every.network.runners) == {'lifter', 'full'}
     half = create_mesh_predictor('compact', MeshConfig(image_correction_interval=2), runtime,
                                  body=every.body, refine=RefineConfig())
     half.network = CountingNetwork(half.network)

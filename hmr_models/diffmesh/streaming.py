@@ -531,8 +531,9 @@ class StreamingSmoother:
         """An OnnxRunner of the model and its decoding, or None (then torch runs it)."""
         from hmr_models.onnx_runner import ExportError, OnnxRunner
         cfg, f = self.model.config, self.num_frames
-        last = f - 1
-        frames = [last, last - self.delay] if self.delay else [last]
+        # Any number of decoded frames (a dynamic axis): one file serves every delay, so a node
+        # started with delay_frames > 0 does not export (and simplify) a second one.
+        frames = [f - 1, f - 2]
         example = (torch.zeros(tracks, f, NUM_JOINTS * 3), torch.zeros(tracks, f, cfg.num_betas),
                    torch.zeros(tracks, f, 3) + torch.tensor([0.0, 0.0, 4.0]),
                    torch.full((tracks, f, cfg.num_keypoints, 2), 0.5),
@@ -540,10 +541,12 @@ class StreamingSmoother:
                    torch.as_tensor(frames, dtype=torch.long))
         names = list(_ONNX_INPUTS)
         outputs = ['pose_out', 'betas_out', 'translation_out', 'joints_out']
+        dynamic = {n: {0: 'tracks'} for n in names[:6] + outputs}
+        dynamic.update({n: {0: 'tracks', 1: 'frames'} for n in outputs if n != 'betas_out'})
+        dynamic['frames'] = {0: 'frames'}
         try:
-            return OnnxRunner(self._eager.cpu(), example, names, outputs,
-                              {n: {0: 'tracks'} for n in names[:6] + outputs}, runtime,
-                              'diffmesh')
+            return OnnxRunner(self._eager.cpu(), example, names, outputs, dynamic, runtime,
+                              'diffmesh', simplify=True)   # it runs every frame
         except ExportError as exc:
             log.warning('DiffMesh runs with torch: the %s backend could not use it (%s)',
                         runtime.backend, exc)

@@ -10,6 +10,7 @@ translation with the camera (focal = image diagonal when `camera` is None), then
 SMPL through the body model. Timings of the last call are in `last_timings_ms`.
 """
 import logging
+import threading
 import time
 
 import numpy as np
@@ -95,6 +96,10 @@ class DPMeshPredictor:
                         "'lifted' pose head); the image runs for every person of every frame",
                         value)
             value = 1
+        if value != 0 and isinstance(getattr(self, 'network', None), OnnxNetwork):
+            # Loaded before the interval asks for it: at the start, or in the thread that
+            # changes the parameter while the frames go on with the interval they had.
+            self.network.prepare_image_part()
         self._interval = value
 
     def reset(self):
@@ -447,12 +452,32 @@ class OnnxNetwork:
     """The DPMesh network run by onnxruntime (or its TensorRT provider), same interface.
 
     Lifted profiles export two graphs (lifter + image corrections, and the lifter alone), other
-    profiles one graph (inputs -> parameters).
+    profiles one graph (inputs -> parameters). The lifted profiles' image graph is loaded only
+    once something needs it (`prepare_image_part`): on a CPU the image part never runs by
+    default, and loading its session took 12 of the node's 47 s start on 2 cores.
     """
 
-    def __init__(self, runners, device):
+    def __init__(self, runners, device, image_part=None):
         self.runners = runners
         self.device = device
+        self._image_part = image_part   # (make the 'full' OnnxRunner, torch model), not made yet
+        self._image_fallback = None     # TorchNetwork when that graph could not be exported
+        self._image_lock = threading.Lock()
+
+    def prepare_image_part(self):
+        """Export or load the lifter + image corrections graph now, if not done yet."""
+        from hmr_models.onnx_runner import ExportError
+        with self._image_lock:
+            if self._image_part is None:
+                return
+            make, model = self._image_part
+            try:
+                self.runners['full'] = make()
+            except ExportError as exc:
+                log.warning('the DPMesh image part runs with torch: onnxruntime could not use '
+                            'it (%s)', exc)
+                self._image_fallback = TorchNetwork(model)
+            self._image_part = None
 
     @classmethod
     def create(cls, model, runtime, batch=2):
@@ -465,19 +490,22 @@ class OnnxNetwork:
         cameras = (torch.full((batch, 2), 1000.0), torch.full((batch, 2), 400.0),
                    torch.full((batch, 2), 420.0), torch.full((batch,), 300.0))
         image_inputs = ['images', 'keypoints', 'valid', 'scores', *_CAMERA_INPUTS]
+        image_part = None
         try:
             if model.splits:
                 outs = [f'lifted_{n}' for n in _LIFTED] + [f'corr_{n}' for n in _LIFTED]
-                full = OnnxRunner(_LiftedAndCorrections(model).eval(),
-                                  (images, *keypoints, *cameras), image_inputs, outs,
-                                  {n: {0: 'people'} for n in image_inputs + outs}, runtime,
-                                  f'dpmesh_{cfg.profile}')
+
+                def make_image_part():
+                    return OnnxRunner(_LiftedAndCorrections(model).eval(),
+                                      (images, *keypoints, *cameras), image_inputs, outs,
+                                      {n: {0: 'people'} for n in image_inputs + outs}, runtime,
+                                      f'dpmesh_{cfg.profile}')
                 names = image_inputs[1:]
-                outs = [f'lifted_{n}' for n in _LIFTED]
-                lifter = OnnxRunner(_Lifted(model).eval(), (*keypoints, *cameras), names, outs,
-                                    {n: {0: 'people'} for n in names + outs}, runtime,
-                                    f'dpmesh_{cfg.profile}_lifter')
-                runners = {'full': full, 'lifter': lifter}
+                lifted_outs = [f'lifted_{n}' for n in _LIFTED]
+                lifter = OnnxRunner(_Lifted(model).eval(), (*keypoints, *cameras), names,
+                                    lifted_outs, {n: {0: 'people'} for n in names + lifted_outs},
+                                    runtime, f'dpmesh_{cfg.profile}_lifter')
+                runners, image_part = {'lifter': lifter}, (make_image_part, model)
             else:
                 outs = ['pose', 'betas', 'camera']
                 runners = {'parameters': OnnxRunner(
@@ -488,7 +516,7 @@ class OnnxNetwork:
             log.warning('DPMesh runs with torch: the %s backend could not use it (%s)',
                         runtime.backend, exc)
             return None
-        return cls(runners, runtime.torch_device)
+        return cls(runners, runtime.torch_device, image_part)
 
     @property
     def paths(self):
@@ -512,6 +540,9 @@ class OnnxNetwork:
                             joint_coords=None, features=None)
 
     def lifted_and_corrections(self, images, kp, ok, sc, cams):
+        self.prepare_image_part()
+        if self._image_fallback is not None:
+            return self._image_fallback.lifted_and_corrections(images, kp, ok, sc, cams)
         out = self._tensors(self.runners['full'](**self._feeds(kp, ok, sc, cams, images)))
         return dict(zip(_LIFTED, out[:4])), dict(zip(_LIFTED, out[4:]))
 
