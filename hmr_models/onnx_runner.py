@@ -53,10 +53,10 @@ def simplified(path):
 
     The TorchScript exporter spells out every use of a dynamic size (Shape, Gather, Unsqueeze,
     Concat: DiffMesh's tick, its steps unrolled, has 8,899 nodes); onnxslim folds what it can
-    from the static sizes and merges repeats (3,172 nodes). Measured on the bundled DiffMesh
-    (2026-12-07, one thread, 2-core AVX2 CPU): session load 8.9 -> 2.3 s, a tick with 1 / 3 /
-    6 tracks 14.3 / 26.6 / 34.1 -> 10.0 / 19.9 / 27.8 ms, outputs within 6e-7. Without
-    onnxslim, or when it fails, the export is kept as it is (the log says so).
+    from the static sizes and merges repeats (3,177 nodes). Measured on the bundled DiffMesh
+    (2026-12-07, one thread, 2-core AVX2 CPU; docs/RESULTS.md): session load 14.4 -> 4.2 s, a
+    tick with 1 / 3 / 6 tracks 17.7 / 26.7 / 35.8 -> 8.9 / 17.8 / 24.6 ms, outputs within
+    6e-7. Without onnxslim, or when it fails, the export is kept as it is (the log says so).
     """
     import onnx
     try:
