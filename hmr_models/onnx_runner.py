@@ -41,11 +41,12 @@ def cache_dir():
 
 
 def _onnxslim_version():
+    # From the package's metadata: importing onnxslim (sympy) costs a second of the start.
+    from importlib import metadata
     try:
-        import onnxslim
-    except ImportError:
+        return metadata.version('onnxslim')
+    except metadata.PackageNotFoundError:
         return 'absent'
-    return onnxslim.__version__
 
 
 def simplified(path):

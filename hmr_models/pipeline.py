@@ -363,7 +363,9 @@ class HMRPipeline:
                 raise ValueError(f'image_correction_interval must be >= -1, got {value}')
             if int(value) not in (-1, 1) and not self.mesh.model.splits:
                 raise ValueError('image_correction_interval other than 1 needs a lifted model')
-            self.mesh.image_correction_interval = int(value)
+            # The image part takes seconds to make: not in the caller's thread (a node's
+            # executor); the new interval takes effect once it is ready.
+            self.mesh.set_image_correction_interval(int(value), wait=False)
         else:
             raise ValueError(f"'{name}' cannot change while the pipeline runs")
 

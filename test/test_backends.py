@@ -1,5 +1,6 @@
 """The onnxruntime backend of the mesh stages: parity with torch, the cache, the fallback."""
 import logging
+import threading
 
 import cv2
 import numpy as np
@@ -173,17 +174,42 @@ def test_an_image_part_that_does_not_export_runs_with_torch(frame_and_people, ca
     frame, people = frame_and_people
     lifter_only = create_mesh_predictor('compact', MeshConfig(image_correction_interval=0), ORT)
     assert lifter_only.backend == 'onnxruntime' and set(lifter_only.network.runners) == {'lifter'}
+    assert not lifter_only.model.backbone_built   # nor even built in torch
+
+    gate = threading.Event()
 
     def broken():
+        assert gate.wait(120)
         raise ExportError('exporter exploded')
     lifter_only.network._image_part = (broken, lifter_only.model)
-    with caplog.at_level(logging.WARNING):
-        lifter_only.image_correction_interval = 1
+    with caplog.at_level(logging.INFO):
+        # A live change (the node's parameter) returns at once; the frames go on with the
+        # lifter alone until the image part is ready.
+        thread = lifter_only.set_image_correction_interval(1, wait=False)
+        assert lifter_only.image_correction_interval == 0
+        assert len(lifter_only.predict(frame, people)) == len(people)
+        gate.set()
+        thread.join(300)
+    assert not thread.is_alive() and lifter_only.image_correction_interval == 1
     assert 'image part runs with torch' in caplog.text and 'exporter exploded' in caplog.text
+    assert 'image_correction_interval 1 in effect' in caplog.text
     by_torch = create_mesh_predictor('compact', MeshConfig(image_correction_interval=1), TORCH,
                                      body=lifter_only.body)
     np.testing.assert_allclose(lifter_only.predict(frame, people).pose,
                                by_torch.predict(frame, people).pose, atol=2e-4)
+
+
+def test_the_image_graph_is_exported_from_float32_on_the_cpu():
+    """The image graph is made after the predictor moved its model (fp16 on a GPU): it is
+    exported, and its cache key hashed, from a float32 CPU copy, the model left as it was."""
+    from hmr_models.dpmesh.predictor import _float32_cpu
+    model = torch.nn.Linear(3, 2).double()
+    copy = _float32_cpu(model)
+    assert copy is not model and copy.weight.dtype == torch.float32
+    assert model.weight.dtype == torch.float64
+    assert torch.equal(copy.weight, model.weight.float())
+    as_is = torch.nn.Linear(3, 2)
+    assert _float32_cpu(as_is) is as_is
 
 
 def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
@@ -200,8 +226,10 @@ def test_bundled_models_run_on_onnxruntime_like_torch(frame_and_people):
         assert pipeline.mesh.config.profile == 'compact'
         assert isinstance(pipeline.temporal, StreamingSmoother)
         assert pipeline.mesh.backend == backend and pipeline.temporal.backend == backend
-        if backend == 'onnxruntime':     # a CPU never runs the image part: not even loaded
-            assert pipeline.mesh.image_correction_interval == 0
+        # A CPU never runs the image part: neither loaded nor its backbone built.
+        assert pipeline.mesh.image_correction_interval == 0
+        assert not pipeline.mesh.model.backbone_built
+        if backend == 'onnxruntime':
             assert set(pipeline.mesh.network.runners) == {'lifter'}
         results[backend] = pipeline.mesh.predict(frame, people, None)
     assert cache_dir().exists()

@@ -22,6 +22,8 @@ from .config import load_config
 
 log = logging.getLogger(__name__)
 
+BACKBONE = 'backbone.'    # the diffusion backbone's keys in a DPMesh state dict
+
 
 def _base_prefixes(cfg):
     """State-dict prefixes whose (frozen) values come from the configured base weights."""
@@ -40,6 +42,7 @@ def _is_base(key, prefixes):
 def save_pretrained(model, directory, full=False):
     """Write config.json, model.safetensors and meta.json into `directory`."""
     cfg = model.config
+    model.ensure_backbone()               # a deferred one is part of the checkpoint too
     prefixes = () if full else _base_prefixes(cfg)
     state = {k: v for k, v in model.state_dict().items() if not _is_base(k, prefixes)}
     d = save_checkpoint(directory, cfg.to_dict(), state, 'dpmesh',
@@ -48,8 +51,12 @@ def save_pretrained(model, directory, full=False):
     return d
 
 
-def load_pretrained(directory, overrides=None, device='cpu'):
-    """DPMesh from a checkpoint folder; `overrides` patch its config (e.g. new weight paths)."""
+def load_pretrained(directory, overrides=None, device='cpu', defer_backbone=False):
+    """DPMesh from a checkpoint folder; `overrides` patch its config (e.g. new weight paths).
+
+    defer_backbone: build the diffusion backbone, and read its weights, only when something
+    uses it (DPMesh.defer_backbone): the inference of a lifted model from its keypoints alone.
+    """
     from .model import DPMesh
     d = Path(directory).expanduser()
     # Both files read before the model is built: a missing one is named at once.
@@ -58,14 +65,28 @@ def load_pretrained(directory, overrides=None, device='cpu'):
     # The prior's trained weights travel inside the checkpoint: do not reload them from disk.
     cfg.pose_head.prior_weights = ''
     cfg.keypoint_lifter.weights = ''      # so do the lifter's
-    model = DPMesh(cfg)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    prefixes = _base_prefixes(cfg)
-    missing = [k for k in missing if not _is_base(k, prefixes)]
-    if missing or unexpected:
-        raise ValueError(f'{d / WEIGHTS} does not match its config: missing {missing[:8]} '
-                         f'({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)})')
+    model = DPMesh(cfg, build_backbone=not defer_backbone)
+    if defer_backbone:
+        state = {k: v for k, v in state.items() if not k.startswith(BACKBONE)}
+
+        def load_backbone(backbone):      # the file read again: its tensors are not kept
+            whole = read_weights(d, 'DPMesh checkpoint', 'dpmesh_checkpoint')
+            _load_checked(backbone, {k[len(BACKBONE):]: v for k, v in whole.items()
+                                     if k.startswith(BACKBONE)}, cfg, d, BACKBONE)
+        model.defer_backbone(load_backbone)
+    _load_checked(model, state, cfg, d)
     return model.to(device)
+
+
+def _load_checked(module, state, cfg, directory, prefix=''):
+    """Load `state` into `module` (DPMesh, or its part at `prefix`); only base weights may lack."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    prefixes = _base_prefixes(cfg)
+    missing = [k for k in missing if not _is_base(prefix + k, prefixes)]
+    if missing or unexpected:
+        raise ValueError(f'{directory / WEIGHTS} does not match its config: missing '
+                         f'{missing[:8]} ({len(missing)}), unexpected {unexpected[:8]} '
+                         f'({len(unexpected)})')
 
 
 def trainable_state_dict(model):

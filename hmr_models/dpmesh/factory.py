@@ -38,7 +38,8 @@ class MeshConfig(Config):
                 'every this many frames and reuses its corrections in between (the keypoint '
                 'lifter runs every frame); at most max(1, ceil(people / this)) image passes '
                 'per frame, new tracks first; 1 = everybody every frame; 0 = never (the '
-                'keypoint lifter alone); -1 = auto: 30 on a GPU, never on a CPU'})
+                'keypoint lifter alone); -1 = auto: 30 on a GPU, never on a CPU. A live change '
+                'takes effect once the image part is loaded (~20 s on 2 CPU cores)'})
 
     def validate(self):
         if not 0.0 <= self.keypoint_threshold <= 1.0:
@@ -84,7 +85,8 @@ def create_mesh_predictor(profile, mesh=None, runtime=None, body=None, refine=No
     mesh = mesh or MeshConfig()
     checkpoint = resolve_checkpoint(profile, mesh.dpmesh_checkpoint)
     body = body if body is not None else load_body_model(mesh.body_model_path or None)
-    model = DPMesh.from_pretrained(checkpoint)
+    # The predictor builds the diffusion backbone when the image part is asked for.
+    model = DPMesh.from_pretrained(checkpoint, defer_backbone=True)
     if model.config.profile != profile:
         log.warning("DPMesh checkpoint %s is a '%s' model, used for profile '%s'", checkpoint,
                     model.config.profile, profile)

@@ -13,6 +13,7 @@ The weak-perspective crop camera becomes a metric translation with CLIFF's full-
 """
 from dataclasses import dataclass, field
 import logging
+import time
 
 import numpy as np
 import torch
@@ -140,6 +141,15 @@ def lifter_output(lifted, camera_mode='cliff'):
     return out
 
 
+def lift(lifter, keypoints, valid, cameras, scores=None):
+    """A KeypointLifter's estimate (its output dict) for B crops.
+
+    keypoints (B, K, 2) crop-normalised, valid (B, K), their CropCameras, optional scores (B, K).
+    """
+    box = box_features(cameras, keypoints.shape[0], keypoints.device, keypoints.dtype)
+    return lifter(keypoints, valid, box, scores)
+
+
 def camera_translation(out, cameras):
     """(B, 3) metric translation of `out`'s crop camera (CLIFF, full-image camera)."""
     return weak_perspective_to_translation(
@@ -174,7 +184,7 @@ def prepare_images(crops, image_range='minus_one_one', device='cpu', dtype=torch
 class DPMesh(nn.Module):
     """DPMesh (Zhu et al., CVPR 2024) on diffusers + peft. See the module docstring."""
 
-    def __init__(self, config):
+    def __init__(self, config, build_backbone=True):
         super().__init__()
         if isinstance(config, (str, dict)):
             config = load_config(config)
@@ -182,7 +192,9 @@ class DPMesh(nn.Module):
             raise TypeError(f'config must be a DPMeshConfig, profile name or dict, got '
                             f'{type(config).__name__}')
         self.config = cfg = config
-        self.backbone = DiffusionBackbone(cfg)
+        self._backbone_loader = None     # see defer_backbone
+        if build_backbone:
+            self.backbone = DiffusionBackbone(cfg)
         head = cfg.pose_head
         self.pose_prior = None
         if head.type == 'vqvae':
@@ -215,6 +227,43 @@ class DPMesh(nn.Module):
     @property
     def num_keypoints(self):
         return self.config.num_keypoints
+
+    # ------------------------------------------------------------------ deferred backbone
+    # A lifted model run from its keypoints alone (a CPU's default) never calls the diffusion
+    # backbone, and building it costs most of a node's start (importing diffusers and peft:
+    # ~9 s on 2 cores). So a model can be loaded without it and build it on first use: any
+    # access to `model.backbone` builds it. Until then state_dict(), parameters() and to()
+    # leave it out.
+    @property
+    def backbone(self):
+        """Return the diffusion backbone, built now if it was deferred."""
+        return self.ensure_backbone()
+
+    @property
+    def backbone_built(self):
+        return self._modules.get('backbone') is not None
+
+    def defer_backbone(self, loader):
+        """Leave the backbone unbuilt; `loader(backbone)` loads its weights once it is built."""
+        if self.backbone_built:
+            raise RuntimeError('the backbone is built already')
+        self._backbone_loader = loader
+
+    def ensure_backbone(self):
+        """Build a deferred backbone now (same device, dtype and mode as the model)."""
+        if self.backbone_built:
+            return self._modules['backbone']
+        if self._backbone_loader is None:
+            raise RuntimeError('DPMesh was built without a backbone and has no loader for it')
+        t0 = time.monotonic()
+        backbone = DiffusionBackbone(self.config)
+        self._backbone_loader(backbone)
+        like = next(self.regressor.parameters())
+        self.backbone = backbone.to(like.device, like.dtype).train(self.training)
+        self._backbone_loader = None
+        log.info('built the DPMesh diffusion backbone in %.1f s (deferred until used)',
+                 time.monotonic() - t0)
+        return backbone
 
     def train(self, mode=True):
         super().train(mode)
@@ -259,13 +308,8 @@ class DPMesh(nn.Module):
         return out
 
     def lift(self, keypoints, valid, cameras, scores=None):
-        """The keypoint lifter's estimate (its output dict) for B crops.
-
-        keypoints (B, K, 2) crop-normalised, valid (B, K), their CropCameras, optional scores
-        (B, K).
-        """
-        box = box_features(cameras, keypoints.shape[0], keypoints.device, keypoints.dtype)
-        return self.keypoint_lifter(keypoints, valid, box, scores)
+        """The keypoint lifter's estimate (its output dict) for B crops (see `lift`)."""
+        return lift(self.keypoint_lifter, keypoints, valid, cameras, scores)
 
     # ---------------------------------------------------- lifted profiles, in two parts
     # With a keypoint lifter and the 'lifted' pose head, the result is the lifter's estimate
@@ -345,9 +389,10 @@ class DPMesh(nn.Module):
         return save_pretrained(self, directory, full=full)
 
     @classmethod
-    def from_pretrained(cls, directory, overrides=None, device='cpu'):
+    def from_pretrained(cls, directory, overrides=None, device='cpu', defer_backbone=False):
         from .checkpoint import load_pretrained
-        return load_pretrained(directory, overrides=overrides, device=device)
+        return load_pretrained(directory, overrides=overrides, device=device,
+                               defer_backbone=defer_backbone)
 
     # ------------------------------------------------------------------ parameter groups
     def trainable_parameters(self):

@@ -9,6 +9,7 @@ translation with the camera (focal = image diagonal when `camera` is None), then
 `refiner`, hmr_models.fitting) a few steps that fit each body to its confident keypoints, and
 SMPL through the body model. Timings of the last call are in `last_timings_ms`.
 """
+import copy
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import torch
 from hmr_models.runtime import Runtime
 from hmr_models.types import BodyEstimate, CameraIntrinsics, NUM_JOINTS, People
 
-from .model import CropCameras, DPMeshOutput, prepare_images
+from .model import CropCameras, DPMeshOutput, lift, prepare_images
 from .parts.keypoints import from_coco17, scores_from_coco17
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class DPMeshPredictor:
         self.runtime = runtime
         self.device = runtime.torch_device
         self.dtype = runtime.torch_dtype
+        if not model.splits or runtime.backend == 'cuda_graphs':
+            model.ensure_backbone()   # every frame runs it, or CUDA graphs capture it
         self.network = None
         if runtime.backend in ('onnxruntime', 'tensorrt'):
             # Exported from float32 on the CPU (TensorRT makes its own fp16 engine from it).
@@ -83,6 +86,48 @@ class DPMeshPredictor:
 
     @image_correction_interval.setter
     def image_correction_interval(self, value):
+        self.set_image_correction_interval(value)
+
+    def set_image_correction_interval(self, value, wait=True):
+        """Set every how many frames a tracked person gets the image part (-1: auto).
+
+        The image part is made (its backbone built, its graph loaded: ~20 s on 2 CPU cores)
+        before an interval that uses it takes effect; until then the frames go on with the
+        interval they had. wait=False makes it in a background thread and returns that thread
+        (None when there was nothing to make): a live parameter change must not hold the node's
+        executor for that long.
+        """
+        value = self._resolved_interval(value)
+        self._interval_request = request = getattr(self, '_interval_request', 0) + 1
+        if value == 0 or self._image_part_ready():
+            self._interval = value
+            return None
+
+        def prepare():
+            try:
+                if isinstance(self.network, OnnxNetwork):
+                    self.network.prepare_image_part()
+                else:
+                    self.model.ensure_backbone()
+            except Exception as exc:
+                if wait:
+                    raise
+                log.error('image_correction_interval %d not applied: the image part could not '
+                          'be made (%s: %s)', value, type(exc).__name__, exc)
+                return
+            if self._interval_request == request:   # not overtaken by a later change
+                self._interval = value
+                if not wait:
+                    log.info('image_correction_interval %d in effect: the image part is ready',
+                             value)
+        if wait:
+            prepare()
+            return None
+        thread = threading.Thread(target=prepare, name='dpmesh-image-part', daemon=True)
+        thread.start()
+        return thread
+
+    def _resolved_interval(self, value):
         value = int(value)
         if value < 0:
             # auto. On a CPU one person's image part costs as much as the rest of the mesh
@@ -96,11 +141,12 @@ class DPMeshPredictor:
                         "'lifted' pose head); the image runs for every person of every frame",
                         value)
             value = 1
-        if value != 0 and isinstance(getattr(self, 'network', None), OnnxNetwork):
-            # Loaded before the interval asks for it: at the start, or in the thread that
-            # changes the parameter while the frames go on with the interval they had.
-            self.network.prepare_image_part()
-        self._interval = value
+        return value
+
+    def _image_part_ready(self):
+        if isinstance(self.network, OnnxNetwork):
+            return self.network.image_part_ready
+        return self.model.backbone_built
 
     def reset(self):
         """Forget what the tracks carry (image corrections, orientations): a new stream."""
@@ -386,15 +432,19 @@ class _LiftedAndCorrections(torch.nn.Module):
 
 
 class _Lifted(torch.nn.Module):
-    """Lifted profiles: keypoints, scores and box -> the lifter's estimate (no image)."""
+    """Lifted profiles: keypoints, scores and box -> the lifter's estimate (no image).
+
+    It holds the lifter alone, so its export's cache key does not depend on the backbone
+    (built or not: DPMesh.defer_backbone).
+    """
 
     def __init__(self, model):
         super().__init__()
-        self.model = model
+        self.keypoint_lifter = model.keypoint_lifter
 
     def forward(self, keypoints, valid, scores, focal, principal, box_center, box_size):
-        lifted = self.model.lift(keypoints, valid > 0.5,
-                                 _cameras(focal, principal, box_center, box_size), scores)
+        lifted = lift(self.keypoint_lifter, keypoints, valid > 0.5,
+                      _cameras(focal, principal, box_center, box_size), scores)
         return tuple(lifted[k] for k in _LIFTED)
 
 
@@ -442,6 +492,14 @@ class TorchNetwork:
         return {k: lifted[k].float() for k in _LIFTED}
 
 
+def _float32_cpu(model):
+    """`model` if it is float32 on the CPU, else such a copy of it (what an export is made of)."""
+    p = next(model.parameters())
+    if p.device.type == 'cpu' and p.dtype == torch.float32:
+        return model
+    return copy.deepcopy(model).float().cpu().eval()
+
+
 def _graph_inputs(kp, ok, sc, cams):
     """The tensor-only modules' inputs after the images (valid as 0/1 of the keypoints' dtype)."""
     return (kp, ok.to(kp.dtype), sc, cams.focal, cams.principal, cams.box_center,
@@ -464,6 +522,10 @@ class OnnxNetwork:
         self._image_fallback = None     # TorchNetwork when that graph could not be exported
         self._image_lock = threading.Lock()
 
+    @property
+    def image_part_ready(self):
+        return self._image_part is None
+
     def prepare_image_part(self):
         """Export or load the lifter + image corrections graph now, if not done yet."""
         from hmr_models.onnx_runner import ExportError
@@ -476,6 +538,7 @@ class OnnxNetwork:
             except ExportError as exc:
                 log.warning('the DPMesh image part runs with torch: onnxruntime could not use '
                             'it (%s)', exc)
+                model.ensure_backbone()
                 self._image_fallback = TorchNetwork(model)
             self._image_part = None
 
@@ -496,7 +559,10 @@ class OnnxNetwork:
                 outs = [f'lifted_{n}' for n in _LIFTED] + [f'corr_{n}' for n in _LIFTED]
 
                 def make_image_part():
-                    return OnnxRunner(_LiftedAndCorrections(model).eval(),
+                    # Made later, when the predictor has moved the model to its device.
+                    model.ensure_backbone()
+                    source = _float32_cpu(model)
+                    return OnnxRunner(_LiftedAndCorrections(source).eval(),
                                       (images, *keypoints, *cameras), image_inputs, outs,
                                       {n: {0: 'people'} for n in image_inputs + outs}, runtime,
                                       f'dpmesh_{cfg.profile}')

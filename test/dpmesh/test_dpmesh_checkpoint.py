@@ -49,6 +49,22 @@ def test_round_trip_is_bit_identical(tmp_path):
         a, b = model(images, kp, valid), loaded(images, kp, valid)
     for name in ('pose', 'betas', 'camera', 'joint_coords', 'features'):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
+    # Deferred: nothing of the backbone until it is used, then the same model.
+    deferred = DPMesh.from_pretrained(tmp_path / 'ckpt', defer_backbone=True).eval()
+    assert not deferred.backbone_built
+    assert not any(k.startswith('backbone.') for k in deferred.state_dict())
+    with torch.no_grad():
+        c = deferred(images, kp, valid)
+    assert deferred.backbone_built and not deferred.training
+    c_state = deferred.state_dict()
+    assert c_state.keys() == a_state.keys()
+    assert all(torch.equal(a_state[k], c_state[k]) for k in a_state)
+    for name in ('pose', 'betas', 'camera', 'joint_coords', 'features'):
+        assert torch.equal(getattr(a, name), getattr(c, name)), name
+    from safetensors.torch import load_file
+    DPMesh.from_pretrained(tmp_path / 'ckpt', defer_backbone=True).save_pretrained(
+        tmp_path / 'again')             # a backbone not built yet is saved all the same
+    assert load_file(str(tmp_path / 'again' / 'model.safetensors')).keys() == a_state.keys()
 
 
 def test_base_weights_are_referenced_not_copied(tmp_path):
@@ -71,6 +87,10 @@ def test_base_weights_are_referenced_not_copied(tmp_path):
     loaded = DPMesh.from_pretrained(tmp_path / 'ckpt')
     a, b = model.state_dict(), loaded.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    deferred = DPMesh.from_pretrained(tmp_path / 'ckpt', defer_backbone=True)
+    deferred.ensure_backbone()      # base weights from their paths, LoRA from the checkpoint
+    c = deferred.state_dict()
+    assert c.keys() == a.keys() and all(torch.equal(a[k], c[k]) for k in a)
     full = tmp_path / 'full'
     model.save_pretrained(full, full=True)
     assert any(k.startswith('backbone.vae.') for k in load_file(str(full / 'model.safetensors')))
@@ -89,3 +109,8 @@ def test_mismatched_config_is_detected(tmp_path):
     model.save_pretrained(tmp_path / 'ckpt')
     with pytest.raises((ValueError, RuntimeError)):
         DPMesh.from_pretrained(tmp_path / 'ckpt', overrides={'fused_channels': 32})
+    # A deferred backbone is checked when it is built.
+    deferred = DPMesh.from_pretrained(tmp_path / 'ckpt', defer_backbone=True,
+                                      overrides={'lora_rank': 8})
+    with pytest.raises((ValueError, RuntimeError)):
+        deferred.ensure_backbone()
