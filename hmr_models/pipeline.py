@@ -123,7 +123,7 @@ class FrameResult:
 _COUNTED = ('tiny_dropped', 'capped', 'low_score_dropped', 'duplicates_dropped', 'parts_dropped',
             'candidates_skipped', 'invalid_boxes', 'keypoints_nonfinite', 'keypoints_outside',
             'guided_kept', 'detector_fallbacks', 'scene_cuts', 'occluded_retried',
-            'occluded_replaced')
+            'occluded_replaced', 'legs_retried', 'legs_replaced')
 # Delayed estimates are matched to the frame they belong to by stamp, within this tolerance.
 _STAMP_MATCH_S = 1e-3
 

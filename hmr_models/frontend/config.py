@@ -53,6 +53,14 @@ class FrontEndConfig(Config):
                 " (below duplicate_oks_threshold): the weaker one's crop took the other's body,"
                 ' so its keypoints are estimated again with the other greyed out of the image; 1 ='
                 ' off'})
+    # 0.4 since 2026-12-08: OpenCV's messi5.jpg lunge got its boot (0.16 -> 0.53); the real
+    # 3D benchmark moved by at most 0.3 mm either way (docs/RESULTS.md).
+    leg_retry_score: float = field(default=0.4, metadata={
+        'help': 'A person at least 150 px tall with confident hips (body_keypoint_score) and a '
+                'knee or ankle scored below this gets keypoints again on a crop of the lower '
+                'body (hips to feet): a boot beside a ball or a leg stretched wide is often '
+                "missed in the whole person's crop. Its knees and ankles are taken where they "
+                'score higher, if its hips land where the first ones did. 0 = off'})
     duplicate_min_common_keypoints: int = field(default=4, metadata={
         'help': 'Two boxes on one person: their OKS is also taken over the keypoints both report '
                 'with body_keypoint_score when they share at least this many (0 = every reported '
@@ -177,7 +185,8 @@ class FrontEndConfig(Config):
         for name in ('detector_score_threshold', 'detector_candidate_threshold',
                      'keypoint_score_threshold', 'min_mean_keypoint_score',
                      'candidate_min_mean_keypoint_score', 'track_match_threshold',
-                     'track_velocity_smoothing', 'body_keypoint_score', 'part_keypoint_fraction'):
+                     'track_velocity_smoothing', 'body_keypoint_score', 'part_keypoint_fraction',
+                     'leg_retry_score'):
             _check_range(self, name, 0.0, 1.0)
         for name in ('detector_nms_iou', 'duplicate_oks_threshold', 'occluded_retry_oks'):
             _check_range(self, name, 0.0, 1.0, low_open=True)
